@@ -1,0 +1,129 @@
+"""The one exception hierarchy of Aragora, split by who is to blame.
+
+    AragoraError
+    ├── UserError                 the caller's mistake: fix the input and retry (HTTP 4xx, exit 2)
+    │   ├── InvalidInputError     a malformed value (task, protocol, option)
+    │   ├── InvalidAgentSpecError an agent spec that is malformed, unknown or unconfigured
+    │   ├── NotFoundError         something named that does not exist
+    │   └── ConflictError         the request contradicts the current state
+    ├── ProviderError             an LLM provider failed us (rate limit, outage, garbage)
+    │   └── AgentTimeoutError     one agent call took longer than allowed
+    └── SystemFailure             Aragora's own infrastructure failed (storage, bus, config)
+        ├── ConfigurationError    the operator's settings cannot work
+        └── StaleLeaseError       a writer lost its lease; it must stop
+
+Library errors are translated into these at the edge with ``raise ... from exc`` so a
+caller never has to know which library sits underneath.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentTimeoutError",
+    "AragoraError",
+    "ConfigurationError",
+    "ConflictError",
+    "InvalidAgentSpecError",
+    "InvalidInputError",
+    "NotFoundError",
+    "ProviderError",
+    "StaleLeaseError",
+    "SystemFailure",
+    "UserError",
+]
+
+
+class AragoraError(Exception):
+    """Base of every error Aragora raises on purpose.
+
+    ``code`` is a stable machine-readable name (used in HTTP error bodies);
+    the message is one human-readable sentence.
+    """
+
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UserError(AragoraError):
+    """The caller asked for something invalid; nothing was changed."""
+
+    code = "invalid_request"
+
+
+class InvalidInputError(UserError):
+    """A value in the request is malformed or out of range."""
+
+    code = "invalid_input"
+
+
+class InvalidAgentSpecError(UserError):
+    """An agent spec is malformed, names an unknown provider, or lacks its API key."""
+
+    code = "invalid_agent_spec"
+
+    def __init__(self, spec: str, reason: str) -> None:
+        super().__init__(f"agent spec {spec!r}: {reason}")
+        self.spec = spec
+        self.reason = reason
+
+
+class NotFoundError(UserError):
+    """The named object does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(UserError):
+    """The request contradicts the current state (e.g. cancelling a finished debate)."""
+
+    code = "conflict"
+
+
+class ProviderError(AragoraError):
+    """An LLM provider failed to give a usable answer.
+
+    ``kind`` classifies the failure (``rate_limited``, ``timeout``, ``server_error``, ...)
+    so callers can decide whether retrying or falling back makes sense.
+    """
+
+    code = "provider_error"
+
+    def __init__(self, message: str, *, kind: str = "server_error", provider: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.provider = provider
+
+
+class AgentTimeoutError(ProviderError):
+    """One agent call exceeded its time limit."""
+
+    code = "agent_timeout"
+
+    def __init__(self, message: str, *, provider: str = "") -> None:
+        super().__init__(message, kind="timeout", provider=provider)
+
+
+class SystemFailure(AragoraError):
+    """Aragora's own infrastructure failed; the request may succeed later."""
+
+    code = "system_failure"
+
+
+class ConfigurationError(SystemFailure):
+    """The operator's configuration cannot work (bad URL, unreadable key file, ...)."""
+
+    code = "configuration_error"
+
+
+class StaleLeaseError(SystemFailure):
+    """An append carried a lease epoch that is no longer current; the writer must stop."""
+
+    code = "stale_lease"
