@@ -46,7 +46,9 @@ class AgentSpec:
         provider = provider.strip().lower()
         model = model.strip()
         if not _PROVIDER_RE.match(provider):
-            raise InvalidAgentSpecError(raw, "expected provider:model, e.g. anthropic:claude-sonnet-4-5")
+            raise InvalidAgentSpecError(
+                raw, "expected provider:model, e.g. anthropic:claude-sonnet-4-5"
+            )
         if sep and not model:
             raise InvalidAgentSpecError(raw, "missing model after ':'")
         if not sep and provider != "demo":
@@ -55,7 +57,9 @@ class AgentSpec:
         if provider == "openai-compatible":
             model, at, base_url = model.partition("@")
             if not at or not model or not base_url.startswith(("http://", "https://")):
-                raise InvalidAgentSpecError(raw, "expected openai-compatible:MODEL@http://host:port/v1")
+                raise InvalidAgentSpecError(
+                    raw, "expected openai-compatible:MODEL@http://host:port/v1"
+                )
         if any(ch.isspace() for ch in model):
             raise InvalidAgentSpecError(raw, "model names cannot contain spaces")
         return cls(provider=provider, model=model, label=label.strip() or None, base_url=base_url)
@@ -83,7 +87,12 @@ class Participant:
         return self.provider == "demo"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "spec": self.spec, "provider": self.provider, "model": self.model}
+        return {
+            "name": self.name,
+            "spec": self.spec,
+            "provider": self.provider,
+            "model": self.model,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Participant:

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from aragora.debate.events import Event
+
 __all__ = [
     "LLM",
     "Clock",
     "Completion",
     "CompletionRequest",
+    "EventSink",
     "SystemClock",
     "TokenCallback",
     "Usage",
@@ -109,3 +112,13 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+class EventSink(Protocol):
+    """Where the engine appends events, durably and in order.
+
+    ``append`` raises :class:`aragora.errors.StaleLeaseError` when the writer has been
+    fenced off; the engine then stops without writing anything more.
+    """
+
+    async def append(self, event: Event) -> None: ...

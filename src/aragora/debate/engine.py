@@ -1,0 +1,281 @@
+"""The debate engine: runs the planner's steps against agents and appends what happened.
+
+The loop is: ``step = planner.next_step(state)``; execute it; append the resulting events
+(each folded into the state as it is durably appended); repeat until the debate ends.
+Only agent calls and three outside facts (the clock, cancellation, the debate deadline)
+are not functions of the log, and each outside fact becomes an event before it has any
+effect, so replaying the log always reaches the same place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from aragora.debate.events import Event, EventType, WarningCode
+from aragora.debate.normalize import Similarity
+from aragora.debate.planner import AgentCall, Calls, Done, Emit, Planner
+from aragora.debate.ports import LLM, Clock, Completion, EventSink
+from aragora.debate.prompting import PromptBook
+from aragora.debate.results import answer_data, critique_data, error_data, vote_data
+from aragora.debate.state import DebateSetup, DebateState, apply, fold
+from aragora.errors import ProviderError, StaleLeaseError
+
+__all__ = ["DebateEngine"]
+
+log = logging.getLogger(__name__)
+
+TokenPublisher = Callable[[Event], None]
+
+
+class DebateEngine:
+    """Runs debates. One engine may run many debates concurrently; it holds no debate state.
+
+    ``agents`` maps participant names (and a named judge, if any) to their LLMs.
+    ``publish_token`` receives ephemeral ``token`` events (``seq=None``) as agents stream.
+    """
+
+    def __init__(
+        self,
+        *,
+        sink: EventSink,
+        clock: Clock,
+        similarity: Similarity,
+        prompts: PromptBook,
+        publish_token: TokenPublisher | None = None,
+    ) -> None:
+        self._sink = sink
+        self._clock = clock
+        self._planner = Planner(prompts, similarity)
+        self._publish_token = publish_token
+
+    async def start(
+        self,
+        setup: DebateSetup,
+        agents: Mapping[str, LLM],
+        *,
+        cancel: asyncio.Event | None = None,
+    ) -> DebateState:
+        """Append ``debate_start`` and run the debate to its end."""
+        missing = [p.name for p in setup.panel if p.name not in agents]
+        if setup.judge is not None and setup.judge.name not in agents:
+            missing.append(setup.judge.name)
+        if missing:
+            raise ValueError(f"no LLM given for: {', '.join(missing)}")
+        state = DebateState()
+        await self._append(
+            state, EventType.DEBATE_START, setup.to_data(), debate_id=setup.debate_id
+        )
+        return await self._drive(state, agents, cancel)
+
+    async def resume(
+        self,
+        events: Sequence[Event],
+        agents: Mapping[str, LLM],
+        *,
+        cancel: asyncio.Event | None = None,
+    ) -> DebateState:
+        """Continue a debate from its stored events (any prefix of a log, ``seq`` 1..n).
+
+        Only the agent calls whose results are not in ``events`` are made."""
+        state = fold(events)
+        if not state.started:
+            raise ValueError("cannot resume: the log has no debate_start event")
+        return await self._drive(state, agents, cancel)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _drive(
+        self, state: DebateState, agents: Mapping[str, LLM], cancel: asyncio.Event | None
+    ) -> DebateState:
+        cancel = cancel or asyncio.Event()
+        while True:
+            if not state.ended and state.stop is None and state.consensus is None:
+                outside = self._outside_stop(state, cancel)
+                if outside is not None:
+                    await self._append(state, EventType.WARNING, outside)
+                    continue
+            step = self._planner.next_step(state)
+            if isinstance(step, Done):
+                return state
+            if isinstance(step, Emit):
+                await self._append(state, step.type, step.data, round_=step.round, agent=step.agent)
+            elif isinstance(step, Calls):
+                await self._run_calls(state, step, agents, cancel)
+
+    def _outside_stop(self, state: DebateState, cancel: asyncio.Event) -> dict[str, Any] | None:
+        if cancel.is_set():
+            return {"code": WarningCode.CANCELLED.value, "message": "debate cancelled"}
+        if self._remaining(state) <= 0:
+            timeout = state.require_setup().protocol.debate_timeout
+            return {
+                "code": WarningCode.DEBATE_TIMEOUT.value,
+                "message": f"debate timed out after {timeout:g} s; returning the partial result",
+            }
+        return None
+
+    def _remaining(self, state: DebateState) -> float:
+        timeout = state.require_setup().protocol.debate_timeout
+        if timeout is None or state.started_at is None:
+            return float("inf")
+        elapsed = (self._clock.now() - datetime.fromisoformat(state.started_at)).total_seconds()
+        return timeout - elapsed
+
+    async def _run_calls(
+        self,
+        state: DebateState,
+        step: Calls,
+        agents: Mapping[str, LLM],
+        cancel: asyncio.Event,
+    ) -> None:
+        """Make the calls concurrently; append each result as it arrives. Stops early (and
+        cancels what is still running) on cancellation, the debate deadline, or a budget
+        crossed by the results so far."""
+        tasks = {
+            asyncio.ensure_future(self._call(state, call, agents[call.key.agent])): call
+            for call in step.calls
+        }
+        cancelled = asyncio.ensure_future(cancel.wait())
+        try:
+            pending = set(tasks)
+            while pending:
+                remaining = self._remaining(state)
+                if remaining <= 0:
+                    break
+                waiting: set[asyncio.Future[Any]] = {*pending, cancelled}
+                done, _ = await asyncio.wait(
+                    waiting,
+                    timeout=None if remaining == float("inf") else remaining,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                finished = sorted(
+                    (t for t in pending if t in done), key=lambda t: tasks[t].key.agent
+                )
+                pending.difference_update(finished)
+                for task in finished:
+                    event_type, data = task.result()
+                    call = tasks[task]
+                    await self._append(
+                        state, event_type, data, round_=call.key.round, agent=call.key.agent
+                    )
+                if cancelled in done or self._over_budget(state):
+                    break
+        finally:
+            cancelled.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, cancelled, return_exceptions=True)
+
+    def _over_budget(self, state: DebateState) -> bool:
+        protocol = state.require_setup().protocol
+        usage = state.total_usage()
+        return (protocol.max_tokens is not None and usage.total_tokens >= protocol.max_tokens) or (
+            protocol.max_cost_usd is not None and usage.cost_usd >= protocol.max_cost_usd
+        )
+
+    async def _call(
+        self, state: DebateState, call: AgentCall, llm: LLM
+    ) -> tuple[str, dict[str, Any]]:
+        """One agent call, turned into the event that records it. Never raises (but for
+        cancellation): a failure becomes an ``agent_error`` event."""
+        key = call.key
+        timeout = state.require_setup().protocol.agent_timeout
+        started = self._clock.monotonic()
+        on_token = self._token_forwarder(state, call) if self._publish_token else None
+        try:
+            async with asyncio.timeout(timeout):
+                completion = await llm.complete(call.request, on_token)
+        except TimeoutError:
+            seconds = self._clock.monotonic() - started
+            log.warning("timeout agent=%s phase=%s after %.1fs", key.agent, key.phase, seconds)
+            error = TimeoutError(f"no answer within {timeout:g} s")
+            return EventType.AGENT_ERROR, error_data(key, error, seconds, "timeout")
+        except asyncio.CancelledError:
+            raise
+        except ProviderError as exc:
+            seconds = self._clock.monotonic() - started
+            return EventType.AGENT_ERROR, error_data(key, exc, seconds, exc.kind)
+        except Exception as exc:  # an adapter bug must not take the debate down
+            seconds = self._clock.monotonic() - started
+            log.exception("agent %s raised unexpectedly", key.agent)
+            return EventType.AGENT_ERROR, error_data(key, exc, seconds, "error")
+        seconds = self._clock.monotonic() - started
+        return self._interpret(state, call, completion, seconds)
+
+    def _interpret(
+        self, state: DebateState, call: AgentCall, completion: Completion, seconds: float
+    ) -> tuple[str, dict[str, Any]]:
+        key = call.key
+        same = self._planner.same_answer
+        if key.phase in ("propose", "revise"):
+            latest = state.latest(key.agent)
+            event_type = EventType.PROPOSE if key.phase == "propose" else EventType.REVISION
+            return event_type, answer_data(
+                key, completion, seconds, latest.answer if latest else None, same
+            )
+        if key.phase == "critique":
+            return EventType.CRITIQUE, critique_data(key, completion, seconds, call.targets)
+        options = state.options or ()
+        own = state.members.get(key.agent)
+        return EventType.VOTE, vote_data(key, completion, seconds, call.shown_options, options, own)
+
+    def _token_forwarder(self, state: DebateState, call: AgentCall) -> Callable[[str], None]:
+        publish = self._publish_token
+        assert publish is not None
+        debate_id = state.require_setup().debate_id
+
+        def forward(delta: str) -> None:
+            with contextlib.suppress(Exception):  # a broken listener must not break the call
+                publish(
+                    Event(
+                        type=EventType.TOKEN,
+                        debate_id=debate_id,
+                        seq=None,
+                        timestamp=self._clock.now().isoformat(),
+                        round=call.key.round,
+                        agent=call.key.agent,
+                        data={"delta": delta, "phase": call.key.phase},
+                    )
+                )
+
+        return forward
+
+    async def _append(
+        self,
+        state: DebateState,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        round_: int | None = None,
+        agent: str | None = None,
+        debate_id: str | None = None,
+    ) -> None:
+        event = Event(
+            type=str(event_type),
+            debate_id=debate_id or state.require_setup().debate_id,
+            seq=state.next_seq,
+            timestamp=self._clock.now().isoformat(),
+            round=round_,
+            agent=agent,
+            data=_with_duration(state, event_type, data, self._clock.now()),
+        )
+        try:
+            await self._sink.append(event)
+        except StaleLeaseError:
+            log.warning("lease lost for debate %s at seq %s; stopping", event.debate_id, event.seq)
+            raise
+        apply(state, event)
+
+
+def _with_duration(
+    state: DebateState, event_type: str, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """``debate_end`` carries the wall time since ``debate_start``."""
+    if event_type != EventType.DEBATE_END or state.started_at is None:
+        return data
+    elapsed = (now - datetime.fromisoformat(state.started_at)).total_seconds()
+    return {**data, "duration_seconds": round(elapsed, 3)}

@@ -1,0 +1,546 @@
+"""The next step of a debate as a pure function of its state.
+
+``Planner.next_step(state)`` returns one of: an event to append (:class:`Emit`), a set of
+agent calls to make concurrently (:class:`Calls`, only calls whose results are not yet in
+the log), or :class:`Done`. The engine executes the step, appends what happened, folds it
+into the state and asks again. Because nothing but the state decides the next step, a
+debate resumed from any prefix of its log continues exactly as it would have.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aragora.debate.consensus import Ballot, tally
+from aragora.debate.convergence import measure_convergence
+from aragora.debate.events import EventType, WarningCode
+from aragora.debate.model import Participant
+from aragora.debate.normalize import Similarity, cluster_answers
+from aragora.debate.ports import CompletionRequest
+from aragora.debate.prompting import PromptBook, Shown
+from aragora.debate.protocol import ConsensusRule, Mode
+from aragora.debate.results import build_result, option_label_scores
+from aragora.debate.state import CallKey, DebateState, Position
+
+__all__ = ["AgentCall", "Calls", "Done", "Emit", "Planner", "Step"]
+
+CLUSTER_THRESHOLD = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Append one event computed from the state."""
+
+    type: str
+    data: dict[str, Any]
+    round: int | None = None
+    agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """One call to make. ``shown`` maps each option shown (vote/judge) to its option
+    index, or lists the agents whose answers a critique covers."""
+
+    key: CallKey
+    request: CompletionRequest
+    shown_options: tuple[int, ...] = ()
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Calls:
+    calls: tuple[AgentCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    pass
+
+
+Step = Emit | Calls | Done
+
+
+@dataclass(slots=True)
+class Planner:
+    """Decides the next step; holds only configuration, never debate state."""
+
+    book: PromptBook
+    similarity: Similarity
+    cluster_threshold: float = CLUSTER_THRESHOLD
+
+    def next_step(self, s: DebateState) -> Step:
+        """The next step for state ``s`` (which must have started)."""
+        if s.ended:
+            return Done()
+        step = self._step(s)
+        if isinstance(step, Calls) or not s.owed_warnings:
+            return step
+        # Warnings about malformed replies come once a batch of calls is complete, so a
+        # resumed debate logs them in the same place as an uninterrupted one.
+        ref = min(s.owed_warnings)
+        problem = s.owed_warnings[ref][0]
+        return Emit(
+            EventType.WARNING,
+            {**problem, "ref_seq": ref},
+            round=s.round or None,
+            agent=problem.get("agent"),
+        )
+
+    def _step(self, s: DebateState) -> Step:
+        setup = s.require_setup()
+        protocol = setup.protocol
+        if s.consensus is not None:
+            if s.consensus["reached"] and not s.consensus_announced:
+                return Emit(
+                    EventType.CONSENSUS_REACHED,
+                    {
+                        "final_answer": s.consensus["final_answer"],
+                        "confidence": s.consensus["confidence"],
+                        "rule": s.consensus["rule"],
+                    },
+                )
+            result = build_result(s, self.same_answer)
+            return Emit(
+                EventType.DEBATE_END,
+                {"result": result, "total_rounds": s.round, "status": result["status"]},
+            )
+        if s.stop is not None:
+            return self._conclude(s)
+        usage = s.total_usage()
+        if (protocol.max_tokens is not None and usage.total_tokens >= protocol.max_tokens) or (
+            protocol.max_cost_usd is not None and usage.cost_usd >= protocol.max_cost_usd
+        ):
+            return _warning(
+                WarningCode.BUDGET_EXHAUSTED,
+                f"budget exhausted after {usage.total_tokens} tokens and ${usage.cost_usd:.4f}",
+            )
+        if protocol.mode is not Mode.SINGLE and s.phase != "judge":
+            need = protocol.quorum_for(len(setup.panel))
+            working = len(s.alive())
+            if working < need:
+                return _warning(
+                    WarningCode.QUORUM_LOST,
+                    f"quorum lost: {working} of {len(setup.panel)} agents working, {need} needed",
+                )
+        if s.round == 0:
+            return Emit(EventType.ROUND_START, {"round": 1}, round=1)
+        if s.phase is None:
+            return _phase("propose" if s.round == 1 else "critique", s.round)
+        if s.phase == "propose":
+            return self._propose(s)
+        if s.phase == "critique":
+            return self._critique(s)
+        if s.phase == "revise":
+            return self._revise(s)
+        if s.phase == "vote":
+            return self._vote(s)
+        if s.phase == "judge":
+            return self._judge(s)
+        raise ValueError(f"unknown phase {s.phase!r} in the log")
+
+    # -- phases ---------------------------------------------------------------------------
+
+    def _propose(self, s: DebateState) -> Step:
+        setup = s.require_setup()
+        mode = setup.protocol.mode
+        if mode is Mode.SINGLE:
+            return self._propose_single(s)
+        missing = [p for p in s.alive() if CallKey("propose", 1, p.name) not in s.answered]
+        if missing:
+            return Calls(tuple(self._propose_call(s, p) for p in missing))
+        if mode is Mode.VOTE:
+            return self._start_vote(s)
+        options, _ = self._options(s)
+        answered = sum(1 for p in s.alive() if s.latest(p.name))
+        if mode is Mode.AUTO and len(options) == 1 and answered >= min(2, len(s.alive())):
+            return self._start_vote(s)
+        return _phase("critique", 1)
+
+    def _propose_single(self, s: DebateState) -> Step:
+        panel = s.require_setup().panel
+        for index, participant in enumerate(panel):
+            if participant.name in s.failed:
+                continue
+            if index > 0 and ("agent_replaced", participant.name) not in s.warned:
+                return _warning(
+                    WarningCode.AGENT_REPLACED,
+                    f"{panel[index - 1].name} failed; {participant.name} answers instead",
+                    agent=participant.name,
+                )
+            if CallKey("propose", 1, participant.name) not in s.answered:
+                return Calls((self._propose_call(s, participant),))
+            return self._start_vote(s)
+        return self._conclude(s)
+
+    def _critique(self, s: DebateState) -> Step:
+        calls = []
+        for participant in s.alive():
+            key = CallKey("critique", s.round, participant.name)
+            if key in s.answered:
+                continue
+            others = self._others(s, participant.name, "critique")
+            if not others:
+                continue  # nobody else has an answer to critique
+            own = s.latest(participant.name)
+            prompt = self.book.critique(
+                setup_task(s),
+                setup_context(s),
+                own.answer if own else "",
+                [o for _, o, _ in others],
+            )
+            calls.append(
+                AgentCall(
+                    key=key,
+                    request=self._request(s, participant, "critique", prompt, others, own),
+                    targets=tuple(name for name, _, _ in others),
+                )
+            )
+        if calls:
+            return Calls(tuple(calls))
+        return _phase("revise", s.round)
+
+    def _revise(self, s: DebateState) -> Step:
+        labels = self._labels(s)
+        calls = []
+        for participant in s.alive():
+            key = CallKey("revise", s.round, participant.name)
+            if key in s.answered:
+                continue
+            others = self._others(s, participant.name, "revise")
+            critiques = [
+                Shown(labels[c.agent], c.content)
+                for c in s.critiques.get(s.round, {}).values()
+                if c.agent != participant.name
+            ]
+            critiques.sort(key=lambda shown: shown.label)
+            own = s.latest(participant.name)
+            prompt = self.book.revise(
+                setup_task(s),
+                setup_context(s),
+                label=labels[participant.name],
+                own_answer=own.answer if own else "",
+                own_reasoning=own.reasoning if own else "",
+                others=[o for _, o, _ in others],
+                critiques=critiques,
+            )
+            calls.append(
+                AgentCall(
+                    key=key, request=self._request(s, participant, "revise", prompt, others, own)
+                )
+            )
+        if calls:
+            return Calls(tuple(calls))
+        protocol = s.require_setup().protocol
+        if s.round not in s.convergence:
+            return Emit(EventType.CONVERGENCE, self._convergence(s), round=s.round)
+        converged = bool(s.convergence[s.round]["converged"])
+        if (converged and protocol.early_stop) or s.round >= protocol.rounds:
+            return self._start_vote(s)
+        return Emit(EventType.ROUND_START, {"round": s.round + 1}, round=s.round + 1)
+
+    def _vote(self, s: DebateState) -> Step:
+        setup = s.require_setup()
+        options = s.options or ()
+        derived = setup.protocol.mode in (Mode.SINGLE, Mode.VOTE) or len(options) <= 1
+        missing = [
+            p
+            for p in (s.alive() if setup.protocol.mode is not Mode.SINGLE else setup.panel)
+            if CallKey("vote", s.round, p.name) not in s.answered
+            and (not derived or p.name in s.members)
+        ]
+        if missing and derived:
+            voter = missing[0]
+            position = s.latest(voter.name)
+            assert position is not None
+            option = s.members[voter.name]
+            return Emit(
+                EventType.VOTE,
+                {
+                    "agent": voter.name,
+                    "phase": "vote",
+                    "round_number": s.round,
+                    "option": option,
+                    "choice": options[option],
+                    "confidence": position.confidence,
+                    "reasoning": position.reasoning,
+                    "derived": True,
+                },
+                round=s.round,
+                agent=voter.name,
+            )
+        if missing:
+            return Calls(tuple(self._vote_call(s, p) for p in missing))
+        if (
+            setup.protocol.consensus is ConsensusRule.JUDGE
+            and setup.protocol.mode is not Mode.SINGLE
+        ):
+            return self._start_judge(s)
+        return self._conclude(s)
+
+    def _judge(self, s: DebateState) -> Step:
+        candidates = self._judge_candidates(s)
+        attempts = s.judge_calls
+        if attempts and attempts[-1].option is not None:
+            return self._conclude(s)
+        tried = {a.agent for a in attempts}
+        remaining = [p for p in candidates if p.name not in tried]
+        if not remaining or not s.options:
+            return self._conclude(s)
+        judge = remaining[0]
+        if attempts and ("judge_replaced", judge.name) not in s.warned:
+            return _warning(
+                WarningCode.JUDGE_REPLACED,
+                f"judge {attempts[-1].agent} failed; {judge.name} judges instead",
+                agent=judge.name,
+            )
+        return Calls((self._judge_call(s, judge),))
+
+    # -- transitions ----------------------------------------------------------------------
+
+    def _start_vote(self, s: DebateState) -> Step:
+        options, members = self._options(s)
+        return Emit(
+            EventType.PHASE_CHANGE,
+            {"phase": "vote", "round": s.round, "options": list(options), "members": members},
+            round=s.round,
+        )
+
+    def _start_judge(self, s: DebateState) -> Step:
+        return Emit(EventType.PHASE_CHANGE, {"phase": "judge", "round": s.round}, round=s.round)
+
+    def _conclude(self, s: DebateState) -> Step:
+        """The ``consensus`` event: the verdict from the votes (or, when the debate was cut
+        short before voting, from each agent's latest position)."""
+        setup = s.require_setup()
+        protocol = setup.protocol
+        if s.options is not None:
+            options, members = s.options, s.members
+        else:
+            options, members = self._options(s)
+        if s.votes:
+            ballots = [Ballot(v.agent, v.option, v.confidence) for v in s.votes.values()]
+        else:
+            ballots = []
+            for agent, option in members.items():
+                position = s.latest(agent)
+                if position is not None:
+                    ballots.append(Ballot(agent, option, position.confidence))
+        ballots.sort(key=lambda b: b.agent)
+        counted = tally(
+            ballots, protocol.consensus, supermajority_threshold=protocol.supermajority_threshold
+        )
+        winner, reached, confidence, tie = (
+            counted.winner,
+            counted.reached,
+            counted.confidence,
+            counted.tie,
+        )
+        judge_name = None
+        if protocol.consensus is ConsensusRule.JUDGE and s.judge_calls:
+            last = s.judge_calls[-1]
+            if last.option is not None and s.stop is None:
+                winner, reached, confidence, tie = last.option, True, last.confidence, False
+                judge_name = last.agent
+        final = options[winner] if winner is not None and winner < len(options) else None
+        return Emit(
+            EventType.CONSENSUS,
+            {
+                "rule": protocol.consensus.value,
+                "reached": bool(reached and final is not None),
+                "final_answer": final,
+                "confidence": round(confidence, 4) if final is not None else 0.0,
+                "tie": tie,
+                "judge": judge_name,
+                "winner": winner,
+                "options": list(options),
+                "tally": option_label_scores(options, counted.scores),
+                "ballots": counted.ballots,
+            },
+        )
+
+    # -- building blocks ------------------------------------------------------------------
+
+    def _options(self, s: DebateState) -> tuple[tuple[str, ...], dict[str, int]]:
+        """Distinct answers among working agents' latest positions, in panel order."""
+        holders = [(p.name, pos) for p in s.alive() if (pos := s.latest(p.name)) is not None]
+        if s.require_setup().protocol.mode is Mode.SINGLE:
+            holders = [(name, pos) for name, pos in holders][:1]
+        answers = [pos.answer for _, pos in holders]
+        clusters = cluster_answers(answers, self.similarity, self.cluster_threshold)
+        options = tuple(answers[cluster[0]] for cluster in clusters)
+        members = {holders[i][0]: index for index, cluster in enumerate(clusters) for i in cluster}
+        return options, members
+
+    def same_answer(self, a: str, b: str) -> bool:
+        """Whether two answers count as the same option."""
+        return len(cluster_answers([a, b], self.similarity, self.cluster_threshold)) == 1
+
+    def _labels(self, s: DebateState) -> dict[str, str]:
+        """Anonymous labels for this round, the same for every reader ("Agent A", ...)."""
+        setup = s.require_setup()
+        names = [p.name for p in setup.panel]
+        random.Random(f"{setup.seed}:{s.round}:labels").shuffle(names)
+        return {name: f"Agent {_letters(i)}" for i, name in enumerate(names)}
+
+    def _others(self, s: DebateState, viewer: str, phase: str) -> list[tuple[str, Shown, str]]:
+        """The other working agents' latest answers, labelled, in a per-reader random order:
+        (agent, what is shown, the bare answer)."""
+        labels = self._labels(s)
+        shown = [
+            (
+                p.name,
+                Shown(labels[p.name], f"{pos.answer}\n(reasoning: {pos.reasoning})"),
+                pos.answer,
+            )
+            for p in s.alive()
+            if p.name != viewer and (pos := s.latest(p.name)) is not None
+        ]
+        random.Random(f"{s.require_setup().seed}:{s.round}:{phase}:{viewer}").shuffle(shown)
+        return shown
+
+    def _judge_candidates(self, s: DebateState) -> list[Participant]:
+        setup = s.require_setup()
+        first: list[Participant] = []
+        if setup.judge is not None:
+            first = [setup.judge]
+        elif setup.protocol.judge:
+            first = [p for p in setup.panel if p.name == setup.protocol.judge]
+        rest = [p for p in setup.panel if p not in first]
+        return first + rest
+
+    def _request(
+        self,
+        s: DebateState,
+        participant: Participant,
+        phase: str,
+        prompt: str,
+        others: Sequence[tuple[str, Shown, str]] = (),
+        own: Position | None = None,
+        choices: tuple[str, ...] | None = None,
+    ) -> CompletionRequest:
+        setup = s.require_setup()
+        label = self._labels(s).get(participant.name, "the judge")
+        metadata = {
+            "debate_id": setup.debate_id,
+            "task": setup.task.question,
+            "agent": participant.name,
+            "round": str(s.round),
+            "phase": phase,
+        }
+        if own is not None:
+            metadata["own_answer"] = own.answer
+        if choices is None:
+            choices = tuple(answer for _, _, answer in others)
+        return CompletionRequest(
+            system=self.book.system(label),
+            prompt=prompt,
+            phase=phase,
+            choices=choices,
+            max_tokens=setup.protocol.max_answer_tokens,
+            metadata=metadata,
+        )
+
+    def _propose_call(self, s: DebateState, participant: Participant) -> AgentCall:
+        prompt = self.book.propose(setup_task(s), setup_context(s))
+        return AgentCall(
+            key=CallKey("propose", 1, participant.name),
+            request=self._request(s, participant, "propose", prompt, choices=()),
+        )
+
+    def _vote_call(self, s: DebateState, participant: Participant) -> AgentCall:
+        options = s.options or ()
+        order = list(range(len(options)))
+        random.Random(f"{s.require_setup().seed}:{s.round}:vote:{participant.name}").shuffle(order)
+        shown = [Shown(f"Option {n + 1}", options[i]) for n, i in enumerate(order)]
+        own = s.latest(participant.name)
+        prompt = self.book.vote(setup_task(s), setup_context(s), shown, own.answer if own else "")
+        return AgentCall(
+            key=CallKey("vote", s.round, participant.name),
+            request=self._request(
+                s, participant, "vote", prompt, own=own, choices=tuple(options[i] for i in order)
+            ),
+            shown_options=tuple(order),
+        )
+
+    def _judge_call(self, s: DebateState, judge: Participant) -> AgentCall:
+        options = s.options or ()
+        own = s.members.get(judge.name)
+        # A judge never decides for its own answer, unless it is the only one there is.
+        order = [i for i in range(len(options)) if i != own] or list(range(len(options)))
+        random.Random(f"{s.require_setup().seed}:{s.round}:judge:{judge.name}").shuffle(order)
+        reasons = {}
+        for agent, option in sorted(s.members.items()):
+            position = s.latest(agent)
+            if position is not None and option not in reasons:
+                reasons[option] = position.reasoning
+        shown = [
+            Shown(f"Option {n + 1}", f"{options[i]}\n(reasoning: {reasons.get(i, '')})")
+            for n, i in enumerate(order)
+        ]
+        prompt = self.book.judge(setup_task(s), setup_context(s), shown)
+        return AgentCall(
+            key=CallKey("judge", s.round, judge.name),
+            request=self._request(
+                s, judge, "judge", prompt, choices=tuple(options[i] for i in order)
+            ),
+            shown_options=tuple(order),
+        )
+
+    def _convergence(self, s: DebateState) -> dict[str, Any]:
+        previous: dict[str, str] = {}
+        current: dict[str, str] = {}
+        for participant in s.alive():
+            history = s.positions.get(participant.name, [])
+            if not history:
+                continue
+            current[participant.name] = history[-1].answer
+            before = [
+                pos for pos in history if not (pos.phase == "revise" and pos.round == s.round)
+            ]
+            if before:
+                previous[participant.name] = before[-1].answer
+        threshold = s.require_setup().protocol.convergence_threshold
+        measured = measure_convergence(previous, current, threshold, self.similarity)
+        options, _ = self._options(s)
+        converged = measured.converged or (len(options) == 1 and len(current) >= 2)
+        return {
+            "round": s.round,
+            "similarity": round(measured.similarity, 4),
+            "per_agent": {k: round(v, 4) for k, v in measured.per_agent.items()},
+            "converged": converged,
+            "status": "converged" if converged else measured.status,
+            "distinct_answers": len(options),
+        }
+
+
+def setup_task(s: DebateState) -> str:
+    return s.require_setup().task.question
+
+
+def setup_context(s: DebateState) -> str:
+    return s.require_setup().task.context
+
+
+def _phase(name: str, round_number: int) -> Emit:
+    return Emit(EventType.PHASE_CHANGE, {"phase": name, "round": round_number}, round=round_number)
+
+
+def _warning(code: WarningCode, message: str, *, agent: str | None = None) -> Emit:
+    data: dict[str, Any] = {"code": code.value, "message": message}
+    if agent is not None:
+        data["agent"] = agent
+    return Emit(EventType.WARNING, data, agent=agent)
+
+
+def _letters(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    text = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        text = chr(ord("A") + rest) + text
+    return text

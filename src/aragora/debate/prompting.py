@@ -1,0 +1,126 @@
+"""Prompt templates (data files in ``prompts/``) rendered into requests for each phase.
+
+Templates use ``string.Template`` placeholders (``$task``); a missing placeholder is an
+error when the book is loaded, not in the middle of a debate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from string import Template
+
+__all__ = ["PromptBook", "Shown"]
+
+PHASES = ("system", "propose", "critique", "revise", "vote", "judge")
+_REQUIRED: Mapping[str, frozenset[str]] = {
+    "system": frozenset({"label"}),
+    "propose": frozenset({"task", "context"}),
+    "critique": frozenset({"task", "context", "own_answer", "others"}),
+    "revise": frozenset(
+        {"task", "context", "own_answer", "own_reasoning", "others", "critiques", "label"}
+    ),
+    "vote": frozenset({"task", "context", "options", "own_answer"}),
+    "judge": frozenset({"task", "context", "options"}),
+}
+NO_ANSWER = "(you have not given an answer yet)"
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One item shown to an agent: its anonymised label and its text."""
+
+    label: str
+    text: str
+
+
+class PromptBook:
+    """Renders the prompts for every phase from a set of templates."""
+
+    def __init__(self, templates: Mapping[str, str]) -> None:
+        missing = [name for name in PHASES if name not in templates]
+        if missing:
+            raise ValueError(f"prompt templates missing: {', '.join(missing)}")
+        self._templates: dict[str, Template] = {}
+        for name in PHASES:
+            template = Template(templates[name])
+            used = set(template.get_identifiers())
+            absent = _REQUIRED[name] - used
+            if absent:
+                raise ValueError(f"prompt {name!r} lacks placeholders: {', '.join(sorted(absent))}")
+            self._templates[name] = template
+
+    @classmethod
+    def default(cls) -> PromptBook:
+        """The book shipped in ``aragora/debate/prompts/``."""
+        folder = resources.files("aragora.debate").joinpath("prompts")
+        return cls({name: folder.joinpath(f"{name}.txt").read_text("utf-8") for name in PHASES})
+
+    def system(self, label: str) -> str:
+        return self._render("system", label=label)
+
+    def propose(self, task: str, context: str) -> str:
+        return self._render("propose", task=task, context=_context(context))
+
+    def critique(self, task: str, context: str, own_answer: str, others: Sequence[Shown]) -> str:
+        return self._render(
+            "critique",
+            task=task,
+            context=_context(context),
+            own_answer=own_answer or NO_ANSWER,
+            others=_listing(others),
+        )
+
+    def revise(
+        self,
+        task: str,
+        context: str,
+        *,
+        label: str,
+        own_answer: str,
+        own_reasoning: str,
+        others: Sequence[Shown],
+        critiques: Sequence[Shown],
+    ) -> str:
+        return self._render(
+            "revise",
+            task=task,
+            context=_context(context),
+            label=label,
+            own_answer=own_answer or NO_ANSWER,
+            own_reasoning=own_reasoning or "(none given)",
+            others=_listing(others),
+            critiques=_listing(critiques) if critiques else "(no critiques this round)",
+        )
+
+    def vote(self, task: str, context: str, options: Sequence[Shown], own_answer: str) -> str:
+        return self._render(
+            "vote",
+            task=task,
+            context=_context(context),
+            options=_listing(options),
+            own_answer=own_answer or NO_ANSWER,
+        )
+
+    def judge(self, task: str, context: str, options: Sequence[Shown]) -> str:
+        return self._render(
+            "judge", task=task, context=_context(context), options=_listing(options)
+        )
+
+    def _render(self, name: str, **values: str) -> str:
+        return self._templates[name].safe_substitute(values)
+
+
+def _context(context: str) -> str:
+    return f"\nBackground:\n{context.strip()}\n" if context.strip() else ""
+
+
+def _listing(items: Sequence[Shown]) -> str:
+    if not items:
+        return "(none)"
+    return "\n".join(f"{item.label}: {_indent(item.text)}" for item in items)
+
+
+def _indent(text: str) -> str:
+    return text.strip().replace("\n", "\n    ")

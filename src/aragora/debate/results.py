@@ -1,0 +1,218 @@
+"""From agent replies to event data, and from a concluded state to the debate result."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aragora.debate.answers import parse_answer, parse_critique, parse_vote
+from aragora.debate.events import WarningCode
+from aragora.debate.model import DebateResult, Dissent, Vote
+from aragora.debate.ports import Completion
+from aragora.debate.state import CallKey, DebateState
+
+__all__ = [
+    "answer_data",
+    "build_result",
+    "critique_data",
+    "error_data",
+    "option_label_scores",
+    "vote_data",
+]
+
+SameAnswer = Callable[[str, str], bool]
+
+
+def _base(key: CallKey, completion: Completion, seconds: float) -> dict[str, Any]:
+    return {
+        "agent": key.agent,
+        "phase": key.phase,
+        "round_number": key.round,
+        "usage": {
+            "input_tokens": completion.usage.input_tokens,
+            "output_tokens": completion.usage.output_tokens,
+            "cost_usd": completion.usage.cost_usd,
+        },
+        "model": completion.model,
+        "duration_seconds": round(seconds, 4),
+    }
+
+
+def _problems(key: CallKey, problems: Sequence[str], empty: bool) -> list[dict[str, Any]]:
+    code = WarningCode.EMPTY_OUTPUT if empty else WarningCode.MALFORMED_OUTPUT
+    return [
+        {
+            "code": code.value,
+            "message": f"{key.agent} ({key.phase}): {p}",
+            "agent": key.agent,
+            "phase": key.phase,
+        }
+        for p in problems
+    ]
+
+
+def answer_data(
+    key: CallKey,
+    completion: Completion,
+    seconds: float,
+    previous: str | None,
+    same: SameAnswer,
+) -> dict[str, Any]:
+    """Data of a ``propose`` or ``revision`` event. An unusable reply becomes an empty
+    answer (the agent abstains this step) plus problems the planner turns into warnings."""
+    parsed = parse_answer(completion.text)
+    data = _base(key, completion, seconds)
+    data.update(
+        content=completion.text,
+        answer=parsed.answer,
+        confidence=parsed.confidence,
+        reasoning=parsed.reasoning,
+    )
+    if key.phase == "revise":
+        data["changed"] = (
+            bool(parsed.answer) and previous is not None and not same(previous, parsed.answer)
+        )
+    if parsed.problems:
+        data["problems"] = _problems(key, parsed.problems, empty=not parsed.answer)
+    return data
+
+
+def critique_data(
+    key: CallKey, completion: Completion, seconds: float, targets: Sequence[str]
+) -> dict[str, Any]:
+    """Data of a ``critique`` event covering the answers of ``targets``."""
+    parsed = parse_critique(completion.text)
+    data = _base(key, completion, seconds)
+    data.update(
+        content=parsed.content,
+        score=parsed.score,
+        target_agent=targets[0] if len(targets) == 1 else None,
+        targets=list(targets),
+    )
+    if parsed.problems:
+        data["problems"] = _problems(key, parsed.problems, empty=not parsed.content)
+    return data
+
+
+def vote_data(
+    key: CallKey,
+    completion: Completion,
+    seconds: float,
+    shown: Sequence[int],
+    options: Sequence[str],
+    own_option: int | None,
+) -> dict[str, Any]:
+    """Data of a ``vote`` event (or a judge's decision, phase ``judge``).
+
+    ``shown[i]`` is the option index displayed as "Option i+1". A vote naming no valid
+    option counts for the voter's own answer; a judge's does not count at all."""
+    parsed = parse_vote(completion.text, len(shown), [options[i] for i in shown])
+    data = _base(key, completion, seconds)
+    problems = list(parsed.problems)
+    option: int | None = shown[parsed.option] if parsed.option is not None else None
+    if option is None and key.phase == "vote" and own_option is not None:
+        option = own_option
+        problems.append("no valid option named; counted as a vote for its own answer")
+    data.update(
+        option=option,
+        choice=options[option] if option is not None else None,
+        confidence=parsed.confidence,
+        reasoning=parsed.reasoning,
+        raw=completion.text,
+    )
+    if problems:
+        data["problems"] = _problems(key, problems, empty=not completion.text.strip())
+    return data
+
+
+def error_data(key: CallKey, exc: BaseException, seconds: float, kind: str) -> dict[str, Any]:
+    """Data of an ``agent_error`` event; the agent takes no further part."""
+    return {
+        "agent": key.agent,
+        "phase": key.phase,
+        "round_number": key.round,
+        "kind": kind,
+        "error": str(exc) or type(exc).__name__,
+        "duration_seconds": round(seconds, 4),
+    }
+
+
+def option_label_scores(options: Sequence[str], scores: Mapping[int, float]) -> dict[str, float]:
+    """Scores keyed by option text, for people reading the tally."""
+    return {options[i]: round(score, 4) for i, score in sorted(scores.items()) if i < len(options)}
+
+
+def build_result(s: DebateState, same: SameAnswer) -> dict[str, Any]:
+    """The final result of a debate whose ``consensus`` event is in the state."""
+    setup = s.require_setup()
+    consensus = s.consensus or {}
+    final = consensus.get("final_answer")
+    error = None
+    if s.stop == WarningCode.CANCELLED:
+        status = "cancelled"
+    elif s.stop == WarningCode.QUORUM_LOST:
+        status, error, final = "failed", s.stop_message, None
+    elif final is None:
+        status = "failed"
+        error = s.stop_message or _no_answer_reason(s)
+    else:
+        status = "completed"
+
+    votes = tuple(
+        Vote(v.agent, v.choice, v.confidence, v.reasoning)
+        for p in setup.panel
+        if (v := s.votes.get(p.name)) is not None
+    )
+    positions = []
+    for participant in setup.panel:
+        history = s.positions.get(participant.name, [])
+        vote = s.votes.get(participant.name)
+        if not history and vote is None:
+            continue
+        changed: list[int] = []
+        for before, after in itertools.pairwise(history):
+            if not same(before.answer, after.answer) and after.round not in changed:
+                changed.append(after.round)
+        latest = history[-1] if history else None
+        final_position = vote.choice if vote else (latest.answer if latest else "")
+        if vote and latest and not same(vote.choice, latest.answer) and s.round not in changed:
+            changed.append(s.round)
+        positions.append(
+            Dissent(
+                agent=participant.name,
+                final_position=final_position,
+                agrees=final is not None and same(final_position, final),
+                reasons=vote.reasoning
+                if vote and vote.reasoning
+                else (latest.reasoning if latest else ""),
+                changed_mind=bool(changed),
+                changed_in_rounds=tuple(changed),
+                initial_position=history[0].answer if history else "",
+            )
+        )
+    result = DebateResult(
+        status=status,
+        final_answer=final,
+        confidence=float(consensus.get("confidence", 0.0)) if final is not None else 0.0,
+        consensus_reached=bool(consensus.get("reached")) and final is not None,
+        rule=str(consensus.get("rule", setup.protocol.consensus.value)),
+        votes=votes,
+        positions=tuple(positions),
+        rounds_used=s.round,
+        partial=s.stop is not None,
+        stop_reason=s.stop,
+        error=error,
+        tie=bool(consensus.get("tie")),
+        judge=consensus.get("judge"),
+        tally=dict(consensus.get("tally") or {}),
+    )
+    data = result.to_dict()
+    data["failed_agents"] = dict(s.failed)
+    return data
+
+
+def _no_answer_reason(s: DebateState) -> str:
+    if s.failed and len(s.failed) >= len(s.require_setup().panel):
+        return "every agent failed: " + "; ".join(f"{a}: {e}" for a, e in s.failed.items())
+    return "no agent produced a usable answer"

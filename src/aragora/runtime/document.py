@@ -1,0 +1,131 @@
+"""The debate document served by ``GET /api/v1/debates/{id}`` and printed by
+``aragora debate --json``: a projection of the debate's events (see CONTRACT.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from aragora.debate.events import Event, EventType
+from aragora.debate.state import fold
+
+__all__ = ["DOCUMENT_VERSION", "debate_document"]
+
+DOCUMENT_VERSION = 1
+_MESSAGE_TYPES = {
+    EventType.PROPOSE: "proposal",
+    EventType.CRITIQUE: "critique",
+    EventType.REVISION: "revision",
+    EventType.VOTE: "vote",
+}
+
+
+def debate_document(
+    debate_id: str,
+    events: Sequence[Event],
+    *,
+    status: str | None = None,
+    created_at: str | None = None,
+) -> dict[str, Any]:
+    """Build the document from ``events`` (seq order). ``status`` overrides the derived
+    one (e.g. ``queued`` before any event exists); ``created_at`` defaults to the start."""
+    state = fold(events)
+    setup = state.setup
+    result = state.result or {}
+    derived_status = result.get("status") or ("running" if setup else "queued")
+    started_at = state.started_at
+    completed_at = events[-1].timestamp if state.ended and events else None
+    duration = None
+    if started_at and completed_at:
+        duration = round(
+            (
+                datetime.fromisoformat(completed_at) - datetime.fromisoformat(started_at)
+            ).total_seconds(),
+            3,
+        )
+    messages = []
+    per_agent: dict[str, dict[str, Any]] = {}
+    warnings = []
+    for event in events:
+        data = event.data
+        if event.type in _MESSAGE_TYPES and not data.get("derived"):
+            message = {
+                "agent": event.agent,
+                "role": _MESSAGE_TYPES[EventType(event.type)],
+                "round": event.round,
+                "content": data.get("content") or data.get("raw") or data.get("reasoning") or "",
+                "timestamp": event.timestamp,
+                "seq": event.seq,
+            }
+            for field in (
+                "answer",
+                "confidence",
+                "reasoning",
+                "score",
+                "targets",
+                "choice",
+                "changed",
+            ):
+                if field in data:
+                    message[field] = data[field]
+            messages.append(message)
+        usage = data.get("usage")
+        if usage and event.agent:
+            entry = per_agent.setdefault(
+                event.agent,
+                {"input_tokens": 0, "output_tokens": 0, "tokens": 0, "usd": 0.0, "calls": 0},
+            )
+            entry["input_tokens"] += int(usage.get("input_tokens", 0))
+            entry["output_tokens"] += int(usage.get("output_tokens", 0))
+            entry["tokens"] = entry["input_tokens"] + entry["output_tokens"]
+            entry["usd"] = round(entry["usd"] + float(usage.get("cost_usd", 0.0)), 8)
+            entry["calls"] += 1
+        if event.type == EventType.WARNING:
+            warnings.append({"seq": event.seq, **dict(data)})
+    total_in = sum(e["input_tokens"] for e in per_agent.values())
+    total_out = sum(e["output_tokens"] for e in per_agent.values())
+    protocol = setup.protocol if setup else None
+    return {
+        "id": debate_id,
+        "debate_id": debate_id,
+        "version": DOCUMENT_VERSION,
+        "task": setup.task.question if setup else None,
+        "context": setup.task.context if setup else None,
+        "status": status or derived_status,
+        "mode": protocol.mode.value if protocol else None,
+        "consensus_rule": protocol.consensus.value if protocol else None,
+        "protocol": protocol.to_dict() if protocol else None,
+        "agents": [
+            {**p.to_dict(), "demo": p.is_demo, "failed": p.name in state.failed}
+            for p in (setup.panel if setup else ())
+        ],
+        "rounds": protocol.rounds if protocol else None,
+        "rounds_used": result.get("rounds_used", state.round),
+        "consensus_reached": bool(result.get("consensus_reached", False)),
+        "final_answer": result.get("final_answer"),
+        "confidence": result.get("confidence"),
+        "votes": result.get("votes", []),
+        "dissent": result.get("dissent", []),
+        "positions": result.get("positions", []),
+        "tally": result.get("tally", {}),
+        "tie": result.get("tie", False),
+        "judge": result.get("judge"),
+        "partial": result.get("partial", False),
+        "stop_reason": result.get("stop_reason"),
+        "messages": messages,
+        "warnings": warnings,
+        "cost": {
+            "tokens": total_in + total_out,
+            "input_tokens": total_in,
+            "output_tokens": total_out,
+            "usd": round(sum(e["usd"] for e in per_agent.values()), 8),
+            "per_agent": per_agent,
+        },
+        "created_at": created_at or started_at,
+        "started_at": started_at,
+        "completed_at": completed_at,
+        "duration_seconds": duration,
+        "error": result.get("error"),
+        "event_count": len(events),
+    }

@@ -1,0 +1,434 @@
+"""Aragora's configuration: every environment variable of CONTRACT.md, typed and validated.
+
+    settings = load_settings()            # from os.environ
+    settings = load_settings({"ARAGORA_PORT": "9000"})   # from exactly this mapping
+
+Each field is read from the one variable its ``validation_alias`` names, spelled exactly as
+in CONTRACT.md (``ARAGORA_*``, and the providers' standard ``*_API_KEY`` / ``*_BASE_URL``
+names). A variable that is unset or blank takes the field's default. Nothing here is built
+at import time: the composition root calls :func:`load_settings` once and passes the values
+on through constructors.
+
+A value that cannot work raises :class:`aragora.errors.ConfigurationError` whose message is
+one line naming the variable, e.g. ``invalid configuration: ARAGORA_PORT: Input should be
+a valid integer, unable to parse string as an integer (got 'http')``. Secret values are
+never echoed in such messages.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal, get_args
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from aragora.errors import ConfigurationError
+
+__all__ = ["LogFormat", "LogLevel", "Settings", "load_settings"]
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["json", "console"]
+
+_DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "sqlite"})
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+_OLLAMA_DEFAULT_PORT = 11434
+
+# The environment that the settings source reads. ``None`` means ``os.environ``;
+# load_settings() sets it for the duration of one build so that an explicit mapping is
+# read *instead of* the process environment, not merged with it.
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "aragora_settings_environ", default=None
+)
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".aragora"
+
+
+class Settings(BaseSettings):
+    """The operator's configuration of one Aragora process (immutable once built).
+
+    Prefer :func:`load_settings`, which turns validation failures into
+    :class:`~aragora.errors.ConfigurationError`. ``Settings(field=value)`` also works and
+    gives keyword arguments precedence over the environment.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        case_sensitive=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
+        hide_input_in_errors=True,
+    )
+
+    # --- server -------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", min_length=1, validation_alias="ARAGORA_HOST")
+    """Address the HTTP server binds to."""
+
+    port: int = Field(default=8080, ge=0, le=65535, validation_alias="ARAGORA_PORT")
+    """TCP port the HTTP server binds to (0 lets the operating system choose)."""
+
+    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="ARAGORA_DATA_DIR")
+    """Embedded state: SQLite file, generated keys and tokens. Always absolute, ``~`` expanded."""
+
+    require_auth: bool | None = Field(default=None, validation_alias="ARAGORA_REQUIRE_AUTH")
+    """Require a token on every ``/api`` route except health; ``None`` derives it from
+    ``host`` (see :attr:`effective_require_auth`)."""
+
+    admin_token: SecretStr | None = Field(default=None, validation_alias="ARAGORA_ADMIN_TOKEN")
+    """Bootstrap admin bearer token; ``None`` lets embedded mode generate one."""
+
+    max_concurrent_debates: int = Field(
+        default=10, ge=1, validation_alias="ARAGORA_MAX_CONCURRENT_DEBATES"
+    )
+    """Debates running at once in one replica; further ones queue."""
+
+    # --- storage ------------------------------------------------------------------------
+    database_url: str | None = Field(default=None, validation_alias="ARAGORA_DATABASE_URL")
+    """``postgresql://…`` or ``sqlite:///path``; ``None`` means SQLite in ``data_dir``
+    (see :attr:`effective_database_url`)."""
+
+    database_read_url: str | None = Field(
+        default=None, validation_alias="ARAGORA_DATABASE_READ_URL"
+    )
+    """Optional read replica, used for read-only queries."""
+
+    db_pool_size: int = Field(default=5, ge=1, validation_alias="ARAGORA_DB_POOL_SIZE")
+    """Connections kept open in the database pool."""
+
+    db_max_overflow: int = Field(default=10, ge=0, validation_alias="ARAGORA_DB_MAX_OVERFLOW")
+    """Connections the pool may open beyond ``db_pool_size`` under load."""
+
+    db_pgbouncer: bool = Field(default=False, validation_alias="ARAGORA_DB_PGBOUNCER")
+    """Disable server-side prepared statement caching (PgBouncer transaction pooling)."""
+
+    redis_url: str | None = Field(default=None, validation_alias="ARAGORA_REDIS_URL")
+    """Optional Redis (``redis://``, ``rediss://`` or ``unix://``) for cross-replica
+    streaming, shared rate limits and cache."""
+
+    # --- debates ------------------------------------------------------------------------
+    agent_timeout: float = Field(default=120.0, gt=0, validation_alias="ARAGORA_AGENT_TIMEOUT")
+    """Seconds one agent call may take."""
+
+    debate_timeout: float = Field(default=900.0, gt=0, validation_alias="ARAGORA_DEBATE_TIMEOUT")
+    """Seconds one whole debate may take."""
+
+    default_agents: list[str] = Field(
+        default_factory=lambda: ["demo", "demo", "demo"],
+        validation_alias="ARAGORA_DEFAULT_AGENTS",
+    )
+    """Agent specs for debates that name none (comma-separated in the environment)."""
+
+    demo_delay: float = Field(default=0.5, ge=0, validation_alias="ARAGORA_DEMO_DELAY")
+    """Seconds a ``demo`` agent takes per answer, so a demo can be watched."""
+
+    # --- logs ---------------------------------------------------------------------------
+    log_level: LogLevel = Field(default="INFO", validation_alias="ARAGORA_LOG_LEVEL")
+    """Least severe level logged (case-insensitive in the environment)."""
+
+    log_format: LogFormat = Field(default="console", validation_alias="ARAGORA_LOG_FORMAT")
+    """``json`` (one object per line) or ``console`` (readable lines)."""
+
+    # --- receipts -----------------------------------------------------------------------
+    receipt_signing_key_file: Path | None = Field(
+        default=None, validation_alias="ARAGORA_RECEIPT_SIGNING_KEY_FILE"
+    )
+    """Ed25519 PKCS#8 PEM file; ``None`` means one generated into ``data_dir``."""
+
+    receipt_issuer: str = Field(
+        default="aragora", min_length=1, validation_alias="ARAGORA_RECEIPT_ISSUER"
+    )
+    """Issuer name written into receipts."""
+
+    # --- providers ----------------------------------------------------------------------
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    """Anthropic API key."""
+
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    """OpenAI API key."""
+
+    openrouter_api_key: SecretStr | None = Field(
+        default=None, validation_alias="OPENROUTER_API_KEY"
+    )
+    """OpenRouter API key."""
+
+    gemini_api_key: SecretStr | None = Field(default=None, validation_alias="GEMINI_API_KEY")
+    """Google Gemini API key."""
+
+    anthropic_base_url: str = Field(
+        default="https://api.anthropic.com", validation_alias="ANTHROPIC_BASE_URL"
+    )
+    """Anthropic API root, without the ``/v1`` path (as the Anthropic SDK reads it)."""
+
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", validation_alias="OPENAI_BASE_URL"
+    )
+    """OpenAI API base, including ``/v1`` (as the OpenAI SDK reads it)."""
+
+    openrouter_base_url: str = Field(
+        default="https://openrouter.ai/api/v1", validation_alias="OPENROUTER_BASE_URL"
+    )
+    """OpenRouter's OpenAI-compatible API base, including ``/v1``."""
+
+    gemini_base_url: str = Field(
+        default="https://generativelanguage.googleapis.com", validation_alias="GEMINI_BASE_URL"
+    )
+    """Gemini API root, without the version path (``/v1beta`` is the client's choice)."""
+
+    ollama_host: str = Field(default="http://127.0.0.1:11434", validation_alias="OLLAMA_HOST")
+    """Ollama server as a base URL; ``host``, ``host:port`` and URLs are accepted, as the
+    Ollama CLI accepts them, and normalised to ``scheme://host:port``."""
+
+    openrouter_fallback: bool | None = Field(
+        default=None, validation_alias="ARAGORA_OPENROUTER_FALLBACK"
+    )
+    """Fall back to OpenRouter on rate limit, quota, overload or timeout; ``None`` derives
+    it (see :attr:`effective_openrouter_fallback`)."""
+
+    # --- sources --------------------------------------------------------------------------
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read keyword arguments first, then the exact variable names; no dotenv files."""
+        return (init_settings, _ExactEnvironSource(settings_cls))
+
+    # --- validators -----------------------------------------------------------------------
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("receipt_signing_key_file", mode="after")
+    @classmethod
+    def _expand_key_file(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
+
+    @field_validator("default_agents", mode="before")
+    @classmethod
+    def _split_agent_specs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [spec.strip() for spec in value.split(",") if spec.strip()]
+        return value
+
+    @field_validator("default_agents", mode="after")
+    @classmethod
+    def _no_blank_specs(cls, value: list[str]) -> list[str]:
+        specs = [spec.strip() for spec in value]
+        if not specs:
+            raise ValueError("must name at least one agent spec")
+        if not all(specs):
+            raise ValueError("agent specs must not be blank")
+        return specs
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("database_url", "database_read_url", mode="after")
+    @classmethod
+    def _database_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = urlsplit(value).scheme.split("+", 1)[0].lower()
+        if scheme not in _DATABASE_SCHEMES:
+            raise ValueError("must be a postgresql://… or sqlite:///path URL")
+        return value
+
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme.lower() not in _REDIS_SCHEMES:
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator(
+        "anthropic_base_url",
+        "openai_base_url",
+        "openrouter_base_url",
+        "gemini_base_url",
+        mode="after",
+    )
+    @classmethod
+    def _http_base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip().rstrip("/")
+
+    @field_validator("ollama_host", mode="after")
+    @classmethod
+    def _ollama_base_url(cls, value: str) -> str:
+        return _normalise_ollama_host(value)
+
+    # --- derived values -------------------------------------------------------------------
+    @property
+    def effective_require_auth(self) -> bool:
+        """Whether ``/api`` routes need a token: ``require_auth`` if set, else ``False``
+        exactly when ``host`` is a loopback address or ``localhost``."""
+        if self.require_auth is not None:
+            return self.require_auth
+        return not _is_loopback_host(self.host)
+
+    @property
+    def effective_openrouter_fallback(self) -> bool:
+        """Whether to fall back to OpenRouter: ``openrouter_fallback`` if set, else ``True``
+        exactly when an OpenRouter API key is configured."""
+        if self.openrouter_fallback is not None:
+            return self.openrouter_fallback
+        return self.openrouter_api_key is not None
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database to use: ``database_url`` if set, else
+        ``sqlite:///<data_dir>/aragora.db`` (an absolute path)."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'aragora.db').as_posix()}"
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret string (API keys, admin token, passwords inside the
+        database and Redis URLs), for log redaction. Empty when none is configured."""
+        found: list[str] = []
+        for key in (
+            self.admin_token,
+            self.anthropic_api_key,
+            self.openai_api_key,
+            self.openrouter_api_key,
+            self.gemini_api_key,
+        ):
+            if key is not None:
+                found.append(key.get_secret_value())
+        for url in (self.database_url, self.database_read_url, self.redis_url):
+            password = urlsplit(url).password if url else None
+            if password:
+                found.extend({password, unquote(password)})
+        return tuple(dict.fromkeys(value for value in found if value))
+
+
+def _variable_name(field: FieldInfo, field_name: str) -> str:
+    alias = field.validation_alias
+    if not isinstance(alias, str):  # every field names its variable; guard against drift
+        raise TypeError(f"settings field {field_name!r} has no environment variable name")
+    return alias
+
+
+# Values never repeated in error messages: secrets, and URLs that may carry a password.
+_UNECHOED_VARIABLES = frozenset(
+    _variable_name(field, name)
+    for name, field in Settings.model_fields.items()
+    if SecretStr in (field.annotation, *get_args(field.annotation))
+) | {"ARAGORA_DATABASE_URL", "ARAGORA_DATABASE_READ_URL", "ARAGORA_REDIS_URL"}
+
+
+class _ExactEnvironSource(PydanticBaseSettingsSource):
+    """Reads each field from the variable its validation alias names, exactly as spelled.
+
+    Values are handed to pydantic as raw strings (never JSON-decoded), so a list is
+    comma-separated text and a boolean is ``true``/``false``/``1``/``0``. Unset and blank
+    variables are skipped so the field keeps its default.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Return the raw value for one field, the variable name, and ``False`` (not complex)."""
+        name = _variable_name(field, field_name)
+        environ = _ENVIRON.get()
+        raw = (os.environ if environ is None else environ).get(name)
+        return (raw if raw is not None and raw.strip() else None), name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Return ``{variable name: raw value}`` for every field whose variable is set."""
+        values: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            raw, name, _ = self.get_field_value(field, field_name)
+            if raw is not None:
+                values[name] = raw
+        return values
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from ``env`` (default: ``os.environ``) and nothing else.
+
+    Only the variables named in CONTRACT.md are read; unset or blank ones take their
+    defaults; other entries of ``env`` are ignored. Raises
+    :class:`~aragora.errors.ConfigurationError` with one readable line naming every
+    invalid variable (and never echoing a secret) when a value cannot work.
+    """
+    try:
+        with _reading(env):
+            return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from exc
+
+
+@contextmanager
+def _reading(env: Mapping[str, str] | None) -> Iterator[None]:
+    token = _ENVIRON.set(env)
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
+def _describe(exc: ValidationError) -> str:
+    problems: list[str] = []
+    for error in exc.errors(include_url=False):
+        variable = str(error["loc"][0]) if error["loc"] else "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        raw = error.get("input")
+        if isinstance(raw, str) and variable not in _UNECHOED_VARIABLES:
+            message = f"{message} (got {raw!r})"
+        problems.append(f"{variable}: {message}")
+    return ("invalid configuration: " + "; ".join(problems)).replace("\n", " ")
+
+
+def _is_loopback_host(host: str) -> bool:
+    name = host.strip().strip("[]").lower()
+    if name in ("localhost", "localhost.") or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _normalise_ollama_host(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError("must be a host, host:port or URL")
+    if "://" not in text:
+        text = f"http://{text}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be a host, host:port or http(s) URL")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("has an invalid port") from exc
+    if port is None:
+        port = 443 if parts.scheme == "https" else _OLLAMA_DEFAULT_PORT
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{host}:{port}{path}"
