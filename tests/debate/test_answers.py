@@ -29,66 +29,12 @@ VOTE_FORMAT_PROBLEM = "reply did not follow the CHOICE/CONFIDENCE/REASONING form
 
 # Pieces models really produce, so generated replies look like near-misses of the formats.
 FRAGMENTS = [
-    "ANSWER:",
-    "Answer",
-    "**Answer:**",
-    "## Answer",
-    "CONFIDENCE:",
-    "confidence",
-    "REASONING:",
-    "CRITIQUE:",
-    "SCORE:",
-    "CHOICE:",
-    "Option",
-    "#",
-    "option #",
-    "VOTE:",
-    "final answer",
-    "0.8",
-    "80%",
-    "8/10",
-    "80/100",
-    "high",
-    "NaN",
-    "inf",
-    "1e999",
-    "-3",
-    "150%",
-    "0/0",
-    "2.",
-    "42",
-    "99999999999999999999",
-    "yes",
-    "no",
-    "PostgreSQL",
-    "```",
-    "```json",
-    "{",
-    "}",
-    "[",
-    '"answer":',
-    '"confidence":',
-    '"choice":',
-    ":",
-    "**",
-    "__",
-    "`",
-    "*",
-    "-",
-    ">",
-    "\n",
-    "\n\n",
-    " ",
-    "\t",
-    "\r\n",
-    "<think>",
-    "</think>",
-    "\u2028",
-    "\x00",
-    "é",
-    "İ",
-    "ſ",
-    "K",
+    *("ANSWER:", "Answer", "**Answer:**", "## Answer", "CONFIDENCE:", "confidence", "REASONING:"),
+    *("CRITIQUE:", "SCORE:", "CHOICE:", "Option", "#", "option #", "VOTE:", "final answer"),
+    *("0.8", "80%", "8/10", "80/100", "high", "NaN", "inf", "1e999", "-3", "150%", "0/0", "2."),
+    *("42", "99999999999999999999", "yes", "no", "PostgreSQL", "```", "```json", "{", "}", "["),
+    *('"answer":', '"confidence":', '"choice":', ":", "**", "__", "`", "*", "-", ">", "\n"),
+    *("\n\n", " ", "\t", "\r\n", "<think>", "</think>", "\u2028", "\x00", "é", "İ", "ſ", "K"),
 ]
 replies = st.one_of(
     st.text(),
@@ -353,6 +299,13 @@ def test_a_critique_without_score_gets_the_default() -> None:
     parsed = parse_critique("CRITIQUE: fine")
     assert (parsed.content, parsed.score) == ("fine", DEFAULT_SCORE)
     assert parsed.problems == ("no score given; using 0.5",)
+
+
+def test_an_empty_critique_section_falls_back_to_the_rest() -> None:
+    parsed = parse_critique("CRITIQUE:\nSCORE: 0.2\nAgent A is wrong.")
+    assert parsed.content == "Agent A is wrong."
+    assert parsed.score == pytest.approx(0.2)
+    assert parsed.problems == ("the CRITIQUE section was empty",)
 
 
 def test_an_empty_critique() -> None:

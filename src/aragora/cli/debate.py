@@ -69,7 +69,9 @@ def _positive_int(text: str) -> int:
 async def run_debate(args: argparse.Namespace) -> int:
     """Run the debate; exit status 0 when it completed, 1 when it failed or was cancelled."""
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
+    configure_logging(
+        settings.log_level, settings.log_format, stream=sys.stderr, secrets=settings.secret_values()
+    )
     specs = (
         [s.strip() for s in args.agents.split(",")]
         if args.agents

@@ -102,6 +102,54 @@ def format_vote(option_number: int, confidence: float, reasoning: str) -> str:
     return f"CHOICE: {option_number}\nCONFIDENCE: {confidence:.2f}\nREASONING: {reasoning}"
 
 
+# The labels each format accepts besides its own, as models actually write them.
+_REASONING_ALIASES = ("rationale", "explanation", "justification")
+_CONFIDENCE_ALIASES = ("confidence level", "confidence score")
+_ANSWER_FORMAT = reply_format(
+    {
+        "answer": ("final answer", "short answer"),
+        "confidence": _CONFIDENCE_ALIASES,
+        "reasoning": _REASONING_ALIASES,
+    },
+    frozenset({"reasoning"}),
+)
+_CRITIQUE_FORMAT = reply_format(
+    {"critique": ("feedback", "review"), "score": ("rating",)}, frozenset({"critique"})
+)
+_VOTE_FORMAT = reply_format(
+    {
+        # A voter echoing the answer format ("ANSWER: 2") still names its choice.
+        "choice": (
+            *("vote", "my vote", "my choice", "chosen option", "selected option", "option"),
+            *("final answer", "answer"),
+        ),
+        "confidence": _CONFIDENCE_ALIASES,
+        "reasoning": _REASONING_ALIASES,
+    },
+    frozenset({"reasoning"}),
+)
+_ANSWER_JSON_KEYS = ("answer", "final_answer", "final answer")
+_REASONING_JSON_KEYS = ("reasoning", "rationale", "explanation")
+_CRITIQUE_JSON_KEYS = ("critique", "content", "feedback")
+_CHOICE_JSON_KEYS = ("choice", "option", "vote")
+
+_CONFIDENCE_MENTION = re.compile(
+    r"\bconfidence(?:[ \t]+(?:level|score))?[ \t]*(?:[:=]|\bis\b|\bof\b)[ \t]*"
+    r"(?P<value>[^\n]{1,40})",
+    re.IGNORECASE | re.ASCII,
+)
+_CHOICE_NUMBER = re.compile(
+    r"[ \t*_`\"'(\[#>]*(?:(?:option|choice|answer|number|no\.?)[ \t]*)?#?[ \t]*"
+    r"(?P<n>[0-9]{1,6})(?![0-9]|[.,][0-9])",
+    re.IGNORECASE | re.ASCII,
+)
+_OPTION_MENTION = re.compile(
+    r"\b(?:option|choice)[ \t]*#?[ \t]*(?P<n>[0-9]{1,6})(?![0-9]|[.,][0-9])",
+    re.IGNORECASE | re.ASCII,
+)
+_WORD = re.compile(r"[^\W_]+")
+
+
 def parse_answer(text: str) -> ParsedAnswer:
     """Read a propose/revise reply; never raises.
 
@@ -164,7 +212,9 @@ def parse_critique(text: str) -> ParsedCritique:
     values, leftover = sections(body, _CRITIQUE_FORMAT)
     content = values.get("critique", "")
     if not content:
-        problems.append(_CRITIQUE_FORMAT.problem)
+        problems.append(
+            "the CRITIQUE section was empty" if "critique" in values else _CRITIQUE_FORMAT.problem
+        )
         content = leftover
     score = _confidence(values.get("score"), "score", problems, DEFAULT_SCORE)
     return ParsedCritique(content, score, tuple(problems))
@@ -208,54 +258,6 @@ def parse_vote(text: str, option_count: int, options: Sequence[str] = ()) -> Par
     raw = shorten(raw, _CHOICE_CHARS)
     option = _resolve_choice(raw, option_count, options, problems)
     return ParsedVote(option, raw, confidence, reasoning, tuple(problems))
-
-
-# The labels each format accepts besides its own, as models actually write them.
-_REASONING_ALIASES = ("rationale", "explanation", "justification")
-_CONFIDENCE_ALIASES = ("confidence level", "confidence score")
-_ANSWER_FORMAT = reply_format(
-    {
-        "answer": ("final answer", "short answer"),
-        "confidence": _CONFIDENCE_ALIASES,
-        "reasoning": _REASONING_ALIASES,
-    },
-    frozenset({"reasoning"}),
-)
-_CRITIQUE_FORMAT = reply_format(
-    {"critique": ("feedback", "review"), "score": ("rating",)}, frozenset({"critique"})
-)
-_VOTE_FORMAT = reply_format(
-    {
-        # A voter echoing the answer format ("ANSWER: 2") still names its choice.
-        "choice": (
-            *("vote", "my vote", "my choice", "chosen option", "selected option", "option"),
-            *("final answer", "answer"),
-        ),
-        "confidence": _CONFIDENCE_ALIASES,
-        "reasoning": _REASONING_ALIASES,
-    },
-    frozenset({"reasoning"}),
-)
-_ANSWER_JSON_KEYS = ("answer", "final_answer", "final answer")
-_REASONING_JSON_KEYS = ("reasoning", "rationale", "explanation")
-_CRITIQUE_JSON_KEYS = ("critique", "content", "feedback")
-_CHOICE_JSON_KEYS = ("choice", "option", "vote")
-
-_CONFIDENCE_MENTION = re.compile(
-    r"\bconfidence(?:[ \t]+(?:level|score))?[ \t]*(?:[:=]|\bis\b|\bof\b)[ \t]*"
-    r"(?P<value>[^\n]{1,40})",
-    re.IGNORECASE | re.ASCII,
-)
-_CHOICE_NUMBER = re.compile(
-    r"[ \t*_`\"'(\[#>]*(?:(?:option|choice|answer|number|no\.?)[ \t]*)?#?[ \t]*"
-    r"(?P<n>[0-9]{1,6})(?![0-9]|[.,][0-9])",
-    re.IGNORECASE | re.ASCII,
-)
-_OPTION_MENTION = re.compile(
-    r"\b(?:option|choice)[ \t]*#?[ \t]*(?P<n>[0-9]{1,6})(?![0-9]|[.,][0-9])",
-    re.IGNORECASE | re.ASCII,
-)
-_WORD = re.compile(r"[^\W_]+")
 
 
 def _limit(answer: str, problems: list[str]) -> str:

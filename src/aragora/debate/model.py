@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aragora.errors import InvalidAgentSpecError, InvalidInputError
 
@@ -56,10 +57,14 @@ class AgentSpec:
         base_url = None
         if provider == "openai-compatible":
             model, at, base_url = model.partition("@")
-            if not at or not model or not base_url.startswith(("http://", "https://")):
+            if not at or not model or not _valid_base_url(base_url):
                 raise InvalidAgentSpecError(
                     raw, "expected openai-compatible:MODEL@http://host:port/v1"
                 )
+        elif "://" in model:
+            raise InvalidAgentSpecError(
+                raw, "only openai-compatible specs carry a URL (openai-compatible:MODEL@URL)"
+            )
         if any(ch.isspace() for ch in model):
             raise InvalidAgentSpecError(raw, "model names cannot contain spaces")
         return cls(provider=provider, model=model, label=label.strip() or None, base_url=base_url)
@@ -71,6 +76,18 @@ class AgentSpec:
         if self.label:
             text += f"#{self.label}"
         return text
+
+
+def _valid_base_url(url: str) -> bool:
+    """An http(s) URL with a host and no whitespace."""
+    if any(ch.isspace() for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
 
 
 @dataclass(frozen=True, slots=True)

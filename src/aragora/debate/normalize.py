@@ -102,14 +102,14 @@ def normalize_answer(text: str) -> str:
     Text that is blank or nothing but punctuation gives ``""``.
     """
     key = _strip_wrapping(text.casefold())
-    if all(unicodedata.category(char).startswith("P") for char in key):
-        return ""  # "-", "…", "—": nothing to count as an answer
     words = key.split(" ")
     if len(words) <= SHORT_LABEL_WORDS:
         # Dropping an article can expose more wrapping ('the "x"'), so repeat to a fixpoint.
         while len(words) > 1 and words[0] in _ARTICLES:
             key = _strip_wrapping(" ".join(words[1:]))
             words = key.split(" ")
+    if all(unicodedata.category(char).startswith("P") for char in key):
+        return ""  # "-", "…", "—": nothing to count as an answer
     verdict = _yes_no(key)
     if verdict is not None:
         return verdict
@@ -158,45 +158,36 @@ def cluster_answers(
     """
     _check_threshold(threshold)
     clusters: list[list[int]] = []
-    free_clusters: list[int] = []  # indices into clusters whose first answer is free text
+    leaders: list[tuple[int, str]] = []  # (cluster, its first answer) of free-text clusters
     cluster_of_key: dict[str, int] = {}
     for index, answer in enumerate(answers):
         key = normalize_answer(answer)
         if not key:
             clusters.append([index])
             continue
-        if key in cluster_of_key:
-            clusters[cluster_of_key[key]].append(index)
-            continue
-        target = _most_similar(answer, key, answers, clusters, free_clusters, similarity, threshold)
+        target = cluster_of_key.get(key)
+        if target is None and _is_free_text(key):
+            target = _most_similar(answer, leaders, similarity, threshold)
         if target is None:
             target = len(clusters)
             clusters.append([])
             if _is_free_text(key):
-                free_clusters.append(target)
+                leaders.append((target, answer))
         clusters[target].append(index)
         cluster_of_key[key] = target
     return clusters
 
 
 def _most_similar(
-    answer: str,
-    key: str,
-    answers: Sequence[str],
-    clusters: list[list[int]],
-    free_clusters: list[int],
-    similarity: Similarity,
-    threshold: float,
+    answer: str, leaders: list[tuple[int, str]], similarity: Similarity, threshold: float
 ) -> int | None:
-    if not _is_free_text(key):
-        return None
     best: int | None = None
     best_score = -1.0
-    for candidate in free_clusters:
-        score = similarity(answers[clusters[candidate][0]], answer)
+    for cluster, leader in leaders:
+        score = similarity(leader, answer)
         # A NaN from a custom similarity compares false both ways, so it never merges.
         if score >= threshold and score > best_score:
-            best, best_score = candidate, score
+            best, best_score = cluster, score
     return best
 
 

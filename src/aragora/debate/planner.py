@@ -9,9 +9,10 @@ debate resumed from any prefix of its log continues exactly as it would have.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from aragora.debate.consensus import Ballot, tally
@@ -379,12 +380,10 @@ class Planner:
         """Whether two answers count as the same option."""
         return len(cluster_answers([a, b], self.similarity, self.cluster_threshold)) == 1
 
-    def _labels(self, s: DebateState) -> dict[str, str]:
+    def _labels(self, s: DebateState) -> Mapping[str, str]:
         """Anonymous labels for this round, the same for every reader ("Agent A", ...)."""
         setup = s.require_setup()
-        names = [p.name for p in setup.panel]
-        random.Random(f"{setup.seed}:{s.round}:labels").shuffle(names)
-        return {name: f"Agent {_letters(i)}" for i, name in enumerate(names)}
+        return _round_labels(setup.seed, s.round, tuple(p.name for p in setup.panel))
 
     def _others(self, s: DebateState, viewer: str, phase: str) -> list[tuple[str, Shown, str]]:
         """The other working agents' latest answers, labelled, in a per-reader random order:
@@ -399,7 +398,8 @@ class Planner:
             for p in s.alive()
             if p.name != viewer and (pos := s.latest(p.name)) is not None
         ]
-        random.Random(f"{s.require_setup().seed}:{s.round}:{phase}:{viewer}").shuffle(shown)
+        salt = f"{s.require_setup().seed}:{s.round}:{phase}:{viewer}"
+        shown.sort(key=lambda item: _shuffle_key(salt, item[0]))
         return shown
 
     def _judge_candidates(self, s: DebateState) -> list[Participant]:
@@ -454,7 +454,8 @@ class Planner:
     def _vote_call(self, s: DebateState, participant: Participant) -> AgentCall:
         options = s.options or ()
         order = list(range(len(options)))
-        random.Random(f"{s.require_setup().seed}:{s.round}:vote:{participant.name}").shuffle(order)
+        salt = f"{s.require_setup().seed}:{s.round}:vote:{participant.name}"
+        order.sort(key=lambda i: _shuffle_key(salt, options[i]))
         shown = [Shown(f"Option {n + 1}", options[i]) for n, i in enumerate(order)]
         own = s.latest(participant.name)
         prompt = self.book.vote(setup_task(s), setup_context(s), shown, own.answer if own else "")
@@ -471,7 +472,8 @@ class Planner:
         own = s.members.get(judge.name)
         # A judge never decides for its own answer, unless it is the only one there is.
         order = [i for i in range(len(options)) if i != own] or list(range(len(options)))
-        random.Random(f"{s.require_setup().seed}:{s.round}:judge:{judge.name}").shuffle(order)
+        salt = f"{s.require_setup().seed}:{s.round}:judge:{judge.name}"
+        order.sort(key=lambda i: _shuffle_key(salt, options[i]))
         reasons = {}
         for agent, option in sorted(s.members.items()):
             position = s.latest(agent)
@@ -534,6 +536,19 @@ def _warning(code: WarningCode, message: str, *, agent: str | None = None) -> Em
     if agent is not None:
         data["agent"] = agent
     return Emit(EventType.WARNING, data, agent=agent)
+
+
+def _shuffle_key(salt: str, item: str) -> bytes:
+    """A seeded random order that is stable across processes: sort by a keyed hash."""
+    return hashlib.blake2b(item.encode(), key=salt.encode()[:64], digest_size=8).digest()
+
+
+@lru_cache(maxsize=1024)
+def _round_labels(seed: int, round_number: int, names: tuple[str, ...]) -> Mapping[str, str]:
+    """Anonymous labels for one round, the same for every reader ("Agent A", ...)."""
+    salt = f"{seed}:{round_number}:labels"
+    ordered = sorted(names, key=lambda name: _shuffle_key(salt, name))
+    return {name: f"Agent {_letters(i)}" for i, name in enumerate(ordered)}
 
 
 def _letters(index: int) -> str:

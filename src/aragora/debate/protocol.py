@@ -130,4 +130,5 @@ def _check_fraction(name: str, value: object, *, low_open: bool) -> None:
         assert isinstance(value, int | float)
         ok = (0 < value <= 1) if low_open else (0 <= value <= 1)
     if not ok:
-        raise InvalidInputError(f"{name} must be a number in (0, 1], got {value!r}")
+        interval = "(0, 1]" if low_open else "[0, 1]"
+        raise InvalidInputError(f"{name} must be a number in {interval}, got {value!r}")
