@@ -135,39 +135,41 @@ class DebateEngine:
         """Make the calls concurrently; append each result as it arrives. Stops early (and
         cancels what is still running) on cancellation, the debate deadline, or a budget
         crossed by the results so far."""
-        tasks = {
-            asyncio.ensure_future(self._call(state, call, agents[call.key.agent])): call
-            for call in step.calls
-        }
+        # Each finished call (and a cancellation) lands in one queue, so waiting costs O(1)
+        # per result however many calls are in flight.
+        finished: asyncio.Queue[asyncio.Future[Any] | None] = asyncio.Queue()
+        tasks: dict[asyncio.Future[Any], AgentCall] = {}
+        for call in step.calls:
+            started = asyncio.ensure_future(self._call(state, call, agents[call.key.agent]))
+            started.add_done_callback(finished.put_nowait)
+            tasks[started] = call
         cancelled = asyncio.ensure_future(cancel.wait())
+        cancelled.add_done_callback(lambda _: finished.put_nowait(None))
         try:
-            pending = set(tasks)
-            while pending:
+            outstanding = len(tasks)
+            while outstanding:
                 remaining = self._remaining(state)
                 if remaining <= 0:
                     break
-                waiting: set[asyncio.Future[Any]] = {*pending, cancelled}
-                done, _ = await asyncio.wait(
-                    waiting,
-                    timeout=None if remaining == float("inf") else remaining,
-                    return_when=asyncio.FIRST_COMPLETED,
+                try:
+                    async with asyncio.timeout(None if remaining == float("inf") else remaining):
+                        item = await finished.get()
+                except TimeoutError:
+                    break
+                if item is None or cancel.is_set():
+                    break
+                outstanding -= 1
+                call = tasks[item]
+                event_type, data = item.result()
+                await self._append(
+                    state, event_type, data, round_=call.key.round, agent=call.key.agent
                 )
-                finished = sorted(
-                    (t for t in pending if t in done), key=lambda t: tasks[t].key.agent
-                )
-                pending.difference_update(finished)
-                for task in finished:
-                    event_type, data = task.result()
-                    call = tasks[task]
-                    await self._append(
-                        state, event_type, data, round_=call.key.round, agent=call.key.agent
-                    )
-                if cancelled in done or self._over_budget(state):
+                if self._over_budget(state):
                     break
         finally:
             cancelled.cancel()
-            for task in tasks:
-                task.cancel()
+            for running in tasks:
+                running.cancel()
             await asyncio.gather(*tasks, cancelled, return_exceptions=True)
 
     def _over_budget(self, state: DebateState) -> bool:

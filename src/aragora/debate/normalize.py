@@ -21,6 +21,7 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from itertools import pairwise
 from operator import mul
 from typing import TypeVar
@@ -82,6 +83,7 @@ _STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=8192)
 def normalize_answer(text: str) -> str:
     """Return the canonical key of an answer: two answers are the same option iff their keys
     are equal. Pure, total on ``str`` and idempotent (``normalize_answer`` of a key is the key).
@@ -125,6 +127,7 @@ def _is_free_text(key: str) -> bool:
     return key.count(" ") >= SHORT_LABEL_WORDS
 
 
+@lru_cache(maxsize=8192)
 def lexical_similarity(a: str, b: str) -> float:
     """Return how alike two texts are in words, in [0, 1]; symmetric and dependency-free.
 

@@ -132,6 +132,7 @@ class DebateState:
     warned: set[tuple[str, str]] = field(default_factory=set)
     convergence: dict[int, dict[str, Any]] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
+    usage_total: Usage = field(default_factory=Usage)
     stop: str | None = None
     stop_message: str = ""
     consensus: dict[str, Any] | None = None
@@ -160,10 +161,8 @@ class DebateState:
         return history[-1] if history else None
 
     def total_usage(self) -> Usage:
-        total = Usage()
-        for usage in self.usage.values():
-            total = total + usage
-        return total
+        """Tokens and cost of every call so far."""
+        return self.usage_total
 
 
 def fold(events: Iterable[Event]) -> DebateState:
@@ -210,12 +209,13 @@ def _mark_call(state: DebateState, event: Event, data: Mapping[str, Any]) -> str
     state.answered.add(CallKey(str(data["phase"]), int(data["round_number"]), agent))
     usage = data.get("usage")
     if usage:
-        previous = state.usage.get(agent, Usage())
-        state.usage[agent] = previous + Usage(
+        spent = Usage(
             int(usage.get("input_tokens", 0)),
             int(usage.get("output_tokens", 0)),
             float(usage.get("cost_usd", 0.0)),
         )
+        state.usage[agent] = state.usage.get(agent, Usage()) + spent
+        state.usage_total = state.usage_total + spent
     problems = data.get("problems") or []
     if problems and event.seq is not None:
         state.owed_warnings[event.seq] = [dict(p) for p in problems]
