@@ -308,3 +308,51 @@ async def test_token_events_are_ephemeral() -> None:
     assert tokens
     assert all(t.type == "token" and t.seq is None for t in tokens)
     assert all(e.type != "token" for e in log.events("d-1"))
+
+
+class _RoutedLLM:
+    """Answers like ``stance`` but reports that the call went through a fallback hop."""
+
+    provider = "anthropic"
+    model = "claude-x"
+
+    def __init__(self, answer: str) -> None:
+        self._reply = stance(answer)
+
+    async def complete(self, request, on_token=None):  # type: ignore[no-untyped-def]
+        from aragora.debate.ports import Completion, Fallback, Usage
+
+        hop = Fallback("anthropic", "claude-x", "openrouter", "anthropic/claude-x", "rate_limited")
+        return Completion(
+            self._reply(request), Usage(10, 5, 0.001), "anthropic/claude-x", "openrouter", (hop,)
+        )
+
+
+async def test_fallback_hops_are_logged_before_the_answer() -> None:
+    agents = {"a1": _RoutedLLM("Red"), "a2": ScriptedLLM(stance("Red"))}
+    log = MemoryEventLog()
+    setup = setup_for(agents, protocol(mode=Mode.VOTE))  # type: ignore[arg-type]
+    await engine_for(log).start(setup, agents)  # type: ignore[arg-type]
+    events = log.events("d-1")
+    hops = [e for e in events if e.type == EventType.AGENT_FALLBACK]
+    assert len(hops) == 1
+    assert hops[0].agent == "a1"
+    assert hops[0].data["to_provider"] == "openrouter"
+    proposal = next(e for e in events if e.type == EventType.PROPOSE and e.agent == "a1")
+    assert proposal.seq > hops[0].seq  # type: ignore[operator]
+    assert proposal.data["provider"] == "openrouter"
+
+
+class _Estimating(ScriptedLLM):
+    def estimate_usage(self, request):  # type: ignore[no-untyped-def]
+        from aragora.debate.ports import Usage
+
+        return Usage(100, 100, 0.5)
+
+
+async def test_calls_that_would_cross_the_cost_budget_are_not_made() -> None:
+    agents = {f"a{i}": _Estimating(stance("Red")) for i in (1, 2, 3)}
+    result, _events = await run(agents, protocol(mode=Mode.DEBATE, max_cost_usd=1.0))
+    assert result["stop_reason"] == "budget_exhausted"
+    assert all(not agent.calls for agent in agents.values())  # 3 x $0.50 > $1.00
+    assert result["status"] == "failed"  # nothing was answered before the budget stopped it

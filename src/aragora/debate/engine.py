@@ -19,9 +19,15 @@ from typing import Any
 from aragora.debate.events import Event, EventType, WarningCode
 from aragora.debate.normalize import Similarity
 from aragora.debate.planner import AgentCall, Calls, Done, Emit, Planner
-from aragora.debate.ports import LLM, Clock, Completion, EventSink
+from aragora.debate.ports import LLM, Clock, Completion, CostEstimator, EventSink
 from aragora.debate.prompting import PromptBook
-from aragora.debate.results import answer_data, critique_data, error_data, vote_data
+from aragora.debate.results import (
+    answer_data,
+    critique_data,
+    error_data,
+    fallback_data,
+    vote_data,
+)
 from aragora.debate.state import DebateSetup, DebateState, apply, fold
 from aragora.errors import ProviderError, StaleLeaseError
 
@@ -135,6 +141,10 @@ class DebateEngine:
         """Make the calls concurrently; append each result as it arrives. Stops early (and
         cancels what is still running) on cancellation, the debate deadline, or a budget
         crossed by the results so far."""
+        refusal = self._budget_refusal(state, step, agents)
+        if refusal is not None:
+            await self._append(state, EventType.WARNING, refusal)
+            return
         # Each finished call (and a cancellation) lands in one queue, so waiting costs O(1)
         # per result however many calls are in flight.
         finished: asyncio.Queue[asyncio.Future[Any] | None] = asyncio.Queue()
@@ -160,10 +170,10 @@ class DebateEngine:
                     break
                 outstanding -= 1
                 call = tasks[item]
-                event_type, data = item.result()
-                await self._append(
-                    state, event_type, data, round_=call.key.round, agent=call.key.agent
-                )
+                for event_type, data in item.result():
+                    await self._append(
+                        state, event_type, data, round_=call.key.round, agent=call.key.agent
+                    )
                 if self._over_budget(state):
                     break
         finally:
@@ -171,6 +181,35 @@ class DebateEngine:
             for running in tasks:
                 running.cancel()
             await asyncio.gather(*tasks, cancelled, return_exceptions=True)
+
+    def _budget_refusal(
+        self, state: DebateState, step: Calls, agents: Mapping[str, LLM]
+    ) -> dict[str, Any] | None:
+        """A ``budget_exhausted`` warning when the calls about to be made could push the
+        debate past its token or cost budget (by the agents' own estimates), else None."""
+        protocol = state.require_setup().protocol
+        if protocol.max_tokens is None and protocol.max_cost_usd is None:
+            return None
+        spent = state.total_usage()
+        tokens, cost = spent.total_tokens, spent.cost_usd
+        for call in step.calls:
+            llm = agents[call.key.agent]
+            if isinstance(llm, CostEstimator):
+                estimate = llm.estimate_usage(call.request)
+                tokens += estimate.total_tokens
+                cost += estimate.cost_usd
+        over_tokens = protocol.max_tokens is not None and tokens > protocol.max_tokens
+        over_cost = protocol.max_cost_usd is not None and cost > protocol.max_cost_usd
+        if not (over_tokens or over_cost):
+            return None
+        return {
+            "code": WarningCode.BUDGET_EXHAUSTED.value,
+            "message": (
+                f"budget would be exceeded by the next {len(step.calls)} call(s): "
+                f"up to {tokens} tokens and ${cost:.4f} against limits of "
+                f"{protocol.max_tokens} tokens and ${protocol.max_cost_usd}"
+            ),
+        }
 
     def _over_budget(self, state: DebateState) -> bool:
         protocol = state.require_setup().protocol
@@ -181,8 +220,8 @@ class DebateEngine:
 
     async def _call(
         self, state: DebateState, call: AgentCall, llm: LLM
-    ) -> tuple[str, dict[str, Any]]:
-        """One agent call, turned into the event that records it. Never raises (but for
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """One agent call, turned into the events that record it. Never raises (but for
         cancellation): a failure becomes an ``agent_error`` event."""
         key = call.key
         timeout = state.require_setup().protocol.agent_timeout
@@ -195,18 +234,19 @@ class DebateEngine:
             seconds = self._clock.monotonic() - started
             log.warning("timeout agent=%s phase=%s after %.1fs", key.agent, key.phase, seconds)
             error = TimeoutError(f"no answer within {timeout:g} s")
-            return EventType.AGENT_ERROR, error_data(key, error, seconds, "timeout")
+            return [(EventType.AGENT_ERROR, error_data(key, error, seconds, "timeout"))]
         except asyncio.CancelledError:
             raise
         except ProviderError as exc:
             seconds = self._clock.monotonic() - started
-            return EventType.AGENT_ERROR, error_data(key, exc, seconds, exc.kind)
+            return [(EventType.AGENT_ERROR, error_data(key, exc, seconds, exc.kind))]
         except Exception as exc:  # an adapter bug must not take the debate down
             seconds = self._clock.monotonic() - started
             log.exception("agent %s raised unexpectedly", key.agent)
-            return EventType.AGENT_ERROR, error_data(key, exc, seconds, "error")
+            return [(EventType.AGENT_ERROR, error_data(key, exc, seconds, "error"))]
         seconds = self._clock.monotonic() - started
-        return self._interpret(state, call, completion, seconds)
+        hops = [(EventType.AGENT_FALLBACK, fallback_data(key, hop)) for hop in completion.fallbacks]
+        return [*hops, self._interpret(state, call, completion, seconds)]
 
     def _interpret(
         self, state: DebateState, call: AgentCall, completion: Completion, seconds: float

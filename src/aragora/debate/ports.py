@@ -65,12 +65,27 @@ class CompletionRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Fallback:
+    """One hop of a fallback chain: the call went from one provider/model to another."""
+
+    from_provider: str
+    from_model: str
+    to_provider: str
+    to_model: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
-    """An agent's full answer text and the usage the provider reported for it."""
+    """An agent's full answer text and the usage the provider reported for it.
+
+    ``provider``/``model`` name who actually answered (after any ``fallbacks``)."""
 
     text: str
     usage: Usage = Usage()
     model: str = ""
+    provider: str = ""
+    fallbacks: tuple[Fallback, ...] = ()
 
 
 TokenCallback = Callable[[str], None]
@@ -94,6 +109,14 @@ class LLM(Protocol):
     async def complete(
         self, request: CompletionRequest, on_token: TokenCallback | None = None
     ) -> Completion: ...
+
+
+@runtime_checkable
+class CostEstimator(Protocol):
+    """Optionally implemented by an LLM: the most a request could cost, so the engine can
+    refuse a call that would cross a budget before making it."""
+
+    def estimate_usage(self, request: CompletionRequest) -> Usage: ...
 
 
 class Clock(Protocol):

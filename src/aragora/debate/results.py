@@ -9,7 +9,7 @@ from typing import Any
 from aragora.debate.answers import parse_answer, parse_critique, parse_vote
 from aragora.debate.events import WarningCode
 from aragora.debate.model import DebateResult, Dissent, Vote
-from aragora.debate.ports import Completion
+from aragora.debate.ports import Completion, Fallback
 from aragora.debate.state import CallKey, DebateState
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "build_result",
     "critique_data",
     "error_data",
+    "fallback_data",
     "option_label_scores",
     "vote_data",
 ]
@@ -35,6 +36,7 @@ def _base(key: CallKey, completion: Completion, seconds: float) -> dict[str, Any
             "cost_usd": completion.usage.cost_usd,
         },
         "model": completion.model,
+        "provider": completion.provider,
         "duration_seconds": round(seconds, 4),
     }
 
@@ -135,6 +137,20 @@ def error_data(key: CallKey, exc: BaseException, seconds: float, kind: str) -> d
         "kind": kind,
         "error": str(exc) or type(exc).__name__,
         "duration_seconds": round(seconds, 4),
+    }
+
+
+def fallback_data(key: CallKey, hop: Fallback) -> dict[str, Any]:
+    """Data of an ``agent_fallback`` event: the call moved to another provider/model."""
+    return {
+        "agent": key.agent,
+        "phase": key.phase,
+        "round_number": key.round,
+        "from_provider": hop.from_provider,
+        "from_model": hop.from_model,
+        "to_provider": hop.to_provider,
+        "to_model": hop.to_model,
+        "reason": hop.reason,
     }
 
 
