@@ -356,3 +356,22 @@ async def test_calls_that_would_cross_the_cost_budget_are_not_made() -> None:
     assert result["stop_reason"] == "budget_exhausted"
     assert all(not agent.calls for agent in agents.values())  # 3 x $0.50 > $1.00
     assert result["status"] == "failed"  # nothing was answered before the budget stopped it
+
+
+async def test_when_no_judge_can_decide_the_votes_are_counted() -> None:
+    def never_judges(answer: str):  # type: ignore[no-untyped-def]
+        def reply(request):  # type: ignore[no-untyped-def]
+            if request.phase == "judge":
+                return ProviderError("judge down", kind="overloaded")
+            return stance(answer)(request)
+
+        return reply
+
+    agents = panel(never_judges("Red"), never_judges("Red"), never_judges("Blue"))
+    result, events = await run(agents, protocol(mode=Mode.VOTE, consensus=ConsensusRule.JUDGE))
+    codes = [e.data.get("code") for e in events if e.type == EventType.WARNING]
+    assert codes.count("judge_replaced") == 2
+    assert "judge_unavailable" in codes
+    assert result["judge"] is None
+    assert result["final_answer"] == "Red"
+    assert result["status"] == "completed"

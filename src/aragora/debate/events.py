@@ -49,6 +49,7 @@ class WarningCode(StrEnum):
     MALFORMED_OUTPUT = "malformed_output"
     EMPTY_OUTPUT = "empty_output"
     JUDGE_REPLACED = "judge_replaced"
+    JUDGE_UNAVAILABLE = "judge_unavailable"
     AGENT_REPLACED = "agent_replaced"
     DEBATE_TIMEOUT = "debate_timeout"
     BUDGET_EXHAUSTED = "budget_exhausted"

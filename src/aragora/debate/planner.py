@@ -288,8 +288,13 @@ class Planner:
         if attempts and attempts[-1].option is not None:
             return self._conclude(s)
         tried = {a.agent for a in attempts}
-        remaining = [p for p in candidates if p.name not in tried]
+        remaining = [p for p in candidates if p.name not in tried and p.name not in s.failed]
         if not remaining or not s.options:
+            if attempts and ("judge_unavailable", "") not in s.warned:
+                return _warning(
+                    WarningCode.JUDGE_UNAVAILABLE,
+                    "no judge could decide; the verdict falls back to counting the votes",
+                )
             return self._conclude(s)
         judge = remaining[0]
         if attempts and ("judge_replaced", judge.name) not in s.warned:
