@@ -9,7 +9,7 @@ debate resumed from any prefix of its log continues exactly as it would have.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -543,9 +543,11 @@ def _warning(code: WarningCode, message: str, *, agent: str | None = None) -> Em
     return Emit(EventType.WARNING, data, agent=agent)
 
 
-def _shuffle_key(salt: str, item: str) -> bytes:
-    """A seeded random order that is stable across processes: sort by a keyed hash."""
-    return hashlib.blake2b(item.encode(), key=salt.encode()[:64], digest_size=8).digest()
+def _shuffle_key(salt: str, item: str) -> int:
+    """A seeded random order that is stable across processes (unlike ``hash()``): sort by
+    a checksum of salt and item. Anonymisation needs an unpredictable-looking order per
+    reader, not a cryptographic one, and this runs for every item shown."""
+    return zlib.crc32(f"{salt}\x00{item}".encode())
 
 
 @lru_cache(maxsize=1024)

@@ -7,9 +7,9 @@ error when the book is loaded, not in the middle of a debate.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from importlib import resources
 from string import Template
+from typing import NamedTuple
 
 __all__ = ["PromptBook", "Shown"]
 
@@ -27,8 +27,7 @@ _REQUIRED: Mapping[str, frozenset[str]] = {
 NO_ANSWER = "(you have not given an answer yet)"
 
 
-@dataclass(frozen=True, slots=True)
-class Shown:
+class Shown(NamedTuple):
     """One item shown to an agent: its anonymised label and its text."""
 
     label: str
@@ -50,6 +49,7 @@ class PromptBook:
             if absent:
                 raise ValueError(f"prompt {name!r} lacks placeholders: {', '.join(sorted(absent))}")
             self._templates[name] = template
+        self._systems: dict[str, str] = {}
 
     @classmethod
     def default(cls) -> PromptBook:
@@ -58,7 +58,11 @@ class PromptBook:
         return cls({name: folder.joinpath(f"{name}.txt").read_text("utf-8") for name in PHASES})
 
     def system(self, label: str) -> str:
-        return self._render("system", label=label)
+        # The system prompt depends only on the label, and is asked for on every call.
+        text = self._systems.get(label)
+        if text is None:
+            text = self._systems[label] = self._render("system", label=label)
+        return text
 
     def propose(self, task: str, context: str) -> str:
         return self._render("propose", task=task, context=_context(context))
