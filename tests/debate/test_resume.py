@@ -75,7 +75,7 @@ def keys(agents: dict[str, ScriptedLLM]) -> list[CallKey]:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios, data=st.data())
 def test_resume_from_any_prefix_matches_uninterrupted_run(
     scenario: dict[str, object], data: st.DataObject
@@ -116,3 +116,35 @@ def test_resume_from_any_prefix_matches_uninterrupted_run(
         assert [e.type for e in resumed_events] == [e.type for e in events]
 
     asyncio.run(scenario_run())
+
+
+FIXED = [
+    # a failure in mid-phase must not change what the phase's other calls see
+    (Mode.DEBATE, ConsensusRule.MAJORITY, [flaky_in("critique"), STANCES[0]]),
+    # failures in the vote phase while others' votes are in flight
+    (Mode.DEBATE, ConsensusRule.MAJORITY, [*STANCES[:3], flaky_in("vote"), flaky_in("vote")]),
+    (Mode.VOTE, ConsensusRule.JUDGE, [STANCES[1], flaky_in("vote"), STANCES[2], garbage]),
+    (Mode.AUTO, ConsensusRule.WEIGHTED, [STANCES[0], STANCES[1], STANCES[3]]),
+]
+
+
+def test_resume_from_every_cut_of_fixed_scenarios() -> None:
+    async def check(mode: Mode, rule: ConsensusRule, replies: list[Reply]) -> None:
+        protocol = DebateProtocol(mode=mode, consensus=rule, rounds=2, early_stop=False)
+        full_agents = build(replies)
+        full_log = MemoryEventLog()
+        setup = setup_for(full_agents, protocol, seed=3)
+        full = await engine_for(full_log).start(setup, full_agents)
+        events = full_log.events(setup.debate_id)
+        for cut in range(1, len(events) + 1):
+            agents = build(replies)
+            log = MemoryEventLog()
+            for event in events[:cut]:
+                await log.append(event)
+            resumed = await engine_for(log).resume(events[:cut], agents)
+            assert resumed.result == full.result, f"cut {cut}"
+            already = fold(events[:cut]).answered
+            assert not set(keys(agents)) & already, f"cut {cut}"
+
+    for mode, rule, replies in FIXED:
+        asyncio.run(check(mode, rule, replies))

@@ -141,6 +141,9 @@ class DebateEngine:
         """Make the calls concurrently; append each result as it arrives. Stops early (and
         cancels what is still running) on cancellation, the debate deadline, or a budget
         crossed by the results so far."""
+        repeated = [call.key for call in step.calls if call.key in state.answered]
+        if repeated:  # would loop forever re-asking; a planner bug, never a provider's
+            raise RuntimeError(f"planner asked again for calls already in the log: {repeated}")
         refusal = self._budget_refusal(state, step, agents)
         if refusal is not None:
             await self._append(state, EventType.WARNING, refusal)

@@ -119,6 +119,11 @@ class Planner:
                 WarningCode.BUDGET_EXHAUSTED,
                 f"budget exhausted after {usage.total_tokens} tokens and ${usage.cost_usd:.4f}",
             )
+        step = self._phase_step(s)
+        if isinstance(step, Calls):
+            # A phase's calls are all made even when some of them fail: quorum is judged
+            # between phases, so a debate resumed mid-phase sees the same complete phase.
+            return step
         if protocol.mode is not Mode.SINGLE and s.phase != "judge":
             need = protocol.quorum_for(len(setup.panel))
             working = len(s.alive())
@@ -127,6 +132,9 @@ class Planner:
                     WarningCode.QUORUM_LOST,
                     f"quorum lost: {working} of {len(setup.panel)} agents working, {need} needed",
                 )
+        return step
+
+    def _phase_step(self, s: DebateState) -> Step:
         if s.round == 0:
             return Emit(EventType.ROUND_START, {"round": 1}, round=1)
         if s.phase is None:
@@ -400,7 +408,7 @@ class Planner:
                 Shown(labels[p.name], f"{pos.answer}\n(reasoning: {pos.reasoning})"),
                 pos.answer,
             )
-            for p in s.alive()
+            for p in s.present_this_phase()
             if p.name != viewer and (pos := s.latest(p.name)) is not None
         ]
         salt = f"{s.require_setup().seed}:{s.round}:{phase}:{viewer}"

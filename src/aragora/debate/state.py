@@ -128,6 +128,7 @@ class DebateState:
     votes: dict[str, VoteRecord] = field(default_factory=dict)
     judge_calls: list[JudgeRecord] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    failed_during: dict[str, tuple[str, int]] = field(default_factory=dict)
     owed_warnings: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     warned: set[tuple[str, str]] = field(default_factory=set)
     convergence: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -155,6 +156,17 @@ class DebateState:
     def alive(self) -> list[Participant]:
         """Panel members that have not failed, in panel order."""
         return [p for p in self.require_setup().panel if p.name not in self.failed]
+
+    def present_this_phase(self) -> list[Participant]:
+        """Panel members as the current phase began: the working ones plus any that failed
+        during this phase. A phase's calls all see the same panel, whatever order their
+        results (and failures) arrive in."""
+        here = (self.phase or "", self.round)
+        return [
+            p
+            for p in self.require_setup().panel
+            if p.name not in self.failed or self.failed_during.get(p.name) == here
+        ]
 
     def latest(self, agent: str) -> Position | None:
         history = self.positions.get(agent)
@@ -271,6 +283,7 @@ def _on_vote(state: DebateState, event: Event, data: Mapping[str, Any]) -> None:
 def _on_agent_error(state: DebateState, event: Event, data: Mapping[str, Any]) -> None:
     agent = _mark_call(state, event, data)
     state.failed.setdefault(agent, str(data.get("error") or "failed"))
+    state.failed_during.setdefault(agent, (str(data["phase"]), int(data["round_number"])))
     if data["phase"] == "judge":
         state.judge_calls.append(
             JudgeRecord(agent=agent, option=None, confidence=0.0, reasoning="")
