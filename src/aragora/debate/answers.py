@@ -149,8 +149,39 @@ _OPTION_MENTION = re.compile(
 )
 _WORD = re.compile(r"[^\W_]+")
 
+# Fast paths: a reply exactly in the requested format, one plain line per label, is read
+# directly; it parses the same as the tolerant reader would (a property test checks this).
+# Anything else - markdown, extra lines, colons, odd numbers - goes the tolerant way.
+_FRACTION_TEXT = r"(?:0(?:\.[0-9]{1,4})?|1(?:\.0{1,4})?)"
+_CANONICAL_ANSWER = re.compile(
+    rf"ANSWER: (?P<answer>[^\n]+)\nCONFIDENCE: (?P<confidence>{_FRACTION_TEXT})"
+    r"\nREASONING: (?P<reasoning>[^\n]+)"
+)
+_CANONICAL_CRITIQUE = re.compile(
+    rf"CRITIQUE: (?P<critique>[^\n]+)\nSCORE: (?P<score>{_FRACTION_TEXT})"
+)
+_CANONICAL_VOTE = re.compile(
+    rf"CHOICE: (?P<choice>[1-9][0-9]{{0,2}})\nCONFIDENCE: (?P<confidence>{_FRACTION_TEXT})"
+    r"\nREASONING: (?P<reasoning>[^\n]+)"
+)
+_PLAIN_EXCLUDED = frozenset(":*`~<>{}[]#|_\\\r\t\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029：")
+
+
+def _plain(value: str, limit: int = 100_000) -> bool:
+    """A value the tolerant reader would return unchanged: trimmed, within ``limit``, and
+    free of anything it treats specially (labels, markup, fences, tags, JSON, line breaks)."""
+    return 0 < len(value) <= limit and value == value.strip() and _PLAIN_EXCLUDED.isdisjoint(value)
+
 
 def parse_answer(text: str) -> ParsedAnswer:
+    """Read a propose/revise reply; never raises. See :func:`_parse_answer_tolerant`."""
+    match = _CANONICAL_ANSWER.fullmatch(text)
+    if match and _plain(match["answer"], MAX_ANSWER_CHARS) and _plain(match["reasoning"]):
+        return ParsedAnswer(match["answer"], float(match["confidence"]), match["reasoning"])
+    return _parse_answer_tolerant(text)
+
+
+def _parse_answer_tolerant(text: str) -> ParsedAnswer:
     """Read a propose/revise reply; never raises.
 
     Accepts the labelled format with labels in any case, markdown-styled (``**Answer:**``,
@@ -192,6 +223,14 @@ def parse_answer(text: str) -> ParsedAnswer:
 
 
 def parse_critique(text: str) -> ParsedCritique:
+    """Read a critique reply; never raises. See :func:`_parse_critique_tolerant`."""
+    match = _CANONICAL_CRITIQUE.fullmatch(text)
+    if match and _plain(match["critique"]):
+        return ParsedCritique(match["critique"], float(match["score"]))
+    return _parse_critique_tolerant(text)
+
+
+def _parse_critique_tolerant(text: str) -> ParsedCritique:
     """Read a critique reply; never raises.
 
     The content is the CRITIQUE section (labels as tolerant as in :func:`parse_answer`), or
@@ -221,6 +260,19 @@ def parse_critique(text: str) -> ParsedCritique:
 
 
 def parse_vote(text: str, option_count: int, options: Sequence[str] = ()) -> ParsedVote:
+    """Read a vote or judge reply; never raises. See :func:`_parse_vote_tolerant`."""
+    match = _CANONICAL_VOTE.fullmatch(text)
+    if match and _plain(match["reasoning"]) and 1 <= int(match["choice"]) <= option_count:
+        return ParsedVote(
+            int(match["choice"]) - 1,
+            match["choice"],
+            float(match["confidence"]),
+            match["reasoning"],
+        )
+    return _parse_vote_tolerant(text, option_count, options)
+
+
+def _parse_vote_tolerant(text: str, option_count: int, options: Sequence[str] = ()) -> ParsedVote:
     """Read a vote or judge reply naming one of ``option_count`` options; never raises.
 
     The choice is the CHOICE (or VOTE) line, or the ``choice``/``option``/``vote`` value of a
