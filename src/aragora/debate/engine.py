@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from aragora.debate.events import Event, EventType, WarningCode
@@ -99,19 +100,25 @@ class DebateEngine:
         self, state: DebateState, agents: Mapping[str, LLM], cancel: asyncio.Event | None
     ) -> DebateState:
         cancel = cancel or asyncio.Event()
-        while True:
-            if not state.ended and state.stop is None and state.consensus is None:
-                outside = self._outside_stop(state, cancel)
-                if outside is not None:
-                    await self._append(state, EventType.WARNING, outside)
-                    continue
-            step = self._planner.next_step(state)
-            if isinstance(step, Done):
-                return state
-            if isinstance(step, Emit):
-                await self._append(state, step.type, step.data, round_=step.round, agent=step.agent)
-            elif isinstance(step, Calls):
-                await self._run_calls(state, step, agents, cancel)
+        watcher = asyncio.ensure_future(cancel.wait())
+        try:
+            while True:
+                if not state.ended and state.stop is None and state.consensus is None:
+                    outside = self._outside_stop(state, cancel)
+                    if outside is not None:
+                        await self._append(state, EventType.WARNING, outside)
+                        continue
+                step = self._planner.next_step(state)
+                if isinstance(step, Done):
+                    return state
+                if isinstance(step, Emit):
+                    await self._append(
+                        state, step.type, step.data, round_=step.round, agent=step.agent
+                    )
+                elif isinstance(step, Calls):
+                    await self._run_calls(state, step, agents, cancel, watcher)
+        finally:
+            watcher.cancel()
 
     def _outside_stop(self, state: DebateState, cancel: asyncio.Event) -> dict[str, Any] | None:
         if cancel.is_set():
@@ -128,7 +135,7 @@ class DebateEngine:
         timeout = state.require_setup().protocol.debate_timeout
         if timeout is None or state.started_at is None:
             return float("inf")
-        elapsed = (self._clock.now() - datetime.fromisoformat(state.started_at)).total_seconds()
+        elapsed = (self._clock.now() - _parse_time(state.started_at)).total_seconds()
         return timeout - elapsed
 
     async def _run_calls(
@@ -137,6 +144,7 @@ class DebateEngine:
         step: Calls,
         agents: Mapping[str, LLM],
         cancel: asyncio.Event,
+        watcher: asyncio.Future[Any],
     ) -> None:
         """Make the calls concurrently; append each result as it arrives. Stops early (and
         cancels what is still running) on cancellation, the debate deadline, or a budget
@@ -149,30 +157,40 @@ class DebateEngine:
             await self._append(state, EventType.WARNING, refusal)
             return
         # Each finished call (and a cancellation) lands in one queue, so waiting costs O(1)
-        # per result however many calls are in flight.
+        # per result however many calls are in flight. The calls of a batch start together,
+        # so one deadline (per-call timeout) covers them all.
         finished: asyncio.Queue[asyncio.Future[Any] | None] = asyncio.Queue()
-        tasks: dict[asyncio.Future[Any], AgentCall] = {}
+        pending: dict[asyncio.Future[Any], AgentCall] = {}
         for call in step.calls:
             started = asyncio.ensure_future(self._call(state, call, agents[call.key.agent]))
             started.add_done_callback(finished.put_nowait)
-            tasks[started] = call
-        cancelled = asyncio.ensure_future(cancel.wait())
-        cancelled.add_done_callback(lambda _: finished.put_nowait(None))
+            pending[started] = call
+
+        def wake(_: object) -> None:
+            finished.put_nowait(None)
+
+        watcher.add_done_callback(wake)
+        agent_timeout = state.require_setup().protocol.agent_timeout
+        began = self._clock.monotonic()
         try:
-            outstanding = len(tasks)
-            while outstanding:
-                remaining = self._remaining(state)
-                if remaining <= 0:
+            while pending:
+                debate_left = self._remaining(state)
+                if debate_left <= 0:
                     break
+                elapsed = self._clock.monotonic() - began
+                calls_left = float("inf") if agent_timeout is None else agent_timeout - elapsed
+                if calls_left <= 0:
+                    await self._time_out(state, pending, elapsed)
+                    break
+                wait = min(debate_left, calls_left)
                 try:
-                    async with asyncio.timeout(None if remaining == float("inf") else remaining):
+                    async with asyncio.timeout(None if wait == float("inf") else wait):
                         item = await finished.get()
                 except TimeoutError:
-                    break
+                    continue  # a deadline passed: the loop says which
                 if item is None or cancel.is_set():
                     break
-                outstanding -= 1
-                call = tasks[item]
+                call = pending.pop(item)
                 for event_type, data in item.result():
                     await self._append(
                         state, event_type, data, round_=call.key.round, agent=call.key.agent
@@ -180,10 +198,28 @@ class DebateEngine:
                 if self._over_budget(state):
                     break
         finally:
-            cancelled.cancel()
-            for running in tasks:
+            watcher.remove_done_callback(wake)
+            for running in pending:
                 running.cancel()
-            await asyncio.gather(*tasks, cancelled, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _time_out(
+        self, state: DebateState, pending: dict[asyncio.Future[Any], AgentCall], seconds: float
+    ) -> None:
+        """Record every call still running past the per-call timeout as timed out."""
+        timeout = state.require_setup().protocol.agent_timeout
+        for task, call in sorted(pending.items(), key=lambda item: item[1].key.agent):
+            task.cancel()
+            key = call.key
+            log.warning("timeout agent=%s phase=%s after %.1fs", key.agent, key.phase, seconds)
+            error = TimeoutError(f"no answer within {timeout:g} s")
+            await self._append(
+                state,
+                EventType.AGENT_ERROR,
+                error_data(key, error, seconds, "timeout"),
+                round_=key.round,
+                agent=key.agent,
+            )
 
     def _budget_refusal(
         self, state: DebateState, step: Calls, agents: Mapping[str, LLM]
@@ -227,17 +263,14 @@ class DebateEngine:
         """One agent call, turned into the events that record it. Never raises (but for
         cancellation): a failure becomes an ``agent_error`` event."""
         key = call.key
-        timeout = state.require_setup().protocol.agent_timeout
         started = self._clock.monotonic()
         on_token = self._token_forwarder(state, call) if self._publish_token else None
         try:
-            async with asyncio.timeout(timeout):
-                completion = await llm.complete(call.request, on_token)
-        except TimeoutError:
+            completion = await llm.complete(call.request, on_token)
+        except TimeoutError as exc:  # the adapter's own timeout
             seconds = self._clock.monotonic() - started
             log.warning("timeout agent=%s phase=%s after %.1fs", key.agent, key.phase, seconds)
-            error = TimeoutError(f"no answer within {timeout:g} s")
-            return [(EventType.AGENT_ERROR, error_data(key, error, seconds, "timeout"))]
+            return [(EventType.AGENT_ERROR, error_data(key, exc, seconds, "timeout"))]
         except asyncio.CancelledError:
             raise
         except ProviderError as exc:
@@ -299,14 +332,15 @@ class DebateEngine:
         agent: str | None = None,
         debate_id: str | None = None,
     ) -> None:
+        now = self._clock.now()
         event = Event(
             type=str(event_type),
             debate_id=debate_id or state.require_setup().debate_id,
             seq=state.next_seq,
-            timestamp=self._clock.now().isoformat(),
+            timestamp=now.isoformat(),
             round=round_,
             agent=agent,
-            data=_with_duration(state, event_type, data, self._clock.now()),
+            data=_with_duration(state, event_type, data, now),
         )
         try:
             await self._sink.append(event)
@@ -314,6 +348,12 @@ class DebateEngine:
             log.warning("lease lost for debate %s at seq %s; stopping", event.debate_id, event.seq)
             raise
         apply(state, event)
+
+
+@lru_cache(maxsize=4096)
+def _parse_time(timestamp: str) -> datetime:
+    """``debate_start``'s timestamp, parsed once per debate rather than once per step."""
+    return datetime.fromisoformat(timestamp)
 
 
 def _with_duration(

@@ -187,11 +187,11 @@ class Planner:
 
     def _critique(self, s: DebateState) -> Step:
         calls = []
-        for participant in s.alive():
+        missing = [p for p in s.alive() if CallKey("critique", s.round, p.name) not in s.answered]
+        pool = self._pool(s) if missing else []
+        for participant in missing:
             key = CallKey("critique", s.round, participant.name)
-            if key in s.answered:
-                continue
-            others = self._others(s, participant.name, "critique")
+            others = self._others(s, pool, participant.name, "critique")
             if not others:
                 continue  # nobody else has an answer to critique
             own = s.latest(participant.name)
@@ -215,11 +215,11 @@ class Planner:
     def _revise(self, s: DebateState) -> Step:
         labels = self._labels(s)
         calls = []
-        for participant in s.alive():
+        missing = [p for p in s.alive() if CallKey("revise", s.round, p.name) not in s.answered]
+        pool = self._pool(s) if missing else []
+        for participant in missing:
             key = CallKey("revise", s.round, participant.name)
-            if key in s.answered:
-                continue
-            others = self._others(s, participant.name, "revise")
+            others = self._others(s, pool, participant.name, "revise")
             critiques = [
                 Shown(labels[c.agent], c.content)
                 for c in s.critiques.get(s.round, {}).values()
@@ -398,22 +398,28 @@ class Planner:
         setup = s.require_setup()
         return _round_labels(setup.seed, s.round, tuple(p.name for p in setup.panel))
 
-    def _others(self, s: DebateState, viewer: str, phase: str) -> list[tuple[str, Shown, str]]:
-        """The other working agents' latest answers, labelled, in a per-reader random order:
-        (agent, what is shown, the bare answer)."""
+    def _pool(self, s: DebateState) -> list[tuple[str, Shown, str]]:
+        """The answers a phase shows: each present agent's latest answer, labelled:
+        (agent, what is shown, the bare answer), in panel order."""
         labels = self._labels(s)
-        shown = [
+        return [
             (
                 p.name,
                 Shown(labels[p.name], f"{pos.answer}\n(reasoning: {pos.reasoning})"),
                 pos.answer,
             )
             for p in s.present_this_phase()
-            if p.name != viewer and (pos := s.latest(p.name)) is not None
+            if (pos := s.latest(p.name)) is not None
         ]
+
+    def _others(
+        self, s: DebateState, pool: Sequence[tuple[str, Shown, str]], viewer: str, phase: str
+    ) -> list[tuple[str, Shown, str]]:
+        """The pool without the viewer's own answer, in a per-reader random order."""
         salt = f"{s.require_setup().seed}:{s.round}:{phase}:{viewer}"
-        shown.sort(key=lambda item: _shuffle_key(salt, item[0]))
-        return shown
+        others = [item for item in pool if item[0] != viewer]
+        others.sort(key=lambda item: _shuffle_key(salt, item[0]))
+        return others
 
     def _judge_candidates(self, s: DebateState) -> list[Participant]:
         setup = s.require_setup()

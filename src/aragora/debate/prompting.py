@@ -1,7 +1,7 @@
 """Prompt templates (data files in ``prompts/``) rendered into requests for each phase.
 
-Templates use ``string.Template`` placeholders (``$task``); a missing placeholder is an
-error when the book is loaded, not in the middle of a debate.
+Templates use ``string.Template`` placeholders (``$task``), compiled once; a missing,
+unknown or malformed placeholder is an error when the book is loaded, not mid-debate.
 """
 
 from __future__ import annotations
@@ -41,14 +41,9 @@ class PromptBook:
         missing = [name for name in PHASES if name not in templates]
         if missing:
             raise ValueError(f"prompt templates missing: {', '.join(missing)}")
-        self._templates: dict[str, Template] = {}
+        self._templates: dict[str, tuple[tuple[str, str | None], ...]] = {}
         for name in PHASES:
-            template = Template(templates[name])
-            used = set(template.get_identifiers())
-            absent = _REQUIRED[name] - used
-            if absent:
-                raise ValueError(f"prompt {name!r} lacks placeholders: {', '.join(sorted(absent))}")
-            self._templates[name] = template
+            self._templates[name] = _compile(name, templates[name])
         self._systems: dict[str, str] = {}
 
     @classmethod
@@ -113,7 +108,38 @@ class PromptBook:
         )
 
     def _render(self, name: str, **values: str) -> str:
-        return self._templates[name].safe_substitute(values)
+        return "".join(
+            literal + values[field] if field else literal
+            for literal, field in self._templates[name]
+        )
+
+
+def _compile(name: str, text: str) -> tuple[tuple[str, str | None], ...]:
+    """Split a template into (literal, placeholder) parts once, checking that it uses
+    exactly the placeholders its phase provides (``$$`` is a literal ``$``)."""
+    parts: list[tuple[str, str | None]] = []
+    used: set[str] = set()
+    literal, position = "", 0
+    for match in Template.pattern.finditer(text):
+        literal += text[position : match.start()]
+        position = match.end()
+        if match["escaped"] is not None:
+            literal += "$"
+            continue
+        field = match["named"] or match["braced"]
+        if field is None:
+            raise ValueError(f"prompt {name!r} has a malformed placeholder near {position}")
+        parts.append((literal, field))
+        used.add(field)
+        literal = ""
+    parts.append((literal + text[position:], None))
+    absent = _REQUIRED[name] - used
+    if absent:
+        raise ValueError(f"prompt {name!r} lacks placeholders: {', '.join(sorted(absent))}")
+    unknown = used - _REQUIRED[name]
+    if unknown:
+        raise ValueError(f"prompt {name!r} has unknown placeholders: {', '.join(sorted(unknown))}")
+    return tuple(parts)
 
 
 def _context(context: str) -> str:
