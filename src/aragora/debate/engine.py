@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 TokenPublisher = Callable[[Event], None]
 
+# Wake-up reasons a batch of calls can find in its queue besides a finished call.
+_DEADLINE = object()
+_CANCELLED = object()
+
 
 class DebateEngine:
     """Runs debates. One engine may run many debates concurrently; it holds no debate state.
@@ -159,7 +163,7 @@ class DebateEngine:
         # Each finished call (and a cancellation) lands in one queue, so waiting costs O(1)
         # per result however many calls are in flight. The calls of a batch start together,
         # so one deadline (per-call timeout) covers them all.
-        finished: asyncio.Queue[asyncio.Future[Any] | None] = asyncio.Queue()
+        finished: asyncio.Queue[object] = asyncio.Queue()
         pending: dict[asyncio.Future[Any], AgentCall] = {}
         for call in step.calls:
             started = asyncio.ensure_future(self._call(state, call, agents[call.key.agent]))
@@ -167,11 +171,12 @@ class DebateEngine:
             pending[started] = call
 
         def wake(_: object) -> None:
-            finished.put_nowait(None)
+            finished.put_nowait(_CANCELLED)
 
         watcher.add_done_callback(wake)
         agent_timeout = state.require_setup().protocol.agent_timeout
         began = self._clock.monotonic()
+        alarm: asyncio.TimerHandle | None = None
         try:
             while pending:
                 debate_left = self._remaining(state)
@@ -182,14 +187,18 @@ class DebateEngine:
                 if calls_left <= 0:
                     await self._time_out(state, pending, elapsed)
                     break
-                wait = min(debate_left, calls_left)
-                try:
-                    async with asyncio.timeout(None if wait == float("inf") else wait):
-                        item = await finished.get()
-                except TimeoutError:
+                if alarm is None and min(debate_left, calls_left) != float("inf"):
+                    # One timer per batch (not per result) wakes the loop at the deadline.
+                    alarm = asyncio.get_running_loop().call_later(
+                        min(debate_left, calls_left), finished.put_nowait, _DEADLINE
+                    )
+                item = await finished.get()
+                if item is _DEADLINE:
+                    alarm = None
                     continue  # a deadline passed: the loop says which
-                if item is None or cancel.is_set():
+                if item is _CANCELLED or cancel.is_set():
                     break
+                assert isinstance(item, asyncio.Future)
                 call = pending.pop(item)
                 for event_type, data in item.result():
                     await self._append(
@@ -198,6 +207,8 @@ class DebateEngine:
                 if self._over_budget(state):
                     break
         finally:
+            if alarm is not None:
+                alarm.cancel()
             watcher.remove_done_callback(wake)
             for running in pending:
                 running.cancel()
