@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from aragora.debate.calls import CallBuilder
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.events import Event, EventType
 from aragora.debate.model import Participant, Task
@@ -178,7 +179,7 @@ def test_prompts_built_by_the_planner_show_labels_not_names() -> None:
         Event(str(kind), "d-1", seq, "2025-01-01T00:00:00+00:00", data=data)
         for seq, (kind, data) in enumerate(events, start=1)
     )
-    step = Planner(BOOK, lexical_similarity).next_step(state)
+    step = Planner(CallBuilder(BOOK), lexical_similarity).next_step(state)
     assert isinstance(step, Calls)
     assert len(step.calls) == 3
     for call in step.calls:

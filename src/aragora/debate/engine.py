@@ -17,9 +17,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from aragora.debate.calls import AgentCall, CallBuilder
 from aragora.debate.events import Event, EventType, WarningCode
 from aragora.debate.normalize import Similarity
-from aragora.debate.planner import AgentCall, Calls, Done, Emit, Planner
+from aragora.debate.planner import Calls, Done, Emit, Planner
 from aragora.debate.ports import LLM, Clock, Completion, CostEstimator, EventSink
 from aragora.debate.prompting import PromptBook
 from aragora.debate.results import (
@@ -61,7 +62,7 @@ class DebateEngine:
     ) -> None:
         self._sink = sink
         self._clock = clock
-        self._planner = Planner(prompts, similarity)
+        self._planner = Planner(CallBuilder(prompts), similarity)
         self._publish_token = publish_token
 
     async def start(

@@ -9,22 +9,18 @@ debate resumed from any prefix of its log continues exactly as it would have.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from aragora.debate.calls import AgentCall, CallBuilder
 from aragora.debate.consensus import Ballot, tally
 from aragora.debate.convergence import measure_convergence
 from aragora.debate.events import EventType, WarningCode
 from aragora.debate.model import Participant
 from aragora.debate.normalize import Similarity, cluster_answers
-from aragora.debate.ports import CompletionRequest
-from aragora.debate.prompting import PromptBook, Shown
 from aragora.debate.protocol import ConsensusRule, Mode
 from aragora.debate.results import build_result, option_label_scores
-from aragora.debate.state import CallKey, DebateState, Position
+from aragora.debate.state import CallKey, DebateState
 
 __all__ = ["AgentCall", "Calls", "Done", "Emit", "Planner", "Step"]
 
@@ -39,17 +35,6 @@ class Emit:
     data: dict[str, Any]
     round: int | None = None
     agent: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AgentCall:
-    """One call to make. ``shown`` maps each option shown (vote/judge) to its option
-    index, or lists the agents whose answers a critique covers."""
-
-    key: CallKey
-    request: CompletionRequest
-    shown_options: tuple[int, ...] = ()
-    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +54,7 @@ Step = Emit | Calls | Done
 class Planner:
     """Decides the next step; holds only configuration, never debate state."""
 
-    book: PromptBook
+    calls: CallBuilder
     similarity: Similarity
     cluster_threshold: float = CLUSTER_THRESHOLD
 
@@ -160,7 +145,7 @@ class Planner:
             return self._propose_single(s)
         missing = [p for p in s.alive() if CallKey("propose", 1, p.name) not in s.answered]
         if missing:
-            return Calls(tuple(self._propose_call(s, p) for p in missing))
+            return Calls(tuple(self.calls.propose(s, p) for p in missing))
         if mode is Mode.VOTE:
             return self._start_vote(s)
         options, _ = self._options(s)
@@ -181,68 +166,21 @@ class Planner:
                     agent=participant.name,
                 )
             if CallKey("propose", 1, participant.name) not in s.answered:
-                return Calls((self._propose_call(s, participant),))
+                return Calls((self.calls.propose(s, participant),))
             return self._start_vote(s)
         return self._conclude(s)
 
     def _critique(self, s: DebateState) -> Step:
-        calls = []
         missing = [p for p in s.alive() if CallKey("critique", s.round, p.name) not in s.answered]
-        pool = self._pool(s) if missing else []
-        for participant in missing:
-            key = CallKey("critique", s.round, participant.name)
-            others = self._others(s, pool, participant.name, "critique")
-            if not others:
-                continue  # nobody else has an answer to critique
-            own = s.latest(participant.name)
-            prompt = self.book.critique(
-                setup_task(s),
-                setup_context(s),
-                own.answer if own else "",
-                [o for _, o, _ in others],
-            )
-            calls.append(
-                AgentCall(
-                    key=key,
-                    request=self._request(s, participant, "critique", prompt, others, own),
-                    targets=tuple(name for name, _, _ in others),
-                )
-            )
+        calls = self.calls.critiques(s, missing) if missing else ()
         if calls:
-            return Calls(tuple(calls))
+            return Calls(calls)
         return _phase("revise", s.round)
 
     def _revise(self, s: DebateState) -> Step:
-        labels = self._labels(s)
-        calls = []
         missing = [p for p in s.alive() if CallKey("revise", s.round, p.name) not in s.answered]
-        pool = self._pool(s) if missing else []
-        for participant in missing:
-            key = CallKey("revise", s.round, participant.name)
-            others = self._others(s, pool, participant.name, "revise")
-            critiques = [
-                Shown(labels[c.agent], c.content)
-                for c in s.critiques.get(s.round, {}).values()
-                if c.agent != participant.name
-            ]
-            critiques.sort(key=lambda shown: shown.label)
-            own = s.latest(participant.name)
-            prompt = self.book.revise(
-                setup_task(s),
-                setup_context(s),
-                label=labels[participant.name],
-                own_answer=own.answer if own else "",
-                own_reasoning=own.reasoning if own else "",
-                others=[o for _, o, _ in others],
-                critiques=critiques,
-            )
-            calls.append(
-                AgentCall(
-                    key=key, request=self._request(s, participant, "revise", prompt, others, own)
-                )
-            )
-        if calls:
-            return Calls(tuple(calls))
+        if missing:
+            return Calls(self.calls.revisions(s, missing))
         protocol = s.require_setup().protocol
         if s.round not in s.convergence:
             return Emit(EventType.CONVERGENCE, self._convergence(s), round=s.round)
@@ -282,7 +220,7 @@ class Planner:
                 agent=voter.name,
             )
         if missing:
-            return Calls(tuple(self._vote_call(s, p) for p in missing))
+            return Calls(tuple(self.calls.vote(s, p) for p in missing))
         if (
             setup.protocol.consensus is ConsensusRule.JUDGE
             and setup.protocol.mode is not Mode.SINGLE
@@ -311,7 +249,7 @@ class Planner:
                 f"judge {attempts[-1].agent} failed; {judge.name} judges instead",
                 agent=judge.name,
             )
-        return Calls((self._judge_call(s, judge),))
+        return Calls((self.calls.judge(s, judge),))
 
     # -- transitions ----------------------------------------------------------------------
 
@@ -393,34 +331,6 @@ class Planner:
         """Whether two answers count as the same option."""
         return len(cluster_answers([a, b], self.similarity, self.cluster_threshold)) == 1
 
-    def _labels(self, s: DebateState) -> Mapping[str, str]:
-        """Anonymous labels for this round, the same for every reader ("Agent A", ...)."""
-        setup = s.require_setup()
-        return _round_labels(setup.seed, s.round, tuple(p.name for p in setup.panel))
-
-    def _pool(self, s: DebateState) -> list[tuple[str, Shown, str]]:
-        """The answers a phase shows: each present agent's latest answer, labelled:
-        (agent, what is shown, the bare answer), in panel order."""
-        labels = self._labels(s)
-        return [
-            (
-                p.name,
-                Shown(labels[p.name], f"{pos.answer}\n(reasoning: {pos.reasoning})"),
-                pos.answer,
-            )
-            for p in s.present_this_phase()
-            if (pos := s.latest(p.name)) is not None
-        ]
-
-    def _others(
-        self, s: DebateState, pool: Sequence[tuple[str, Shown, str]], viewer: str, phase: str
-    ) -> list[tuple[str, Shown, str]]:
-        """The pool without the viewer's own answer, in a per-reader random order."""
-        salt = f"{s.require_setup().seed}:{s.round}:{phase}:{viewer}"
-        others = [item for item in pool if item[0] != viewer]
-        others.sort(key=lambda item: _shuffle_key(salt, item[0]))
-        return others
-
     def _judge_candidates(self, s: DebateState) -> list[Participant]:
         setup = s.require_setup()
         first: list[Participant] = []
@@ -430,86 +340,6 @@ class Planner:
             first = [p for p in setup.panel if p.name == setup.protocol.judge]
         rest = [p for p in setup.panel if p not in first]
         return first + rest
-
-    def _request(
-        self,
-        s: DebateState,
-        participant: Participant,
-        phase: str,
-        prompt: str,
-        others: Sequence[tuple[str, Shown, str]] = (),
-        own: Position | None = None,
-        choices: tuple[str, ...] | None = None,
-    ) -> CompletionRequest:
-        setup = s.require_setup()
-        label = self._labels(s).get(participant.name, "the judge")
-        metadata = {
-            "debate_id": setup.debate_id,
-            "task": setup.task.question,
-            "agent": participant.name,
-            "round": str(s.round),
-            "phase": phase,
-        }
-        if own is not None:
-            metadata["own_answer"] = own.answer
-        if choices is None:
-            choices = tuple(answer for _, _, answer in others)
-        return CompletionRequest(
-            system=self.book.system(label),
-            prompt=prompt,
-            phase=phase,
-            choices=choices,
-            max_tokens=setup.protocol.max_answer_tokens,
-            metadata=metadata,
-        )
-
-    def _propose_call(self, s: DebateState, participant: Participant) -> AgentCall:
-        prompt = self.book.propose(setup_task(s), setup_context(s))
-        return AgentCall(
-            key=CallKey("propose", 1, participant.name),
-            request=self._request(s, participant, "propose", prompt, choices=()),
-        )
-
-    def _vote_call(self, s: DebateState, participant: Participant) -> AgentCall:
-        options = s.options or ()
-        order = list(range(len(options)))
-        salt = f"{s.require_setup().seed}:{s.round}:vote:{participant.name}"
-        order.sort(key=lambda i: _shuffle_key(salt, options[i]))
-        shown = [Shown(f"Option {n + 1}", options[i]) for n, i in enumerate(order)]
-        own = s.latest(participant.name)
-        prompt = self.book.vote(setup_task(s), setup_context(s), shown, own.answer if own else "")
-        return AgentCall(
-            key=CallKey("vote", s.round, participant.name),
-            request=self._request(
-                s, participant, "vote", prompt, own=own, choices=tuple(options[i] for i in order)
-            ),
-            shown_options=tuple(order),
-        )
-
-    def _judge_call(self, s: DebateState, judge: Participant) -> AgentCall:
-        options = s.options or ()
-        own = s.members.get(judge.name)
-        # A judge never decides for its own answer, unless it is the only one there is.
-        order = [i for i in range(len(options)) if i != own] or list(range(len(options)))
-        salt = f"{s.require_setup().seed}:{s.round}:judge:{judge.name}"
-        order.sort(key=lambda i: _shuffle_key(salt, options[i]))
-        reasons = {}
-        for agent, option in sorted(s.members.items()):
-            position = s.latest(agent)
-            if position is not None and option not in reasons:
-                reasons[option] = position.reasoning
-        shown = [
-            Shown(f"Option {n + 1}", f"{options[i]}\n(reasoning: {reasons.get(i, '')})")
-            for n, i in enumerate(order)
-        ]
-        prompt = self.book.judge(setup_task(s), setup_context(s), shown)
-        return AgentCall(
-            key=CallKey("judge", s.round, judge.name),
-            request=self._request(
-                s, judge, "judge", prompt, choices=tuple(options[i] for i in order)
-            ),
-            shown_options=tuple(order),
-        )
 
     def _convergence(self, s: DebateState) -> dict[str, Any]:
         previous: dict[str, str] = {}
@@ -538,14 +368,6 @@ class Planner:
         }
 
 
-def setup_task(s: DebateState) -> str:
-    return s.require_setup().task.question
-
-
-def setup_context(s: DebateState) -> str:
-    return s.require_setup().task.context
-
-
 def _phase(name: str, round_number: int) -> Emit:
     return Emit(EventType.PHASE_CHANGE, {"phase": name, "round": round_number}, round=round_number)
 
@@ -555,28 +377,3 @@ def _warning(code: WarningCode, message: str, *, agent: str | None = None) -> Em
     if agent is not None:
         data["agent"] = agent
     return Emit(EventType.WARNING, data, agent=agent)
-
-
-def _shuffle_key(salt: str, item: str) -> int:
-    """A seeded random order that is stable across processes (unlike ``hash()``): sort by
-    a checksum of salt and item. Anonymisation needs an unpredictable-looking order per
-    reader, not a cryptographic one, and this runs for every item shown."""
-    return zlib.crc32(f"{salt}\x00{item}".encode())
-
-
-@lru_cache(maxsize=1024)
-def _round_labels(seed: int, round_number: int, names: tuple[str, ...]) -> Mapping[str, str]:
-    """Anonymous labels for one round, the same for every reader ("Agent A", ...)."""
-    salt = f"{seed}:{round_number}:labels"
-    ordered = sorted(names, key=lambda name: _shuffle_key(salt, name))
-    return {name: f"Agent {_letters(i)}" for i, name in enumerate(ordered)}
-
-
-def _letters(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    text = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        text = chr(ord("A") + rest) + text
-    return text
