@@ -189,6 +189,7 @@ async def test_every_agent_failing_fails_the_debate() -> None:
     assert result["final_answer"] is None
     assert types(events).count(EventType.AGENT_ERROR) == 3
     assert "quorum lost" in result["error"]
+    assert "503 from provider" in result["error"]  # each agent's reason is in the message
 
 
 async def test_quorum_loss_stops_a_debate_mid_way() -> None:

@@ -7,8 +7,15 @@ third-party provider would::
     registry.register("acme", make_acme_llm)
     panel = registry.build_panel(["acme:large#lead", "demo", "demo"])
 
-Only the offline ``demo`` provider ships here (:func:`default_registry`); network
-providers are registered by the composition root once their adapters exist.
+Only the offline ``demo`` provider ships here (:func:`default_registry`); the network
+providers are registered by :class:`aragora.agents.providers.ProviderHub`, which the
+composition root builds from the operator's settings.
+
+A spec that carries a URL (``openai-compatible:MODEL@URL``) is accepted only when the
+caller vouches for it (``trusted=True``: the operator's CLI or configuration) or when the
+URL lies under one of the registry's ``allowed_endpoints``; otherwise
+:class:`InvalidAgentSpecError` is raised before any agent is built, so no connection is
+ever attempted (see :mod:`aragora.agents.endpoints`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aragora.agents.demo import PERSONAS, DemoLLM, persona_for
+from aragora.agents.endpoints import EndpointAllowlist
 from aragora.debate.model import AgentSpec, Participant
 from aragora.debate.ports import LLM
 from aragora.errors import ConfigurationError, InvalidAgentSpecError, InvalidInputError
@@ -59,8 +67,12 @@ class _Entry:
 class AgentRegistry:
     """Provider name -> factory, and the rules that turn spec strings into a panel."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, allowed_endpoints: Sequence[str] = ()) -> None:
         self._entries: dict[str, _Entry] = {}
+        try:
+            self._allowed = EndpointAllowlist(allowed_endpoints)
+        except ValueError as exc:
+            raise ConfigurationError(f"allowed agent endpoints: {exc}") from exc
 
     def register(
         self,
@@ -84,22 +96,26 @@ class AgentRegistry:
         """Registered provider names, sorted."""
         return tuple(sorted(self._entries))
 
-    def create(self, spec: str, *, seed: int = 0) -> LLM:
+    def create(self, spec: str, *, seed: int = 0, trusted: bool = False) -> LLM:
         """One agent for one spec string (a spec without a model gets the first default)."""
         parsed = AgentSpec.parse(spec)
         entry = self._entry(spec, parsed)
+        self._check_endpoint(spec, parsed, trusted)
         if not parsed.model:
             parsed = dataclasses.replace(parsed, model=self._defaults(spec, entry)[0])
         return entry.factory(parsed, seed=seed)
 
-    def build_panel(self, specs: Sequence[str], *, seed: int = 0) -> list[tuple[Participant, LLM]]:
+    def build_panel(
+        self, specs: Sequence[str], *, seed: int = 0, trusted: bool = False
+    ) -> list[tuple[Participant, LLM]]:
         """The panel for ``specs``, in order, as (participant, agent) pairs.
 
         Names are unique: a ``#label`` is the name; otherwise ``provider:model`` (plain
         ``demo`` specs get the default models, i.e. personas, in turn, skipping ones the
         panel names explicitly); repeats get ``#2``, ``#3``. The same specs and seed always
         give the same panel. Raises :class:`InvalidInputError` for an empty or oversized
-        list and :class:`InvalidAgentSpecError` naming the first bad spec.
+        list and :class:`InvalidAgentSpecError` naming the first bad spec, including one
+        naming an endpoint that is neither ``trusted`` nor allowed.
         """
         if isinstance(specs, str):
             raise InvalidInputError("agents must be a list of agent specs, not a single string")
@@ -110,6 +126,8 @@ class AgentRegistry:
             raise InvalidInputError(f"at most {MAX_AGENTS} agents per debate, got {len(texts)}")
         parsed = [AgentSpec.parse(text) for text in texts]
         entries = [self._entry(text, spec) for text, spec in zip(texts, parsed, strict=True)]
+        for text, spec in zip(texts, parsed, strict=True):
+            self._check_endpoint(text, spec, trusted)
         resolved = self._fill_models(texts, parsed, entries)
         names = _unique_names(resolved)
         panel: list[tuple[Participant, LLM]] = []
@@ -135,6 +153,15 @@ class AgentRegistry:
         problem = "is not available" if spec.provider in _CONTRACT_PROVIDERS else "is unknown"
         raise InvalidAgentSpecError(
             text.strip(), f"provider {spec.provider!r} {problem}; available providers: {available}"
+        )
+
+    def _check_endpoint(self, text: str, spec: AgentSpec, trusted: bool) -> None:
+        if spec.base_url is None or trusted or self._allowed.allows(spec.base_url):
+            return
+        raise InvalidAgentSpecError(
+            text.strip(),
+            f"endpoint {spec.base_url} is not in the operator's allowed agent endpoints "
+            "(ARAGORA_AGENT_ENDPOINTS)",
         )
 
     def _defaults(self, text: str, entry: _Entry) -> tuple[str, ...]:
@@ -193,16 +220,18 @@ def demo_factory(*, delay: float = 0.0) -> ProviderFactory:
     return make
 
 
-def default_registry(*, demo_delay: float = 0.0) -> AgentRegistry:
+def default_registry(
+    *, demo_delay: float = 0.0, allowed_endpoints: Sequence[str] = ()
+) -> AgentRegistry:
     """A registry with the providers that need no configuration: today, ``demo``."""
-    registry = AgentRegistry()
+    registry = AgentRegistry(allowed_endpoints=allowed_endpoints)
     registry.register("demo", demo_factory(delay=demo_delay), default_models=PERSONAS)
     return registry
 
 
 def build_panel(
-    specs: Sequence[str], *, demo_delay: float = 0.0, seed: int = 0
+    specs: Sequence[str], *, demo_delay: float = 0.0, seed: int = 0, trusted: bool = False
 ) -> list[tuple[Participant, LLM]]:
     """The panel for ``specs`` from :func:`default_registry` (see
     :meth:`AgentRegistry.build_panel` for the naming and error rules)."""
-    return default_registry(demo_delay=demo_delay).build_panel(specs, seed=seed)
+    return default_registry(demo_delay=demo_delay).build_panel(specs, seed=seed, trusted=trusted)

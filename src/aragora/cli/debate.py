@@ -88,7 +88,9 @@ async def run_debate(args: argparse.Namespace) -> int:
         agent_timeout=settings.agent_timeout,
         debate_timeout=settings.debate_timeout,
     )
-    panel = wiring.build_panel(specs, settings, seed=seed)
+    # The operator's own specs: they may name any endpoint (trusted).
+    hub = wiring.build_provider_hub(settings)
+    panel = wiring.build_panel(specs, settings, seed=seed, trusted=True, hub=hub)
     names = [participant.name for participant, _ in panel]
     if args.judge and args.judge not in names:
         raise InvalidInputError(f"--judge {args.judge!r} is not on the panel ({', '.join(names)})")
@@ -115,6 +117,7 @@ async def run_debate(args: argparse.Namespace) -> int:
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
+        await hub.aclose()
     document = debate_document(setup.debate_id, events.events(setup.debate_id))
     if args.json:
         json.dump(document, sys.stdout, indent=2, ensure_ascii=False)

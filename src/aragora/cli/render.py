@@ -113,6 +113,15 @@ class ProgressPrinter:
             self._style(f"    ! {event.agent} failed ({data['kind']}): {data['error']}", "31")
         )
 
+    def _on_agent_fallback(self, event: Event, data: Any) -> None:
+        self._line(
+            self._style(
+                f"    ! {event.agent}: {data['from_provider']}:{data['from_model']} "
+                f"{data['reason']}; falling back to {data['to_provider']}:{data['to_model']}",
+                "33",
+            )
+        )
+
     def _on_warning(self, event: Event, data: Any) -> None:
         self._line(self._style(f"    ! {data.get('message', data.get('code'))}", "33"))
 

@@ -113,9 +113,11 @@ class Planner:
             need = protocol.quorum_for(len(setup.panel))
             working = len(s.alive())
             if working < need:
+                reasons = "; ".join(f"{agent}: {error[:200]}" for agent, error in s.failed.items())
                 return _warning(
                     WarningCode.QUORUM_LOST,
-                    f"quorum lost: {working} of {len(setup.panel)} agents working, {need} needed",
+                    f"quorum lost: {working} of {len(setup.panel)} agents working, {need} needed"
+                    f" ({reasons})",
                 )
         return step
 

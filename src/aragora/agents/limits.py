@@ -1,0 +1,119 @@
+"""Per-provider request limits that queue calls instead of failing them.
+
+A :class:`ProviderLimit` is shared by every agent of one provider (one endpoint): at most
+``max_concurrency`` calls are in flight, and a token bucket lets at most ``rate`` calls
+start per second (bursts up to ``burst``). A call over either limit *waits its turn*, in
+arrival order; nothing is rejected (the runbook's "request queuing"). The caller's own
+timeout still bounds the total wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from aragora.agents.wrapper import Wrapper
+from aragora.debate.ports import LLM, Completion, CompletionRequest, TokenCallback
+
+__all__ = ["Limited", "ProviderLimit", "TokenBucket"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class TokenBucket:
+    """``rate`` tokens a second, holding at most ``burst``; :meth:`take` waits for one."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a token bucket needs rate > 0 and burst >= 1")
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._lock = asyncio.Lock()  # FIFO: waiters are served in arrival order
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+
+    async def take(self) -> None:
+        """Remove one token, first waiting until one has accumulated."""
+        async with self._lock:
+            self._refill()
+            if self._tokens < 1:
+                await self._sleep((1 - self._tokens) / self._rate)
+                self._refill()
+            self._tokens = max(0.0, self._tokens - 1)
+
+
+class ProviderLimit:
+    """Concurrency and rate limits for one provider; shared by its agents."""
+
+    def __init__(
+        self,
+        max_concurrency: int,
+        *,
+        rate: float | None = None,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.max_concurrency = max_concurrency
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._bucket = TokenBucket(rate, burst, clock=clock, sleep=sleep) if rate else None
+        self.in_flight = 0
+        """Calls currently holding a slot."""
+        self.waiting = 0
+        """Calls queued for a slot or a token."""
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the provider's slots (after its rate allows a start)."""
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            if self._bucket is not None:
+                self.waiting += 1
+                try:
+                    await self._bucket.take()
+                finally:
+                    self.waiting -= 1
+            self.in_flight += 1
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+        finally:
+            self._slots.release()
+
+
+class Limited(Wrapper):
+    """Makes each call wait for a slot of its provider's :class:`ProviderLimit`."""
+
+    def __init__(self, inner: LLM, limit: ProviderLimit) -> None:
+        super().__init__(inner)
+        self._limit = limit
+
+    async def complete(
+        self, request: CompletionRequest, on_token: TokenCallback | None = None
+    ) -> Completion:
+        """Queue for a slot, then call the wrapped agent."""
+        async with self._limit.slot():
+            return await self._inner.complete(request, on_token)
