@@ -10,7 +10,10 @@
     │   └── AgentTimeoutError     one agent call took longer than allowed
     └── SystemFailure             Aragora's own infrastructure failed (storage, bus, config)
         ├── ConfigurationError    the operator's settings cannot work
-        └── StaleLeaseError       a writer lost its lease; it must stop
+        ├── StaleLeaseError       a writer lost its lease; it must stop
+        └── StorageError          the database failed or cannot be used as it is
+            ├── DatabaseUnavailableError  unreachable, refused, timed out, connection lost
+            └── SchemaMismatchError       the schema is not at this code's revision
 
 Library errors are translated into these at the edge with ``raise ... from exc`` so a
 caller never has to know which library sits underneath.
@@ -23,11 +26,14 @@ __all__ = [
     "AragoraError",
     "ConfigurationError",
     "ConflictError",
+    "DatabaseUnavailableError",
     "InvalidAgentSpecError",
     "InvalidInputError",
     "NotFoundError",
     "ProviderError",
+    "SchemaMismatchError",
     "StaleLeaseError",
+    "StorageError",
     "SystemFailure",
     "UserError",
 ]
@@ -91,15 +97,25 @@ class ProviderError(AragoraError):
     """An LLM provider failed to give a usable answer.
 
     ``kind`` classifies the failure (``rate_limited``, ``timeout``, ``server_error``, ...)
-    so callers can decide whether retrying or falling back makes sense.
+    so callers can decide whether retrying or falling back makes sense; ``retry_after`` is
+    the wait the provider asked for (``Retry-After`` and similar headers), if any.
     """
 
     code = "provider_error"
 
-    def __init__(self, message: str, *, kind: str = "server_error", provider: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "server_error",
+        provider: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.provider = provider
+        self.retry_after = retry_after
+        """Seconds the provider asked us to wait before trying again, when it said."""
 
 
 class AgentTimeoutError(ProviderError):
@@ -127,3 +143,24 @@ class StaleLeaseError(SystemFailure):
     """An append carried a lease epoch that is no longer current; the writer must stop."""
 
     code = "stale_lease"
+
+
+class StorageError(SystemFailure):
+    """The database failed in a way the caller cannot fix by changing the request."""
+
+    code = "storage_error"
+
+
+class DatabaseUnavailableError(StorageError):
+    """The database could not be reached or answered too late; retrying later may work.
+
+    The message names the database URL with its password masked."""
+
+    code = "database_unavailable"
+
+
+class SchemaMismatchError(StorageError):
+    """The database schema is not at the revision this code needs; the message names the
+    command that fixes it."""
+
+    code = "schema_mismatch"

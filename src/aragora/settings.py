@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     db_pgbouncer: bool = Field(default=False, validation_alias="ARAGORA_DB_PGBOUNCER")
     """Disable server-side prepared statement caching (PgBouncer transaction pooling)."""
 
+    auto_migrate: bool | None = Field(default=None, validation_alias="ARAGORA_AUTO_MIGRATE")
+    """Apply pending schema migrations at start; ``None`` derives it from the database
+    (see :attr:`effective_auto_migrate`)."""
+
     redis_url: str | None = Field(default=None, validation_alias="ARAGORA_REDIS_URL")
     """Optional Redis (``redis://``, ``rediss://`` or ``unix://``) for cross-replica
     streaming, shared rate limits and cache."""
@@ -196,6 +200,19 @@ class Settings(BaseSettings):
     """Fall back to OpenRouter on rate limit, quota, overload or timeout; ``None`` derives
     it (see :attr:`effective_openrouter_fallback`)."""
 
+    openrouter_models_file: Path | None = Field(
+        default=None, validation_alias="ARAGORA_OPENROUTER_MODELS_FILE"
+    )
+    """JSON file mapping ``provider:model`` to the OpenRouter models a call falls back to,
+    replacing the shipped mapping (same format as ``agents/data/openrouter_models.json``)."""
+
+    agent_endpoints: list[str] = Field(
+        default_factory=list, validation_alias="ARAGORA_AGENT_ENDPOINTS"
+    )
+    """Base URLs that agent specs from API requests may name (``openai-compatible:MODEL@URL``
+    under one of them); comma-separated in the environment. The operator's own specs
+    (environment, CLI) may name any endpoint."""
+
     # --- sources --------------------------------------------------------------------------
     @classmethod
     def settings_customise_sources(
@@ -236,6 +253,27 @@ class Settings(BaseSettings):
         if not all(specs):
             raise ValueError("agent specs must not be blank")
         return specs
+
+    @field_validator("agent_endpoints", mode="before")
+    @classmethod
+    def _split_endpoints(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("agent_endpoints", mode="after")
+    @classmethod
+    def _http_endpoints(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"must be comma-separated http(s) base URLs, not {url!r}")
+        return [url.strip().rstrip("/") for url in value]
+
+    @field_validator("openrouter_models_file", mode="after")
+    @classmethod
+    def _expand_models_file(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -307,6 +345,15 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'aragora.db').as_posix()}"
+
+    @property
+    def effective_auto_migrate(self) -> bool:
+        """Whether a starting server migrates the schema itself: ``auto_migrate`` if set,
+        else ``True`` exactly in embedded mode (SQLite); production (PostgreSQL) migrates
+        explicitly, with a backup first, as the runbook does."""
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return urlsplit(self.effective_database_url).scheme.split("+", 1)[0].lower() == "sqlite"
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret string (API keys, admin token, passwords inside the

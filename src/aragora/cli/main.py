@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from aragora import __version__
+from aragora.cli.agents import add_agents_command
 from aragora.cli.debate import add_debate_command
+from aragora.cli.storage import add_storage_commands
 from aragora.errors import AragoraError, UserError
 
 __all__ = ["main"]
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aragora {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     add_debate_command(commands)
+    add_agents_command(commands)
+    add_storage_commands(commands)
     return parser
 
 

@@ -1,0 +1,22 @@
+"""Alembic's environment script, run by Alembic for every command.
+
+:mod:`aragora.migrations.runner` opens the connection and the transaction (holding the
+migration lock) and hands the connection over in ``config.attributes``; this script only
+runs the migrations on it, so no ``alembic.ini`` or URL is needed here.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+from aragora.storage.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

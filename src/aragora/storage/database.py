@@ -1,0 +1,350 @@
+"""Connections: the SQLAlchemy engines for one database, its optional read replica, and the
+translation of driver errors into :mod:`aragora.errors`.
+
+    database = Database("postgresql://aragora:pw@db/aragora", read_url=..., options=...)
+    async with database.write() as conn: ...           # one transaction on the primary
+    async with database.read() as conn: ...            # the replica if configured
+    await database.dispose()
+
+URLs are the operator's (``postgresql://``, ``postgres://``, ``sqlite:///path``); the async
+driver (asyncpg, aiosqlite) is chosen here. Every error that leaves ``write``/``read``/``ping``
+is an :class:`~aragora.errors.AragoraError`: an unreachable or lost database becomes
+:class:`~aragora.errors.DatabaseUnavailableError` whose message names the URL with its
+password masked. Nothing waits longer than the pool timeout for a connection, the connect
+timeout for a new one, or the command timeout for a statement, so a lost database makes
+operations fail fast. They recover by themselves when it returns: writes check a pooled
+connection with a ping before using it, and reads (idempotent) are retried once on a fresh
+connection when theirs turns out dead; either way the pool then drops its stale ones.
+
+PostgreSQL reads use their own pool in autocommit mode (no BEGIN/ROLLBACK round trips, no
+ping), which halves their fixed cost; ``ARAGORA_DB_POOL_SIZE`` sizes each pool.
+
+SQLite: the driver's implicit transactions are replaced by explicit ``BEGIN IMMEDIATE``
+(writer) and ``BEGIN`` (reader) so that DDL is transactional too and a writer takes the
+write lock before it reads; WAL mode lets readers run beside the writer; the writer pool
+holds one connection because SQLite has one writer at a time anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from aragora.errors import (
+    AragoraError,
+    ConfigurationError,
+    DatabaseUnavailableError,
+    StorageError,
+)
+
+__all__ = ["Database", "PoolOptions", "mask_url", "sqlite_path", "translate_error"]
+
+_SQLITE_BUSY_TIMEOUT_MS = 15000
+AnyRow = sa.Row[*tuple[Any, ...]]
+_json_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """Pool and timeout settings (seconds). ``pgbouncer`` turns off server-side prepared
+    statement caching, which PgBouncer's transaction pooling cannot carry."""
+
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    command_timeout: float | None = 30.0
+    pgbouncer: bool = False
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (safe for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _driver_url(url: str) -> URL:
+    """The SQLAlchemy URL with the async driver for the operator's ``url``."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise ConfigurationError(f"invalid database URL {mask_url(url)!r}") from error
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ConfigurationError(
+                f"database URL {mask_url(url)!r}: SQLite needs a file (sqlite:///path)"
+            )
+        return parsed.set(drivername="sqlite+aiosqlite")
+    raise ConfigurationError(
+        f"database URL {mask_url(url)!r}: expected postgresql://… or sqlite:///path"
+    )
+
+
+class Database:
+    """The engines of one database: ``writer`` (the primary) and ``reader`` (the replica
+    named by ``read_url``, else the primary)."""
+
+    def __init__(
+        self, url: str, *, read_url: str | None = None, options: PoolOptions | None = None
+    ) -> None:
+        self.options = options or PoolOptions()
+        self.url = url
+        self.display_url = mask_url(url)
+        self.read_display_url = mask_url(read_url) if read_url else self.display_url
+        driver_url = _driver_url(url)
+        self.dialect = "sqlite" if driver_url.get_backend_name() == "sqlite" else "postgresql"
+        if self.dialect == "sqlite":
+            directory = Path(driver_url.database or "").parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseUnavailableError(
+                    f"database {self.display_url} unavailable: cannot create {directory}: "
+                    f"{error.strerror or error}"
+                ) from error
+        self.writer = self._engine(driver_url, writer=True)
+        if read_url is not None:
+            read_driver_url = _driver_url(read_url)
+            if read_driver_url.get_backend_name() != driver_url.get_backend_name():
+                raise ConfigurationError(
+                    "ARAGORA_DATABASE_READ_URL must name the same kind of database as "
+                    "ARAGORA_DATABASE_URL"
+                )
+            self.reader = self._engine(read_driver_url, writer=False)
+        else:
+            # A second engine on the primary. SQLite: reads in WAL mode do not queue behind
+            # the single writer connection. PostgreSQL: see _postgres_engine (autocommit).
+            self.reader = self._engine(driver_url, writer=False)
+        # Reads that must see every write: the primary's read engine, or with a replica
+        # configured the writer (rather than a third pool).
+        self._primary_reader = self.reader if read_url is None else self.writer
+
+    def _engine(self, url: URL, *, writer: bool) -> AsyncEngine:
+        if url.get_backend_name() == "sqlite":
+            return _sqlite_engine(url, self.options, writer=writer)
+        return _postgres_engine(url, self.options, writer=writer)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction on the primary, committed when the block exits normally."""
+        try:
+            async with self.writer.begin() as conn:
+                yield conn
+        except Exception as error:
+            raise translate_error(error, self.display_url) from error
+
+    @asynccontextmanager
+    async def read(self, *, primary: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads on the replica (``primary=True``: on the primary), for
+        the few reads that need more than :meth:`rows`; no retry here."""
+        engine = self._primary_reader if primary else self.reader
+        shown = self.display_url if primary else self.read_display_url
+        try:
+            async with engine.connect() as conn:
+                yield conn
+                await conn.rollback()
+        except Exception as error:
+            raise translate_error(error, shown) from error
+
+    async def rows(self, query: sa.Executable, *, primary: bool = False) -> list[AnyRow]:
+        """Every row of one read-only ``query`` on the replica (``primary=True``: on the
+        primary). Reads are idempotent, so one whose pooled connection turns out to be dead
+        (the database restarted, a backend was terminated) is retried once on a fresh
+        connection; the pool has then discarded its other stale connections too."""
+        engine = self._primary_reader if primary else self.reader
+        shown = self.display_url if primary else self.read_display_url
+        for attempt in (1, 2):
+            try:
+                async with engine.connect() as conn:
+                    return list((await conn.execute(query)).all())
+            except exc.DBAPIError as error:
+                if attempt == 1 and error.connection_invalidated:
+                    continue
+                raise translate_error(error, shown) from error
+            except Exception as error:
+                raise translate_error(error, shown) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def ping(self) -> None:
+        """Raise :class:`DatabaseUnavailableError` unless the primary answers a query."""
+        await self.rows(sa.text("SELECT 1"), primary=True)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.writer.dispose()
+        await self.reader.dispose()
+
+
+def translate_error(error: Exception, display_url: str) -> Exception:
+    """The :mod:`aragora.errors` exception for a driver or pool ``error`` (Aragora's own
+    errors pass through unchanged). Messages are one line and never hold a password."""
+    if isinstance(error, AragoraError):
+        return error
+    if isinstance(error, exc.TimeoutError):
+        return DatabaseUnavailableError(
+            f"database {display_url} unavailable: no connection free within the pool timeout"
+        )
+    if isinstance(error, exc.DBAPIError):
+        reason = _reason(error.orig if error.orig is not None else error)
+        if type(error.orig).__module__.startswith("sqlite3"):
+            # SQLite raises OperationalError for bad SQL too; only these are "unavailable".
+            if _SQLITE_UNAVAILABLE.search(reason):
+                return DatabaseUnavailableError(f"database {display_url} unavailable: {reason}")
+            return StorageError(f"database {display_url} error: {reason}")
+        if (
+            isinstance(error, exc.OperationalError | exc.InterfaceError)
+            or error.connection_invalidated
+            or _looks_like_connection_loss(error.orig)
+        ):
+            return DatabaseUnavailableError(f"database {display_url} unavailable: {reason}")
+        return StorageError(f"database {display_url} error: {reason}")
+    if isinstance(error, OSError | TimeoutError):
+        return DatabaseUnavailableError(f"database {display_url} unavailable: {_reason(error)}")
+    return error
+
+
+def _looks_like_connection_loss(error: BaseException | None) -> bool:
+    if error is None:
+        return False
+    if isinstance(error, OSError | TimeoutError):
+        return True
+    name = type(error).__name__
+    return name in {
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "InterfaceError",
+    }
+
+
+_SQLITE_UNAVAILABLE = re.compile(
+    r"database is locked|unable to open|disk i/o error|readonly database|database is full",
+    re.IGNORECASE,
+)
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    if isinstance(error, TimeoutError) and not str(error).strip():
+        text = "timed out"
+    text = _PASSWORD_IN_URL.sub(r"\1***@", text.splitlines()[0])
+    if isinstance(error, ConnectionRefusedError) or "refused" in text.lower():
+        return f"connection refused ({text})"
+    return text
+
+
+# --- engines --------------------------------------------------------------------------------
+def _sqlite_engine(url: URL, options: PoolOptions, *, writer: bool) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        pool_size=1 if writer else max(options.pool_size, 1),
+        max_overflow=0 if writer else options.max_overflow,
+        pool_timeout=options.pool_timeout,
+        pool_pre_ping=True,
+        json_serializer=_json_dumps,
+        connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions out of the driver's hands (see the module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() != "wal":
+            # Persistent: only the first connection to a new file switches it (and needs
+            # the exclusive lock for it).
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def _postgres_engine(url: URL, options: PoolOptions, *, writer: bool) -> AsyncEngine:
+    query = dict(url.query)
+    connect_args: dict[str, Any] = {"timeout": options.connect_timeout}
+    if options.command_timeout is not None:
+        connect_args["command_timeout"] = options.command_timeout
+    sslmode = query.pop("sslmode", None)
+    if sslmode is not None:  # libpq's spelling; asyncpg calls it ``ssl``
+        connect_args["ssl"] = sslmode if isinstance(sslmode, str) else sslmode[0]
+    if options.pgbouncer:
+        # Transaction pooling hands each transaction a different server connection, so
+        # prepared statements must be neither cached nor reused by name.
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = _unique_statement_name
+    else:
+        connect_args["server_settings"] = {"application_name": "aragora"}
+    if writer:
+        # A dead pooled connection is found by a ping at checkout, so a write after an
+        # outage does not fail on a connection the pool still thought alive.
+        return create_async_engine(
+            url.set(query=query),
+            pool_size=options.pool_size,
+            max_overflow=options.max_overflow,
+            pool_timeout=options.pool_timeout,
+            pool_pre_ping=True,
+            json_serializer=_json_dumps,
+            connect_args=connect_args,
+        )
+    # Reads: autocommit (a single SELECT needs no BEGIN/ROLLBACK round trips) and no ping
+    # at checkout (Database.rows retries a read whose connection was dead instead). This
+    # halves the fixed cost of a read; the price is a second pool of the same size.
+    return create_async_engine(
+        url.set(query=query),
+        isolation_level="AUTOCOMMIT",
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout,
+        pool_pre_ping=False,
+        pool_reset_on_return=None,
+        json_serializer=_json_dumps,
+        connect_args=connect_args,
+    )
+
+
+def _unique_statement_name() -> str:
+    return f"__aragora_{uuid4().hex}__"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///path`` URL, or ``None`` for any other database."""
+    driver_url = _driver_url(url)
+    if driver_url.get_backend_name() != "sqlite":
+        return None
+    return Path(driver_url.database or "")

@@ -1,0 +1,388 @@
+"""What Aragora stores, as records and small Protocols: the only part of storage the
+runtime may import (the ``layers`` import contract enforces it).
+
+Two implementations satisfy every Protocol here with the same observable behaviour, and
+one contract test suite (``tests/storage/test_contract.py``) holds them to it:
+``aragora.storage.memory`` (the in-process fake) and the SQL repositories
+(``aragora.storage.sql_*``, one code path for SQLite and PostgreSQL).
+
+Errors: :class:`~aragora.errors.NotFoundError` for a missing record,
+:class:`~aragora.errors.ConflictError` for a write that contradicts the stored state,
+:class:`~aragora.errors.StaleLeaseError` for a fenced-off writer,
+:class:`~aragora.errors.InvalidInputError` for a bad value, and
+:class:`~aragora.errors.DatabaseUnavailableError` when the database cannot be reached.
+
+Reads marked *replica* may be served by ``ARAGORA_DATABASE_READ_URL`` and so may lag the
+primary by the replication delay; pass ``primary=True`` where a read must see every write
+(crash recovery folds the log from the primary).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from aragora.debate.events import Event
+from aragora.errors import InvalidInputError
+
+__all__ = [
+    "DEBATE_STATUSES",
+    "ROLES",
+    "TERMINAL_STATUSES",
+    "ApiToken",
+    "DebatePage",
+    "DebateRecord",
+    "DebateRepository",
+    "EventRepository",
+    "FencedEventSink",
+    "Lease",
+    "LeaseRepository",
+    "NewDebate",
+    "NewReceipt",
+    "Rating",
+    "RatingRepository",
+    "ReceiptRepository",
+    "SettingsRepository",
+    "Storage",
+    "StoredReceipt",
+    "TokenRepository",
+    "check_page",
+    "check_role",
+    "check_status",
+    "hash_secret",
+    "new_token_id",
+]
+
+DEBATE_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+ROLES = ("admin", "operator", "viewer")
+MAX_PAGE = 1000
+
+
+# --- records --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class NewDebate:
+    """A debate to create: ``request`` is the accepted request (agents, protocol, context,
+    metadata) a worker needs to start it."""
+
+    id: str
+    task: str
+    request: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DebateRecord:
+    """One row of ``debates``. ``document`` is the cached debate document (``None`` until
+    the runtime stores one, and in list pages, which leave it out to stay small)."""
+
+    id: str
+    status: str
+    task: str
+    request: Mapping[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    document: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DebatePage:
+    """One page of the debate list, newest first, and the size of the whole list."""
+
+    items: tuple[DebateRecord, ...]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def has_more(self) -> bool:
+        """Whether rows exist after this page."""
+        return self.offset + len(self.items) < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on one debate. ``epoch`` rises by one with every claim; appends
+    carrying an older epoch are refused."""
+
+    debate_id: str
+    owner: str
+    epoch: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token as stored: never the secret, only what describes it."""
+
+    id: str
+    name: str
+    role: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """An agent's ELO rating and record."""
+
+    agent: str
+    elo: float = 1500.0
+    wins: int = 0
+    losses: int = 0
+    draws: int = 0
+    debates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewReceipt:
+    """A signed receipt to add to the chain: ``previous_digest`` must be the digest of the
+    chain's current head (``None`` for the first receipt)."""
+
+    id: str
+    debate_id: str
+    digest: str
+    previous_digest: str | None
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReceipt:
+    """A receipt in the chain; ``position`` is 1, 2, 3 ... in issue order."""
+
+    position: int
+    id: str
+    debate_id: str
+    digest: str
+    previous_digest: str | None
+    document: Mapping[str, Any]
+    created_at: datetime
+
+
+# --- Protocols ------------------------------------------------------------------------------
+class EventRepository(Protocol):
+    """Each debate's append-only event log."""
+
+    async def append(self, event: Event, *, epoch: int) -> None:
+        """Store ``event`` durably, or nothing at all.
+
+        Raises :class:`StaleLeaseError` unless ``epoch`` is the debate's current lease
+        epoch and the lease is held, and :class:`ConflictError` unless ``event.seq`` is
+        exactly one more than the last stored seq (so the log stays contiguous whatever
+        concurrent writers do)."""
+        ...
+
+    async def read(
+        self, debate_id: str, *, since: int = 0, limit: int | None = None, primary: bool = False
+    ) -> list[Event]:
+        """Events with ``seq > since`` in seq order, at most ``limit`` (replica read)."""
+        ...
+
+    async def last_seq(self, debate_id: str) -> int:
+        """The highest stored seq of the debate, 0 when it has none (primary read)."""
+        ...
+
+
+class DebateRepository(Protocol):
+    """Debates: their status, the accepted request and the cached document."""
+
+    async def create(self, debate: NewDebate) -> DebateRecord:
+        """Insert a ``queued`` debate and its queue job; :class:`ConflictError` if the id
+        exists."""
+        ...
+
+    async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
+        """The debate with its cached document (replica read); :class:`NotFoundError`."""
+        ...
+
+    async def list(
+        self,
+        *,
+        status: str | None = None,
+        query: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> DebatePage:
+        """Debates newest first, optionally only one ``status`` and only tasks containing
+        ``query`` (case-insensitive); documents are left out (replica read)."""
+        ...
+
+    async def update(
+        self, debate_id: str, *, status: str, document: Mapping[str, Any] | None = None
+    ) -> None:
+        """Set the status and, if given, the cached document. A terminal status also takes
+        the debate off the queue. :class:`NotFoundError` if it does not exist."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """Number of debates per status, every status present (replica read)."""
+        ...
+
+
+class LeaseRepository(Protocol):
+    """The queue of debates to run and the leases that fence their writers."""
+
+    async def claim(self, owner: str, ttl: float) -> Lease | None:
+        """Claim the oldest queued debate, or one whose lease expired, for ``ttl`` seconds,
+        raising its epoch; ``None`` when there is nothing to claim. Concurrent claimers
+        never get the same debate."""
+        ...
+
+    async def renew(self, lease: Lease, ttl: float) -> Lease:
+        """Extend a held lease; :class:`StaleLeaseError` if it is no longer current."""
+        ...
+
+    async def release(self, lease: Lease, *, requeue: bool = False) -> None:
+        """Give the debate up: done, or back on the queue with ``requeue``; a debate
+        already given a terminal status stays done. :class:`StaleLeaseError` if the lease
+        is no longer current."""
+        ...
+
+
+class TokenRepository(Protocol):
+    """API tokens; secrets are stored only as SHA-256 hashes."""
+
+    async def create(self, *, name: str, role: str, secret: str) -> ApiToken:
+        """Store a token for ``secret`` (kept only hashed); :class:`InvalidInputError` for
+        an unknown role or a blank name or secret."""
+        ...
+
+    async def authenticate(self, secret: str) -> ApiToken | None:
+        """The unrevoked token whose secret this is, with its last use recorded; else
+        ``None``."""
+        ...
+
+    async def list(self) -> list[ApiToken]:
+        """Every token, revoked ones included, oldest first."""
+        ...
+
+    async def revoke(self, token_id: str) -> ApiToken:
+        """Revoke the token (idempotent); :class:`NotFoundError` if it does not exist."""
+        ...
+
+
+class SettingsRepository(Protocol):
+    """Operational settings shared by replicas, such as the maintenance flag."""
+
+    async def get(self, key: str) -> Any | None:
+        """The JSON value stored under ``key``, or ``None``."""
+        ...
+
+    async def set(self, key: str, value: Any) -> None:
+        """Store a JSON-ready ``value`` under ``key``, replacing any earlier one."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        ...
+
+
+class RatingRepository(Protocol):
+    """Agents' ELO ratings."""
+
+    async def get(self, agents: Sequence[str]) -> dict[str, Rating]:
+        """The stored ratings of those agents that have one."""
+        ...
+
+    async def put(self, ratings: Sequence[Rating]) -> None:
+        """Insert or replace these ratings, all or none (last writer wins)."""
+        ...
+
+    async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
+        """Ratings by ELO, highest first (ties by agent name)."""
+        ...
+
+
+class ReceiptRepository(Protocol):
+    """Signed receipts, hash-chained in issue order."""
+
+    async def append(self, receipt: NewReceipt) -> StoredReceipt:
+        """Add ``receipt`` as the new head; :class:`ConflictError` if its
+        ``previous_digest`` is not the current head's digest or its id exists."""
+        ...
+
+    async def get(self, receipt_id: str) -> StoredReceipt:
+        """The receipt; :class:`NotFoundError` if it does not exist."""
+        ...
+
+    async def for_debate(self, debate_id: str) -> list[StoredReceipt]:
+        """The debate's receipts in chain order."""
+        ...
+
+    async def head(self) -> StoredReceipt | None:
+        """The newest receipt of the chain, or ``None`` when it is empty."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """Every repository of one store, plus its health check and shutdown."""
+
+    debates: DebateRepository
+    events: EventRepository
+    leases: LeaseRepository
+    tokens: TokenRepository
+    settings: SettingsRepository
+    ratings: RatingRepository
+    receipts: ReceiptRepository
+    ping: Callable[[], Awaitable[None]]
+    """Raises :class:`DatabaseUnavailableError` unless the primary answers."""
+    close: Callable[[], Awaitable[None]]
+    """Releases connections; the repositories must not be used afterwards."""
+
+
+class FencedEventSink:
+    """The engine's ``EventSink`` for a worker holding a lease: every append carries the
+    lease's epoch, so a worker that lost its lease gets :class:`StaleLeaseError`."""
+
+    def __init__(self, events: EventRepository, epoch: int) -> None:
+        self._events = events
+        self._epoch = epoch
+
+    async def append(self, event: Event) -> None:
+        """Append ``event`` fenced by this sink's epoch."""
+        await self._events.append(event, epoch=self._epoch)
+
+
+# --- shared rules ---------------------------------------------------------------------------
+def hash_secret(secret: str) -> str:
+    """The stored form of a token secret: hex SHA-256. Secrets are long random strings,
+    so a fast hash is enough (no dictionary to guess from) and allows an indexed lookup."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_token_id() -> str:
+    """A short public identifier for a token (shown by ``tokens list``, used to revoke)."""
+    return "tok_" + secrets.token_hex(8)
+
+
+def check_status(status: str) -> str:
+    """``status`` if it is a debate status; else :class:`InvalidInputError`."""
+    if status not in DEBATE_STATUSES:
+        raise InvalidInputError(
+            f"unknown debate status {status!r} (expected one of {', '.join(DEBATE_STATUSES)})"
+        )
+    return status
+
+
+def check_role(role: str) -> str:
+    """``role`` if it is a token role; else :class:`InvalidInputError`."""
+    if role not in ROLES:
+        raise InvalidInputError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
+    return role
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Refuse a page size outside 1..1000 or a negative offset."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+    if offset < 0:
+        raise InvalidInputError(f"offset must not be negative, got {offset}")

@@ -1,0 +1,179 @@
+"""The tables, as SQLAlchemy Core: one schema for SQLite and PostgreSQL.
+
+This is the schema the code expects; the migrations in ``aragora.migrations.versions``
+build it (a test compares the migrated database with this metadata). Change it only
+together with a new migration.
+
+Choices that matter:
+- ``debate_events`` has the primary key ``(debate_id, seq)``: it is the uniqueness rule of
+  the log and the index that makes "events of a debate after seq N" an index range scan.
+  On SQLite the table is ``WITHOUT ROWID``, so it is clustered by that key.
+- JSON columns are plain ``JSON`` (text in PostgreSQL, not ``JSONB``): events and
+  documents are written once and read whole, never queried inside, and ``JSON`` keeps
+  their key order and costs less to write.
+- Times are UTC: ``timestamptz`` in PostgreSQL, ISO text in SQLite (see :class:`UTCDateTime`);
+  an event keeps its own ``timestamp`` text exactly as the engine wrote it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "UTCDateTime",
+    "agent_ratings",
+    "api_tokens",
+    "debate_counts",
+    "debate_events",
+    "debates",
+    "jobs",
+    "metadata",
+    "receipts",
+    "settings",
+]
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both databases (SQLite returns naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQLite text, e.g. from a server default
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+debates = sa.Table(
+    "debates",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("task", sa.Text, nullable=False),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("document", sa.JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_debates_created_at", "created_at", "id"),
+    sa.Index("ix_debates_status_created_at", "status", "created_at", "id"),
+)
+
+debate_events = sa.Table(
+    "debate_events",
+    metadata,
+    sa.Column(
+        "debate_id",
+        sa.String(64),
+        sa.ForeignKey("debates.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("round", sa.Integer, nullable=True),
+    sa.Column("agent", sa.String(200), nullable=True),
+    sa.Column("timestamp", sa.String(40), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# How many debates have each status, kept in step by every create and status change, so
+# the list's total and the admin counts are one small read instead of counting 100k rows.
+debate_counts = sa.Table(
+    "debate_counts",
+    metadata,
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+# One row per debate: the queue entry and the lease that fences its writer.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column(
+        "debate_id",
+        sa.String(64),
+        sa.ForeignKey("debates.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("state", sa.String(16), nullable=False),  # queued | running | done
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("enqueued_at", UTCDateTime, nullable=False),
+    sa.Index("ix_jobs_state_enqueued_at", "state", "enqueued_at"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+agent_ratings = sa.Table(
+    "agent_ratings",
+    metadata,
+    sa.Column("agent", sa.String(200), primary_key=True),
+    sa.Column("elo", sa.Float, nullable=False),
+    sa.Column("wins", sa.Integer, nullable=False),
+    sa.Column("losses", sa.Integer, nullable=False),
+    sa.Column("draws", sa.Integer, nullable=False),
+    sa.Column("debates", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_agent_ratings_elo", "elo"),
+)
+
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("id", sa.String(100), nullable=False, unique=True),
+    # No foreign key: a receipt is self-contained and outlives any purge of its debate.
+    sa.Column("debate_id", sa.String(64), nullable=False),
+    sa.Column("digest", sa.String(128), nullable=False, unique=True),
+    sa.Column("previous_digest", sa.String(128), nullable=True),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_receipts_debate_id", "debate_id"),
+)

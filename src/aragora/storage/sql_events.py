@@ -1,0 +1,227 @@
+"""The event log and the leases that fence it, in SQL (SQLite and PostgreSQL).
+
+An append runs in one transaction on the primary:
+
+1. read the debate's job row, on PostgreSQL with ``FOR SHARE`` so a concurrent claim (an
+   ``UPDATE`` of that row) waits until the append has committed, and the new owner then
+   sees the event when it folds the log; SQLite's ``BEGIN IMMEDIATE`` serialises writers
+   outright;
+2. refuse unless the job is running under the appender's epoch (:class:`StaleLeaseError`);
+3. ``INSERT … SELECT … WHERE (SELECT max(seq) …) = seq - 1``: the row goes in only if it is
+   the next one. Two writers racing for the same seq collide on the primary key, a writer
+   skipping ahead inserts nothing; both get :class:`ConflictError`. So the stored log is
+   contiguous whatever concurrent writers do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aragora.debate.events import Event
+from aragora.errors import ConflictError, InvalidInputError, StaleLeaseError
+from aragora.storage.database import Database
+from aragora.storage.repository import Lease
+from aragora.storage.schema import debate_events, jobs
+
+__all__ = ["SqlEventRepository", "SqlLeaseRepository", "events_after"]
+
+Now = Callable[[], datetime]
+
+
+def events_after(debate_id: str, since: int, limit: int | None) -> sa.Select[Any]:
+    """The query for a debate's events after ``since``: a range scan of the primary key."""
+    query = (
+        sa.select(
+            debate_events.c.seq,
+            debate_events.c.type,
+            debate_events.c.timestamp,
+            debate_events.c.round,
+            debate_events.c.agent,
+            debate_events.c.data,
+        )
+        .where(debate_events.c.debate_id == debate_id, debate_events.c.seq > since)
+        .order_by(debate_events.c.seq)
+    )
+    return query if limit is None else query.limit(limit)
+
+
+class SqlEventRepository:
+    """:class:`~aragora.storage.repository.EventRepository` on a :class:`Database`."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def append(self, event: Event, *, epoch: int) -> None:
+        """See :meth:`EventRepository.append`."""
+        if event.seq is None or event.seq < 1:
+            raise InvalidInputError(f"only events with a seq of 1 or more are stored: {event}")
+        seq = event.seq
+        async with self._db.write() as conn:
+            await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
+            previous = (
+                sa.select(sa.func.coalesce(sa.func.max(debate_events.c.seq), 0))
+                .where(debate_events.c.debate_id == event.debate_id)
+                .scalar_subquery()
+            )
+            row = sa.select(
+                sa.literal(event.debate_id, sa.String),
+                sa.literal(seq, sa.Integer),
+                sa.literal(event.type, sa.String),
+                sa.literal(event.round, sa.Integer),
+                sa.literal(event.agent, sa.String),
+                sa.literal(event.timestamp, sa.String),
+                sa.literal(dict(event.data), debate_events.c.data.type),
+                sa.literal(self._now(), debate_events.c.created_at.type),
+            ).where(previous == seq - 1)
+            insert = debate_events.insert().from_select(
+                ["debate_id", "seq", "type", "round", "agent", "timestamp", "data", "created_at"],
+                row,
+            )
+            try:
+                result = await conn.execute(insert)
+            except exc.IntegrityError:
+                raise ConflictError(
+                    f"debate {event.debate_id}: seq {seq} is already stored"
+                ) from None
+            if result.rowcount != 1:
+                last = await _last_seq(conn, event.debate_id)
+                raise ConflictError(
+                    f"debate {event.debate_id}: append of seq {seq}, expected {last + 1}"
+                )
+
+    async def read(
+        self, debate_id: str, *, since: int = 0, limit: int | None = None, primary: bool = False
+    ) -> list[Event]:
+        """See :meth:`EventRepository.read`."""
+        if limit is not None and limit < 1:
+            raise InvalidInputError(f"limit must be at least 1, got {limit}")
+        rows = await self._db.rows(events_after(debate_id, since, limit), primary=primary)
+        # Positional unpacking: this loop is the hot path of replay (see bench/storage.py).
+        return [
+            Event(kind, debate_id, seq, timestamp, round_, agent, data)
+            for seq, kind, timestamp, round_, agent, data in rows
+        ]
+
+    async def last_seq(self, debate_id: str) -> int:
+        """See :meth:`EventRepository.last_seq`."""
+        (row,) = await self._db.rows(_last_seq_query(debate_id), primary=True)
+        return int(row[0])
+
+
+def _last_seq_query(debate_id: str) -> sa.Select[Any]:
+    return sa.select(sa.func.coalesce(sa.func.max(debate_events.c.seq), 0)).where(
+        debate_events.c.debate_id == debate_id
+    )
+
+
+async def _last_seq(conn: AsyncConnection, debate_id: str) -> int:
+    return int((await conn.execute(_last_seq_query(debate_id))).scalar_one())
+
+
+async def _check_lease(conn: AsyncConnection, dialect: str, debate_id: str, epoch: int) -> None:
+    query = sa.select(jobs.c.state, jobs.c.epoch).where(jobs.c.debate_id == debate_id)
+    if dialect == "postgresql":
+        query = query.with_for_update(read=True)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise StaleLeaseError(f"debate {debate_id}: no lease exists")
+    if row.state != "running" or row.epoch != epoch:
+        raise StaleLeaseError(
+            f"debate {debate_id}: lease epoch {epoch} is stale "
+            f"(current epoch {row.epoch}, {row.state})"
+        )
+
+
+class SqlLeaseRepository:
+    """:class:`~aragora.storage.repository.LeaseRepository` on a :class:`Database`.
+
+    On PostgreSQL a claim picks its row with ``FOR UPDATE SKIP LOCKED``, so concurrent
+    claimers on many replicas each get a different debate without waiting on each other."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def claim(self, owner: str, ttl: float) -> Lease | None:
+        """See :meth:`LeaseRepository.claim`."""
+        _check_ttl(ttl)
+        now = self._now()
+        async with self._db.write() as conn:
+            candidate = (
+                sa.select(jobs.c.debate_id, jobs.c.epoch)
+                .where(
+                    sa.or_(
+                        jobs.c.state == "queued",
+                        sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now),
+                    )
+                )
+                .order_by(jobs.c.enqueued_at, jobs.c.debate_id)
+                .limit(1)
+            )
+            if self._db.dialect == "postgresql":
+                candidate = candidate.with_for_update(skip_locked=True)
+            row = (await conn.execute(candidate)).first()
+            if row is None:
+                return None
+            lease = Lease(row.debate_id, owner, row.epoch + 1, now + timedelta(seconds=ttl))
+            await conn.execute(
+                jobs.update()
+                .where(jobs.c.debate_id == row.debate_id)
+                .values(
+                    state="running",
+                    epoch=lease.epoch,
+                    owner=owner,
+                    lease_expires_at=lease.expires_at,
+                    attempts=jobs.c.attempts + 1,
+                )
+            )
+            return lease
+
+    async def renew(self, lease: Lease, ttl: float) -> Lease:
+        """See :meth:`LeaseRepository.renew`."""
+        _check_ttl(ttl)
+        renewed = Lease(
+            lease.debate_id, lease.owner, lease.epoch, self._now() + timedelta(seconds=ttl)
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(_held(lease).values(lease_expires_at=renewed.expires_at))
+            if result.rowcount != 1:
+                raise StaleLeaseError(f"debate {lease.debate_id}: lease epoch {lease.epoch} lost")
+        return renewed
+
+    async def release(self, lease: Lease, *, requeue: bool = False) -> None:
+        """See :meth:`LeaseRepository.release`."""
+        # A debate that reached a terminal status is already off the queue ("done"): its
+        # worker's release is then a formality and must neither fail nor requeue it.
+        state = sa.case((jobs.c.state == "done", "done"), else_="queued" if requeue else "done")
+        held_or_finished = jobs.update().where(
+            jobs.c.debate_id == lease.debate_id,
+            jobs.c.epoch == lease.epoch,
+            jobs.c.state.in_(("running", "done")),
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                held_or_finished.values(state=state, owner=None, lease_expires_at=None)
+            )
+            if result.rowcount != 1:
+                raise StaleLeaseError(f"debate {lease.debate_id}: lease epoch {lease.epoch} lost")
+
+
+def _held(lease: Lease) -> sa.Update:
+    return jobs.update().where(
+        jobs.c.debate_id == lease.debate_id,
+        jobs.c.epoch == lease.epoch,
+        jobs.c.state == "running",
+    )
+
+
+def _check_ttl(ttl: float) -> None:
+    if not ttl > 0:
+        raise InvalidInputError(f"lease ttl must be positive, got {ttl}")

@@ -1,0 +1,285 @@
+"""The smaller records in SQL (SQLite and PostgreSQL): API tokens, settings, agent ratings
+and the receipt chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+
+from aragora.errors import ConflictError, InvalidInputError, NotFoundError
+from aragora.storage.database import Database
+from aragora.storage.repository import (
+    ApiToken,
+    NewReceipt,
+    Rating,
+    StoredReceipt,
+    check_role,
+    hash_secret,
+    new_token_id,
+)
+from aragora.storage.schema import agent_ratings, api_tokens, receipts, settings
+
+__all__ = [
+    "SqlRatingRepository",
+    "SqlReceiptRepository",
+    "SqlSettingsRepository",
+    "SqlTokenRepository",
+]
+
+Now = Callable[[], datetime]
+
+
+def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]], key: str) -> sa.Executable:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` in the dialect's spelling."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(rows)
+    updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name != key}
+    return insert.on_conflict_do_update(index_elements=[key], set_=updated)
+
+
+class SqlTokenRepository:
+    """:class:`~aragora.storage.repository.TokenRepository` on a :class:`Database`."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def create(self, *, name: str, role: str, secret: str) -> ApiToken:
+        """See :meth:`TokenRepository.create`."""
+        if not name.strip() or not secret:
+            raise InvalidInputError("a token needs a non-empty name and secret")
+        token = ApiToken(new_token_id(), name.strip(), check_role(role), self._now())
+        async with self._db.write() as conn:
+            try:
+                await conn.execute(
+                    api_tokens.insert().values(
+                        id=token.id,
+                        name=token.name,
+                        role=token.role,
+                        secret_hash=hash_secret(secret),
+                        created_at=token.created_at,
+                    )
+                )
+            except exc.IntegrityError:
+                raise ConflictError("a token with this secret already exists") from None
+        return token
+
+    async def authenticate(self, secret: str) -> ApiToken | None:
+        """See :meth:`TokenRepository.authenticate`."""
+        now = self._now()
+        async with self._db.write() as conn:
+            row = (
+                await conn.execute(
+                    api_tokens.update()
+                    .where(
+                        api_tokens.c.secret_hash == hash_secret(secret),
+                        api_tokens.c.revoked_at.is_(None),
+                    )
+                    .values(last_used_at=now)
+                    .returning(*_TOKEN_COLUMNS)
+                )
+            ).first()
+        return None if row is None else ApiToken(**row._mapping)
+
+    async def list(self) -> list[ApiToken]:
+        """See :meth:`TokenRepository.list`."""
+        query = sa.select(*_TOKEN_COLUMNS).order_by(api_tokens.c.created_at, api_tokens.c.id)
+        return [ApiToken(**row._mapping) for row in await self._db.rows(query, primary=True)]
+
+    async def revoke(self, token_id: str) -> ApiToken:
+        """See :meth:`TokenRepository.revoke`."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                api_tokens.update()
+                .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self._now())
+            )
+            row = (
+                await conn.execute(sa.select(*_TOKEN_COLUMNS).where(api_tokens.c.id == token_id))
+            ).first()
+        if row is None:
+            raise NotFoundError(f"token {token_id} not found")
+        return ApiToken(**row._mapping)
+
+
+_TOKEN_COLUMNS = (
+    api_tokens.c.id,
+    api_tokens.c.name,
+    api_tokens.c.role,
+    api_tokens.c.created_at,
+    api_tokens.c.last_used_at,
+    api_tokens.c.revoked_at,
+)
+
+
+class SqlSettingsRepository:
+    """:class:`~aragora.storage.repository.SettingsRepository` on a :class:`Database`.
+
+    Reads go to the primary: a flag such as maintenance must take effect at once."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def get(self, key: str) -> Any | None:
+        """See :meth:`SettingsRepository.get`."""
+        query = sa.select(settings.c.value).where(settings.c.key == key)
+        rows = await self._db.rows(query, primary=True)
+        return rows[0][0] if rows else None
+
+    async def set(self, key: str, value: Any) -> None:
+        """See :meth:`SettingsRepository.set`."""
+        if value is None:
+            raise InvalidInputError("a setting's value must not be null; delete it instead")
+        row = {"key": key, "value": value, "updated_at": self._now()}
+        async with self._db.write() as conn:
+            await conn.execute(_upsert(self._db.dialect, settings, [row], "key"))
+
+    async def delete(self, key: str) -> None:
+        """See :meth:`SettingsRepository.delete`."""
+        async with self._db.write() as conn:
+            await conn.execute(settings.delete().where(settings.c.key == key))
+
+
+class SqlRatingRepository:
+    """:class:`~aragora.storage.repository.RatingRepository` on a :class:`Database`."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def get(self, agents: Sequence[str]) -> dict[str, Rating]:
+        """See :meth:`RatingRepository.get`."""
+        if not agents:
+            return {}
+        query = sa.select(*_RATING_COLUMNS).where(agent_ratings.c.agent.in_(list(agents)))
+        rows = await self._db.rows(query, primary=True)
+        return {row.agent: Rating(**row._mapping) for row in rows}
+
+    async def put(self, ratings: Sequence[Rating]) -> None:
+        """See :meth:`RatingRepository.put`."""
+        if not ratings:
+            return
+        now = self._now()
+        rows = [
+            {
+                "agent": r.agent,
+                "elo": r.elo,
+                "wins": r.wins,
+                "losses": r.losses,
+                "draws": r.draws,
+                "debates": r.debates,
+                "updated_at": now,
+            }
+            for r in {rating.agent: rating for rating in ratings}.values()
+        ]
+        async with self._db.write() as conn:
+            await conn.execute(_upsert(self._db.dialect, agent_ratings, rows, "agent"))
+
+    async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
+        """See :meth:`RatingRepository.leaderboard`."""
+        if limit < 1:
+            raise InvalidInputError(f"limit must be at least 1, got {limit}")
+        query = (
+            sa.select(*_RATING_COLUMNS)
+            .order_by(agent_ratings.c.elo.desc(), agent_ratings.c.agent)
+            .limit(limit)
+        )
+        return [Rating(**row._mapping) for row in await self._db.rows(query)]
+
+
+_RATING_COLUMNS = (
+    agent_ratings.c.agent,
+    agent_ratings.c.elo,
+    agent_ratings.c.wins,
+    agent_ratings.c.losses,
+    agent_ratings.c.draws,
+    agent_ratings.c.debates,
+)
+
+
+class SqlReceiptRepository:
+    """:class:`~aragora.storage.repository.ReceiptRepository` on a :class:`Database`.
+
+    The chain position is the primary key and a receipt goes in only when its
+    ``previous_digest`` is the head's digest, so concurrent issuers cannot fork the chain:
+    one wins, the others get :class:`ConflictError` and must re-read the head."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def append(self, receipt: NewReceipt) -> StoredReceipt:
+        """See :meth:`ReceiptRepository.append`."""
+        created_at = self._now()
+        async with self._db.write() as conn:
+            head = (
+                await conn.execute(
+                    sa.select(receipts.c.position, receipts.c.digest)
+                    .order_by(receipts.c.position.desc())
+                    .limit(1)
+                )
+            ).first()
+            head_digest = None if head is None else head.digest
+            if receipt.previous_digest != head_digest:
+                raise ConflictError(
+                    f"receipt {receipt.id}: previous digest {receipt.previous_digest!r} is not "
+                    f"the chain head {head_digest!r}"
+                )
+            stored = StoredReceipt(
+                position=1 if head is None else head.position + 1,
+                id=receipt.id,
+                debate_id=receipt.debate_id,
+                digest=receipt.digest,
+                previous_digest=receipt.previous_digest,
+                document=dict(receipt.document),
+                created_at=created_at,
+            )
+            try:
+                await conn.execute(
+                    receipts.insert().values(
+                        position=stored.position,
+                        id=stored.id,
+                        debate_id=stored.debate_id,
+                        digest=stored.digest,
+                        previous_digest=stored.previous_digest,
+                        document=stored.document,
+                        created_at=stored.created_at,
+                    )
+                )
+            except exc.IntegrityError:
+                raise ConflictError(
+                    f"receipt {receipt.id}: the chain moved on, or the id or digest exists"
+                ) from None
+        return stored
+
+    async def get(self, receipt_id: str) -> StoredReceipt:
+        """See :meth:`ReceiptRepository.get`."""
+        rows = await self._db.rows(sa.select(receipts).where(receipts.c.id == receipt_id))
+        if not rows:
+            raise NotFoundError(f"receipt {receipt_id} not found")
+        return _receipt(rows[0]._mapping)
+
+    async def for_debate(self, debate_id: str) -> list[StoredReceipt]:
+        """See :meth:`ReceiptRepository.for_debate`."""
+        query = (
+            sa.select(receipts)
+            .where(receipts.c.debate_id == debate_id)
+            .order_by(receipts.c.position)
+        )
+        return [_receipt(row._mapping) for row in await self._db.rows(query)]
+
+    async def head(self) -> StoredReceipt | None:
+        """See :meth:`ReceiptRepository.head`."""
+        query = sa.select(receipts).order_by(receipts.c.position.desc()).limit(1)
+        rows = await self._db.rows(query, primary=True)
+        return _receipt(rows[0]._mapping) if rows else None
+
+
+def _receipt(row: RowMapping) -> StoredReceipt:
+    return StoredReceipt(**{str(key): value for key, value in row.items()})

@@ -1,0 +1,378 @@
+"""The repository contract, one suite for every backend: memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from aragora.debate.events import Event
+from aragora.errors import ConflictError, InvalidInputError, NotFoundError, StaleLeaseError
+from aragora.storage.repository import (
+    FencedEventSink,
+    Lease,
+    NewDebate,
+    NewReceipt,
+    Rating,
+    Storage,
+)
+
+from .support import FakeClock
+
+
+def event(debate_id: str, seq: int, **data: Any) -> Event:
+    return Event(
+        type="propose",
+        debate_id=debate_id,
+        seq=seq,
+        timestamp=f"2026-01-02T03:04:{seq % 60:02d}.123456+00:00",
+        round=1,
+        agent="demo:skeptic",
+        data=data or {"content": f"answer {seq}", "nested": {"list": [1, 2.5, None, "ü"]}},
+    )
+
+
+async def running(store: Storage, debate_id: str = "d1") -> Lease:
+    """Create ``debate_id`` and claim it (it must be the only queued debate)."""
+    await store.debates.create(NewDebate(debate_id, f"task {debate_id}", {"agents": ["demo"]}))
+    lease = await store.leases.claim("worker-1", 30)
+    assert lease is not None
+    assert lease.debate_id == debate_id
+    return lease
+
+
+# --- debates --------------------------------------------------------------------------------
+async def test_a_debate_round_trips(store: Storage) -> None:
+    created = await store.debates.create(
+        NewDebate("d1", "Which database?", {"agents": ["demo", "demo"], "rounds": 2})
+    )
+    assert created.status == "queued"
+    got = await store.debates.get("d1")
+    assert got == created
+    assert got.request == {"agents": ["demo", "demo"], "rounds": 2}
+    assert got.document is None
+    assert got.created_at.tzinfo is not None
+
+
+async def test_debate_errors(store: Storage) -> None:
+    await store.debates.create(NewDebate("d1", "task"))
+    with pytest.raises(ConflictError):
+        await store.debates.create(NewDebate("d1", "another"))
+    with pytest.raises(NotFoundError):
+        await store.debates.get("nope")
+    with pytest.raises(NotFoundError):
+        await store.debates.update("nope", status="running")
+    with pytest.raises(InvalidInputError):
+        await store.debates.update("d1", status="exploded")
+    with pytest.raises(InvalidInputError):
+        await store.debates.create(NewDebate("d2", "  "))
+
+
+async def test_update_stores_status_and_document(store: Storage) -> None:
+    await store.debates.create(NewDebate("d1", "task"))
+    document = {"id": "d1", "status": "running", "messages": [{"content": "ü", "n": 1.5}]}
+    await store.debates.update("d1", status="running", document=document)
+    got = await store.debates.get("d1")
+    assert (got.status, got.document) == ("running", document)
+    assert got.updated_at > got.created_at
+    await store.debates.update("d1", status="completed")  # document kept
+    got = await store.debates.get("d1")
+    assert (got.status, got.document) == ("completed", document)
+
+
+async def test_list_pages_newest_first_with_totals(store: Storage) -> None:
+    for n in range(7):
+        await store.debates.create(NewDebate(f"d{n}", f"task number {n}"))
+    first = await store.debates.list(limit=3)
+    assert [d.id for d in first.items] == ["d6", "d5", "d4"]
+    assert (first.total, first.limit, first.offset, first.has_more) == (7, 3, 0, True)
+    assert all(d.document is None for d in first.items)
+    last = await store.debates.list(limit=3, offset=6)
+    assert [d.id for d in last.items] == ["d0"]
+    assert not last.has_more
+    beyond = await store.debates.list(limit=3, offset=10)
+    assert (beyond.items, beyond.total, beyond.has_more) == ((), 7, False)
+    with pytest.raises(InvalidInputError):
+        await store.debates.list(limit=0)
+    with pytest.raises(InvalidInputError):
+        await store.debates.list(offset=-1)
+
+
+async def test_list_filters_by_status_and_text(store: Storage) -> None:
+    for n, task in enumerate(["Use PostgreSQL?", "Use SQLite?", "100% sure_thing", "pick A"]):
+        await store.debates.create(NewDebate(f"d{n}", task))
+    await store.debates.update("d1", status="completed", document={"x": 1})
+    await store.debates.update("d3", status="failed")
+    completed = await store.debates.list(status="completed")
+    assert [d.id for d in completed.items] == ["d1"]
+    assert completed.total == 1
+    queued = await store.debates.list(status="queued")
+    assert [d.id for d in queued.items] == ["d2", "d0"]
+    assert [d.id for d in (await store.debates.list(query="use ")).items] == ["d1", "d0"]
+    assert [d.id for d in (await store.debates.list(query="SQL")).items] == ["d1", "d0"]
+    # LIKE wildcards in the text are literal characters
+    assert [d.id for d in (await store.debates.list(query="0% s")).items] == ["d2"]
+    assert [d.id for d in (await store.debates.list(query="e_t")).items] == ["d2"]
+    assert [d.id for d in (await store.debates.list(query="use_")).items] == []
+    assert (await store.debates.list(query="sql", status="queued")).total == 1
+    with pytest.raises(InvalidInputError):
+        await store.debates.list(status="unknown")
+
+
+async def test_counts_cover_every_status(store: Storage) -> None:
+    assert await store.debates.counts() == {
+        "queued": 0, "running": 0, "completed": 0, "failed": 0, "cancelled": 0,
+    }  # fmt: skip
+    for n in range(3):
+        await store.debates.create(NewDebate(f"d{n}", "t"))
+    await store.debates.update("d0", status="running")
+    await store.debates.update("d0", status="running")  # no change, no double count
+    await store.debates.update("d1", status="cancelled")
+    counts = await store.debates.counts()
+    assert (counts["queued"], counts["running"], counts["cancelled"]) == (1, 1, 1)
+    await asyncio.gather(*(store.debates.update(f"d{n}", status="completed") for n in range(3)))
+    counts = await store.debates.counts()
+    assert counts["completed"] == 3
+    assert sum(counts.values()) == 3
+    for status, n in counts.items():
+        assert (await store.debates.list(status=status)).total == n
+
+
+# --- events ---------------------------------------------------------------------------------
+async def test_events_round_trip_in_order(store: Storage) -> None:
+    lease = await running(store)
+    written = [event("d1", seq) for seq in range(1, 6)]
+    for item in written:
+        await store.events.append(item, epoch=lease.epoch)
+    assert await store.events.read("d1") == written
+    assert await store.events.read("d1", since=3) == written[3:]
+    assert await store.events.read("d1", since=1, limit=2) == written[1:3]
+    assert await store.events.read("d1", since=5) == []
+    assert await store.events.read("other") == []
+    assert await store.events.last_seq("d1") == 5
+    assert await store.events.last_seq("other") == 0
+    assert await store.events.read("d1", primary=True) == written
+
+
+async def test_appends_must_be_contiguous(store: Storage) -> None:
+    lease = await running(store)
+    with pytest.raises(ConflictError, match="expected 1"):
+        await store.events.append(event("d1", 2), epoch=lease.epoch)
+    await store.events.append(event("d1", 1), epoch=lease.epoch)
+    with pytest.raises(ConflictError):
+        await store.events.append(event("d1", 1, content="again"), epoch=lease.epoch)
+    with pytest.raises(ConflictError, match="expected 2"):
+        await store.events.append(event("d1", 3), epoch=lease.epoch)
+    with pytest.raises(InvalidInputError):
+        await store.events.append(Event("token", "d1", None, "t"), epoch=lease.epoch)
+    assert [e.seq for e in await store.events.read("d1")] == [1]
+
+
+async def test_an_append_needs_the_current_lease(store: Storage, clock: FakeClock) -> None:
+    await store.debates.create(NewDebate("d1", "t"))
+    with pytest.raises(StaleLeaseError):  # queued: nobody holds it
+        await store.events.append(event("d1", 1), epoch=0)
+    first = await store.leases.claim("worker-1", 10)
+    assert first is not None
+    await store.events.append(event("d1", 1), epoch=first.epoch)
+    clock.advance(11)
+    second = await store.leases.claim("worker-2", 10)
+    assert second is not None
+    assert (second.debate_id, second.epoch) == ("d1", first.epoch + 1)
+    with pytest.raises(StaleLeaseError):
+        await store.events.append(event("d1", 2), epoch=first.epoch)
+    assert await store.events.last_seq("d1") == 1  # the stale append wrote nothing
+    sink = FencedEventSink(store.events, second.epoch)
+    await sink.append(event("d1", 2))
+    with pytest.raises(StaleLeaseError):
+        await FencedEventSink(store.events, first.epoch).append(event("d1", 3))
+    await store.leases.release(second)
+    with pytest.raises(StaleLeaseError):  # released: nobody may append
+        await sink.append(event("d1", 3))
+    with pytest.raises(StaleLeaseError):
+        await store.events.append(event("unknown", 1), epoch=1)
+
+
+async def test_concurrent_writers_keep_the_log_contiguous(store: Storage) -> None:
+    lease = await running(store)
+    per_writer, writers = 8, 5
+    conflicts = 0
+
+    async def writer(name: int) -> None:
+        nonlocal conflicts
+        written = 0
+        while written < per_writer:
+            seq = await store.events.last_seq("d1") + 1
+            try:
+                await store.events.append(event("d1", seq, by=name), epoch=lease.epoch)
+            except ConflictError:
+                conflicts += 1
+                continue
+            written += 1
+
+    await asyncio.gather(*(writer(n) for n in range(writers)))
+    stored = await store.events.read("d1", primary=True)
+    assert [e.seq for e in stored] == list(range(1, per_writer * writers + 1))
+    assert sorted(e.data["by"] for e in stored) == sorted(
+        n for n in range(writers) for _ in range(per_writer)
+    )
+
+
+async def test_racing_for_one_seq_exactly_one_wins(store: Storage) -> None:
+    lease = await running(store)
+    results = await asyncio.gather(
+        *(store.events.append(event("d1", 1, by=n), epoch=lease.epoch) for n in range(8)),
+        return_exceptions=True,
+    )
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, ConflictError) for r in results if r is not None)
+    assert len(await store.events.read("d1")) == 1
+
+
+# --- leases ---------------------------------------------------------------------------------
+async def test_claims_are_fifo_and_exclusive(store: Storage) -> None:
+    for n in range(5):
+        await store.debates.create(NewDebate(f"d{n}", "t"))
+    leases = await asyncio.gather(*(store.leases.claim(f"w{n}", 30) for n in range(7)))
+    claimed = [lease for lease in leases if lease is not None]
+    assert sorted(lease.debate_id for lease in claimed) == [f"d{n}" for n in range(5)]
+    assert all(lease.epoch == 1 for lease in claimed)
+    assert await store.leases.claim("late", 30) is None
+
+
+async def test_claim_order_is_oldest_first(store: Storage) -> None:
+    for n in range(3):
+        await store.debates.create(NewDebate(f"d{n}", "t"))
+    order = []
+    for _ in range(3):
+        lease = await store.leases.claim("w", 30)
+        assert lease is not None
+        order.append(lease.debate_id)
+    assert order == ["d0", "d1", "d2"]
+
+
+async def test_renew_release_and_requeue(store: Storage, clock: FakeClock) -> None:
+    lease = await running(store)
+    renewed = await store.leases.renew(lease, 60)
+    assert renewed.expires_at > lease.expires_at
+    assert renewed.epoch == lease.epoch
+    clock.advance(45)
+    assert await store.leases.claim("thief", 30) is None  # renewal kept it
+    await store.leases.release(renewed, requeue=True)
+    with pytest.raises(StaleLeaseError):
+        await store.leases.renew(renewed, 10)
+    with pytest.raises(StaleLeaseError):
+        await store.leases.release(renewed)
+    again = await store.leases.claim("worker-2", 30)
+    assert again is not None
+    assert (again.debate_id, again.epoch, again.owner) == ("d1", lease.epoch + 1, "worker-2")
+    await store.leases.release(again)
+    assert await store.leases.claim("worker-3", 30) is None  # done
+    with pytest.raises(InvalidInputError):
+        await store.leases.claim("w", 0)
+
+
+async def test_an_expired_lease_is_claimed_again(store: Storage, clock: FakeClock) -> None:
+    lease = await running(store)
+    clock.advance(31)
+    stolen = await store.leases.claim("worker-2", 30)
+    assert stolen is not None
+    assert (stolen.debate_id, stolen.epoch) == ("d1", lease.epoch + 1)
+    with pytest.raises(StaleLeaseError):
+        await store.leases.renew(lease, 30)
+
+
+async def test_a_finished_debate_leaves_the_queue(store: Storage) -> None:
+    await store.debates.create(NewDebate("d1", "t"))
+    await store.debates.update("d1", status="cancelled")
+    assert await store.leases.claim("w", 30) is None
+    lease = await running(store, "d2")
+    await store.debates.update("d2", status="completed")
+    with pytest.raises(StaleLeaseError):  # finished: no more events
+        await store.events.append(event("d2", 1), epoch=lease.epoch)
+    await store.leases.release(lease, requeue=True)  # its worker's release still succeeds
+    assert await store.leases.claim("w", 30) is None  # and does not requeue it
+
+
+# --- tokens, settings, ratings, receipts -------------------------------------------------------
+async def test_tokens(store: Storage) -> None:
+    admin = await store.tokens.create(name="ops laptop", role="admin", secret="s3cret-admin")
+    viewer = await store.tokens.create(name="grafana", role="viewer", secret="s3cret-viewer")
+    assert admin.id != viewer.id
+    assert admin.last_used_at is None
+    used = await store.tokens.authenticate("s3cret-admin")
+    assert used is not None
+    assert (used.id, used.role, used.name) == (admin.id, "admin", "ops laptop")
+    assert used.last_used_at is not None
+    assert await store.tokens.authenticate("wrong") is None
+    listed = await store.tokens.list()
+    assert [t.id for t in listed] == [admin.id, viewer.id]
+    assert listed[0].last_used_at == used.last_used_at
+    revoked = await store.tokens.revoke(admin.id)
+    assert revoked.revoked
+    assert (await store.tokens.revoke(admin.id)).revoked_at == revoked.revoked_at
+    assert await store.tokens.authenticate("s3cret-admin") is None
+    with pytest.raises(NotFoundError):
+        await store.tokens.revoke("tok_missing")
+    with pytest.raises(InvalidInputError):
+        await store.tokens.create(name="x", role="root", secret="abc")
+    with pytest.raises(ConflictError):
+        await store.tokens.create(name="dup", role="viewer", secret="s3cret-viewer")
+
+
+async def test_settings(store: Storage) -> None:
+    assert await store.settings.get("maintenance") is None
+    await store.settings.set("maintenance", {"enabled": True, "message": "upgrade ü"})
+    assert await store.settings.get("maintenance") == {"enabled": True, "message": "upgrade ü"}
+    await store.settings.set("maintenance", {"enabled": False})
+    assert await store.settings.get("maintenance") == {"enabled": False}
+    await store.settings.delete("maintenance")
+    await store.settings.delete("maintenance")
+    assert await store.settings.get("maintenance") is None
+    with pytest.raises(InvalidInputError):
+        await store.settings.set("x", None)
+
+
+async def test_ratings(store: Storage) -> None:
+    assert await store.ratings.leaderboard() == []
+    await store.ratings.put(
+        [Rating("a", 1510.5, wins=1, debates=1), Rating("b", 1489.5, losses=1, debates=1)]
+    )
+    await store.ratings.put([Rating("c", 1510.5, draws=1, debates=1), Rating("b", 1400.0)])
+    assert [r.agent for r in await store.ratings.leaderboard()] == ["a", "c", "b"]
+    assert [r.agent for r in await store.ratings.leaderboard(limit=1)] == ["a"]
+    got = await store.ratings.get(["a", "b", "zz"])
+    assert got == {"a": Rating("a", 1510.5, wins=1, debates=1), "b": Rating("b", 1400.0)}
+    assert await store.ratings.get([]) == {}
+
+
+async def test_receipts_form_a_chain(store: Storage) -> None:
+    assert await store.receipts.head() is None
+    first = await store.receipts.append(NewReceipt("r1", "d1", "h1", None, {"v": "0.2"}))
+    assert (first.position, first.previous_digest) == (1, None)
+    with pytest.raises(ConflictError):  # not chained to the head
+        await store.receipts.append(NewReceipt("r2", "d1", "h2", None, {}))
+    with pytest.raises(ConflictError):  # the id exists
+        await store.receipts.append(NewReceipt("r1", "d2", "h9", "h1", {}))
+    second = await store.receipts.append(NewReceipt("r2", "d2", "h2", "h1", {"n": [1, 2]}))
+    third = await store.receipts.append(NewReceipt("r3", "d1", "h3", "h2", {}))
+    assert second.position == 2
+    assert await store.receipts.head() == third
+    assert await store.receipts.get("r2") == second
+    assert [r.id for r in await store.receipts.for_debate("d1")] == ["r1", "r3"]
+    with pytest.raises(NotFoundError):
+        await store.receipts.get("r9")
+
+
+async def test_racing_receipts_never_fork_the_chain(store: Storage) -> None:
+    await store.receipts.append(NewReceipt("r0", "d", "h0", None, {}))
+    results = await asyncio.gather(
+        *(store.receipts.append(NewReceipt(f"r{n}", "d", f"x{n}", "h0", {})) for n in range(1, 6)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, ConflictError) for r in results if isinstance(r, BaseException))
+    head = await store.receipts.head()
+    assert head is not None
+    assert head.position == 2

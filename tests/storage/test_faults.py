@@ -1,0 +1,153 @@
+"""A database that goes away: fail fast, say which database (password masked), recover."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable
+from urllib.parse import urlsplit
+
+import pytest
+
+from aragora.errors import DatabaseUnavailableError
+from aragora.storage.database import Database, PoolOptions
+from aragora.storage.repository import NewDebate
+from aragora.storage.sql import sql_storage
+
+from .support import psql
+
+QUICK = PoolOptions(
+    pool_size=2, max_overflow=0, pool_timeout=2, connect_timeout=1, command_timeout=2
+)
+
+
+class TcpProxy:
+    """A TCP proxy on 127.0.0.1 that can be cut (connections dropped, new ones refused),
+    turned into a black hole (connections accepted, nothing answered) and restored."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.blackhole = False
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+        self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        if self.blackhole:
+            return  # hold the connection open and never answer
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.add(up_writer)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self.cut()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, ConnectionError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.transport.abort()
+
+
+@pytest.fixture
+async def proxied(pg_session_url: str, pg_db: Database) -> AsyncIterator[tuple[TcpProxy, str]]:
+    """A proxy to the test server and the URL of the session database through it, with a
+    password in the URL (trust authentication ignores it) to prove it is masked."""
+    parts = urlsplit(pg_session_url)
+    proxy = TcpProxy(parts.port or 5432)
+    await proxy.start()
+    url = f"postgresql://postgres:hunter2-secret@127.0.0.1:{proxy.port}{parts.path}"
+    yield proxy, url
+    await proxy.close()
+
+
+async def _fails_fast(operation: Awaitable[object], limit: float) -> str:
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        await operation
+    assert time.monotonic() - started < limit
+    return str(caught.value)
+
+
+async def test_lost_database_fails_fast_and_recovers(proxied: tuple[TcpProxy, str]) -> None:
+    proxy, url = proxied
+    database = Database(url, options=QUICK)
+    store = sql_storage(database)
+    try:
+        await store.debates.create(NewDebate("d1", "before the outage"))
+        await proxy.cut()
+        message = await _fails_fast(store.debates.get("d1"), limit=QUICK.pool_timeout + 1)
+        assert f"127.0.0.1:{proxy.port}" in message
+        assert "postgres:***@" in message
+        assert "hunter2" not in message
+        assert "\n" not in message
+        await _fails_fast(store.debates.create(NewDebate("d2", "during")), limit=3)
+        await _fails_fast(store.ping(), limit=3)
+        await proxy.start()  # the database is back, on the same address
+        assert (await store.debates.get("d1")).task == "before the outage"
+        await store.debates.create(NewDebate("d2", "after the outage"))
+        assert (await store.debates.list()).total == 2
+    finally:
+        await store.close()
+
+
+async def test_a_silent_database_times_out(proxied: tuple[TcpProxy, str]) -> None:
+    proxy, url = proxied
+    proxy.blackhole = True
+    database = Database(url, options=QUICK)
+    try:
+        message = await _fails_fast(database.ping(), limit=QUICK.connect_timeout + 2)
+        assert "hunter2" not in message
+    finally:
+        await database.dispose()
+
+
+async def test_terminated_backends_are_replaced(pg_session_url: str, pg_db: Database) -> None:
+    store = sql_storage(pg_db)
+    await store.debates.create(NewDebate("d1", "t"))
+    name = urlsplit(pg_session_url).path.lstrip("/")
+    killed = psql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    )
+    assert int(killed) >= 1
+    # The pool notices the dead connections when it checks them out and reconnects.
+    assert (await store.debates.get("d1")).task == "t"
+    await store.debates.update("d1", status="running")
+
+
+async def test_an_unreachable_database_is_named(unused_tcp_port: int) -> None:
+    database = Database(
+        f"postgresql://app:pw-secret@127.0.0.1:{unused_tcp_port}/aragora", options=QUICK
+    )
+    try:
+        message = await _fails_fast(database.ping(), limit=3)
+    finally:
+        await database.dispose()
+    assert message.startswith(
+        f"database postgresql://app:***@127.0.0.1:{unused_tcp_port}/aragora unavailable: "
+        "connection refused"
+    ), message
+    assert "pw-secret" not in message

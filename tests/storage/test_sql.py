@@ -1,0 +1,209 @@
+"""What only the SQL store has: the migrated schema, index use, replica routing, PgBouncer
+mode, hashed secrets, masked URLs, and a whole debate run through the fenced sink."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from aragora import wiring
+from aragora.debate.events import Event
+from aragora.debate.model import Task
+from aragora.debate.protocol import DebateProtocol, Mode
+from aragora.debate.state import DebateSetup
+from aragora.errors import ConfigurationError, DatabaseUnavailableError
+from aragora.runtime.document import debate_document
+from aragora.settings import load_settings
+from aragora.storage.database import Database, PoolOptions, mask_url, translate_error
+from aragora.storage.repository import FencedEventSink, NewDebate, Storage
+from aragora.storage.schema import debate_events, debates, metadata
+from aragora.storage.sql import sql_storage
+from aragora.storage.sql_events import events_after
+
+from .support import FAST, migrate_async, pg_database, sqlite_copy
+
+
+async def test_the_migrated_schema_is_the_code_schema(sql_db: Database) -> None:
+    async with sql_db.writer.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+            )
+        )
+    assert diff == []
+
+
+async def test_reading_after_a_seq_is_an_index_scan(sql_db: Database) -> None:
+    store = sql_storage(sql_db)
+    now = datetime.now(UTC)
+    async with sql_db.write() as conn:  # enough rows that a planner would avoid an index
+        await conn.execute(
+            debates.insert(),
+            [
+                {"id": f"d{n}", "status": "running", "task": "t", "request": {},
+                 "created_at": now, "updated_at": now}
+                for n in range(50)
+            ],
+        )  # fmt: skip
+        await conn.execute(
+            debate_events.insert(),
+            [
+                {"debate_id": f"d{n}", "seq": seq, "type": "propose", "timestamp": "t",
+                 "data": {}, "created_at": now}
+                for n in range(50)
+                for seq in range(1, 101)
+            ],
+        )  # fmt: skip
+    query = events_after("d7", 40, 100)
+    async with sql_db.write() as conn:
+        if sql_db.dialect == "postgresql":
+            await conn.execute(sa.text("ANALYZE debate_events"))
+            compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
+            plan = "\n".join(row[0] for row in await conn.execute(sa.text(f"EXPLAIN {compiled}")))
+            # An index range scan (plain or bitmap, the planner's choice), never a table scan.
+            assert "Seq Scan" not in plan, plan
+            assert (
+                "Index Scan on pk_debate_events" in plan
+                or "Index Scan using pk_debate_events" in plan
+            ), plan
+            assert "(seq > 40)" in plan, plan
+        else:
+            compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
+            plan = "\n".join(
+                str(row[-1])
+                for row in await conn.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}"))
+            )
+            assert "SEARCH debate_events USING PRIMARY KEY (debate_id=? AND seq>?)" in plan, plan
+    assert [e.seq for e in await store.events.read("d7", since=40, limit=3)] == [41, 42, 43]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_read_only_queries_go_to_the_replica(
+    backend: str, tmp_path: Path, sqlite_template: Path
+) -> None:
+    """Point the read URL at a second database holding different rows: get, list, events
+    and search answer from it; writes and primary reads go to the primary."""
+    if backend == "sqlite":
+        primary_url = sqlite_copy(sqlite_template, tmp_path, "primary.db")
+        replica_url = sqlite_copy(sqlite_template, tmp_path, "replica.db")
+        await _route(primary_url, replica_url)
+        return
+    with pg_database("aragora_primary") as primary_url, pg_database("aragora_replica") as replica:
+        await migrate_async(primary_url)
+        await migrate_async(replica)
+        await _route(primary_url, replica)
+
+
+async def _route(primary_url: str, replica_url: str) -> None:
+    primary = sql_storage(Database(primary_url, options=FAST))
+    replica = sql_storage(Database(replica_url, options=FAST))
+    routed_db = Database(primary_url, read_url=replica_url, options=FAST)
+    routed = sql_storage(routed_db)
+    try:
+        await routed.debates.create(NewDebate("same-id", "written via the primary"))
+        await replica.debates.create(NewDebate("same-id", "only on the replica"))
+        lease = await replica.leases.claim("w", 30)
+        assert lease is not None
+        await replica.events.append(
+            Event("debate_start", "same-id", 1, "t", data={"on": "replica"}), epoch=lease.epoch
+        )
+        assert (await routed.debates.get("same-id")).task == "only on the replica"
+        assert (await routed.debates.get("same-id", primary=True)).task == "written via the primary"
+        page = await routed.debates.list(query="replica")
+        assert [d.task for d in page.items] == ["only on the replica"]
+        assert [e.data for e in await routed.events.read("same-id")] == [{"on": "replica"}]
+        assert await routed.events.read("same-id", primary=True) == []
+        assert (await primary.debates.get("same-id")).task == "written via the primary"
+        assert routed_db.read_display_url == mask_url(replica_url)
+    finally:
+        for store in (primary, replica, routed):
+            await store.close()
+
+
+async def test_pgbouncer_mode_disables_statement_caches(pg_db: Database) -> None:
+    bouncer = Database(pg_db.url, options=PoolOptions(pool_size=1, pgbouncer=True))
+    store = sql_storage(bouncer)
+    try:
+        for n in range(3):  # the same statements, repeatedly, on one connection
+            await store.debates.create(NewDebate(f"d{n}", "t"))
+            await store.debates.get(f"d{n}")
+        async with bouncer.writer.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection is not None
+            assert raw.driver_connection._stmt_cache.get_max_size() == 0
+            # SQLAlchemy's own cache of prepared statements is off too.
+            assert getattr(raw.dbapi_connection, "_prepared_statement_cache", "?") is None
+            names = (await conn.execute(sa.text("SELECT name FROM pg_prepared_statements"))).all()
+            assert all(not name.startswith("__asyncpg_stmt_") for (name,) in names)
+    finally:
+        await bouncer.dispose()
+
+
+async def test_token_secrets_are_stored_hashed(sql_db: Database) -> None:
+    store = sql_storage(sql_db)
+    await store.tokens.create(name="n", role="operator", secret="plain-secret-value")
+    async with sql_db.read() as conn:
+        rows = (await conn.execute(sa.text("SELECT * FROM api_tokens"))).all()
+    assert "plain-secret-value" not in repr(rows)
+    assert len(rows[0].secret_hash) == 64
+
+
+def test_urls_are_masked() -> None:
+    assert (
+        mask_url("postgresql://app:hunter2@db:5432/aragora")
+        == "postgresql://app:***@db:5432/aragora"
+    )
+    assert mask_url("postgresql://app@db/aragora") == "postgresql://app@db/aragora"
+    assert mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    error = translate_error(
+        ConnectionRefusedError(111, "Connect call failed"), "postgresql://a:***@h/d"
+    )
+    assert isinstance(error, DatabaseUnavailableError)
+    assert str(error).startswith("database postgresql://a:***@h/d unavailable: connection refused")
+    with pytest.raises(ConfigurationError, match=r"mysql://u:\*\*\*@h/d"):
+        Database("mysql://u:pw@h/d")
+    with pytest.raises(ConfigurationError):
+        Database("sqlite:///:memory:")
+    with pytest.raises(DatabaseUnavailableError, match=r"^database sqlite:////proc/no/x.db"):
+        Database("sqlite:////proc/no/x.db")
+
+
+async def test_a_debate_runs_through_the_fenced_sink(store: Storage) -> None:
+    """The engine writes a whole debate through FencedEventSink; the stored log folds to
+    the same document as the events the engine produced."""
+    settings = load_settings({"ARAGORA_DEMO_DELAY": "0"})
+    debate_id = str(uuid.uuid4())
+    await store.debates.create(NewDebate(debate_id, "Tabs or spaces?"))
+    lease = await store.leases.claim("worker", 60)
+    assert lease is not None
+    produced: list[Event] = []
+
+    class Recording(FencedEventSink):
+        async def append(self, event: Event) -> None:
+            await super().append(event)
+            produced.append(event)
+
+    panel = wiring.build_panel(["demo", "demo", "demo"], settings, seed=7)
+    setup = DebateSetup(
+        debate_id=debate_id,
+        task=Task("Tabs or spaces?", ""),
+        protocol=DebateProtocol(mode=Mode.DEBATE, rounds=2),
+        panel=tuple(p for p, _ in panel),
+        seed=7,
+    )
+    engine = wiring.build_engine(settings, sink=Recording(store.events, lease.epoch))
+    await engine.start(setup, {p.name: llm for p, llm in panel})
+    stored = await store.events.read(debate_id)
+    assert stored == produced
+    document: dict[str, Any] = debate_document(debate_id, stored)
+    assert document == debate_document(debate_id, produced)
+    assert document["status"] == "completed"
+    await store.debates.update(debate_id, status="completed", document=document)
+    assert (await store.debates.get(debate_id)).document == document
