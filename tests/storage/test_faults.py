@@ -138,6 +138,24 @@ async def test_terminated_backends_are_replaced(pg_session_url: str, pg_db: Data
     await store.debates.update("d1", status="running")
 
 
+async def test_event_reads_survive_terminated_backends(
+    pg_session_url: str, pg_db: Database
+) -> None:
+    # Replay reads go straight to the driver (Database.driver_rows): a dead pooled
+    # connection must be dropped and the read retried, as for SQLAlchemy reads.
+    store = sql_storage(pg_db)
+    await store.debates.create(NewDebate("d1", "t"))
+    assert await store.events.read("d1") == []  # the pool now holds a reader connection
+    name = urlsplit(pg_session_url).path.lstrip("/")
+    killed = psql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    )
+    assert int(killed) >= 1
+    assert await store.events.read("d1") == []
+    assert await store.events.read("d1", since=0, limit=5) == []
+
+
 async def test_an_unreachable_database_is_named(unused_tcp_port: int) -> None:
     database = Database(
         f"postgresql://app:pw-secret@127.0.0.1:{unused_tcp_port}/aragora", options=QUICK

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -196,6 +197,38 @@ class Database:
                 if attempt == 1 and error.connection_invalidated:
                     continue
                 raise translate_error(error, shown) from error
+            except Exception as error:
+                raise translate_error(error, shown) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def driver_rows(
+        self, sql: str, *args: Any, primary: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """PostgreSQL only: the rows of one read-only SQL statement (``$1`` parameters)
+        fetched straight from the driver, skipping SQLAlchemy's result layer, which costs
+        more than the query on the replay path. Same routing, retry of a dead pooled
+        connection and error translation as :meth:`rows`; JSON columns come back decoded
+        (the pool's connections carry the JSON codec)."""
+        if self.dialect != "postgresql":
+            raise ConfigurationError("driver_rows is for PostgreSQL; use rows()")
+        engine = self._primary_reader if primary else self.reader
+        shown = self.display_url if primary else self.read_display_url
+        for attempt in (1, 2):
+            try:
+                async with engine.connect() as conn:
+                    driver = (await conn.get_raw_connection()).driver_connection
+                    if driver is None:
+                        raise DatabaseUnavailableError(f"database {shown}: connection closed")
+                    try:
+                        records = await driver.fetch(sql, *args)
+                    except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError):
+                        # The backend is gone: drop this connection (and let the pool test
+                        # the rest) before trying once more on a fresh one.
+                        await conn.invalidate()
+                        if attempt == 1:
+                            continue
+                        raise
+                    return [tuple(record) for record in records]
             except Exception as error:
                 raise translate_error(error, shown) from error
         raise AssertionError("unreachable")  # pragma: no cover

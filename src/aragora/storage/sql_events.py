@@ -15,7 +15,7 @@ An append runs in one transaction on the primary:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,14 @@ def events_after(debate_id: str, since: int, limit: int | None) -> sa.Select[Any
         .order_by(debate_events.c.seq)
     )
     return query if limit is None else query.limit(limit)
+
+
+# The same query as events_after(), as PostgreSQL text for Database.driver_rows: replaying a
+# debate is the hottest read, and SQLAlchemy's result layer costs more than the query.
+_EVENTS_AFTER_SQL = (
+    "SELECT seq, type, timestamp, round, agent, data FROM debate_events"
+    " WHERE debate_id = $1 AND seq > $2 ORDER BY seq"
+)
 
 
 class SqlEventRepository:
@@ -102,7 +110,15 @@ class SqlEventRepository:
         """See :meth:`EventRepository.read`."""
         if limit is not None and limit < 1:
             raise InvalidInputError(f"limit must be at least 1, got {limit}")
-        rows = await self._db.rows(events_after(debate_id, since, limit), primary=primary)
+        rows: Sequence[Sequence[Any]]
+        if self._db.dialect == "postgresql":
+            rows = await self._db.driver_rows(
+                _EVENTS_AFTER_SQL if limit is None else _EVENTS_AFTER_SQL + " LIMIT $3",
+                *((debate_id, since) if limit is None else (debate_id, since, limit)),
+                primary=primary,
+            )
+        else:
+            rows = await self._db.rows(events_after(debate_id, since, limit), primary=primary)
         # Positional unpacking: this loop is the hot path of replay (see bench/storage.py).
         return [
             Event(kind, debate_id, seq, timestamp, round_, agent, data)
