@@ -177,9 +177,12 @@ def _arithmetic(sentence: str) -> tuple[str, str] | None:
 
 
 def _evaluate(node: ast.expr) -> float:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        value: float = node.value  # type: ignore[assignment]  # narrowed by the check above
-        return value
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
+        return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         operand = _evaluate(node.operand)
         return -operand if isinstance(node.op, ast.USub) else operand

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from aragora import __version__
 from aragora.cli.agents import add_agents_command
@@ -19,7 +20,7 @@ __all__ = ["main"]
 class _Parser(argparse.ArgumentParser):
     """argparse with errors as one line on stderr and exit status 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

@@ -205,7 +205,7 @@ class DebateEngine:
                     await self._append(
                         state, event_type, data, round_=call.key.round, agent=call.key.agent
                     )
-                if self._over_budget(state):
+                if state.budget_reached():
                     break
         finally:
             if alarm is not None:
@@ -261,13 +261,6 @@ class DebateEngine:
                 f"{protocol.max_tokens} tokens and ${protocol.max_cost_usd}"
             ),
         }
-
-    def _over_budget(self, state: DebateState) -> bool:
-        protocol = state.require_setup().protocol
-        usage = state.total_usage()
-        return (protocol.max_tokens is not None and usage.total_tokens >= protocol.max_tokens) or (
-            protocol.max_cost_usd is not None and usage.cost_usd >= protocol.max_cost_usd
-        )
 
     async def _call(
         self, state: DebateState, call: AgentCall, llm: LLM

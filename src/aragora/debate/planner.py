@@ -96,10 +96,8 @@ class Planner:
             )
         if s.stop is not None:
             return self._conclude(s)
-        usage = s.total_usage()
-        if (protocol.max_tokens is not None and usage.total_tokens >= protocol.max_tokens) or (
-            protocol.max_cost_usd is not None and usage.cost_usd >= protocol.max_cost_usd
-        ):
+        if s.budget_reached():
+            usage = s.total_usage()
             return _warning(
                 WarningCode.BUDGET_EXHAUSTED,
                 f"budget exhausted after {usage.total_tokens} tokens and ${usage.cost_usd:.4f}",

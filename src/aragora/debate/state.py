@@ -134,6 +134,7 @@ class DebateState:
     convergence: dict[int, dict[str, Any]] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
     usage_total: Usage = field(default_factory=Usage)
+    calls: dict[str, int] = field(default_factory=dict)
     stop: str | None = None
     stop_message: str = ""
     consensus: dict[str, Any] | None = None
@@ -175,6 +176,14 @@ class DebateState:
     def total_usage(self) -> Usage:
         """Tokens and cost of every call so far."""
         return self.usage_total
+
+    def budget_reached(self) -> bool:
+        """Whether the calls so far have used up the token or cost budget."""
+        protocol = self.require_setup().protocol
+        spent = self.usage_total
+        return (protocol.max_tokens is not None and spent.total_tokens >= protocol.max_tokens) or (
+            protocol.max_cost_usd is not None and spent.cost_usd >= protocol.max_cost_usd
+        )
 
 
 def fold(events: Iterable[Event]) -> DebateState:
@@ -227,6 +236,7 @@ def _mark_call(state: DebateState, event: Event, data: Mapping[str, Any]) -> str
             float(usage.get("cost_usd", 0.0)),
         )
         state.usage[agent] = state.usage.get(agent, Usage()) + spent
+        state.calls[agent] = state.calls.get(agent, 0) + 1
         state.usage_total = state.usage_total + spent
     problems = data.get("problems") or []
     if problems and event.seq is not None:

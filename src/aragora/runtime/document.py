@@ -45,7 +45,6 @@ def debate_document(
             3,
         )
     messages = []
-    per_agent: dict[str, dict[str, Any]] = {}
     warnings = []
     for event in events:
         data = event.data
@@ -70,21 +69,20 @@ def debate_document(
                 if field in data:
                     message[field] = data[field]
             messages.append(message)
-        usage = data.get("usage")
-        if usage and event.agent:
-            entry = per_agent.setdefault(
-                event.agent,
-                {"input_tokens": 0, "output_tokens": 0, "tokens": 0, "usd": 0.0, "calls": 0},
-            )
-            entry["input_tokens"] += int(usage.get("input_tokens", 0))
-            entry["output_tokens"] += int(usage.get("output_tokens", 0))
-            entry["tokens"] = entry["input_tokens"] + entry["output_tokens"]
-            entry["usd"] = round(entry["usd"] + float(usage.get("cost_usd", 0.0)), 8)
-            entry["calls"] += 1
         if event.type == EventType.WARNING:
             warnings.append({"seq": event.seq, **dict(data)})
-    total_in = sum(e["input_tokens"] for e in per_agent.values())
-    total_out = sum(e["output_tokens"] for e in per_agent.values())
+    # Usage is summed once, by the fold.
+    per_agent = {
+        agent: {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "tokens": usage.total_tokens,
+            "usd": round(usage.cost_usd, 8),
+            "calls": state.calls.get(agent, 0),
+        }
+        for agent, usage in state.usage.items()
+    }
+    total = state.total_usage()
     protocol = setup.protocol if setup else None
     return {
         "id": debate_id,
@@ -116,10 +114,10 @@ def debate_document(
         "messages": messages,
         "warnings": warnings,
         "cost": {
-            "tokens": total_in + total_out,
-            "input_tokens": total_in,
-            "output_tokens": total_out,
-            "usd": round(sum(e["usd"] for e in per_agent.values()), 8),
+            "tokens": total.total_tokens,
+            "input_tokens": total.input_tokens,
+            "output_tokens": total.output_tokens,
+            "usd": round(total.cost_usd, 8),
             "per_agent": per_agent,
         },
         "created_at": created_at or started_at,
