@@ -51,7 +51,15 @@ CONTRACT_VARIABLES = frozenset(
 # Variables added by issues after CONTRACT.md was written (issue 4: storage; issue 3:
 # agent endpoints allowlist and the OpenRouter fallback model map).
 EXTRA_VARIABLES = frozenset(
-    {"ARAGORA_AUTO_MIGRATE", "ARAGORA_AGENT_ENDPOINTS", "ARAGORA_OPENROUTER_MODELS_FILE"}
+    {
+        "ARAGORA_AUTO_MIGRATE",
+        "ARAGORA_AGENT_ENDPOINTS",
+        "ARAGORA_OPENROUTER_MODELS_FILE",
+        "ARAGORA_SHUTDOWN_GRACE",
+        "ARAGORA_LEASE_TTL",
+        "ARAGORA_MAX_BODY_BYTES",
+        "ARAGORA_CORS_ORIGINS",
+    }
 )
 
 SHARED_CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "CONTRACT.md"

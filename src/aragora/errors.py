@@ -5,12 +5,17 @@
     │   ├── InvalidInputError     a malformed value (task, protocol, option)
     │   ├── InvalidAgentSpecError an agent spec that is malformed, unknown or unconfigured
     │   ├── NotFoundError         something named that does not exist
-    │   └── ConflictError         the request contradicts the current state
+    │   ├── ConflictError         the request contradicts the current state
+    │   ├── AuthenticationError   no credentials, or ones that name no valid token (401)
+    │   ├── PermissionDeniedError a valid token whose role may not do this (403)
+    │   └── PayloadTooLargeError  a request body over the size limit (413)
     ├── ProviderError             an LLM provider failed us (rate limit, outage, garbage)
     │   └── AgentTimeoutError     one agent call took longer than allowed
     └── SystemFailure             Aragora's own infrastructure failed (storage, bus, config)
         ├── ConfigurationError    the operator's settings cannot work
         ├── StaleLeaseError       a writer lost its lease; it must stop
+        ├── UnavailableError      not taking this work now; retry after a while (503)
+        │   └── MaintenanceError  maintenance mode or draining: no new debates
         └── StorageError          the database failed or cannot be used as it is
             ├── DatabaseUnavailableError  unreachable, refused, timed out, connection lost
             └── SchemaMismatchError       the schema is not at this code's revision
@@ -24,17 +29,22 @@ from __future__ import annotations
 __all__ = [
     "AgentTimeoutError",
     "AragoraError",
+    "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
     "DatabaseUnavailableError",
     "InvalidAgentSpecError",
     "InvalidInputError",
+    "MaintenanceError",
     "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
     "ProviderError",
     "SchemaMismatchError",
     "StaleLeaseError",
     "StorageError",
     "SystemFailure",
+    "UnavailableError",
     "UserError",
 ]
 
@@ -93,6 +103,24 @@ class ConflictError(UserError):
     code = "conflict"
 
 
+class AuthenticationError(UserError):
+    """The request carries no credentials, or ones that match no valid token."""
+
+    code = "unauthorized"
+
+
+class PermissionDeniedError(UserError):
+    """The token is valid but its role may not do this."""
+
+    code = "forbidden"
+
+
+class PayloadTooLargeError(UserError):
+    """The request body is larger than the server accepts."""
+
+    code = "payload_too_large"
+
+
 class ProviderError(AragoraError):
     """An LLM provider failed to give a usable answer.
 
@@ -143,6 +171,22 @@ class StaleLeaseError(SystemFailure):
     """An append carried a lease epoch that is no longer current; the writer must stop."""
 
     code = "stale_lease"
+
+
+class UnavailableError(SystemFailure):
+    """The service cannot take this work now; ``retry_after`` seconds is a fair wait."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: float = 30.0, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class MaintenanceError(UnavailableError):
+    """Maintenance mode is on, or this replica is draining: no new debates are accepted."""
+
+    code = "maintenance"
 
 
 class StorageError(SystemFailure):

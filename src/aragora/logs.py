@@ -70,6 +70,9 @@ _RECORD_ATTRS = frozenset(
 _BARE_VALUE = re.compile(r"[^\s\"'=\\]+")
 
 
+_CHATTY_LIBRARIES = ("httpx", "httpcore", "alembic.runtime.migration", "uvicorn.error")
+
+
 def configure_logging(
     level: str,
     fmt: str,
@@ -104,6 +107,12 @@ def configure_logging(
         previous.close()
     root.addHandler(handler)
     root.setLevel(numeric_level)
+    # Libraries that narrate routine work at INFO (every HTTP request httpx makes, every
+    # migration context alembic opens, uvicorn's per-connection lines) speak only at
+    # WARNING and above unless DEBUG is asked for; Aragora logs those events itself.
+    quiet = logging.NOTSET if numeric_level <= logging.DEBUG else logging.WARNING
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(quiet)
 
 
 def log_event(

@@ -213,6 +213,23 @@ class Settings(BaseSettings):
     under one of them); comma-separated in the environment. The operator's own specs
     (environment, CLI) may name any endpoint."""
 
+    shutdown_grace: float = Field(default=25.0, ge=0, validation_alias="ARAGORA_SHUTDOWN_GRACE")
+    """Seconds running debates get to finish after SIGTERM before the process exits and
+    leaves the rest to be resumed (readiness turns 503 at once)."""
+
+    lease_ttl: float = Field(default=30.0, gt=0, validation_alias="ARAGORA_LEASE_TTL")
+    """Seconds a worker's lease on a running debate lasts without a heartbeat; after it
+    expires another worker takes the debate over."""
+
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, validation_alias="ARAGORA_MAX_BODY_BYTES"
+    )
+    """Largest request body the HTTP API accepts (413 beyond it)."""
+
+    cors_origins: list[str] = Field(default_factory=list, validation_alias="ARAGORA_CORS_ORIGINS")
+    """Origins allowed to call the API from a browser (comma-separated); CORS is off when
+    empty."""
+
     # --- sources --------------------------------------------------------------------------
     @classmethod
     def settings_customise_sources(
@@ -236,6 +253,13 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_key_file(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().absolute()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("default_agents", mode="before")
     @classmethod

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aragora.agents.providers import KEY_VARIABLES, ProviderConfig, ProviderHub
 from aragora.agents.registry import AgentRegistry, default_registry
+from aragora.agents.status import agent_statuses
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.engine import DebateEngine, TokenPublisher
 from aragora.debate.model import Participant
 from aragora.debate.ports import LLM, EventSink, SystemClock
 from aragora.debate.prompting import PromptBook
+from aragora.runtime.bus import EventBus, LocalBus
+from aragora.runtime.health import HealthMonitor
+from aragora.runtime.node import Node
+from aragora.runtime.redis_bus import RedisBus
+from aragora.runtime.requests import RequestDefaults
+from aragora.runtime.runner import DebateRunner, EventObserver
+from aragora.runtime.service import DebateService
+from aragora.runtime.workers import WorkerPool
 from aragora.settings import Settings
 from aragora.storage.database import Database, PoolOptions
 from aragora.storage.repository import Storage
@@ -23,6 +36,7 @@ __all__ = [
     "build_provider_hub",
     "build_registry",
     "build_storage",
+    "open_node",
     "provider_config",
 ]
 
@@ -126,3 +140,101 @@ def build_storage(database: Database) -> Storage:
     """Every repository on ``database`` (check its schema first with
     ``aragora.migrations.runner.ensure_schema``)."""
     return sql_storage(database)
+
+
+async def open_node(
+    settings: Settings,
+    *,
+    check_schema: Callable[[Database], Awaitable[object]] | None = None,
+    storage: Storage | None = None,
+) -> Node:
+    """This replica's runtime: database and storage, providers, bus, workers, service and
+    health, built from ``settings``. Call ``node.start()`` to begin claiming debates and
+    ``await node.close()`` when done.
+
+    ``check_schema`` runs on the database before anything uses it — the server passes
+    ``aragora.migrations.runner.ensure_schema`` (wiring sits below migrations, so it cannot
+    call it itself). ``storage`` replaces the database entirely (tests pass
+    ``aragora.storage.memory.memory_storage()``)."""
+    database: Database | None = None
+    if storage is None:
+        database = build_database(settings)
+        try:
+            if check_schema is not None:
+                await check_schema(database)
+        except BaseException:
+            await database.dispose()
+            raise
+        storage = build_storage(database)
+    hub = build_provider_hub(settings)
+    registry = build_registry(settings, hub)
+    bus: EventBus
+    redis_health: Callable[[], Awaitable[str]] | None = None
+    if settings.redis_url is not None:
+        redis_bus = RedisBus(settings.redis_url)
+        bus, redis_health = redis_bus, redis_bus.health
+    else:
+        bus = LocalBus()
+    observers: list[EventObserver] = []
+
+    def panel(specs: Sequence[str], *, seed: int, trusted: bool) -> list[tuple[Participant, LLM]]:
+        return registry.build_panel(specs, seed=seed, trusted=trusted)
+
+    def engine(*, sink: EventSink, publish_token: TokenPublisher | None) -> DebateEngine:
+        return build_engine(settings, sink=sink, publish_token=publish_token)
+
+    def catalog() -> list[dict[str, Any]]:
+        return [s.to_dict() for s in agent_statuses(registry, hub, settings.default_agents)]
+
+    runner = DebateRunner(
+        storage=storage, bus=bus, build_panel=panel, build_engine=engine, observers=observers
+    )
+    workers = WorkerPool(
+        storage=storage,
+        runner=runner,
+        owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        max_concurrent=settings.max_concurrent_debates,
+        lease_ttl=settings.lease_ttl,
+    )
+    draining = _Flag()
+    service = DebateService(
+        storage=storage,
+        bus=bus,
+        workers=workers,
+        build_panel=panel,
+        agent_catalog=catalog,
+        defaults=RequestDefaults(
+            agents=tuple(settings.default_agents),
+            agent_timeout=settings.agent_timeout,
+            debate_timeout=settings.debate_timeout,
+        ),
+        is_draining=lambda: draining.value,
+    )
+    monitor = HealthMonitor(
+        ping_database=storage.ping,
+        settings=storage.settings,
+        agents_health=lambda: str(hub.health().value),
+        redis_health=redis_health,
+        is_draining=lambda: draining.value,
+    )
+    node = Node(
+        storage=storage,
+        bus=bus,
+        workers=workers,
+        service=service,
+        health_monitor=monitor,
+        observers=observers,
+        on_close=hub.aclose,
+    )
+    draining.source = node
+    return node
+
+
+class _Flag:
+    """Late-bound view of ``node.draining`` for the service and health built before it."""
+
+    source: Node | None = None
+
+    @property
+    def value(self) -> bool:
+        return self.source is not None and self.source.draining

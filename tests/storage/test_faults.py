@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import urlsplit
@@ -14,61 +12,13 @@ from aragora.errors import DatabaseUnavailableError
 from aragora.storage.database import Database, PoolOptions
 from aragora.storage.repository import NewDebate
 from aragora.storage.sql import sql_storage
+from tests.tcp_proxy import TcpProxy
 
 from .support import psql
 
 QUICK = PoolOptions(
     pool_size=2, max_overflow=0, pool_timeout=2, connect_timeout=1, command_timeout=2
 )
-
-
-class TcpProxy:
-    """A TCP proxy on 127.0.0.1 that can be cut (connections dropped, new ones refused),
-    turned into a black hole (connections accepted, nothing answered) and restored."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.blackhole = False
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def cut(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-        self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        if self.blackhole:
-            return  # hold the connection open and never answer
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers.add(up_writer)
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self.cut()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError, ConnectionError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    writer.transport.abort()
 
 
 @pytest.fixture

@@ -1,0 +1,94 @@
+"""One replica's runtime: the debate service, its workers, the bus and health, started
+and stopped together. Built by ``aragora.wiring.open_node``; the server's lifespan (or
+``aragora worker``) owns it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aragora.debate.events import Event
+from aragora.logs import log_event
+from aragora.runtime.bus import EventBus
+from aragora.runtime.health import HealthMonitor, HealthReport
+from aragora.runtime.runner import EventObserver
+from aragora.runtime.service import DebateService
+from aragora.runtime.workers import WorkerPool
+from aragora.storage.repository import Storage, TokenRepository
+
+__all__ = ["Node"]
+
+_log = logging.getLogger("aragora.runtime")
+
+
+class Node:
+    """Holds the replica's parts; see :meth:`start`, :meth:`drain` and :meth:`close`."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        bus: EventBus,
+        workers: WorkerPool,
+        service: DebateService,
+        health_monitor: HealthMonitor,
+        observers: list[EventObserver],
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.bus = bus
+        self.workers = workers
+        self.service = service
+        self._health = health_monitor
+        self._observers = observers
+        self._on_close = on_close
+        self._draining = False
+        self._closed = False
+
+    @property
+    def tokens(self) -> TokenRepository:
+        """API tokens (for authentication)."""
+        return self.storage.tokens
+
+    @property
+    def draining(self) -> bool:
+        """Whether this replica is shutting down (readiness 503, no new debates)."""
+        return self._draining
+
+    def observe(self, callback: Callable[[Event], None]) -> None:
+        """Call ``callback`` with every event this process appends (after it is stored)
+        and every token delta it publishes."""
+        self._observers.append(callback)
+
+    def start(self) -> None:
+        """Start claiming debates."""
+        self.workers.start()
+
+    async def health(self) -> HealthReport:
+        """The replica's health (cached about a second)."""
+        return await self._health.report()
+
+    async def ready(self) -> bool:
+        """Readiness: not draining and the database answers."""
+        return (await self.health()).ready
+
+    async def drain(self, grace: float) -> None:
+        """Readiness turns false now; no new debates; running ones get ``grace`` seconds,
+        the rest are put back on the queue for another replica or the next start."""
+        if self._draining:
+            return
+        self._draining = True
+        log_event(_log, "draining", grace_seconds=grace, running=self.workers.active)
+        await self.workers.drain(grace)
+
+    async def close(self) -> None:
+        """Drain at once if not yet drained, then release every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._draining = True
+        await self.workers.close()
+        await self.bus.close()
+        await self.storage.close()
+        if self._on_close is not None:
+            await self._on_close()

@@ -1,0 +1,227 @@
+"""The event bus across replicas: Redis pub/sub, one channel per debate.
+
+A replica delivers its own frames to its own subscribers at once (through a
+:class:`~aragora.runtime.bus.LocalBus`) and publishes them to Redis for the others; a
+single pub/sub connection per replica subscribes to exactly the debates that have local
+subscribers, and frames a replica published itself are recognised by their origin and
+not delivered twice.
+
+Redis holds nothing durable here. When it is unreachable the bus reports ``degraded``,
+publishing is skipped, every local stream is nudged to read the log and then polls it
+about once a second; when Redis is back the subscriptions are restored and streams are
+nudged again to close any gap. Nothing is lost because nothing is only on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from aragora.logs import log_event
+from aragora.runtime.bus import Frame, LocalBus, Subscription
+
+__all__ = ["RedisBus"]
+
+_log = logging.getLogger("aragora.runtime.bus")
+CHANNEL_PREFIX = "aragora:debate:"
+_SEPARATOR = "\x1f"  # ASCII unit separator: never in ids, types or JSON text
+HEALTHY_POLL = 5.0
+DEGRADED_POLL = 1.0
+
+
+class RedisBus:
+    """Fan-out through Redis pub/sub with the log as the fallback (see the module)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_factory: Callable[[str], aioredis.Redis] | None = None,
+        reconnect_delay: float = 0.5,
+        timeout: float = 2.0,
+    ) -> None:
+        self._url = url
+        factory = client_factory or _client
+        self._client = factory(url)
+        self._origin = uuid.uuid4().hex[:12]
+        self._local = LocalBus()
+        self._reconnect_delay = reconnect_delay
+        self._timeout = timeout
+        self._healthy = False
+        self._subscribed: set[str] = set()
+        self._changed = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # --- EventBus ---------------------------------------------------------------------------
+    @property
+    def poll_interval(self) -> float | None:
+        return HEALTHY_POLL if self._healthy else DEGRADED_POLL
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the pub/sub connection is up and subscribed."""
+        return self._healthy
+
+    async def publish(self, frame: Frame) -> None:
+        self._local.publish_nowait(frame)
+        self._ensure_listener()
+        if not self._healthy:
+            return  # streams on other replicas are polling the log meanwhile
+        try:
+            await asyncio.wait_for(
+                self._client.publish(CHANNEL_PREFIX + frame.debate_id, self._encode(frame)),
+                self._timeout,
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._mark_down(exc)
+
+    def publish_nowait(self, frame: Frame) -> None:
+        self._local.publish_nowait(frame)
+        if not self._healthy or len(self._pending) > 1000:
+            return  # token deltas are best effort: never let them pile up
+        task = asyncio.get_running_loop().create_task(self._publish_remote(frame))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def subscribe(self, debate_id: str, *, maxsize: int) -> Subscription:
+        subscription = self._local.subscribe(debate_id, maxsize=maxsize)
+        self._ensure_listener()
+        self._changed.set()
+        return _Tracked(subscription, self._changed)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        for task in list(self._pending):
+            task.cancel()
+        await self._local.close()
+        with contextlib.suppress(Exception):
+            await self._client.aclose()
+
+    async def health(self) -> str:
+        """``healthy`` when Redis answers a PING, else ``degraded`` (never fatal)."""
+        self._ensure_listener()
+        try:
+            await asyncio.wait_for(self._client.ping(), self._timeout)
+        except (RedisError, OSError, TimeoutError):
+            return "degraded"
+        return "healthy" if self._healthy or self._listener is None else "degraded"
+
+    # --- internals --------------------------------------------------------------------------
+    def _encode(self, frame: Frame) -> str:
+        seq = "" if frame.seq is None else str(frame.seq)
+        return _SEPARATOR.join((self._origin, frame.debate_id, seq, frame.type, frame.text))
+
+    async def _publish_remote(self, frame: Frame) -> None:
+        try:
+            await asyncio.wait_for(
+                self._client.publish(CHANNEL_PREFIX + frame.debate_id, self._encode(frame)),
+                self._timeout,
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._mark_down(exc)
+
+    def _ensure_listener(self) -> None:
+        if self._listener is None and not self._closed:
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(), name="aragora-redis-bus"
+            )
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if self._healthy:
+            self._healthy = False
+            log_event(_log, "redis_unavailable", error=str(exc), level=logging.WARNING)
+            self._local.nudge()  # streams read the log now, then poll it
+
+    async def _listen(self) -> None:
+        while not self._closed:
+            pubsub: Any = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                self._subscribed = set()
+                await self._sync_subscriptions(pubsub, force=True)
+                if not self._healthy:
+                    self._healthy = True
+                    log_event(_log, "redis_connected")
+                self._local.nudge()  # anything published while we were away is in the log
+                while not self._closed:
+                    if self._changed.is_set():
+                        await self._sync_subscriptions(pubsub)
+                    message = await pubsub.get_message(timeout=0.05)
+                    if message is not None and message.get("type") == "message":
+                        self._deliver(message)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, TimeoutError, ConnectionError) as exc:
+                self._mark_down(exc)
+            except Exception as exc:
+                _log.exception("redis bus listener failed")
+                self._mark_down(exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(self._reconnect_delay)
+
+    async def _sync_subscriptions(self, pubsub: Any, *, force: bool = False) -> None:
+        self._changed.clear()
+        wanted = set(self._local.debates())
+        added = wanted - self._subscribed
+        removed = self._subscribed - wanted
+        if added or force:
+            channels = [CHANNEL_PREFIX + d for d in (wanted if force else added)]
+            # Always hold one channel so the connection is in pub/sub mode and its loss shows.
+            await pubsub.subscribe(CHANNEL_PREFIX + "_", *channels)
+        if removed:
+            await pubsub.unsubscribe(*[CHANNEL_PREFIX + d for d in removed])
+        self._subscribed = wanted
+        for debate_id in added:
+            self._local.nudge(debate_id)  # frames published before this took effect
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        data = message.get("data")
+        text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
+        parts = text.split(_SEPARATOR, 4)
+        if len(parts) != 5 or parts[0] == self._origin:
+            return
+        _origin, debate_id, seq, kind, body = parts
+        self._local.publish_nowait(
+            Frame(debate_id=debate_id, seq=int(seq) if seq else None, type=kind, text=body)
+        )
+
+
+class _Tracked:
+    """A local subscription that tells the bus when it closes (to unsubscribe in Redis)."""
+
+    __slots__ = ("_changed", "_inner")
+
+    def __init__(self, inner: Subscription, changed: asyncio.Event) -> None:
+        self._inner = inner
+        self._changed = changed
+
+    async def get(self, within: float | None = None) -> Frame | None:
+        return await self._inner.get(within)
+
+    def close(self) -> None:
+        self._inner.close()
+        self._changed.set()
+
+
+def _client(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url,
+        socket_connect_timeout=2,
+        socket_keepalive=True,
+        health_check_interval=10,
+        retry_on_timeout=False,
+    )

@@ -1,0 +1,206 @@
+"""Running one claimed debate: fold its log, build its panel, drive the engine, and record
+the outcome. Every append goes through the lease's fence first, then to the bus and the
+local observers (metrics), in that order: nothing is published that is not stored."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from aragora.debate.engine import DebateEngine
+from aragora.debate.events import Event, EventType
+from aragora.debate.model import Participant, Task
+from aragora.debate.state import DebateSetup, fold
+from aragora.errors import InvalidInputError
+from aragora.runtime.bus import EventBus, frame_of
+from aragora.runtime.document import debate_document
+from aragora.runtime.ports import EngineFactory, PanelBuilder
+from aragora.runtime.ratings import rate_debate
+from aragora.runtime.requests import DebateRequest
+from aragora.storage.repository import DebateRecord, FencedEventSink, Lease, Storage
+
+__all__ = ["DebateRunner", "EventObserver"]
+
+EventObserver = Callable[[Event], None]
+_log = logging.getLogger("aragora.runtime")
+
+
+class _PublishingSink:
+    """Appends through the fence, then publishes and tells the observers.
+
+    Token deltas are merged per call over ``token_window`` seconds before they are
+    published: a streaming model sends a word at a time, and one frame per word to every
+    subscriber would cost more than the whole debate. Pending deltas are flushed before
+    any stored event, so a call's tokens always precede its result."""
+
+    def __init__(
+        self,
+        fenced: FencedEventSink,
+        bus: EventBus,
+        observers: Sequence[EventObserver],
+        *,
+        token_window: float = 0.1,
+    ) -> None:
+        self._fenced = fenced
+        self._bus = bus
+        self._observers = observers
+        self._window = token_window
+        self._pending: dict[tuple[str | None, object, int | None], list[Event]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def append(self, event: Event) -> None:
+        await self._fenced.append(event)
+        self.flush_tokens()
+        await self._bus.publish(frame_of(event))
+        self._observe(event)
+
+    def publish_token(self, event: Event) -> None:
+        if self._window <= 0:
+            self._emit_token(event)
+            return
+        key = (event.agent, event.data.get("phase"), event.round)
+        self._pending.setdefault(key, []).append(event)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._window, self.flush_tokens)
+
+    def flush_tokens(self) -> None:
+        """Publish every pending delta now, merged per call."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending = self._pending, {}
+        for events in pending.values():
+            if len(events) == 1:
+                self._emit_token(events[0])
+                continue
+            last = events[-1]
+            delta = "".join(str(e.data.get("delta", "")) for e in events)
+            self._emit_token(replace(last, data={**last.data, "delta": delta}))
+
+    def _emit_token(self, event: Event) -> None:
+        self._bus.publish_nowait(frame_of(event))
+        self._observe(event)
+
+    def _observe(self, event: Event) -> None:
+        for observer in self._observers:
+            try:
+                observer(event)
+            except Exception:  # an observer's bug must not stop a debate
+                _log.exception("event observer failed")
+
+
+class DebateRunner:
+    """Runs debates for a worker; one instance serves every debate of the process."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        bus: EventBus,
+        build_panel: PanelBuilder,
+        build_engine: EngineFactory,
+        observers: Sequence[EventObserver] = (),
+    ) -> None:
+        self._storage = storage
+        self._bus = bus
+        self._build_panel = build_panel
+        self._build_engine = build_engine
+        self._observers = observers
+
+    async def run(self, record: DebateRecord, lease: Lease, cancel: asyncio.Event) -> str:
+        """Run (or resume) the debate to its end and store its document; the final status.
+
+        Raises :class:`StaleLeaseError` when fenced off and :class:`DatabaseUnavailableError`
+        when the log cannot be written; the debate is then left for a later claim."""
+        storage = self._storage
+        sink = _PublishingSink(
+            FencedEventSink(storage.events, lease.epoch), self._bus, self._observers
+        )
+        engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
+        try:
+            return await self._drive(record, sink, engine, cancel)
+        finally:
+            sink.flush_tokens()
+
+    async def _drive(
+        self,
+        record: DebateRecord,
+        sink: _PublishingSink,
+        engine: DebateEngine,
+        cancel: asyncio.Event,
+    ) -> str:
+        storage = self._storage
+        events = await storage.events.read(record.id, primary=True)
+        state = fold(events)
+        if not state.ended:
+            try:
+                request = DebateRequest.from_stored(record.task, record.request)
+                panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
+            except InvalidInputError as exc:
+                # A request valid when accepted can stop being so (a key removed, an
+                # endpoint no longer allowed); the debate fails with the reason.
+                await self._fail(record, sink, len(events), f"cannot build the panel: {exc}")
+            else:
+                agents = {participant.name: llm for participant, llm in panel}
+                if record.status != "running":
+                    await storage.debates.update(record.id, status="running")
+                if state.started:
+                    await engine.resume(events, agents, cancel=cancel)
+                else:
+                    setup = _setup(record.id, request, [p for p, _ in panel])
+                    await engine.start(setup, agents, cancel=cancel)
+        events = await storage.events.read(record.id, primary=True)
+        document = debate_document(record.id, events, created_at=record.created_at.isoformat())
+        await storage.debates.update(record.id, status=document["status"], document=document)
+        await self._rate(document)
+        return str(document["status"])
+
+    async def _fail(
+        self, record: DebateRecord, sink: _PublishingSink, last_seq: int, reason: str
+    ) -> None:
+        now = datetime.now(UTC).isoformat()
+        await sink.append(
+            Event(
+                EventType.ERROR,
+                record.id,
+                last_seq + 1,
+                now,
+                data={"error": reason, "code": "panel_unavailable"},
+            )
+        )
+        await sink.append(
+            Event(
+                EventType.DEBATE_END,
+                record.id,
+                last_seq + 2,
+                now,
+                data={
+                    "result": {"status": "failed", "error": reason, "consensus_reached": False},
+                    "total_rounds": 0,
+                    "duration_seconds": 0.0,
+                },
+            )
+        )
+
+    async def _rate(self, document: Mapping[str, Any]) -> None:
+        agents = [str(a["name"]) for a in document.get("agents") or []]
+        if not agents or document.get("status") == "cancelled":
+            return
+        ratings = self._storage.ratings
+        current = await ratings.get(agents)
+        await ratings.put(rate_debate(document, current))
+
+
+def _setup(debate_id: str, request: DebateRequest, panel: Sequence[Participant]) -> DebateSetup:
+    # A judge named by the protocol is a panel member (checked when the request came in).
+    return DebateSetup(
+        debate_id=debate_id,
+        task=Task(request.task, request.context),
+        protocol=request.protocol,
+        panel=tuple(panel),
+        seed=request.seed,
+    )

@@ -1,0 +1,290 @@
+"""The debate service: what the HTTP API and the WebSocket do, independent of HTTP.
+
+Create validates and queues (workers claim from the queue, see :mod:`.workers`); reads
+serve the cached document of a finished debate and fold the log of a running one; the
+stream merges the stored log with live frames (:mod:`.stream`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from aragora.errors import ConflictError, InvalidInputError, MaintenanceError
+from aragora.runtime.bus import EventBus, Frame
+from aragora.runtime.document import debate_document
+from aragora.runtime.maintenance import read_maintenance, write_maintenance
+from aragora.runtime.ports import AgentCatalog, PanelBuilder
+from aragora.runtime.ratings import leaderboard_rows
+from aragora.runtime.requests import RequestDefaults, parse_request
+from aragora.runtime.stream import stream_frames
+from aragora.runtime.workers import CANCEL_KEY_PREFIX, WorkerPool
+from aragora.storage.repository import (
+    TERMINAL_STATUSES,
+    DebateRecord,
+    NewDebate,
+    Storage,
+    check_page,
+    check_status,
+)
+
+__all__ = ["DebateService"]
+
+MAINTENANCE_RETRY_AFTER = 60.0
+
+
+class DebateService:
+    """Debates for the faces (HTTP, WebSocket); one per process."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        bus: EventBus,
+        workers: WorkerPool,
+        build_panel: PanelBuilder,
+        agent_catalog: AgentCatalog,
+        defaults: RequestDefaults,
+        is_draining: Callable[[], bool],
+        stream_queue: int = 1000,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._storage = storage
+        self._bus = bus
+        self._workers = workers
+        self._build_panel = build_panel
+        self._agent_catalog = agent_catalog
+        self._defaults = defaults
+        self._is_draining = is_draining
+        self._stream_queue = stream_queue
+        self._clock = clock
+        self._started = clock()
+        self._cache_size = cache_size
+        self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    # --- debates ----------------------------------------------------------------------------
+    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and queue a debate: the 202 body of ``POST /api/v1/debates``.
+
+        :class:`InvalidInputError` / :class:`InvalidAgentSpecError` name the first problem
+        (nothing is stored); :class:`MaintenanceError` while maintenance is on or this
+        replica drains."""
+        if self._is_draining():
+            raise MaintenanceError(
+                "this server is shutting down; retry on another replica",
+                retry_after=5,
+            )
+        maintenance = await read_maintenance(self._storage.settings)
+        if maintenance["enabled"]:
+            message = maintenance["message"] or "maintenance mode: new debates are paused"
+            raise MaintenanceError(message, retry_after=MAINTENANCE_RETRY_AFTER)
+        request = parse_request(body, self._defaults)
+        # Build the panel once now so a bad spec is a 400 naming it, not a failed debate.
+        panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
+        names = [participant.name for participant, _ in panel]
+        judge = request.protocol.judge
+        if judge is not None and judge not in names:
+            raise InvalidInputError(f"judge {judge!r} is not on the panel ({', '.join(names)})")
+        debate_id = str(uuid.uuid4())
+        record = await self._storage.debates.create(
+            NewDebate(id=debate_id, task=request.task, request=request.to_stored())
+        )
+        self._workers.wake()
+        counts = await self._storage.debates.counts()
+        return {
+            "success": True,
+            "debate_id": record.id,
+            "id": record.id,
+            "status": "queued",
+            "task": record.task,
+            "agents": names,
+            "queue_position": max(1, counts.get("queued", 1)),
+            "created_at": record.created_at.isoformat(),
+        }
+
+    async def get(self, debate_id: str) -> dict[str, Any]:
+        """The debate document (CONTRACT.md); :class:`NotFoundError`. Callers must not
+        change it: a finished debate's document is shared from a cache (it never changes
+        once the debate has ended, so every replica may keep its own copy)."""
+        cached = self._finished.get(debate_id)
+        if cached is not None:
+            self._finished.move_to_end(debate_id)
+            return cached
+        record = await self._storage.debates.get(debate_id)
+        document = await self._document(record)
+        if record.status in TERMINAL_STATUSES and record.document is not None:
+            self._finished[debate_id] = document
+            if len(self._finished) > self._cache_size:
+                self._finished.popitem(last=False)
+        return document
+
+    async def _document(self, record: DebateRecord) -> dict[str, Any]:
+        if record.status in TERMINAL_STATUSES and record.document is not None:
+            return dict(record.document)
+        events = await self._storage.events.read(record.id)
+        document = debate_document(
+            record.id,
+            events,
+            status=record.status if record.status != "running" or not events else None,
+            created_at=record.created_at.isoformat(),
+        )
+        if document["task"] is None:  # nothing has run yet: describe the request
+            document["task"] = record.task
+            document["context"] = record.request.get("context")
+            document["protocol"] = record.request.get("protocol")
+        if record.status == "cancelled" and document["status"] != "cancelled":
+            document["status"] = "cancelled"
+        return document
+
+    async def list(self, *, status: str | None, limit: int, offset: int) -> dict[str, Any]:
+        """One page of debates, newest first (CONTRACT's list body)."""
+        if status is not None:
+            check_status(status)
+        check_page(limit, offset)
+        page = await self._storage.debates.list(status=status, limit=limit, offset=offset)
+        items = [_summary(r) for r in page.items]
+        return {
+            "debates": items,
+            "items": items,
+            "total": page.total,
+            "count": len(items),
+            "limit": page.limit,
+            "offset": page.offset,
+            "has_more": page.has_more,
+        }
+
+    async def messages(self, debate_id: str) -> dict[str, Any]:
+        """The debate's messages (proposals, critiques, revisions, votes) in order."""
+        document = await self.get(debate_id)
+        return {"debate_id": debate_id, "messages": document["messages"]}
+
+    async def events(self, debate_id: str, *, since: int, limit: int) -> dict[str, Any]:
+        """Stored events after ``since`` (polling fallback for the stream)."""
+        if since < 0:
+            raise InvalidInputError(f"since must not be negative, got {since}")
+        check_page(limit, 0)
+        await self._storage.debates.get(debate_id)
+        events = await self._storage.events.read(debate_id, since=since, limit=limit)
+        next_since = events[-1].seq if events else since
+        return {
+            "debate_id": debate_id,
+            "events": [e.to_wire() for e in events],
+            "next_since": next_since,
+        }
+
+    async def cancel(self, debate_id: str) -> dict[str, Any]:
+        """Cancel a queued or running debate; :class:`ConflictError` once it has ended.
+
+        A running debate stops at its next step with a ``cancelled`` warning and its
+        partial result; one still queued is cancelled at once."""
+        record = await self._storage.debates.get(debate_id, primary=True)
+        if record.status in TERMINAL_STATUSES:
+            raise ConflictError(f"debate {debate_id} has already ended ({record.status})")
+        await self._storage.settings.set(CANCEL_KEY_PREFIX + debate_id, True)
+        status = "cancelling"
+        if not self._workers.cancel_local(debate_id) and record.status == "queued":
+            events = await self._storage.events.read(debate_id, primary=True)
+            if not events:
+                document = await self._document(record)
+                document["status"] = "cancelled"
+                await self._storage.debates.update(debate_id, status="cancelled", document=document)
+                status = "cancelled"
+        return {"success": True, "debate_id": debate_id, "id": debate_id, "status": status}
+
+    def stream(self, debate_id: str, since: int = 0) -> AsyncIterator[Frame]:
+        """Frames after ``since``, then live ones, ending after ``debate_end``. Raises
+        :class:`NotFoundError` first if the debate does not exist."""
+        return self._stream(debate_id, since)
+
+    async def _stream(self, debate_id: str, since: int) -> AsyncIterator[Frame]:
+        if since < 0:
+            raise InvalidInputError(f"since must not be negative, got {since}")
+        await self._storage.debates.get(debate_id)
+        async for frame in stream_frames(
+            self._storage.events, self._bus, debate_id, since=since, maxsize=self._stream_queue
+        ):
+            yield frame
+
+    # --- operations -------------------------------------------------------------------------
+    async def stats(self) -> dict[str, Any]:
+        """``GET /api/admin/stats``: counts from the database (every replica's debates)."""
+        counts = await self._storage.debates.counts()
+        maintenance = await read_maintenance(self._storage.settings)
+        agents = self._agent_catalog()
+        return {
+            "active_debates": counts.get("running", 0),
+            "queued_debates": counts.get("queued", 0),
+            "completed_debates": counts.get("completed", 0),
+            "failed_debates": counts.get("failed", 0),
+            "cancelled_debates": counts.get("cancelled", 0),
+            "total_debates": sum(counts.values()),
+            "agents": {
+                "total": len(agents),
+                "by_status": _count_by(agents, "status"),
+                "by_provider": _count_by(agents, "provider"),
+            },
+            "maintenance": maintenance["enabled"],
+            "uptime_seconds": round(self.uptime(), 3),
+            "local": {
+                "running": self._workers.active,
+                "claiming": self._workers.claiming,
+                "worker": self._workers.owner,
+            },
+        }
+
+    def uptime(self) -> float:
+        """Seconds since this service started."""
+        return self._clock() - self._started
+
+    async def leaderboard(self, *, limit: int, offset: int, min_debates: int) -> dict[str, Any]:
+        """Agents by ELO, highest first."""
+        check_page(limit, offset)
+        if min_debates < 0:
+            raise InvalidInputError(f"min_debates must not be negative, got {min_debates}")
+        ratings = [
+            r
+            for r in await self._storage.ratings.leaderboard(limit=1000)
+            if r.debates >= min_debates
+        ]
+        rows = leaderboard_rows(ratings)
+        return {"rankings": rows[offset : offset + limit], "total": len(rows)}
+
+    async def agents(self) -> dict[str, Any]:
+        """The configured agents, their providers and status."""
+        agents = self._agent_catalog()
+        return {"agents": agents, "total": len(agents)}
+
+    async def maintenance(self) -> dict[str, Any]:
+        """The shared maintenance flag ``{"enabled", "message"}``."""
+        return await read_maintenance(self._storage.settings)
+
+    async def set_maintenance(self, enabled: bool, message: str | None = None) -> dict[str, Any]:
+        """Turn maintenance on or off for every replica sharing the database."""
+        return await write_maintenance(self._storage.settings, enabled, message)
+
+
+def _summary(record: DebateRecord) -> dict[str, Any]:
+    request = record.request
+    protocol = request.get("protocol") or {}
+    return {
+        "id": record.id,
+        "debate_id": record.id,
+        "task": record.task,
+        "status": record.status,
+        "mode": protocol.get("mode"),
+        "agents": list(request.get("agents") or []),
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }
+
+
+def _count_by(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        value = str(row.get(key))
+        counts[value] = counts.get(value, 0) + 1
+    return counts

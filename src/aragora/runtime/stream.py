@@ -1,0 +1,85 @@
+"""A debate's stream for one subscriber: stored events after ``since``, then live ones,
+with no gap and no duplicate whatever is being appended meanwhile.
+
+The subscription is opened *before* the log is read, so an event appended during the
+replay is either in the read or arrives on the bus (or both: duplicates are dropped by
+``seq``). A bus frame that skips ahead means frames were missed (a lossy bus); the gap is
+read back from the log. On a network bus a quiet stream also reads the log every
+``bus.poll_interval`` seconds (and whenever the bus nudges it), so a lost frame or a bus
+that is down delays a stream but never stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aragora.debate.events import EventType
+from aragora.runtime.bus import EventBus, Frame, SlowConsumerError, frame_of
+from aragora.storage.repository import EventRepository
+
+__all__ = ["SlowConsumerError", "stream_frames"]
+
+_REPLAY_BATCH = 500
+
+
+async def stream_frames(
+    events: EventRepository,
+    bus: EventBus,
+    debate_id: str,
+    *,
+    since: int = 0,
+    maxsize: int = 1000,
+) -> AsyncIterator[Frame]:
+    """Frames of ``debate_id`` with ``seq > since`` in order, then live ``token`` frames
+    as they come, ending after ``debate_end``. Raises :class:`SlowConsumerError` (with the
+    last seq yielded) when the consumer falls more than ``maxsize`` frames behind."""
+    subscription = bus.subscribe(debate_id, maxsize=maxsize)
+    last = since
+    try:
+        while True:  # replay
+            batch = await events.read(debate_id, since=last, limit=_REPLAY_BATCH)
+            for event in batch:
+                replayed = frame_of(event)
+                yield replayed
+                last = event.seq or last
+                if replayed.ends_debate:
+                    return
+            if len(batch) < _REPLAY_BATCH:
+                break
+        if last == since and since > 0 and await _ended_by(events, debate_id, since):
+            return  # the subscriber already has the end
+        while True:  # live
+            try:
+                live = await subscription.get(bus.poll_interval)
+            except SlowConsumerError:
+                raise SlowConsumerError(last) from None
+            if live is None or (live.seq is not None and live.seq > last + 1):
+                # quiet on a lossy bus, or frames missed: the log has them
+                for event in await events.read(debate_id, since=last, primary=True):
+                    caught_up = frame_of(event)
+                    yield caught_up
+                    last = event.seq or last
+                    if caught_up.ends_debate:
+                        return
+                if live is None or live.seq is None or live.seq <= last:
+                    continue
+            if live.seq is None:
+                yield live
+                continue
+            if live.seq <= last:
+                continue
+            yield live
+            last = live.seq
+            if live.ends_debate:
+                return
+    finally:
+        subscription.close()
+
+
+async def _ended_by(events: EventRepository, debate_id: str, seq: int) -> bool:
+    """Whether the debate's log ends at or before ``seq`` with ``debate_end``."""
+    last_seq = await events.last_seq(debate_id)
+    if last_seq == 0 or last_seq > seq:
+        return False
+    tail = await events.read(debate_id, since=last_seq - 1, limit=1, primary=True)
+    return bool(tail) and tail[0].type == EventType.DEBATE_END

@@ -1,0 +1,72 @@
+"""A runtime node on the in-memory store with offline demo agents, for runtime tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from aragora import wiring
+from aragora.runtime.node import Node
+from aragora.settings import load_settings
+from aragora.storage.memory import memory_storage
+from aragora.storage.repository import Storage
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_storage() -> Storage:
+    return memory_storage(now=utc_now)
+
+
+@asynccontextmanager
+async def running_node(
+    *,
+    storage: Storage | None = None,
+    demo_delay: float = 0.0,
+    start: bool = True,
+    lease_ttl: float = 30.0,
+    max_concurrent: int = 10,
+) -> AsyncIterator[Node]:
+    """A started node; closed (debates requeued) on exit."""
+    settings = load_settings(
+        {
+            "ARAGORA_DEMO_DELAY": str(demo_delay),
+            "ARAGORA_LEASE_TTL": str(lease_ttl),
+            "ARAGORA_MAX_CONCURRENT_DEBATES": str(max_concurrent),
+        }
+    )
+    node = await wiring.open_node(settings, storage=storage or new_storage())
+    if start:
+        node.start()
+    try:
+        yield node
+    finally:
+        await node.close()
+
+
+async def finish(node: Node, debate_id: str) -> list[int | None]:
+    """Follow the debate's stream to its end; the seqs seen (tokens are None)."""
+    return [frame.seq async for frame in node.service.stream(debate_id, 0)]
+
+
+TASK = "Should we use Postgres or MySQL?"
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], *, within: float = 10.0) -> None:
+    """Poll ``check`` until it holds; fail after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 - the condition lives in the store
+            await asyncio.sleep(0.01)
+
+
+async def seq_reached(storage: Storage, debate_id: str, seq: int) -> None:
+    """Wait until the debate's log holds ``seq``."""
+
+    async def reached() -> bool:
+        return await storage.events.last_seq(debate_id) >= seq
+
+    await wait_until(reached)

@@ -1,0 +1,85 @@
+"""The Redis bus between two "replicas" in one process, against the real Redis: frames
+cross over, a replica's own frames are not delivered twice, and losing Redis degrades
+to the log (streams are nudged) and recovers without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from aragora.runtime.bus import Frame
+from aragora.runtime.redis_bus import DEGRADED_POLL, HEALTHY_POLL, RedisBus
+from tests.tcp_proxy import TcpProxy
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy(6379)
+    await proxy.start()
+    yield proxy
+    await proxy.close()
+
+
+async def healthy(bus: RedisBus) -> None:
+    async with asyncio.timeout(10):
+        while not bus.healthy:  # noqa: ASYNC110 - the listener sets it
+            await asyncio.sleep(0.01)
+
+
+def frame(debate_id: str, seq: int | None, kind: str = "propose") -> Frame:
+    return Frame(debate_id, seq, kind, f'{{"seq": {seq}}}')
+
+
+async def test_frames_cross_replicas_once() -> None:
+    a, b = RedisBus("redis://127.0.0.1:6379/0"), RedisBus("redis://127.0.0.1:6379/0")
+    debate = str(uuid.uuid4())
+    try:
+        on_a = a.subscribe(debate, maxsize=100)
+        on_b = b.subscribe(debate, maxsize=100)
+        await healthy(a)
+        await healthy(b)
+        await asyncio.sleep(0.2)  # b's channel subscription takes effect
+        while await on_b.get(0.01) is not None:  # nudges from (re)subscribing
+            pass
+        while await on_a.get(0.01) is not None:
+            pass
+        await a.publish(frame(debate, 1))
+        a.publish_nowait(frame(debate, None, "token"))
+        got_b = [await on_b.get(2), await on_b.get(2)]
+        assert [(f.seq, f.type) for f in got_b if f] == [(1, "propose"), (None, "token")]
+        assert got_b[0] is not None
+        assert got_b[0].text == '{"seq": 1}'
+        got_a = [await on_a.get(0.5), await on_a.get(0.5), await on_a.get(0.3)]
+        assert [f.seq for f in got_a if f] == [1, None]  # delivered locally, not echoed
+        assert await a.health() == "healthy"
+        assert a.poll_interval == HEALTHY_POLL
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_losing_redis_degrades_and_recovers(proxy: TcpProxy) -> None:
+    bus = RedisBus(f"redis://127.0.0.1:{proxy.port}/0", reconnect_delay=0.1, timeout=0.5)
+    debate = str(uuid.uuid4())
+    try:
+        subscription = bus.subscribe(debate, maxsize=100)
+        await healthy(bus)
+        await proxy.cut()
+        await bus.publish(frame(debate, 1))  # local subscribers still get it
+        got = await subscription.get(1)
+        assert got is not None
+        assert got.seq == 1
+        async with asyncio.timeout(5):
+            while bus.healthy:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert bus.poll_interval == DEGRADED_POLL
+        assert await bus.health() == "degraded"
+        assert await subscription.get(2) is None  # nudged: read the log
+        await proxy.start()
+        await healthy(bus)
+        assert await bus.health() == "healthy"
+    finally:
+        await bus.close()

@@ -1,0 +1,101 @@
+"""Workers: the concurrency limit, FIFO order, draining (the rest resumable), and a
+worker that lost its lease stopping while the new holder finishes the debate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from aragora import wiring
+from aragora.debate.events import Event
+from aragora.debate.model import Task
+from aragora.debate.state import DebateSetup
+from aragora.errors import StaleLeaseError
+from aragora.runtime.document import debate_document
+from aragora.runtime.requests import DebateRequest
+from aragora.settings import load_settings
+from aragora.storage.repository import FencedEventSink
+from tests.runtime.support import TASK, finish, new_storage, running_node, seq_reached, wait_until
+
+
+async def test_no_more_than_the_limit_run_at_once_and_the_rest_wait_in_order() -> None:
+    async with running_node(demo_delay=0.05, max_concurrent=2) as node:
+        ids = [(await node.service.create({"task": f"{TASK} {i}"}))["id"] for i in range(5)]
+        peak = 0
+
+        async def all_done() -> bool:
+            nonlocal peak
+            counts = await node.storage.debates.counts()
+            peak = max(peak, counts["running"], node.workers.active)
+            return counts["completed"] == 5
+
+        await wait_until(all_done, within=30)
+        assert peak == 2
+        started = [(await node.storage.events.read(i, limit=1))[0].timestamp for i in ids]
+        assert started == sorted(started)
+
+
+async def test_drain_stops_claiming_and_leaves_unfinished_debates_resumable() -> None:
+    storage = new_storage()
+    async with running_node(storage=storage, demo_delay=0.3) as node:
+        created = await node.service.create({"task": TASK, "mode": "debate", "rounds": 2})
+        debate_id = created["id"]
+        await seq_reached(storage, debate_id, 3)
+        await node.drain(0.0)
+        assert node.draining
+        assert not (await node.health()).ready
+        queued_later = None
+        try:
+            await node.service.create({"task": TASK})
+        except Exception as exc:
+            queued_later = exc
+        assert type(queued_later).__name__ == "MaintenanceError"
+        cut = await storage.events.last_seq(debate_id)
+        assert (await storage.debates.get(debate_id)).status != "completed"
+    # a new process on the same store picks the debate up and finishes it
+    async with running_node(storage=storage) as node:
+        seqs = [s for s in await finish(node, debate_id) if s is not None]
+        events = await storage.events.read(debate_id)
+        assert seqs == list(range(1, len(events) + 1))
+        assert len(events) > cut
+        assert [e.type for e in events].count("debate_end") == 1
+        assert (await node.service.get(debate_id))["status"] == "completed"
+
+
+async def test_a_dead_workers_debate_is_resumed_after_its_lease_expires() -> None:
+    """A worker that dies mid-debate leaves a held lease and part of a log; once the
+    lease expires another worker claims it, folds the log and finishes, and the dead
+    worker's epoch can no longer append."""
+    storage = new_storage()
+    settings = load_settings({"ARAGORA_DEMO_DELAY": "0.05"})
+    async with running_node(storage=storage, start=False) as node:
+        created = await node.service.create({"task": TASK, "mode": "debate", "rounds": 1})
+    debate_id = created["id"]
+    record = await storage.debates.get(debate_id)
+    request = DebateRequest.from_stored(record.task, record.request)
+    dead = await storage.leases.claim("dead-worker", 0.5)
+    assert dead is not None
+    assert dead.debate_id == debate_id
+    panel = wiring.build_panel(request.agents, settings, seed=request.seed)
+    engine = wiring.build_engine(settings, sink=FencedEventSink(storage.events, dead.epoch))
+    setup = DebateSetup(
+        debate_id, Task(request.task), request.protocol, tuple(p for p, _ in panel), request.seed
+    )
+    run = asyncio.create_task(engine.start(setup, {p.name: llm for p, llm in panel}))
+    await seq_reached(storage, debate_id, 4)
+    run.cancel()  # the process dies here
+    with contextlib.suppress(asyncio.CancelledError):
+        await run
+    cut = await storage.events.last_seq(debate_id)
+    async with running_node(storage=storage, lease_ttl=5) as node:
+        await asyncio.wait_for(finish(node, debate_id), 15)
+        events = await storage.events.read(debate_id)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert len(events) > cut
+        assert [e.type for e in events].count("debate_end") == 1
+        assert debate_document(debate_id, events)["status"] == "completed"
+        late = Event("warning", debate_id, len(events) + 1, events[-1].timestamp)
+        with pytest.raises(StaleLeaseError):
+            await storage.events.append(late, epoch=dead.epoch)
