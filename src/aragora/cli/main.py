@@ -11,7 +11,11 @@ from typing import NoReturn
 from aragora import __version__
 from aragora.cli.agents import add_agents_command
 from aragora.cli.debate import add_debate_command
+from aragora.cli.maintenance import add_maintenance_command
+from aragora.cli.serve import add_serve_command
 from aragora.cli.storage import add_storage_commands
+from aragora.cli.tokens import add_tokens_command
+from aragora.cli.worker import add_worker_command
 from aragora.errors import AragoraError, UserError
 
 __all__ = ["main"]
@@ -36,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_debate_command(commands)
     add_agents_command(commands)
     add_storage_commands(commands)
+    add_serve_command(commands)
+    add_worker_command(commands)
+    add_tokens_command(commands)
+    add_maintenance_command(commands)
     return parser
 
 

@@ -1,0 +1,184 @@
+"""The ASGI application: routers, middleware, error handlers and the lifespan.
+
+    app = create_app(settings)              # opens its own node (database, workers) at startup
+    app = create_app(settings, node=node)   # uses a node the caller opened, started and closes
+
+Each area of the API is one router (``routes/``); its routes are added twice, under
+``/api/v1`` (canonical, in the OpenAPI document) and under ``/api`` (the unversioned
+alias CONTRACT.md promises). Probes, metrics, the docs page and the WebSocket live at the
+root. Later areas (knowledge, receipts) plug in the same way: ``include_api(app, router)``.
+
+Middleware, outermost first: HTTP metrics, request hygiene (request id, body limit,
+security headers, last-resort 500), CORS when ``ARAGORA_CORS_ORIGINS`` is set.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.middleware.cors import CORSMiddleware
+
+from aragora import __version__, wiring
+from aragora.migrations.runner import ensure_schema
+from aragora.runtime.auth import Authenticator, ensure_admin_token
+from aragora.runtime.node import Node
+from aragora.server import docs, ws
+from aragora.server.errors import install_error_handlers
+from aragora.server.metrics import HttpMetrics, Metrics
+from aragora.server.middleware import RequestHygiene
+from aragora.server.routes import admin, agents, debates, health
+from aragora.server.routes import metrics as metrics_routes
+from aragora.server.state import AppState
+from aragora.settings import Settings, load_settings
+
+__all__ = ["API_PREFIX", "LEGACY_PREFIX", "create_app", "flatten", "include_api"]
+
+API_PREFIX = "/api/v1"
+LEGACY_PREFIX = "/api"
+
+_DESCRIPTION = """Multi-agent deliberation: a panel of LLM agents proposes, critiques,
+revises and votes; you get a decision with its confidence, dissent and cost.
+
+Every `/api/v1/...` route is also served as `/api/...`. Errors are
+`{"error", "code", "trace_id"}`; every response carries `X-Request-ID`. Live events
+stream over the WebSocket `/ws?debate_id=ID&since=SEQ&token=T`."""
+
+
+def include_api(app: FastAPI, router: APIRouter) -> None:
+    """Add ``router``'s routes under ``/api/v1`` (documented) and ``/api`` (alias)."""
+    for prefix, documented in ((API_PREFIX, True), (LEGACY_PREFIX, False)):
+        flatten(app, router, prefix=prefix, documented=documented)
+
+
+def flatten(app: FastAPI, router: APIRouter, *, prefix: str = "", documented: bool = True) -> None:
+    """Add copies of ``router``'s routes to the app itself, paths prefixed.
+
+    FastAPI's ``include_router`` nests the router, and every request then tries each
+    included router in turn (about 10 us per router and request, measured): flat routes
+    keep routing cheap and give each route its full path template (the metrics label)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            app.router.add_api_route(
+                prefix + route.path,
+                route.endpoint,
+                methods=sorted(route.methods or ()),
+                response_model=route.response_model,
+                status_code=route.status_code,
+                tags=route.tags,
+                dependencies=route.dependencies,
+                summary=route.summary,
+                description=route.description,
+                response_description=route.response_description,
+                responses=route.responses,
+                deprecated=route.deprecated,
+                name=route.name,
+                include_in_schema=documented and route.include_in_schema,
+                response_class=route.response_class,
+                openapi_extra=route.openapi_extra,
+            )
+        elif isinstance(route, APIWebSocketRoute):
+            app.router.add_api_websocket_route(prefix + route.path, route.endpoint, name=route.name)
+        else:
+            raise TypeError(f"cannot add route {route!r}")
+
+
+def _document_bearer_auth(app: FastAPI) -> None:
+    """Describe bearer tokens in the OpenAPI document: the ``bearer`` scheme, required by
+    every operation that can answer 401 (the access checks themselves are plain
+    dependencies, see ``aragora.server.auth``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An Aragora API token (`aragora tokens create`) or the admin token.",
+        }
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                if "401" in operation.get("responses", {}):
+                    operation["security"] = [{"bearer": []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
+    """The Aragora HTTP + WebSocket application for ``settings`` (default: from the
+    environment).
+
+    Without ``node`` the lifespan opens one through :func:`aragora.wiring.open_node`
+    (checking, and in embedded mode migrating, the schema), starts its workers, and
+    closes it at shutdown. A ``node`` passed in is used as it is: the caller starts and
+    closes it (``aragora serve`` does, to drain on SIGTERM)."""
+    settings = settings or load_settings()
+    state = AppState(settings=settings, metrics=Metrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        admin_token = ensure_admin_token(settings)
+        owned = node is None
+        running = node
+        if running is None:
+            check = functools.partial(ensure_schema, auto_migrate=settings.effective_auto_migrate)
+            running = await wiring.open_node(settings, check_schema=check)
+        try:
+            state.authenticator = Authenticator(
+                running.tokens, admin_token.secret if admin_token else None
+            )
+            running.observe(state.metrics.observe_event)
+            if owned:
+                running.start()
+            state.node = running
+            yield
+        finally:
+            state.node = None
+            if owned:
+                await running.close()
+
+    app = FastAPI(
+        title="Aragora",
+        version=__version__,
+        description=_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+        # FastAPI's OpenTelemetry hooks look at the global providers on every request;
+        # Aragora exports Prometheus metrics instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
+    app.state.aragora = state
+    install_error_handlers(app)
+    _document_bearer_auth(app)
+
+    # Routes are tried in order: the hot ones first (WebSocket handshakes, probes, health).
+    flatten(app, ws.router)
+    flatten(app, health.probes)
+    for router in (health.router, debates.router, agents.router, admin.router):
+        include_api(app, router)
+    include_api(app, metrics_routes.router)
+    flatten(app, metrics_routes.root)
+    flatten(app, docs.router)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestHygiene, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics, metrics=state.metrics)
+    return app

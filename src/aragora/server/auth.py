@@ -1,0 +1,135 @@
+"""Who may call what: the access rules of CONTRACT.md as FastAPI dependencies.
+
+======================  ============================  =================================
+access                  ARAGORA_REQUIRE_AUTH=true     ARAGORA_REQUIRE_AUTH=false
+======================  ============================  =================================
+``read`` (GETs)         viewer token                  open
+``write`` (create,      operator token                open
+cancel)
+``stats``               operator token, or a local    operator token, or a local
+                        operator                      operator
+``admin``               admin token                   admin token
+======================  ============================  =================================
+
+A *local operator* is a caller whose peer address is loopback and whose request carries
+no ``X-Forwarded-For`` (nor ``Forwarded``) header: someone on the machine itself, not a
+client relayed by a proxy. The runbook calls ``/api/admin/stats`` that way.
+
+A token is validated whenever one is given, even where none is needed: a wrong token is
+always 401 (``WWW-Authenticate: Bearer``); a valid token whose role is too weak is 403.
+Health, liveness, readiness, metrics and the docs need no token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
+
+from aragora.errors import AuthenticationError
+from aragora.runtime.auth import Authenticator, Principal
+from aragora.server.state import app_state
+
+__all__ = [
+    "Access",
+    "AdminAccess",
+    "ReadAccess",
+    "StatsAccess",
+    "WriteAccess",
+    "authorize",
+    "bearer_token",
+    "is_local_operator",
+]
+
+
+class Access(Enum):
+    """What a route needs; see the table in the module docstring."""
+
+    READ = ("viewer", True, False)
+    WRITE = ("operator", True, False)
+    STATS = ("operator", False, True)
+    ADMIN = ("admin", False, False)
+
+    def __init__(self, role: str, open_without_auth: bool, local_operator: bool) -> None:
+        self.role = role
+        self.open_without_auth = open_without_auth
+        self.local_operator = local_operator
+
+
+def bearer_token(connection: HTTPConnection, *, query: bool = False) -> str | None:
+    """The bearer secret of ``Authorization`` (``?token=`` too when ``query``, for
+    WebSockets); ``None`` when absent. :class:`AuthenticationError` for an
+    ``Authorization`` header of another scheme."""
+    header = connection.headers.get("authorization")
+    if header is not None:
+        scheme, _, secret = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+        return secret.strip()
+    if query:
+        return connection.query_params.get("token")
+    return None
+
+
+def is_local_operator(connection: HTTPConnection) -> bool:
+    """Peer on loopback and no proxy forwarding header."""
+    headers = connection.headers
+    if "x-forwarded-for" in headers or "forwarded" in headers:
+        return False
+    client = connection.client
+    if client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client.host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+async def authorize(
+    connection: HTTPConnection,
+    authenticator: Authenticator,
+    access: Access,
+    *,
+    require_auth: bool,
+    query_token: bool = False,
+) -> Principal | None:
+    """Apply ``access`` to this caller: the principal, or ``None`` for an anonymous caller
+    that is let in. Raises :class:`AuthenticationError` (401) or
+    :class:`~aragora.errors.PermissionDeniedError` (403)."""
+    secret = bearer_token(connection, query=query_token)
+    if secret is None:
+        if access.open_without_auth and not require_auth:
+            return None
+        if access.local_operator and is_local_operator(connection):
+            return None
+        raise AuthenticationError(f"this needs a bearer token with the {access.role} role")
+    principal = await authenticator.authenticate(secret)
+    if require_auth or not access.open_without_auth:
+        principal.require(access.role)
+    return principal
+
+
+def _dependency(access: Access) -> Callable[..., Awaitable[Principal | None]]:
+    # One plain coroutine per access level: every sub-dependency costs per request, so
+    # the bearer scheme is documented in the OpenAPI document by the app, not resolved.
+    async def check(request: Request) -> Principal | None:
+        state = app_state(request)
+        return await authorize(
+            request, state.ready_authenticator(), access, require_auth=state.require_auth
+        )
+
+    check.__name__ = f"require_{access.name.lower()}"
+    return check
+
+
+ReadAccess = Annotated[Principal | None, Depends(_dependency(Access.READ))]
+WriteAccess = Annotated[Principal | None, Depends(_dependency(Access.WRITE))]
+StatsAccess = Annotated[Principal | None, Depends(_dependency(Access.STATS))]
+AdminAccess = Annotated[Principal | None, Depends(_dependency(Access.ADMIN))]
