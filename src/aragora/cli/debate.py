@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from aragora import wiring
+from aragora.cli.remote import run_remote_debate
 from aragora.cli.render import ProgressPrinter, print_summary
 from aragora.debate.model import Task
 from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode
@@ -53,6 +54,13 @@ def add_debate_command(commands: Any) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print only the final debate document as JSON"
     )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="run the debate on a running `aragora serve` (e.g. http://127.0.0.1:8080) "
+        "and follow it live, instead of in this process",
+    )
+    parser.add_argument("--token", help="API token for --server (when it requires one)")
     parser.set_defaults(handler=run_debate)
 
 
@@ -79,6 +87,19 @@ async def run_debate(args: argparse.Namespace) -> int:
     )
     if not args.task.strip():
         raise InvalidInputError("task must be a non-empty string")
+    if args.server:
+        body: dict[str, Any] = {
+            "task": args.task,
+            "mode": args.mode,
+            "rounds": args.rounds,
+            "consensus": args.consensus,
+            "context": args.context,
+        }
+        if args.agents:
+            body["agents"] = specs
+        if args.judge:
+            body["judge"] = args.judge
+        return await run_remote_debate(args.server, body, token=args.token, as_json=args.json)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     protocol = DebateProtocol(
         mode=Mode(args.mode),
