@@ -106,3 +106,13 @@ async def test_get_returns_none_when_nothing_arrives_in_time() -> None:
     bus = LocalBus()
     subscription = bus.subscribe("d", maxsize=3)
     assert await subscription.get(0.01) is None
+
+
+async def test_streams_of_a_debate_cancelled_before_it_started_end() -> None:
+    async with running_node(start=False) as node:
+        created = await node.service.create({"task": TASK})
+        waiting = asyncio.create_task(finish(node, created["id"]))
+        await asyncio.sleep(0.05)  # the stream is waiting for the first event
+        await node.service.cancel(created["id"])
+        assert await asyncio.wait_for(waiting, 5) == []
+        assert await asyncio.wait_for(finish(node, created["id"]), 5) == []

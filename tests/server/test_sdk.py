@@ -82,3 +82,49 @@ async def test_sdk_stream_debate(tmp_path: Path) -> None:
         assert seen[0] == "connected"
         assert seen[-1] == "debate_end"
         assert "propose" in seen
+
+
+async def test_sdk_list_all_cancel_and_stream_live_and_late(tmp_path: Path) -> None:
+    """The rest of the SDK's core calls: ``debates.list_all``, ``debates.cancel`` and the
+    async client's ``debates.stream(id)``, live and after the debate has finished."""
+    settings = make_settings(tmp_path, ARAGORA_DEMO_DELAY="0.02")
+    async with (
+        live_server(create_app(settings)) as base,
+        AragoraAsyncClient(base_url=base, api_key=ADMIN, max_retries=1) as client,
+    ):
+        debate_id = (await client.debates.create(task="Tea or coffee?", rounds=1))["debate_id"]
+        live = [event async for event in client.debates.stream(debate_id)]
+        assert live[-1].type == "debate_end"
+        assert live[-1].data["result"]["status"] == "completed"
+        stored = [e for e in live if e.type not in ("connected", "token")]
+        assert stored[0].type == "debate_start"
+
+        late = [event async for event in client.debates.stream(debate_id)]  # already finished
+        assert [e.type for e in late if e.type not in ("connected", "token")] == [
+            e.type for e in stored
+        ]
+
+        others = [
+            (await client.debates.create(task=f"Question {i}?"))["debate_id"] for i in range(3)
+        ]
+        listed = [d["id"] async for d in client.debates.list_all(page_size=2)]
+        assert set(listed) == {debate_id, *others}
+        assert len(listed) == 4
+
+        slow = make_settings(tmp_path / "slow", ARAGORA_DEMO_DELAY="5")
+        async with (
+            live_server(create_app(slow)) as slow_base,
+            AragoraAsyncClient(base_url=slow_base, api_key=ADMIN, max_retries=1) as slow_client,
+        ):
+            slow_id = (await slow_client.debates.create(task="Tea or coffee?"))["debate_id"]
+            cancelled = await slow_client.debates.cancel(slow_id)
+            assert cancelled["status"] in ("cancelled", "cancelling")
+            for _ in range(500):
+                document = await slow_client.debates.get(slow_id)
+                if document["status"] == "cancelled":
+                    break
+                await asyncio.sleep(0.02)
+            assert document["status"] == "cancelled"
+            ended = [event async for event in slow_client.debates.stream(slow_id)]
+            if ended[-1].type == "debate_end":  # it had started: its log ends cancelled
+                assert ended[-1].data["result"]["status"] == "cancelled"

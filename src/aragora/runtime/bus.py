@@ -94,6 +94,11 @@ class EventBus(Protocol):
         """Start receiving the debate's frames, keeping at most ``maxsize`` unread."""
         ...
 
+    def nudge(self, debate_id: str | None = None) -> None:
+        """Wake this process's waiting subscribers of the debate (or of all debates) with
+        no frame, so their streams look at the log and the debate's status."""
+        ...
+
     async def close(self) -> None:
         """Release the bus's connections."""
         ...

@@ -98,6 +98,9 @@ class RedisBus:
         self._changed.set()
         return _Tracked(subscription, self._changed)
 
+    def nudge(self, debate_id: str | None = None) -> None:
+        self._local.nudge(debate_id)
+
     async def close(self) -> None:
         self._closed = True
         if self._listener is not None:

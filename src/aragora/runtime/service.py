@@ -192,6 +192,7 @@ class DebateService:
                 document = await self._document(record)
                 document["status"] = "cancelled"
                 await self._storage.debates.update(debate_id, status="cancelled", document=document)
+                self._bus.nudge(debate_id)  # its streams end: it will have no events
                 status = "cancelled"
         return {"success": True, "debate_id": debate_id, "id": debate_id, "status": status}
 
@@ -203,9 +204,20 @@ class DebateService:
     async def _stream(self, debate_id: str, since: int) -> AsyncIterator[Frame]:
         if since < 0:
             raise InvalidInputError(f"since must not be negative, got {since}")
-        await self._storage.debates.get(debate_id)
+        record = await self._storage.debates.get(debate_id)
+
+        async def finished() -> bool:
+            current = await self._storage.debates.get(debate_id, primary=True)
+            return current.status in TERMINAL_STATUSES
+
         async for frame in stream_frames(
-            self._storage.events, self._bus, debate_id, since=since, maxsize=self._stream_queue
+            self._storage.events,
+            self._bus,
+            debate_id,
+            since=since,
+            maxsize=self._stream_queue,
+            finished=finished,
+            idle_check=0 if record.status in TERMINAL_STATUSES else 30.0,
         ):
             yield frame
 

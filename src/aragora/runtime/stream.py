@@ -11,7 +11,7 @@ that is down delays a stream but never stops it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aragora.debate.events import EventType
 from aragora.runtime.bus import EventBus, Frame, SlowConsumerError, frame_of
@@ -29,10 +29,16 @@ async def stream_frames(
     *,
     since: int = 0,
     maxsize: int = 1000,
+    finished: Callable[[], Awaitable[bool]] | None = None,
+    idle_check: float = 30.0,
 ) -> AsyncIterator[Frame]:
     """Frames of ``debate_id`` with ``seq > since`` in order, then live ``token`` frames
     as they come, ending after ``debate_end``. Raises :class:`SlowConsumerError` (with the
-    last seq yielded) when the consumer falls more than ``maxsize`` frames behind."""
+    last seq yielded) when the consumer falls more than ``maxsize`` frames behind.
+
+    ``finished`` says whether the debate has ended without a ``debate_end`` in its log (a
+    debate cancelled before it started); it is asked when the stream has been quiet for
+    ``idle_check`` seconds (or the bus's poll interval) or is nudged, and ends the stream."""
     subscription = bus.subscribe(debate_id, maxsize=maxsize)
     last = since
     try:
@@ -50,17 +56,21 @@ async def stream_frames(
             return  # the subscriber already has the end
         while True:  # live
             try:
-                live = await subscription.get(bus.poll_interval)
+                live = await subscription.get(min(bus.poll_interval or idle_check, idle_check))
             except SlowConsumerError:
                 raise SlowConsumerError(last) from None
             if live is None or (live.seq is not None and live.seq > last + 1):
-                # quiet on a lossy bus, or frames missed: the log has them
+                # quiet or nudged, or frames missed: the log has them
+                caught_any = False
                 for event in await events.read(debate_id, since=last, primary=True):
                     caught_up = frame_of(event)
                     yield caught_up
+                    caught_any = True
                     last = event.seq or last
                     if caught_up.ends_debate:
                         return
+                if live is None and not caught_any and finished is not None and await finished():
+                    return
                 if live is None or live.seq is None or live.seq <= last:
                     continue
             if live.seq is None:
