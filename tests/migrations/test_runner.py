@@ -21,13 +21,17 @@ from aragora.storage.database import Database
 
 from ..storage.support import FAST, pg_database
 
+HEAD = "0002"
+"""The newest revision shipped; bump it with every new migration."""
+REVISIONS = ("0001", "0002")
+
 BROKEN = '''
 """Broken on purpose: creates a table, then fails."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0099"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -84,18 +88,19 @@ def test_the_runbook_commands(
     code, out, err = _runner(empty_url, "status", monkeypatch, capsys)
     assert code == 0, err
     assert "current revision: (none: empty database)" in out
-    assert "head revision: 0001" in out
-    assert "pending: 1" in out
+    assert f"head revision: {HEAD}" in out
+    assert f"pending: {len(REVISIONS)}" in out
     assert "  0001  Initial schema" in out
+    assert "  0002  Job priority" in out
     code, out, err = _runner(empty_url, "migrate", monkeypatch, capsys)
     assert code == 0, err
-    assert "from (empty) to 0001: applied 0001" in out
+    assert f"from (empty) to {HEAD}: applied {', '.join(REVISIONS)}" in out
     code, out, _ = _runner(empty_url, "migrate", monkeypatch, capsys)
     assert code == 0
-    assert "up to date at revision 0001" in out
+    assert f"up to date at revision {HEAD}" in out
     code, out, _ = _runner(empty_url, "status", monkeypatch, capsys)
     assert code == 0
-    assert "current revision: 0001" in out
+    assert f"current revision: {HEAD}" in out
     assert "pending: none" in out
 
 
@@ -106,11 +111,11 @@ async def test_replicas_migrating_at_once() -> None:
         databases = [Database(url, options=FAST) for _ in range(4)]
         try:
             results = await asyncio.gather(*(Migrator(db).migrate() for db in databases))
-            assert sorted(len(r.applied) for r in results) == [0, 0, 0, 1]
-            assert all(r.after == "0001" for r in results)
+            assert sorted(len(r.applied) for r in results) == [0, 0, 0, len(REVISIONS)]
+            assert all(r.after == HEAD for r in results)
             async with databases[0].read() as conn:
                 versions = (await conn.execute(sa.text("SELECT * FROM alembic_version"))).all()
-            assert versions == [("0001",)]
+            assert versions == [(HEAD,)]
         finally:
             for database in databases:
                 await database.dispose()
@@ -126,7 +131,7 @@ async def test_sqlite_migrators_at_once(tmp_path: Path) -> None:
     databases = [Database(url, options=FAST) for _ in range(4)]
     try:
         results = await asyncio.gather(*(Migrator(db).migrate() for db in databases))
-        assert sorted(len(r.applied) for r in results) == [0, 0, 0, 1]
+        assert sorted(len(r.applied) for r in results) == [0, 0, 0, len(REVISIONS)]
         assert (await Migrator(databases[0]).status()).up_to_date
     finally:
         for database in databases:
@@ -136,16 +141,16 @@ async def test_sqlite_migrators_at_once(tmp_path: Path) -> None:
 async def test_a_failing_migration_changes_nothing(empty_url: str, tmp_path: Path) -> None:
     extra = tmp_path / "versions"
     extra.mkdir()
-    (extra / "0002_broken.py").write_text(textwrap.dedent(BROKEN))
+    (extra / "0099_broken.py").write_text(textwrap.dedent(BROKEN))
     database = Database(empty_url, options=FAST)
     try:
         broken = Migrator(database, extra_versions=[extra])
-        # From empty: 0001 and 0002 in one transaction, so not even 0001 remains.
+        # From empty: every revision and 0099 in one transaction, so none remains.
         with pytest.raises(StorageError, match="nothing was changed"):
             await broken.migrate()
         assert await _tables(database) == set()
         assert (await broken.status()).current is None
-        # From 0001: the failed 0002 leaves 0001's schema exactly as it was.
+        # From the head: the failed 0099 leaves the schema exactly as it was.
         await Migrator(database).migrate()
         tables = await _tables(database)
         columns = await _columns(database, "debates")
@@ -155,7 +160,7 @@ async def test_a_failing_migration_changes_nothing(empty_url: str, tmp_path: Pat
         assert "half_done" not in tables
         assert await _columns(database, "debates") == columns
         status = await broken.status()
-        assert (status.current, status.head) == ("0001", "0002")
+        assert (status.current, status.head) == (HEAD, "0099")
     finally:
         await database.dispose()
 
@@ -170,7 +175,7 @@ async def test_a_server_refuses_an_out_of_date_schema(empty_url: str) -> None:
         assert await _tables(database) == set()
         status = await ensure_schema(database, auto_migrate=True)
         assert status.up_to_date
-        assert (await ensure_schema(database, auto_migrate=False)).current == "0001"
+        assert (await ensure_schema(database, auto_migrate=False)).current == HEAD
         async with database.write() as conn:  # as if a newer Aragora had migrated it
             await conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
         for auto in (False, True):
@@ -197,9 +202,9 @@ def test_aragora_migrate_commands(
     monkeypatch.delenv("ARAGORA_DATABASE_URL", raising=False)
     monkeypatch.setenv("ARAGORA_DATA_DIR", str(tmp_path / "data"))
     assert main(["migrate", "status"]) == 0
-    assert "pending: 1" in capsys.readouterr().out
+    assert f"pending: {len(REVISIONS)}" in capsys.readouterr().out
     assert main(["migrate"]) == 0
-    assert "applied 0001" in capsys.readouterr().out
+    assert f"applied {', '.join(REVISIONS)}" in capsys.readouterr().out
     assert (tmp_path / "data" / "aragora.db").is_file()
     assert main(["migrate", "status"]) == 0
     assert "pending: none" in capsys.readouterr().out
@@ -234,3 +239,30 @@ def test_the_runner_reports_an_unreachable_database(
     assert err.count("\n") == 1, err
     assert "postgresql://u:***@" in err
     assert "pw-x" not in err + out
+
+
+async def test_0002_gives_existing_jobs_priority_zero(empty_url: str) -> None:
+    """A database at 0001 with a queued debate moves to 0002 keeping the job, at priority 0."""
+    database = Database(empty_url, options=FAST)
+    try:
+        migrator = Migrator(database)
+        await migrator.migrate(target="0001")
+        async with database.write() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO debates (id, status, task, request, created_at, updated_at) "
+                    "VALUES ('d1', 'queued', 't', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO jobs (debate_id, state, epoch, attempts, enqueued_at) "
+                    "VALUES ('d1', 'queued', 0, 0, CURRENT_TIMESTAMP)"
+                )
+            )
+        await migrator.migrate()
+        async with database.read() as conn:
+            rows = (await conn.execute(sa.text("SELECT debate_id, priority FROM jobs"))).all()
+        assert rows == [("d1", 0)]
+    finally:
+        await database.dispose()

@@ -181,3 +181,25 @@ async def test_events_page_through_the_log() -> None:
         assert rest["events"][-1]["type"] == "debate_end"
         done = await node.service.events(created["id"], since=rest["next_since"], limit=10)
         assert done == {"debate_id": created["id"], "events": [], "next_since": rest["next_since"]}
+
+
+async def test_priority_orders_the_queue_and_positions_are_reported() -> None:
+    async with running_node(start=False, max_concurrent=1) as node:
+        first = await node.service.create({"task": f"{TASK} first"})
+        second = await node.service.create({"task": f"{TASK} second"})
+        urgent = await node.service.create({"task": f"{TASK} urgent", "priority": 10})
+        assert [first["queue_position"], second["queue_position"]] == [1, 2]
+        assert urgent["queue_position"] == 1
+        assert (await node.service.get(first["id"]))["queue_position"] == 2
+        assert (await node.service.get(second["id"]))["queue_position"] == 3
+        node.start()
+        for created in (urgent, first, second):
+            await finish(node, created["id"])
+        started = [
+            (await node.storage.events.read(c["id"], limit=1))[0].timestamp
+            for c in (urgent, first, second)
+        ]
+        assert started == sorted(started)
+        assert "queue_position" not in await node.service.get(first["id"])
+        with pytest.raises(InvalidInputError, match="priority"):
+            await node.service.create({"task": TASK, "priority": 1000})

@@ -252,6 +252,32 @@ async def test_claim_order_is_oldest_first(store: Storage) -> None:
     assert order == ["d0", "d1", "d2"]
 
 
+async def test_higher_priority_is_claimed_first_then_oldest(store: Storage) -> None:
+    for name, priority in [("low", -1), ("a", 0), ("urgent", 5), ("b", 0), ("urgent2", 5)]:
+        await store.debates.create(NewDebate(name, "t", priority=priority))
+    expected = ["urgent", "urgent2", "a", "b", "low"]
+    assert [await store.leases.position(name) for name in expected] == [1, 2, 3, 4, 5]
+    order = []
+    for _ in expected:
+        lease = await store.leases.claim("w", 30)
+        assert lease is not None
+        order.append(lease.debate_id)
+        assert await store.leases.position(lease.debate_id) is None  # running now
+    assert order == expected
+
+
+async def test_queue_position_moves_up_and_is_none_off_the_queue(store: Storage) -> None:
+    for n in range(3):
+        await store.debates.create(NewDebate(f"d{n}", "t"))
+    assert await store.leases.position("d2") == 3
+    await store.leases.claim("w", 30)
+    assert await store.leases.position("d2") == 2
+    await store.debates.update("d1", status="cancelled")
+    assert await store.leases.position("d2") == 1
+    assert await store.leases.position("d1") is None
+    assert await store.leases.position("nope") is None
+
+
 async def test_renew_release_and_requeue(store: Storage, clock: FakeClock) -> None:
     lease = await running(store)
     renewed = await store.leases.renew(lease, 60)

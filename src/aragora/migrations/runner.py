@@ -118,13 +118,13 @@ class Migrator:
             raise translate_error(error, self._db.display_url) from error
         return self._status(current)
 
-    def _status(self, current: str | None) -> SchemaStatus:
+    def _status(self, current: str | None, target: str | None = None) -> SchemaStatus:
         script = self._script()
         head = script.get_current_head()
         if head is None:  # the package always ships at least one version
             raise StorageError("no migrations found")
         try:
-            revisions = list(script.iterate_revisions(head, current))
+            revisions = list(script.iterate_revisions(target or head, current))
         except (CommandError, RevisionError):
             return SchemaStatus(current, head, (), known=False)
         pending = tuple(
@@ -134,11 +134,12 @@ class Migrator:
         )
         return SchemaStatus(current, head, pending)
 
-    async def migrate(self) -> MigrationResult:
-        """Apply every pending migration in one transaction under the migration lock."""
+    async def migrate(self, *, target: str | None = None) -> MigrationResult:
+        """Apply every pending migration (up to ``target``, default the newest) in one
+        transaction under the migration lock."""
         try:
             async with self._db.writer.connect() as conn:
-                result = await conn.run_sync(self._upgrade)
+                result = await conn.run_sync(self._upgrade, target)
                 await conn.commit()
         except AragoraError:
             raise
@@ -155,19 +156,19 @@ class Migrator:
             ) from error
         return result
 
-    def _upgrade(self, conn: Connection) -> MigrationResult:
+    def _upgrade(self, conn: Connection, target: str | None) -> MigrationResult:
         if not conn.in_transaction():
             conn.begin()  # SQLite: BEGIN IMMEDIATE, the write lock
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         before = _current_revision(conn)
-        status = self._status(before)
+        status = self._status(before, target)
         if not status.known:
             raise SchemaMismatchError(_newer_message(self._db.display_url, status))
         if status.pending:
             config = self._config()
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, target or "head")
         after = _current_revision(conn)
         return MigrationResult(before, after, tuple(rev for rev, _ in status.pending))
 

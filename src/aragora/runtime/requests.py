@@ -19,8 +19,11 @@ __all__ = ["DebateRequest", "RequestDefaults", "parse_request"]
 MAX_TASK_CHARS = 20_000
 MAX_CONTEXT_CHARS = 200_000
 MAX_METADATA_BYTES = 16_384
+MAX_PRIORITY = 100
 _TOP_LEVEL = ("mode", "rounds", "consensus", "judge")
-_KNOWN = frozenset({"task", "question", "agents", "protocol", "context", "metadata", *_TOP_LEVEL})
+_KNOWN = frozenset(
+    {"task", "question", "agents", "protocol", "context", "metadata", "priority", *_TOP_LEVEL}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class DebateRequest:
     context: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
+    priority: int = 0
 
     def to_stored(self) -> dict[str, Any]:
         """The JSON form kept in the ``debates`` row."""
@@ -52,6 +56,7 @@ class DebateRequest:
             "context": self.context,
             "metadata": dict(self.metadata),
             "seed": self.seed,
+            "priority": self.priority,
         }
 
     @classmethod
@@ -64,6 +69,7 @@ class DebateRequest:
             context=str(stored.get("context") or ""),
             metadata=dict(stored.get("metadata") or {}),
             seed=int(stored.get("seed") or 0),
+            priority=int(stored.get("priority") or 0),
         )
 
 
@@ -72,8 +78,9 @@ def parse_request(
 ) -> DebateRequest:
     """Validate a request body; :class:`InvalidInputError` names the first problem.
 
-    Top-level ``mode``, ``rounds``, ``consensus`` and ``judge`` override the same fields
-    of ``protocol``; ``question`` is accepted as another name for ``task``."""
+    ``priority`` (-100..100, default 0) orders the queue: higher runs first. Top-level
+    ``mode``, ``rounds``, ``consensus`` and ``judge`` override the same fields of
+    ``protocol``; ``question`` is accepted as another name for ``task``."""
     if not isinstance(body, Mapping):
         raise InvalidInputError("the request body must be a JSON object")
     unknown = sorted(set(body) - _KNOWN)
@@ -104,8 +111,18 @@ def parse_request(
         raise InvalidInputError(f"metadata must be JSON: {exc}") from None
     if size > MAX_METADATA_BYTES:
         raise InvalidInputError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    priority = body.get("priority", 0)
+    if (
+        not isinstance(priority, int)
+        or isinstance(priority, bool)
+        or not -MAX_PRIORITY <= priority <= MAX_PRIORITY
+    ):
+        raise InvalidInputError(
+            f"priority must be an integer from {-MAX_PRIORITY} to {MAX_PRIORITY}, got {priority!r}"
+        )
     return DebateRequest(
         task=task.strip(),
+        priority=priority,
         agents=agents,
         protocol=protocol,
         context=context,

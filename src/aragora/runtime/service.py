@@ -91,10 +91,15 @@ class DebateService:
             raise InvalidInputError(f"judge {judge!r} is not on the panel ({', '.join(names)})")
         debate_id = str(uuid.uuid4())
         record = await self._storage.debates.create(
-            NewDebate(id=debate_id, task=request.task, request=request.to_stored())
+            NewDebate(
+                id=debate_id,
+                task=request.task,
+                request=request.to_stored(),
+                priority=request.priority,
+            )
         )
         self._workers.wake()
-        counts = await self._storage.debates.counts()
+        position = await self._storage.leases.position(debate_id)
         return {
             "success": True,
             "debate_id": record.id,
@@ -102,7 +107,9 @@ class DebateService:
             "status": "queued",
             "task": record.task,
             "agents": names,
-            "queue_position": max(1, counts.get("queued", 1)),
+            # None: a worker claimed it already, so it is next in line by definition
+            "queue_position": position or 1,
+            "priority": request.priority,
             "created_at": record.created_at.isoformat(),
         }
 
@@ -138,6 +145,8 @@ class DebateService:
             document["protocol"] = record.request.get("protocol")
         if record.status == "cancelled" and document["status"] != "cancelled":
             document["status"] = "cancelled"
+        if record.status == "queued":
+            document["queue_position"] = await self._storage.leases.position(record.id)
         return document
 
     async def list(self, *, status: str | None, limit: int, offset: int) -> dict[str, Any]:

@@ -66,6 +66,10 @@ class CreateDebateRequest(BaseModel):
     protocol: dict[str, Any] | None = Field(default=None, description="Protocol settings.")
     context: str | None = Field(default=None, description="Background the agents see.")
     metadata: dict[str, Any] | None = Field(default=None, description="Kept with the debate.")
+    priority: int | None = Field(
+        default=None,
+        description="Queue priority from -100 to 100 (default 0): higher runs first.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -84,7 +88,8 @@ class CreateDebateBody(_Open):
     id: str
     status: Literal["queued"]
     task: str
-    queue_position: int
+    queue_position: int = Field(description="1 is claimed next.")
+    priority: int = 0
 
 
 class DebateDocument(_Open):

@@ -50,6 +50,7 @@ class _Job:
     state: str
     epoch: int
     enqueued_at: datetime
+    priority: int = 0
     owner: str | None = None
     expires_at: datetime | None = None
 
@@ -118,7 +119,7 @@ class _MemoryDebates:
             debate.id, "queued", debate.task, _json(dict(debate.request)), now, now
         )
         self._s.debates[debate.id] = record
-        self._s.jobs[debate.id] = _Job("queued", 0, now)
+        self._s.jobs[debate.id] = _Job("queued", 0, now, debate.priority)
         return _copy(record)
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
@@ -186,14 +187,14 @@ class _MemoryLeases:
         _check_ttl(ttl)
         now = self._now()
         candidates = [
-            (job.enqueued_at, debate_id, job)
+            (-job.priority, job.enqueued_at, debate_id, job)
             for debate_id, job in self._s.jobs.items()
             if job.state == "queued"
             or (job.state == "running" and job.expires_at is not None and job.expires_at < now)
         ]
         if not candidates:
             return None
-        _, debate_id, job = min(candidates, key=lambda c: (c[0], c[1]))
+        *_, debate_id, job = min(candidates, key=lambda c: (c[0], c[1], c[2]))
         job.state, job.epoch, job.owner = "running", job.epoch + 1, owner
         job.expires_at = now + timedelta(seconds=ttl)
         return Lease(debate_id, owner, job.epoch, job.expires_at)
@@ -209,6 +210,17 @@ class _MemoryLeases:
         if job.state != "done":
             job.state = "queued" if requeue else "done"
         job.owner, job.expires_at = None, None
+
+    async def position(self, debate_id: str) -> int | None:
+        job = self._s.jobs.get(debate_id)
+        if job is None or job.state != "queued":
+            return None
+        mine = (-job.priority, job.enqueued_at, debate_id)
+        return 1 + sum(
+            1
+            for other_id, other in self._s.jobs.items()
+            if other.state == "queued" and (-other.priority, other.enqueued_at, other_id) < mine
+        )
 
     def _held(self, lease: Lease, *, finished_too: bool = False) -> _Job:
         job = self._s.jobs.get(lease.debate_id)

@@ -67,11 +67,13 @@ MAX_PAGE = 1000
 @dataclass(frozen=True, slots=True)
 class NewDebate:
     """A debate to create: ``request`` is the accepted request (agents, protocol, context,
-    metadata) a worker needs to start it."""
+    metadata) a worker needs to start it; ``priority`` orders the queue."""
 
     id: str
     task: str
     request: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    """Queued debates with a higher priority are claimed first; equal ones in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +233,8 @@ class LeaseRepository(Protocol):
     """The queue of debates to run and the leases that fence their writers."""
 
     async def claim(self, owner: str, ttl: float) -> Lease | None:
-        """Claim the oldest queued debate, or one whose lease expired, for ``ttl`` seconds,
+        """Claim the queued debate of highest priority (oldest first among equals), or one
+        whose lease expired, for ``ttl`` seconds,
         raising its epoch; ``None`` when there is nothing to claim. Concurrent claimers
         never get the same debate."""
         ...
@@ -244,6 +247,12 @@ class LeaseRepository(Protocol):
         """Give the debate up: done, or back on the queue with ``requeue``; a debate
         already given a terminal status stays done. :class:`StaleLeaseError` if the lease
         is no longer current."""
+        ...
+
+    async def position(self, debate_id: str) -> int | None:
+        """Where a queued debate stands in the queue (1 is claimed next), counting every
+        queued debate claimed before it (higher priority, or equal and queued earlier);
+        ``None`` when it is not queued (running, finished, or unknown)."""
         ...
 
 

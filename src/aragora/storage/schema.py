@@ -128,7 +128,9 @@ jobs = sa.Table(
     sa.Column("lease_expires_at", UTCDateTime, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("enqueued_at", UTCDateTime, nullable=False),
-    sa.Index("ix_jobs_state_enqueued_at", "state", "enqueued_at"),
+    # Higher runs first; equal priorities run in the order they were queued.
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_jobs_state_priority_enqueued_at", "state", "priority", "enqueued_at"),
 )
 
 api_tokens = sa.Table(

@@ -66,7 +66,12 @@ class SqlDebateRepository:
                 raise ConflictError(f"debate {debate.id} already exists") from None
             await conn.execute(
                 jobs.insert().values(
-                    debate_id=record.id, state="queued", epoch=0, attempts=0, enqueued_at=now
+                    debate_id=record.id,
+                    state="queued",
+                    epoch=0,
+                    attempts=0,
+                    enqueued_at=now,
+                    priority=debate.priority,
                 )
             )
             for change in _count_changes(None, "queued"):

@@ -178,7 +178,7 @@ class SqlLeaseRepository:
                         sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now),
                     )
                 )
-                .order_by(jobs.c.enqueued_at, jobs.c.debate_id)
+                .order_by(jobs.c.priority.desc(), jobs.c.enqueued_at, jobs.c.debate_id)
                 .limit(1)
             )
             if self._db.dialect == "postgresql":
@@ -228,6 +228,33 @@ class SqlLeaseRepository:
             )
             if result.rowcount != 1:
                 raise StaleLeaseError(f"debate {lease.debate_id}: lease epoch {lease.epoch} lost")
+
+    async def position(self, debate_id: str) -> int | None:
+        """See :meth:`LeaseRepository.position`."""
+        me = sa.select(jobs.c.priority, jobs.c.enqueued_at).where(
+            jobs.c.debate_id == debate_id, jobs.c.state == "queued"
+        )
+        async with self._db.write() as conn:  # the queue moves: read the primary
+            row = (await conn.execute(me)).first()
+            if row is None:
+                return None
+            ahead = sa.select(sa.func.count()).where(
+                jobs.c.state == "queued",
+                sa.or_(
+                    jobs.c.priority > row.priority,
+                    sa.and_(
+                        jobs.c.priority == row.priority,
+                        sa.or_(
+                            jobs.c.enqueued_at < row.enqueued_at,
+                            sa.and_(
+                                jobs.c.enqueued_at == row.enqueued_at,
+                                jobs.c.debate_id < debate_id,
+                            ),
+                        ),
+                    ),
+                ),
+            )
+            return int((await conn.execute(ahead)).scalar_one()) + 1
 
 
 def _held(lease: Lease) -> sa.Update:
