@@ -19,6 +19,7 @@ from aragora.debate.prompting import PromptBook
 from aragora.runtime.bus import EventBus, LocalBus
 from aragora.runtime.health import HealthMonitor
 from aragora.runtime.node import Node
+from aragora.runtime.ports import ContextSource, EndCheck, Finisher
 from aragora.runtime.redis_bus import RedisBus
 from aragora.runtime.requests import RequestDefaults
 from aragora.runtime.runner import DebateRunner, EventObserver
@@ -147,6 +148,9 @@ async def open_node(
     *,
     check_schema: Callable[[Database], Awaitable[object]] | None = None,
     storage: Storage | None = None,
+    context_sources: Sequence[ContextSource] = (),
+    end_checks: Sequence[EndCheck] = (),
+    finishers: Sequence[Finisher] = (),
 ) -> Node:
     """This replica's runtime: database and storage, providers, bus, workers, service and
     health, built from ``settings``. Call ``node.start()`` to begin claiming debates and
@@ -155,7 +159,8 @@ async def open_node(
     ``check_schema`` runs on the database before anything uses it — the server passes
     ``aragora.migrations.runner.ensure_schema`` (wiring sits below migrations, so it cannot
     call it itself). ``storage`` replaces the database entirely (tests pass
-    ``aragora.storage.memory.memory_storage()``)."""
+    ``aragora.storage.memory.memory_storage()``). ``context_sources``, ``end_checks`` and
+    ``finishers`` run besides the built-in ones (see :mod:`aragora.runtime.ports`)."""
     database: Database | None = None
     if storage is None:
         database = build_database(settings)
@@ -186,8 +191,18 @@ async def open_node(
     def catalog() -> list[dict[str, Any]]:
         return [s.to_dict() for s in agent_statuses(registry, hub, settings.default_agents)]
 
+    sources: list[ContextSource] = [*context_sources]
+    checks: list[EndCheck] = [*end_checks]
+    finishing: list[Finisher] = [*finishers]
     runner = DebateRunner(
-        storage=storage, bus=bus, build_panel=panel, build_engine=engine, observers=observers
+        storage=storage,
+        bus=bus,
+        build_panel=panel,
+        build_engine=engine,
+        observers=observers,
+        context_sources=sources,
+        end_checks=checks,
+        finishers=finishing,
     )
     workers = WorkerPool(
         storage=storage,

@@ -38,9 +38,12 @@ class DebateSetup:
     panel: tuple[Participant, ...]
     seed: int
     judge: Participant | None = None
+    references: tuple[Mapping[str, Any], ...] = ()
+    """What the context was drawn from (e.g. past decisions of the knowledge base, with
+    their ids), JSON-ready; shown in the debate document for attribution."""
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data = {
             "task": self.task.question,
             "context": self.task.context,
             "mode": self.protocol.mode.value,
@@ -49,6 +52,9 @@ class DebateSetup:
             "judge": self.judge.to_dict() if self.judge else None,
             "seed": self.seed,
         }
+        if self.references:
+            data["references"] = [dict(r) for r in self.references]
+        return data
 
     @classmethod
     def from_event(cls, event: Event) -> DebateSetup:
@@ -61,6 +67,7 @@ class DebateSetup:
             panel=tuple(Participant.from_dict(p) for p in data["agents"]),
             seed=int(data["seed"]),
             judge=Participant.from_dict(judge) if judge else None,
+            references=tuple(dict(r) for r in data.get("references") or ()),
         )
 
 

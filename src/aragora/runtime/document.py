@@ -99,6 +99,7 @@ def debate_document(
             for p in (setup.panel if setup else ())
         ],
         "rounds": protocol.rounds if protocol else None,
+        "references": [dict(r) for r in setup.references] if setup else [],
         "rounds_used": result.get("rounds_used", state.round),
         "consensus_reached": bool(result.get("consensus_reached", False)),
         "final_answer": result.get("final_answer"),

@@ -44,6 +44,9 @@ class Node:
         self._on_close = on_close
         self._draining = False
         self._closed = False
+        # Sub-services the faces reach through the node; set by the composition root.
+        self.knowledge: object | None = None
+        self.receipts: object | None = None
 
     @property
     def tokens(self) -> TokenRepository:

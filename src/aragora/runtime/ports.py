@@ -3,14 +3,22 @@ build panels and engines, so the runtime never imports a concrete adapter."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aragora.debate.engine import DebateEngine, TokenPublisher
+from aragora.debate.events import Event
 from aragora.debate.model import Participant
 from aragora.debate.ports import LLM, EventSink
 
-__all__ = ["AgentCatalog", "EngineFactory", "PanelBuilder"]
+__all__ = [
+    "AgentCatalog",
+    "ContextSource",
+    "EndCheck",
+    "EngineFactory",
+    "Finisher",
+    "PanelBuilder",
+]
 
 
 class PanelBuilder(Protocol):
@@ -28,6 +36,41 @@ class EngineFactory(Protocol):
     def __call__(
         self, *, sink: EventSink, publish_token: TokenPublisher | None
     ) -> DebateEngine: ...
+
+
+class ContextSource(Protocol):
+    """Adds background to a debate before it starts (e.g. relevant past decisions).
+
+    Returns the text to append to the task's context and the references it came from
+    (JSON-ready, with ids), which the debate records in its ``debate_start`` event."""
+
+    async def __call__(self, task: str, context: str) -> tuple[str, list[dict[str, Any]]]: ...
+
+
+class EndCheck(Protocol):
+    """Looks at a debate about to end (``events`` so far, the ``debate_end`` about to be
+    appended) and returns the data of ``warning`` events to append just before it.
+
+    Must be idempotent: after a crash the same debate can end again with warnings of an
+    earlier attempt already in ``events``."""
+
+    async def __call__(
+        self, debate_id: str, events: Sequence[Event], end: Event
+    ) -> list[dict[str, Any]]: ...
+
+
+class Finisher(Protocol):
+    """Runs once a debate has ended, before its document is stored; returns fields to add
+    to the document (e.g. a link to its receipt), or ``None``.
+
+    Must be idempotent (a debate can finish again after a crash) and should raise only
+    :class:`~aragora.errors.DatabaseUnavailableError` for a retryable failure: the debate
+    then stays unfinished and is finished again later. Any other error is logged and the
+    debate finishes without that finisher's fields."""
+
+    async def __call__(
+        self, debate_id: str, events: Sequence[Event], document: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None: ...
 
 
 AgentCatalog = Callable[[], list[dict[str, Any]]]

@@ -11,13 +11,12 @@ from typing import Any
 
 import orjson
 
+from aragora.debate.model import MAX_CONTEXT_CHARS, MAX_TASK_CHARS
 from aragora.debate.protocol import DebateProtocol
 from aragora.errors import InvalidInputError
 
 __all__ = ["DebateRequest", "RequestDefaults", "parse_request"]
 
-MAX_TASK_CHARS = 20_000
-MAX_CONTEXT_CHARS = 200_000
 MAX_METADATA_BYTES = 16_384
 MAX_PRIORITY = 100
 _TOP_LEVEL = ("mode", "rounds", "consensus", "judge")

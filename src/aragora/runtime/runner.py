@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aragora.debate.engine import DebateEngine
 from aragora.debate.events import Event, EventType
-from aragora.debate.model import Participant, Task
+from aragora.debate.model import MAX_CONTEXT_CHARS, Participant, Task
 from aragora.debate.state import DebateSetup, fold
-from aragora.errors import InvalidInputError
+from aragora.errors import DatabaseUnavailableError, InvalidInputError
 from aragora.runtime.bus import EventBus, frame_of
 from aragora.runtime.document import debate_document
-from aragora.runtime.ports import EngineFactory, PanelBuilder
+from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
 from aragora.runtime.ratings import rate_debate
 from aragora.runtime.requests import DebateRequest
 from aragora.storage.repository import DebateRecord, FencedEventSink, Lease, Storage
@@ -44,15 +44,28 @@ class _PublishingSink:
         observers: Sequence[EventObserver],
         *,
         token_window: float = 0.1,
+        before_end: Callable[[Event], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
         self._fenced = fenced
         self._bus = bus
         self._observers = observers
+        self._before_end = before_end
         self._window = token_window
         self._pending: dict[tuple[str | None, object, int | None], list[Event]] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     async def append(self, event: Event) -> None:
+        if event.type == EventType.DEBATE_END and self._before_end is not None:
+            # Warnings about the outcome go in just before the end; the engine appends
+            # nothing after debate_end, so renumbering the end is safe.
+            for data in await self._before_end(event):
+                await self._store(
+                    Event(EventType.WARNING, event.debate_id, event.seq, event.timestamp, data=data)
+                )
+                event = replace(event, seq=(event.seq or 0) + 1)
+        await self._store(event)
+
+    async def _store(self, event: Event) -> None:
         await self._fenced.append(event)
         self.flush_tokens()
         await self._bus.publish(frame_of(event))
@@ -104,12 +117,18 @@ class DebateRunner:
         build_panel: PanelBuilder,
         build_engine: EngineFactory,
         observers: Sequence[EventObserver] = (),
+        context_sources: Sequence[ContextSource] = (),
+        end_checks: Sequence[EndCheck] = (),
+        finishers: Sequence[Finisher] = (),
     ) -> None:
         self._storage = storage
         self._bus = bus
         self._build_panel = build_panel
         self._build_engine = build_engine
         self._observers = observers
+        self._context_sources = context_sources
+        self._end_checks = end_checks
+        self._finishers = finishers
 
     async def run(self, record: DebateRecord, lease: Lease, cancel: asyncio.Event) -> str:
         """Run (or resume) the debate to its end and store its document; the final status.
@@ -117,8 +136,21 @@ class DebateRunner:
         Raises :class:`StaleLeaseError` when fenced off and :class:`DatabaseUnavailableError`
         when the log cannot be written; the debate is then left for a later claim."""
         storage = self._storage
+
+        async def before_end(end: Event) -> list[dict[str, Any]]:
+            if not self._end_checks:
+                return []
+            events = await storage.events.read(record.id, primary=True)
+            warnings: list[dict[str, Any]] = []
+            for check in self._end_checks:
+                warnings.extend(await check(record.id, events, end))
+            return warnings
+
         sink = _PublishingSink(
-            FencedEventSink(storage.events, lease.epoch), self._bus, self._observers
+            FencedEventSink(storage.events, lease.epoch),
+            self._bus,
+            self._observers,
+            before_end=before_end,
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
         try:
@@ -140,24 +172,55 @@ class DebateRunner:
             try:
                 request = DebateRequest.from_stored(record.task, record.request)
                 panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
+                setup = None
+                if not state.started:
+                    context, references = await self._context(request)
+                    setup = _setup(record.id, request, [p for p, _ in panel], context, references)
             except InvalidInputError as exc:
                 # A request valid when accepted can stop being so (a key removed, an
                 # endpoint no longer allowed); the debate fails with the reason.
-                await self._fail(record, sink, len(events), f"cannot build the panel: {exc}")
+                await self._fail(record, sink, len(events), f"cannot start the debate: {exc}")
             else:
                 agents = {participant.name: llm for participant, llm in panel}
                 if record.status != "running":
                     await storage.debates.update(record.id, status="running")
-                if state.started:
+                if setup is None:
                     await engine.resume(events, agents, cancel=cancel)
                 else:
-                    setup = _setup(record.id, request, [p for p, _ in panel])
                     await engine.start(setup, agents, cancel=cancel)
         events = await storage.events.read(record.id, primary=True)
         document = debate_document(record.id, events, created_at=record.created_at.isoformat())
+        for finisher in self._finishers:
+            try:
+                extra = await finisher(record.id, events, document)
+            except DatabaseUnavailableError:
+                raise
+            except Exception:
+                _log.exception("finishing debate %s failed in %r", record.id, finisher)
+                continue
+            if extra:
+                document.update(extra)
         await storage.debates.update(record.id, status=document["status"], document=document)
         await self._rate(document)
         return str(document["status"])
+
+    async def _context(self, request: DebateRequest) -> tuple[str, list[dict[str, Any]]]:
+        context = request.context
+        references: list[dict[str, Any]] = []
+        for source in self._context_sources:
+            try:
+                extra, found = await source(request.task, context)
+            except DatabaseUnavailableError:
+                raise
+            except Exception:  # background is a help, never a reason not to debate
+                _log.exception("context source %r failed", source)
+                continue
+            if extra:
+                room = MAX_CONTEXT_CHARS - len(context) - 2
+                if room > 0:
+                    context = f"{context}\n\n{extra[:room]}" if context else extra[:room]
+            references.extend(found)
+        return context, references
 
     async def _fail(
         self, record: DebateRecord, sink: _PublishingSink, last_seq: int, reason: str
@@ -195,12 +258,19 @@ class DebateRunner:
         await ratings.put(rate_debate(document, current))
 
 
-def _setup(debate_id: str, request: DebateRequest, panel: Sequence[Participant]) -> DebateSetup:
+def _setup(
+    debate_id: str,
+    request: DebateRequest,
+    panel: Sequence[Participant],
+    context: str,
+    references: Sequence[Mapping[str, Any]],
+) -> DebateSetup:
     # A judge named by the protocol is a panel member (checked when the request came in).
     return DebateSetup(
         debate_id=debate_id,
-        task=Task(request.task, request.context),
+        task=Task(request.task, context),
         protocol=request.protocol,
         panel=tuple(panel),
         seed=request.seed,
+        references=tuple(references),
     )

@@ -1,0 +1,94 @@
+"""The runner's extension points: context sources before a debate starts (with
+references recorded for attribution), end checks that add warnings just before
+``debate_end``, and finishers that add fields to the stored document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aragora import wiring
+from aragora.debate.events import Event
+from aragora.errors import DatabaseUnavailableError
+from aragora.settings import load_settings
+from tests.runtime.support import TASK, finish, new_storage
+
+
+async def background(task: str, context: str) -> tuple[str, list[dict[str, Any]]]:
+    return f"Past decision on {task!r}: use Postgres.", [{"id": "k1", "title": "Postgres"}]
+
+
+async def broken_source(task: str, context: str) -> tuple[str, list[dict[str, Any]]]:
+    raise RuntimeError("search index is corrupt")
+
+
+calls: list[str] = []
+
+
+async def conflict(debate_id: str, events: Sequence[Event], end: Event) -> list[dict[str, Any]]:
+    calls.append(debate_id)
+    if any(e.data.get("code") == "knowledge_conflict" for e in events):
+        return []  # idempotent: already warned by an earlier attempt
+    return [{"code": "knowledge_conflict", "message": "contradicts k1", "items": ["k1"]}]
+
+
+async def receipt(
+    debate_id: str, events: Sequence[Event], document: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    return {"receipt": {"id": f"r-{debate_id}", "seq_count": len(events)}}
+
+
+async def broken_finisher(
+    debate_id: str, events: Sequence[Event], document: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    raise ValueError("bug")
+
+
+async def test_hooks_shape_the_log_and_the_document() -> None:
+    storage = new_storage()
+    node = await wiring.open_node(
+        load_settings({"ARAGORA_DEMO_DELAY": "0"}),
+        storage=storage,
+        context_sources=[broken_source, background],
+        end_checks=[conflict],
+        finishers=[broken_finisher, receipt],
+    )
+    node.start()
+    try:
+        created = await node.service.create({"task": TASK, "context": "We are five people."})
+        seqs = [s for s in await finish(node, created["id"]) if s is not None]
+        events = await storage.events.read(created["id"])
+        assert seqs == list(range(1, len(events) + 1))
+        start = events[0]
+        assert start.data["references"] == [{"id": "k1", "title": "Postgres"}]
+        assert start.data["context"].startswith("We are five people.\n\nPast decision")
+        assert [e.type for e in events[-2:]] == ["warning", "debate_end"]
+        assert events[-2].data["code"] == "knowledge_conflict"
+        document = await node.service.get(created["id"])
+        assert document["references"] == [{"id": "k1", "title": "Postgres"}]
+        assert document["receipt"] == {"id": f"r-{created['id']}", "seq_count": len(events)}
+        assert any(w["code"] == "knowledge_conflict" for w in document["warnings"])
+        assert document["status"] == "completed"
+    finally:
+        await node.close()
+
+
+async def failing_database(
+    debate_id: str, events: Sequence[Event], document: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    raise DatabaseUnavailableError("database at sqlite://x is unreachable")
+
+
+async def test_a_finisher_that_cannot_reach_the_database_leaves_the_debate_unfinished() -> None:
+    storage = new_storage()
+    node = await wiring.open_node(
+        load_settings({"ARAGORA_DEMO_DELAY": "0"}), storage=storage, finishers=[failing_database]
+    )
+    node.start()
+    try:
+        created = await node.service.create({"task": TASK})
+        await finish(node, created["id"])
+        record = await storage.debates.get(created["id"])
+        assert record.status == "running"  # to be finished again by a later claim
+    finally:
+        await node.close()
