@@ -1,0 +1,179 @@
+"""What the Knowledge Mound stores, as records and small Protocols (the knowledge
+package and the runtime may import this module, never the SQL behind it).
+
+An item is one piece of knowledge with a stable ``id``: a debate's decision, one of its
+key claims, a dissenting view, a piece of evidence, or a note written by a person. Items
+are linked by typed, directed links (``supports``, ``contradicts``, ``supersedes``).
+
+Two implementations satisfy these Protocols with the same observable behaviour: the
+in-memory fake (``aragora.storage.memory``) and the SQL one (SQLite FTS5 / PostgreSQL
+full-text search), held to it by one contract test suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from aragora.errors import InvalidInputError
+
+__all__ = [
+    "ITEM_KINDS",
+    "LINK_KINDS",
+    "MAX_CONTENT_CHARS",
+    "MAX_TAGS",
+    "MAX_TITLE_CHARS",
+    "KnowledgeIndex",
+    "KnowledgeItem",
+    "KnowledgeLink",
+    "KnowledgeRepository",
+    "SearchFilters",
+    "SearchHit",
+    "check_item",
+    "check_link",
+]
+
+ITEM_KINDS = ("decision", "claim", "dissent", "evidence", "note")
+LINK_KINDS = ("supports", "contradicts", "supersedes")
+MAX_TITLE_CHARS = 500
+MAX_CONTENT_CHARS = 100_000
+MAX_TAGS = 32
+MAX_ID_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeItem:
+    """One item. ``source_debate_id``/``source_agent`` say where it came from (``None``
+    for a note); ``provenance`` holds the rest of its origin, JSON-ready (e.g. the
+    debate's consensus rule and round, or who wrote a note and why)."""
+
+    id: str
+    kind: str
+    title: str
+    content: str
+    created_at: datetime
+    updated_at: datetime
+    source_debate_id: str | None = None
+    source_agent: str | None = None
+    confidence: float | None = None
+    tags: tuple[str, ...] = ()
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeLink:
+    """``source`` relates to ``target`` as ``kind`` (e.g. a claim *supports* a decision;
+    a decision *contradicts* an earlier one; a newer decision *supersedes* one)."""
+
+    source_id: str
+    target_id: str
+    kind: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Optional narrowing of a search: any of ``kinds``, all of ``tags``, and
+    ``created_at`` within ``[since, until)``."""
+
+    kinds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A matching item, its relevance (higher is better; comparable within one search
+    only) and a short excerpt of the matching text with the matches marked
+    ``<mark>…</mark>``."""
+
+    item: KnowledgeItem
+    score: float
+    snippet: str
+
+
+class KnowledgeRepository(Protocol):
+    """Items and links: writes are all-or-nothing."""
+
+    async def put(self, items: Sequence[KnowledgeItem], links: Sequence[KnowledgeLink] = ()) -> int:
+        """Store ``items`` and ``links`` in one transaction, all or none.
+
+        An item whose id exists is replaced when any field differs and left alone when
+        identical; a link is identified by (source, target, kind) and stored once. A
+        link's ends must exist after the write (:class:`InvalidInputError` naming the
+        link otherwise). Returns how many items were inserted or changed, so writing the
+        same items twice returns 0 the second time and changes nothing."""
+        ...
+
+    async def get(self, item_id: str) -> KnowledgeItem:
+        """The item; :class:`NotFoundError` if it does not exist."""
+        ...
+
+    async def links(self, item_id: str) -> list[KnowledgeLink]:
+        """Every link from or to the item, oldest first (empty for an unknown id)."""
+        ...
+
+    async def delete(self, item_id: str) -> None:
+        """Remove the item and its links; :class:`NotFoundError` if it does not exist."""
+        ...
+
+    async def count(self) -> int:
+        """How many items are stored."""
+        ...
+
+
+class KnowledgeIndex(Protocol):
+    """Full-text search and streaming scans (for export)."""
+
+    async def search(
+        self, query: str, *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> list[SearchHit]:
+        """Items matching ``query`` (words, any order; stemming as the database's text
+        search does), best first, at most ``limit`` (1..100). A query with no searchable
+        word returns nothing; it never raises for odd characters or operators in it."""
+        ...
+
+    def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:
+        """Every item ordered by id, read ``batch`` at a time so memory stays flat
+        however many there are."""
+        ...
+
+    def scan_links(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeLink]:
+        """Every link ordered by (source, target, kind), ``batch`` at a time."""
+        ...
+
+
+def check_item(item: KnowledgeItem) -> KnowledgeItem:
+    """``item`` if its fields are valid; else :class:`InvalidInputError` naming the item
+    and the problem."""
+    where = f"item {item.id!r}"
+    if not isinstance(item.id, str) or not item.id.strip() or len(item.id) > MAX_ID_CHARS:
+        raise InvalidInputError(f"{where}: id must be 1..{MAX_ID_CHARS} characters")
+    if item.kind not in ITEM_KINDS:
+        raise InvalidInputError(f"{where}: kind must be one of {', '.join(ITEM_KINDS)}")
+    if not item.title.strip() or len(item.title) > MAX_TITLE_CHARS:
+        raise InvalidInputError(f"{where}: title must be 1..{MAX_TITLE_CHARS} characters")
+    if len(item.content) > MAX_CONTENT_CHARS:
+        raise InvalidInputError(f"{where}: content is longer than {MAX_CONTENT_CHARS}")
+    if item.confidence is not None and not 0.0 <= item.confidence <= 1.0:
+        raise InvalidInputError(f"{where}: confidence must be between 0 and 1")
+    if len(item.tags) > MAX_TAGS or any(not t.strip() or len(t) > 100 for t in item.tags):
+        raise InvalidInputError(f"{where}: at most {MAX_TAGS} tags of 1..100 characters")
+    if item.created_at.tzinfo is None or item.updated_at.tzinfo is None:
+        raise InvalidInputError(f"{where}: times must carry a timezone")
+    return item
+
+
+def check_link(link: KnowledgeLink) -> KnowledgeLink:
+    """``link`` if its kind is known and it does not point at itself."""
+    if link.kind not in LINK_KINDS:
+        raise InvalidInputError(
+            f"link {link.source_id!r} -> {link.target_id!r}: kind must be one of "
+            f"{', '.join(LINK_KINDS)}"
+        )
+    if link.source_id == link.target_id:
+        raise InvalidInputError(f"link {link.source_id!r}: an item cannot link to itself")
+    return link
