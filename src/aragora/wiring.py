@@ -8,8 +8,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
 from aragora.agents.providers import KEY_VARIABLES, ProviderConfig, ProviderHub
 from aragora.agents.registry import AgentRegistry, default_registry
+from aragora.agents.shared_limits import RedisBuckets
 from aragora.agents.status import agent_statuses
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.engine import DebateEngine, TokenPublisher
@@ -70,9 +75,24 @@ def provider_config(settings: Settings) -> ProviderConfig:
 
 
 def build_provider_hub(settings: Settings) -> ProviderHub:
-    """The network providers' shared clients, limits and breakers for this process.
+    """The network providers' shared clients, limits and breakers for this process, with
+    start rates shared by every replica through ``ARAGORA_REDIS_URL`` when it is set.
     The caller owns it: ``async with build_provider_hub(settings) as hub: ...``."""
-    return ProviderHub(provider_config(settings))
+    return ProviderHub(provider_config(settings), buckets=_shared_rate_buckets(settings))
+
+
+def _shared_rate_buckets(settings: Settings) -> RedisBuckets | None:
+    if settings.redis_url is None:
+        return None
+    # Fail fast (the buckets fall back to local ones on any trouble), retrying once at
+    # once so a pooled connection that went stale is not taken for an outage.
+    client = aioredis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=0.5,
+        socket_timeout=0.5,
+        retry=Retry(NoBackoff(), 1),
+    )
+    return RedisBuckets(client, timeout=0.5, retry_interval=1.0)
 
 
 def build_registry(settings: Settings, hub: ProviderHub) -> AgentRegistry:

@@ -5,6 +5,11 @@ A :class:`ProviderLimit` is shared by every agent of one provider (one endpoint)
 start per second (bursts up to ``burst``). A call over either limit *waits its turn*, in
 arrival order; nothing is rejected (the runbook's "request queuing"). The caller's own
 timeout still bounds the total wait.
+
+The start rate is a :class:`StartBucket`: this process's :class:`TokenBucket` by default
+(:class:`LocalBuckets`), or one bucket for the whole deployment kept in Redis
+(:mod:`aragora.agents.shared_limits`), chosen by the :class:`BucketSource` the composition
+root gives the provider hub. Calls in flight are always counted per process.
 """
 
 from __future__ import annotations
@@ -13,13 +18,42 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from aragora.agents.wrapper import Wrapper
 from aragora.debate.ports import LLM, Completion, CompletionRequest, TokenCallback
 
-__all__ = ["Limited", "ProviderLimit", "TokenBucket"]
+__all__ = [
+    "BucketSource",
+    "Limited",
+    "LocalBuckets",
+    "ProviderLimit",
+    "StartBucket",
+    "TokenBucket",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class StartBucket(Protocol):
+    """The start-rate limit of one endpoint."""
+
+    async def take(self) -> None:
+        """Return once a call may start (waiting its turn; never fails for the rate)."""
+        ...
+
+
+class BucketSource(Protocol):
+    """Where a provider hub gets the start bucket of each endpoint; the hub closes it."""
+
+    def bucket(self, provider: str, endpoint: str, rate: float, burst: int) -> StartBucket:
+        """The bucket letting ``rate`` calls a second start on ``provider``'s ``endpoint``,
+        in bursts of up to ``burst``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the buckets hold (connections); called when the hub closes."""
+        ...
 
 
 class TokenBucket:
@@ -58,8 +92,28 @@ class TokenBucket:
             self._tokens = max(0.0, self._tokens - 1)
 
 
+class LocalBuckets:
+    """A :class:`BucketSource` of this process's own :class:`TokenBucket` s."""
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+
+    def bucket(self, provider: str, endpoint: str, rate: float, burst: int) -> TokenBucket:
+        """A new in-process bucket (the hub keeps one per endpoint)."""
+        return TokenBucket(rate, burst, clock=self._clock, sleep=self._sleep)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
 class ProviderLimit:
-    """Concurrency and rate limits for one provider; shared by its agents."""
+    """Concurrency and rate limits for one provider; shared by its agents.
+
+    The start rate is ``bucket`` when given, else a local :class:`TokenBucket` of ``rate``
+    and ``burst`` (no rate limit when neither is given)."""
 
     def __init__(
         self,
@@ -67,6 +121,7 @@ class ProviderLimit:
         *,
         rate: float | None = None,
         burst: int = 1,
+        bucket: StartBucket | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -74,11 +129,18 @@ class ProviderLimit:
             raise ValueError("max_concurrency must be at least 1")
         self.max_concurrency = max_concurrency
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._bucket = TokenBucket(rate, burst, clock=clock, sleep=sleep) if rate else None
+        if bucket is None and rate:
+            bucket = TokenBucket(rate, burst, clock=clock, sleep=sleep)
+        self._bucket = bucket
         self.in_flight = 0
         """Calls currently holding a slot."""
         self.waiting = 0
         """Calls queued for a slot or a token."""
+
+    @property
+    def bucket(self) -> StartBucket | None:
+        """The start-rate bucket (None: no rate limit)."""
+        return self._bucket
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

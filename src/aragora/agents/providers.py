@@ -2,13 +2,15 @@
 
 A :class:`ProviderHub` belongs to one process (the server's lifespan, or one CLI run). It
 owns what agents of the same provider share: one connection pool per endpoint, one
-:class:`~aragora.agents.limits.ProviderLimit` per endpoint, and one circuit breaker per
+:class:`~aragora.agents.limits.ProviderLimit` per endpoint (whose start rate comes from the
+hub's :class:`~aragora.agents.limits.BucketSource`: local, or shared by every replica
+through Redis), and one circuit breaker per
 ``provider:model`` (:class:`~aragora.agents.breaker.BreakerBoard`, whose states are the
 agents' health). :meth:`ProviderHub.register` adds a factory for every provider of
 CONTRACT.md to a registry; each builds the resilience stack of
 :mod:`aragora.agents.resilience` around the provider's adapter, with an OpenRouter
 fallback chain when that is enabled. Close the hub (``await hub.aclose()`` or
-``async with``) to close its connections.
+``async with``) to close its connections, the bucket source's among them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from aragora.agents.breaker import Breaker, BreakerBoard, Health
 from aragora.agents.catalog import OpenRouterMap, QuirkBook
 from aragora.agents.gemini import GeminiLLM, gemini_client
 from aragora.agents.http import ClientPool
-from aragora.agents.limits import Limited, ProviderLimit
+from aragora.agents.limits import BucketSource, Limited, LocalBuckets, ProviderLimit
 from aragora.agents.openai import OpenAIChatLLM, openai_client
 from aragora.agents.pricing import PriceTable
 from aragora.agents.registry import AgentRegistry, ProviderFactory
@@ -110,8 +112,10 @@ class ProviderConfig:
 class ProviderHub:
     """Builds network agents and owns their shared clients, limits and breakers.
 
-    ``sleep``, ``rand`` and ``clock`` drive retries, token buckets and breakers (tests
-    pass fast or fake ones)."""
+    ``sleep``, ``rand`` and ``clock`` drive retries, local token buckets and breakers
+    (tests pass fast or fake ones). ``buckets`` makes each endpoint's start-rate bucket
+    (default: :class:`~aragora.agents.limits.LocalBuckets`, per process); the hub owns it
+    and closes it in :meth:`aclose`."""
 
     def __init__(
         self,
@@ -123,6 +127,7 @@ class ProviderHub:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
+        buckets: BucketSource | None = None,
     ) -> None:
         self.config = config
         self.prices = prices or PriceTable.load()
@@ -138,6 +143,7 @@ class ProviderHub:
         self._clock = clock
         self._clients: dict[tuple[str, str], ClientPool] = {}
         self._limits: dict[tuple[str, str], ProviderLimit] = {}
+        self._buckets = buckets if buckets is not None else LocalBuckets(clock=clock, sleep=sleep)
         self._secrets = tuple(key for key in config.api_keys.values() if key)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -154,11 +160,15 @@ class ProviderHub:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every pooled connection (the hub may build clients again afterwards)."""
+        """Close every pooled connection and the bucket source (the hub may build clients
+        again afterwards)."""
         clients = list(self._clients.values())
         self._clients.clear()
-        for client in clients:
-            await client.aclose()
+        try:
+            for client in clients:
+                await client.aclose()
+        finally:
+            await self._buckets.aclose()
 
     # -- registry --------------------------------------------------------------------------
 
@@ -274,12 +284,9 @@ class ProviderHub:
         limit = self._limits.get(slot)
         if limit is None:
             policy = self.config.limits
-            limit = ProviderLimit(
-                policy.max_concurrency,
-                rate=policy.rate,
-                burst=policy.burst,
-                clock=self._clock,
-                sleep=self._sleep,
-            )
+            bucket = None
+            if policy.rate:
+                bucket = self._buckets.bucket(provider, endpoint, policy.rate, policy.burst)
+            limit = ProviderLimit(policy.max_concurrency, bucket=bucket)
             self._limits[slot] = limit
         return limit
