@@ -34,6 +34,7 @@ CHANNEL_PREFIX = "aragora:debate:"
 _SEPARATOR = "\x1f"  # ASCII unit separator: never in ids, types or JSON text
 HEALTHY_POLL = 5.0
 DEGRADED_POLL = 1.0
+MAX_CONNECTIONS = 50
 
 
 class RedisBus:
@@ -152,6 +153,9 @@ class RedisBus:
         while not self._closed:
             pubsub: Any = self._client.pubsub(ignore_subscribe_messages=True)
             try:
+                # Idle pooled connections may predate a Redis restart: one handed to this
+                # subscription or to a publish would fail on first use and flap the bus.
+                await self._client.connection_pool.disconnect(inuse_connections=False)
                 self._subscribed = set()
                 await self._sync_subscriptions(pubsub, force=True)
                 if not self._healthy:
@@ -159,6 +163,11 @@ class RedisBus:
                     log_event(_log, "redis_connected")
                 self._local.nudge()  # anything published while we were away is in the log
                 while not self._closed:
+                    if not self._healthy:
+                        # A publish failed (e.g. on a pooled connection Redis closed when it
+                        # restarted): only a fresh subscribe may declare the bus healthy
+                        # again, so reconnect rather than stay degraded for good.
+                        break
                     if self._changed.is_set():
                         await self._sync_subscriptions(pubsub)
                     message = await pubsub.get_message(timeout=0.05)
@@ -221,10 +230,15 @@ class _Tracked:
 
 
 def _client(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    # A blocking pool: with hundreds of debates publishing at once, redis-py's default
+    # pool raises "Too many connections" past 100, which would read as Redis being down.
+    # Here a publish waits for a connection instead (bounded by the bus's own timeout).
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=None,
         socket_connect_timeout=2,
         socket_keepalive=True,
         health_check_interval=10,
-        retry_on_timeout=False,
     )
+    return aioredis.Redis.from_pool(pool)
