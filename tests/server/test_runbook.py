@@ -8,15 +8,17 @@ missing tool is a failure.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,21 +148,46 @@ def test_database_migration_commands(server: LiveServer) -> None:
     assert server.get("/api/health")[0] == 200
 
 
-@pytest.mark.xfail(
-    find_spec("aragora.knowledge") is None,
-    reason="the knowledge endpoints are not built yet (no aragora.knowledge package)",
-    strict=True,
-)
+def _finished_debate(server: LiveServer, task: str) -> dict[str, Any]:
+    """Run a debate through the HTTP API and wait until its knowledge is stored."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("POST", "/api/v1/debates", body=json.dumps({"task": task}), headers=headers)
+        response = conn.getresponse()
+        created = json.loads(response.read())
+        assert response.status == 202, created
+    finally:
+        conn.close()
+    deadline = time.monotonic() + 30
+    while True:
+        _, body = server.get(f"/api/v1/debates/{created['id']}", headers)
+        document: dict[str, Any] = json.loads(body)
+        # The document is stored, with its knowledge items, once the debate is finished.
+        if "knowledge_items" in document or time.monotonic() > deadline:
+            return document
+        time.sleep(0.05)
+
+
 def test_knowledge_base_backup_and_restore(server: LiveServer, tmp_path: Path) -> None:
+    debate = _finished_debate(server, "Should we use Postgres or MySQL for the backup test?")
+    assert debate["status"] == "completed", debate
     runbook(server, KNOWLEDGE_EXPORT, cwd=tmp_path)
     backup = json.loads((tmp_path / "knowledge_backup.json").read_text())
     assert "error" not in backup, backup
     assert backup["format"] == "aragora.knowledge"
     assert backup["version"] == 1
     assert backup["count"] == len(backup["items"])
+    assert f"dec-{debate['id']}" in [item["id"] for item in backup["items"]]
     for _ in range(2):  # importing the same file twice changes nothing
         out = runbook(server, KNOWLEDGE_IMPORT, cwd=tmp_path)
         assert "error" not in json.loads(out), out
+        assert json.loads(out) == {
+            "imported": 0,
+            "unchanged": backup["count"],
+            "count": backup["count"],
+        }
     runbook(server, KNOWLEDGE_EXPORT, cwd=tmp_path)
     again = json.loads((tmp_path / "knowledge_backup.json").read_text())
     assert again["count"] == backup["count"]
+    assert again["items"] == backup["items"]

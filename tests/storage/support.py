@@ -27,7 +27,10 @@ from aragora.storage.repository import FencedEventSink, NewDebate, Storage
 # The server the tests use (scripts/test checks that it is reachable; CI=true makes a
 # missing one an error there, and the tests needing it fail here rather than skip).
 PG_SERVER = os.environ.get("ARAGORA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-TABLES = "debates, debate_events, jobs, api_tokens, settings, agent_ratings, receipts"
+TABLES = (
+    "debates, debate_events, jobs, api_tokens, settings, agent_ratings, receipts, "
+    "knowledge_items, knowledge_links"
+)
 FAST = PoolOptions(pool_size=4, max_overflow=4, pool_timeout=5, connect_timeout=3)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from aragora.storage.schema import metadata
+from aragora.storage.schema import SEARCH_OBJECTS, metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
@@ -17,6 +17,8 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    # Full-text search objects are built by hand in each database's terms (0003).
+    include_name=lambda name, type_, parents: name not in SEARCH_OBJECTS,
 )
 with context.begin_transaction():
     context.run_migrations()

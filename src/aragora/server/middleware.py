@@ -7,7 +7,9 @@ For every HTTP request it
   ``[A-Za-z0-9._-]``) is kept, anything else replaced by a fresh one; the id is echoed on
   the response and is the ``trace_id`` of error bodies;
 - refuses bodies over ``max_body_bytes`` with 413: at once when ``Content-Length`` says
-  so, and by counting when the body is streamed without one;
+  so, and by counting when the body is streamed without one; ``path_limits`` gives
+  particular paths a limit of their own (a knowledge backup restored with
+  ``POST /api/knowledge/import`` is one document and far larger than any other body);
 - adds security headers (``nosniff``, ``DENY`` framing, no referrer, a restrictive CSP
   unless the route set its own, ``Cache-Control: no-store`` unless the route set one);
 - answers an exception that escaped the application with a generic 500 in the CONTRACT
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,9 +53,12 @@ class _BodyTooLarge(Exception):
 class RequestHygiene:
     """Request id, body limit, security headers and the last-resort 500 (see module)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,6 +81,7 @@ class RequestHygiene:
 
         started = False
         too_large = False
+        limit = self.path_limits.get(scope["path"], self.max_body_bytes)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
@@ -98,13 +105,12 @@ class RequestHygiene:
                     scope, receive, send_with_headers
                 )
                 return
-            if int(length) > self.max_body_bytes:
-                await self._too_large(scope, receive, send_with_headers, trace_id)
+            if int(length) > limit:
+                await self._too_large(scope, receive, send_with_headers, trace_id, limit)
                 return
             app_receive = receive  # the server holds the body to its Content-Length
         else:
             received = 0
-            limit = self.max_body_bytes
 
             async def app_receive() -> Message:
                 nonlocal received, too_large
@@ -129,10 +135,12 @@ class RequestHygiene:
             return
         if too_large and not started:
             too_large = False
-            await self._too_large(scope, receive, send_with_headers, trace_id)
+            await self._too_large(scope, receive, send_with_headers, trace_id, limit)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, trace_id: str) -> None:
-        exc = PayloadTooLargeError(f"request body larger than {self.max_body_bytes} bytes")
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, trace_id: str, limit: int
+    ) -> None:
+        exc = PayloadTooLargeError(f"request body larger than {limit} bytes")
         response = response_for(exc, trace_id)
         response.headers["Connection"] = "close"
         await response(scope, receive, send)

@@ -9,6 +9,7 @@ from aragora.storage.database import Database
 from aragora.storage.repository import Storage
 from aragora.storage.sql_debates import SqlDebateRepository
 from aragora.storage.sql_events import SqlEventRepository, SqlLeaseRepository
+from aragora.storage.sql_knowledge import SqlKnowledgeIndex, SqlKnowledgeRepository
 from aragora.storage.sql_records import (
     SqlRatingRepository,
     SqlReceiptRepository,
@@ -34,6 +35,8 @@ def sql_storage(database: Database, *, now: Callable[[], datetime] = utc_now) ->
         settings=SqlSettingsRepository(database, now=now),
         ratings=SqlRatingRepository(database, now=now),
         receipts=SqlReceiptRepository(database, now=now),
+        knowledge=SqlKnowledgeRepository(database),
+        knowledge_index=SqlKnowledgeIndex(database),
         ping=database.ping,
         close=database.dispose,
     )
