@@ -21,6 +21,9 @@ from aragora.debate.engine import DebateEngine, TokenPublisher
 from aragora.debate.model import Participant
 from aragora.debate.ports import LLM, EventSink, SystemClock
 from aragora.debate.prompting import PromptBook
+from aragora.knowledge import ConflictCheck, KnowledgeIngest, KnowledgeService, PastDecisions
+from aragora.receipts.service import ReceiptService
+from aragora.receipts.signing import SigningKey, ensure_signing_key
 from aragora.runtime.bus import EventBus, LocalBus
 from aragora.runtime.health import HealthMonitor
 from aragora.runtime.node import Node
@@ -38,8 +41,10 @@ from aragora.storage.sql import sql_storage
 __all__ = [
     "build_database",
     "build_engine",
+    "build_knowledge",
     "build_panel",
     "build_provider_hub",
+    "build_receipts",
     "build_registry",
     "build_storage",
     "open_node",
@@ -157,6 +162,27 @@ def build_database(settings: Settings, *, for_migrations: bool = False) -> Datab
     )
 
 
+def build_receipts(
+    settings: Settings, storage: Storage, *, key: SigningKey | None = None
+) -> ReceiptService:
+    """Receipts signed with ``key``, by default the one of
+    ``ARAGORA_RECEIPT_SIGNING_KEY_FILE``, else the key generated into the data dir
+    (mode 0600) on the first start; issued as ``ARAGORA_RECEIPT_ISSUER``."""
+    if key is None:
+        key = ensure_signing_key(settings.receipt_signing_key_file, settings.data_dir)
+    return ReceiptService(
+        receipts=storage.receipts,
+        settings=storage.settings,
+        key=key,
+        issuer=settings.receipt_issuer,
+    )
+
+
+def build_knowledge(storage: Storage) -> KnowledgeService:
+    """The Knowledge Mound's service (search, notes, export, import) on ``storage``."""
+    return KnowledgeService(storage.knowledge, storage.knowledge_index)
+
+
 def build_storage(database: Database) -> Storage:
     """Every repository on ``database`` (check its schema first with
     ``aragora.migrations.runner.ensure_schema``)."""
@@ -181,6 +207,8 @@ async def open_node(
     call it itself). ``storage`` replaces the database entirely (tests pass
     ``aragora.storage.memory.memory_storage()``). ``context_sources``, ``end_checks`` and
     ``finishers`` run besides the built-in ones (see :mod:`aragora.runtime.ports`)."""
+    # First, so a bad key file fails the start before anything is opened.
+    signing_key = ensure_signing_key(settings.receipt_signing_key_file, settings.data_dir)
     database: Database | None = None
     if storage is None:
         database = build_database(settings)
@@ -213,7 +241,13 @@ async def open_node(
 
     sources: list[ContextSource] = [*context_sources]
     checks: list[EndCheck] = [*end_checks]
-    finishing: list[Finisher] = [*finishers]
+    # The Knowledge Mound: past decisions as background, a warning when a verdict
+    # contradicts one on the same question, and every finished debate ingested.
+    sources.append(PastDecisions(storage.knowledge_index))
+    checks.append(ConflictCheck(storage.knowledge_index))
+    receipts = build_receipts(settings, storage, key=signing_key)
+    finishing: list[Finisher] = [receipts.finish, *finishers]
+    finishing.append(KnowledgeIngest(storage.knowledge))
     runner = DebateRunner(
         storage=storage,
         bus=bus,
@@ -261,6 +295,8 @@ async def open_node(
         observers=observers,
         on_close=hub.aclose,
     )
+    node.receipts = receipts
+    node.knowledge = build_knowledge(storage)
     draining.source = node
     return node
 

@@ -8,6 +8,7 @@ import runpy
 import sqlite3
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,15 @@ from aragora.errors import SchemaMismatchError, StorageError
 from aragora.migrations.runner import MIGRATE_COMMAND, Migrator, ensure_schema
 from aragora.settings import load_settings
 from aragora.storage.database import Database
+from aragora.storage.knowledge_repository import KnowledgeItem
+from aragora.storage.repository import NewDebate
+from aragora.storage.sql import sql_storage
 
 from ..storage.support import FAST, pg_database
 
-HEAD = "0002"
+HEAD = "0004"
 """The newest revision shipped; bump it with every new migration."""
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003", "0004")
 
 BROKEN = '''
 """Broken on purpose: creates a table, then fails."""
@@ -31,7 +35,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -92,6 +96,7 @@ def test_the_runbook_commands(
     assert f"pending: {len(REVISIONS)}" in out
     assert "  0001  Initial schema" in out
     assert "  0002  Job priority" in out
+    assert "  0003  Knowledge Mound" in out
     code, out, err = _runner(empty_url, "migrate", monkeypatch, capsys)
     assert code == 0, err
     assert f"from (empty) to {HEAD}: applied {', '.join(REVISIONS)}" in out
@@ -264,5 +269,25 @@ async def test_0002_gives_existing_jobs_priority_zero(empty_url: str) -> None:
         async with database.read() as conn:
             rows = (await conn.execute(sa.text("SELECT debate_id, priority FROM jobs"))).all()
         assert rows == [("d1", 0)]
+    finally:
+        await database.dispose()
+
+
+async def test_0003_adds_the_knowledge_mound_to_a_used_database(empty_url: str) -> None:
+    """A database at 0002 holding a debate moves to 0003 keeping it, and its Knowledge
+    Mound then stores and finds items."""
+    database = Database(empty_url, options=FAST)
+    try:
+        migrator = Migrator(database)
+        await migrator.migrate(target="0002")
+        store = sql_storage(database)
+        await store.debates.create(NewDebate("d1", "Which database?"))
+        await migrator.migrate()
+        assert (await store.debates.get("d1")).task == "Which database?"
+        now = datetime.now(UTC)
+        note = KnowledgeItem("k1", "decision", "Use PostgreSQL", "Replicas scale reads.", now, now)
+        assert await store.knowledge.put([note]) == 1
+        hits = await store.knowledge_index.search("replica")
+        assert [hit.item for hit in hits] == [note]
     finally:
         await database.dispose()

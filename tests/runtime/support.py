@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -32,8 +34,10 @@ async def running_node(
     max_concurrent: int = 10,
 ) -> AsyncIterator[Node]:
     """A started node; closed (debates requeued) on exit."""
+    data_dir = tempfile.mkdtemp(prefix="aragora-runtime-")  # keys and tokens land here
     settings = load_settings(
         {
+            "ARAGORA_DATA_DIR": data_dir,
             "ARAGORA_DEMO_DELAY": str(demo_delay),
             "ARAGORA_LEASE_TTL": str(lease_ttl),
             "ARAGORA_MAX_CONCURRENT_DEBATES": str(max_concurrent),
@@ -46,6 +50,7 @@ async def running_node(
         yield node
     finally:
         await node.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def finish(node: Node, debate_id: str) -> list[int | None]:

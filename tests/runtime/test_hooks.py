@@ -5,6 +5,7 @@ references recorded for attribution), end checks that add warnings just before
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from aragora import wiring
@@ -44,10 +45,10 @@ async def broken_finisher(
     raise ValueError("bug")
 
 
-async def test_hooks_shape_the_log_and_the_document() -> None:
+async def test_hooks_shape_the_log_and_the_document(tmp_path: Path) -> None:
     storage = new_storage()
     node = await wiring.open_node(
-        load_settings({"ARAGORA_DEMO_DELAY": "0"}),
+        load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)}),
         storage=storage,
         context_sources=[broken_source, background],
         end_checks=[conflict],
@@ -79,10 +80,14 @@ async def failing_database(
     raise DatabaseUnavailableError("database at sqlite://x is unreachable")
 
 
-async def test_a_finisher_that_cannot_reach_the_database_leaves_the_debate_unfinished() -> None:
+async def test_a_finisher_that_cannot_reach_the_database_leaves_the_debate_unfinished(
+    tmp_path: Path,
+) -> None:
     storage = new_storage()
     node = await wiring.open_node(
-        load_settings({"ARAGORA_DEMO_DELAY": "0"}), storage=storage, finishers=[failing_database]
+        load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)}),
+        storage=storage,
+        finishers=[failing_database],
     )
     node.start()
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -373,6 +375,35 @@ async def test_ratings(store: Storage) -> None:
     assert await store.ratings.get([]) == {}
 
 
+def _one_more(current: Mapping[str, Rating], agents: Sequence[str]) -> list[Rating]:
+    return [
+        replace(current.get(a) or Rating(a), debates=(current.get(a) or Rating(a)).debates + 1)
+        for a in agents
+    ]
+
+
+async def test_each_debate_is_rated_once_and_no_update_is_lost(store: Storage) -> None:
+    agents = ["a", "b", "c"]
+    new = await asyncio.gather(  # first ratings of new agents, at once
+        *(store.ratings.record(f"n{n}", ["x"], lambda c: _one_more(c, ["x"])) for n in range(5))
+    )
+    assert all(new)
+    assert (await store.ratings.get(["x"]))["x"].debates == 5
+    first = await store.ratings.record("d1", agents, lambda c: _one_more(c, agents))
+    again = await store.ratings.record("d1", agents, lambda c: _one_more(c, agents))
+    assert (first, again) == (True, False)
+    # twenty debates finishing at once, each reading and writing the same three rows
+    results = await asyncio.gather(
+        *(
+            store.ratings.record(f"d{n}", agents, lambda c: _one_more(c, agents))
+            for n in range(2, 22)
+        )
+    )
+    assert all(results)
+    board = {r.agent: r.debates for r in await store.ratings.leaderboard()}
+    assert board == {**dict.fromkeys(agents, 21), "x": 5}
+
+
 async def test_receipts_form_a_chain(store: Storage) -> None:
     assert await store.receipts.head() is None
     first = await store.receipts.append(NewReceipt("r1", "d1", "h1", None, {"v": "0.2"}))
@@ -389,6 +420,12 @@ async def test_receipts_form_a_chain(store: Storage) -> None:
     assert [r.id for r in await store.receipts.for_debate("d1")] == ["r1", "r3"]
     with pytest.raises(NotFoundError):
         await store.receipts.get("r9")
+    assert [r.id for r in await store.receipts.chain()] == ["r1", "r2", "r3"]
+    assert [r.id for r in await store.receipts.chain(after=1, limit=1)] == ["r2"]
+    assert await store.receipts.chain(after=3) == []
+    for limit in (0, 1001):
+        with pytest.raises(InvalidInputError):
+            await store.receipts.chain(limit=limit)
 
 
 async def test_racing_receipts_never_fork_the_chain(store: Storage) -> None:

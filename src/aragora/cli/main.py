@@ -11,7 +11,9 @@ from typing import NoReturn
 from aragora import __version__
 from aragora.cli.agents import add_agents_command
 from aragora.cli.debate import add_debate_command
+from aragora.cli.knowledge import add_knowledge_command
 from aragora.cli.maintenance import add_maintenance_command
+from aragora.cli.receipt import add_receipt_command
 from aragora.cli.serve import add_serve_command
 from aragora.cli.storage import add_storage_commands
 from aragora.cli.tokens import add_tokens_command
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_worker_command(commands)
     add_tokens_command(commands)
     add_maintenance_command(commands)
+    add_receipt_command(commands)
+    add_knowledge_command(commands)
     return parser
 
 

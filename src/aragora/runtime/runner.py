@@ -200,8 +200,10 @@ class DebateRunner:
                 continue
             if extra:
                 document.update(extra)
+        # Ratings before the terminal status: once that is stored the job is done and the
+        # lease ends, so nothing of the debate's own may still be running after it.
+        await self._rate(record.id, document)
         await storage.debates.update(record.id, status=document["status"], document=document)
-        await self._rate(document)
         return str(document["status"])
 
     async def _context(self, request: DebateRequest) -> tuple[str, list[dict[str, Any]]]:
@@ -249,13 +251,13 @@ class DebateRunner:
             )
         )
 
-    async def _rate(self, document: Mapping[str, Any]) -> None:
+    async def _rate(self, debate_id: str, document: Mapping[str, Any]) -> None:
         agents = [str(a["name"]) for a in document.get("agents") or []]
         if not agents or document.get("status") == "cancelled":
             return
-        ratings = self._storage.ratings
-        current = await ratings.get(agents)
-        await ratings.put(rate_debate(document, current))
+        await self._storage.ratings.record(
+            debate_id, agents, lambda current: rate_debate(document, current)
+        )
 
 
 def _setup(

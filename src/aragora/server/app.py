@@ -31,7 +31,7 @@ from aragora.server import docs, ws
 from aragora.server.errors import install_error_handlers
 from aragora.server.metrics import HttpMetrics, Metrics
 from aragora.server.middleware import RequestHygiene
-from aragora.server.routes import admin, agents, debates, health
+from aragora.server.routes import admin, agents, debates, health, knowledge, receipts
 from aragora.server.routes import metrics as metrics_routes
 from aragora.server.state import AppState
 from aragora.settings import Settings, load_settings
@@ -164,8 +164,10 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     # Routes are tried in order: the hot ones first (WebSocket handshakes, probes, health).
     flatten(app, ws.router)
     flatten(app, health.probes)
-    for router in (health.router, debates.router, agents.router, admin.router):
+    for router in (health.router, debates.router, agents.router, admin.router, knowledge.router):
         include_api(app, router)
+    include_api(app, receipts.router)
+    flatten(app, receipts.root, documented=True)  # /api/v2/receipts/..., /.well-known/...
     include_api(app, metrics_routes.router)
     flatten(app, metrics_routes.root)
     flatten(app, docs.router)
@@ -179,6 +181,8 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(RequestHygiene, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestHygiene, max_body_bytes=settings.max_body_bytes, path_limits=knowledge.BODY_LIMITS
+    )
     app.add_middleware(HttpMetrics, metrics=state.metrics)
     return app

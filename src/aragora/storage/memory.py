@@ -17,6 +17,7 @@ from typing import Any
 
 from aragora.debate.events import Event
 from aragora.errors import ConflictError, InvalidInputError, NotFoundError, StaleLeaseError
+from aragora.storage.memory_knowledge import memory_knowledge
 from aragora.storage.repository import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
@@ -63,6 +64,7 @@ class _State:
     tokens: dict[str, tuple[ApiToken, str]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     ratings: dict[str, Rating] = field(default_factory=dict)
+    rated: set[str] = field(default_factory=set)
     receipts: list[StoredReceipt] = field(default_factory=list)
 
 
@@ -306,6 +308,21 @@ class _MemoryRatings:
             raise InvalidInputError(f"limit must be at least 1, got {limit}")
         return sorted(self._s.ratings.values(), key=lambda r: (-r.elo, r.agent))[:limit]
 
+    async def record(
+        self,
+        debate_id: str,
+        agents: Sequence[str],
+        rate: Callable[[Mapping[str, Rating]], Sequence[Rating]],
+    ) -> bool:
+        # No await between the check and the write: atomic on the event loop.
+        if debate_id in self._s.rated:
+            return False
+        current = {a: self._s.ratings[a] for a in agents if a in self._s.ratings}
+        for rating in rate(current):
+            self._s.ratings[rating.agent] = rating
+        self._s.rated.add(debate_id)
+        return True
+
 
 class _MemoryReceipts:
     def __init__(self, state: _State, now: Now) -> None:
@@ -352,6 +369,12 @@ class _MemoryReceipts:
     async def head(self) -> StoredReceipt | None:
         return self._s.receipts[-1] if self._s.receipts else None
 
+    async def chain(self, *, after: int = 0, limit: int = 100) -> list[StoredReceipt]:
+        check_page(limit, 0)
+        return [
+            replace(r, document=_json(r.document)) for r in self._s.receipts if r.position > after
+        ][:limit]
+
 
 async def _nothing() -> None:
     return None
@@ -360,6 +383,7 @@ async def _nothing() -> None:
 def memory_storage(*, now: Now) -> Storage:
     """A fresh, empty in-process store; ``now`` stamps records and times leases."""
     state = _State()
+    knowledge, knowledge_index = memory_knowledge()
     return Storage(
         debates=_MemoryDebates(state, now),
         events=_MemoryEvents(state),
@@ -368,6 +392,8 @@ def memory_storage(*, now: Now) -> Storage:
         settings=_MemorySettings(state),
         ratings=_MemoryRatings(state),
         receipts=_MemoryReceipts(state, now),
+        knowledge=knowledge,
+        knowledge_index=knowledge_index,
         ping=_nothing,
         close=_nothing,
     )

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from aragora.debate.events import Event
 from aragora.errors import InvalidInputError
+from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeRepository
 
 __all__ = [
     "DEBATE_STATUSES",
@@ -309,6 +310,18 @@ class RatingRepository(Protocol):
         """Ratings by ELO, highest first (ties by agent name)."""
         ...
 
+    async def record(
+        self,
+        debate_id: str,
+        agents: Sequence[str],
+        rate: Callable[[Mapping[str, Rating]], Sequence[Rating]],
+    ) -> bool:
+        """Rate one finished debate exactly once: in one transaction, unless ``debate_id``
+        was rated before, read the ``agents``' ratings (held against concurrent raters
+        until the end), store ``rate(current)`` and remember the debate. Whether it rated;
+        ``False`` means it had been rated already and nothing changed."""
+        ...
+
 
 class ReceiptRepository(Protocol):
     """Signed receipts, hash-chained in issue order."""
@@ -330,6 +343,11 @@ class ReceiptRepository(Protocol):
         """The newest receipt of the chain, or ``None`` when it is empty."""
         ...
 
+    async def chain(self, *, after: int = 0, limit: int = 100) -> list[StoredReceipt]:
+        """Receipts with ``position > after`` in chain order, at most ``limit`` (1..1000;
+        :class:`InvalidInputError` otherwise)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Storage:
@@ -342,6 +360,10 @@ class Storage:
     settings: SettingsRepository
     ratings: RatingRepository
     receipts: ReceiptRepository
+    knowledge: KnowledgeRepository
+    """The Knowledge Mound's items and links (see ``aragora.storage.knowledge_repository``)."""
+    knowledge_index: KnowledgeIndex
+    """Full-text search over the Knowledge Mound and its streaming scans."""
     ping: Callable[[], Awaitable[None]]
     """Raises :class:`DatabaseUnavailableError` unless the primary answers."""
     close: Callable[[], Awaitable[None]]

@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 __all__ = [
+    "SEARCH_OBJECTS",
     "UTCDateTime",
     "agent_ratings",
     "api_tokens",
@@ -31,7 +33,10 @@ __all__ = [
     "debate_events",
     "debates",
     "jobs",
+    "knowledge_items",
+    "knowledge_links",
     "metadata",
+    "rated_debates",
     "receipts",
     "settings",
 ]
@@ -166,6 +171,13 @@ agent_ratings = sa.Table(
     sa.Index("ix_agent_ratings_elo", "elo"),
 )
 
+rated_debates = sa.Table(
+    "rated_debates",
+    metadata,
+    sa.Column("debate_id", sa.String(64), primary_key=True),
+    sa.Column("rated_at", UTCDateTime, nullable=False),
+)
+
 receipts = sa.Table(
     "receipts",
     metadata,
@@ -179,3 +191,67 @@ receipts = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_receipts_debate_id", "debate_id"),
 )
+
+# --- the Knowledge Mound ----------------------------------------------------------------------
+# Ids sort by code point on both databases (PostgreSQL: the "C" collation; SQLite compares
+# bytes), as the in-memory store sorts them, so scans come out in the same order.
+_KNOWLEDGE_ID = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+
+# Full-text search lives beside these tables and is built by migration 0003 only, in each
+# database's own terms (see SEARCH_OBJECTS): on PostgreSQL a stored generated ``search``
+# tsvector column with a GIN index, and a GIN index on ``tags`` (JSONB there, for ``@>``);
+# on SQLite an FTS5 table ``knowledge_fts`` over (title, content, tags) keyed by the rowid
+# and kept in step by triggers.
+knowledge_items = sa.Table(
+    "knowledge_items",
+    metadata,
+    sa.Column("id", _KNOWLEDGE_ID, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("source_debate_id", sa.String(200), nullable=True),
+    sa.Column("source_agent", sa.String(200), nullable=True),
+    sa.Column("confidence", sa.Float, nullable=True),
+    sa.Column("tags", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+    sa.Column("provenance", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_knowledge_items_created_at", "created_at"),
+)
+
+knowledge_links = sa.Table(
+    "knowledge_links",
+    metadata,
+    sa.Column(
+        "source_id",
+        _KNOWLEDGE_ID,
+        sa.ForeignKey("knowledge_items.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "target_id",
+        _KNOWLEDGE_ID,
+        sa.ForeignKey("knowledge_items.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_knowledge_links_target_id", "target_id"),
+)
+
+SEARCH_OBJECTS = frozenset(
+    {
+        # PostgreSQL
+        "search",
+        "ix_knowledge_items_search",
+        "ix_knowledge_items_tags",
+        # SQLite: the FTS5 table and its shadow tables
+        "knowledge_fts",
+        "knowledge_fts_config",
+        "knowledge_fts_data",
+        "knowledge_fts_docsize",
+        "knowledge_fts_idx",
+    }
+)
+"""Database objects of full-text search that migration 0003 builds outside this metadata
+(schema comparisons leave them out)."""

@@ -3,7 +3,7 @@ and the receipt chain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +19,12 @@ from aragora.storage.repository import (
     NewReceipt,
     Rating,
     StoredReceipt,
+    check_page,
     check_role,
     hash_secret,
     new_token_id,
 )
-from aragora.storage.schema import agent_ratings, api_tokens, receipts, settings
+from aragora.storage.schema import agent_ratings, api_tokens, rated_debates, receipts, settings
 
 __all__ = [
     "SqlRatingRepository",
@@ -40,6 +41,26 @@ def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]], key: str)
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(rows)
     updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name != key}
     return insert.on_conflict_do_update(index_elements=[key], set_=updated)
+
+
+def _insert_ignore(
+    dialect: str, table: sa.Table, rows: list[dict[str, Any]], key: str
+) -> sa.Executable:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` in the dialect's spelling."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(rows)
+    return insert.on_conflict_do_nothing(index_elements=[key])
+
+
+def _rating_row(rating: Rating, now: datetime) -> dict[str, Any]:
+    return {
+        "agent": rating.agent,
+        "elo": rating.elo,
+        "wins": rating.wins,
+        "losses": rating.losses,
+        "draws": rating.draws,
+        "debates": rating.debates,
+        "updated_at": now,
+    }
 
 
 class SqlTokenRepository:
@@ -166,20 +187,47 @@ class SqlRatingRepository:
         if not ratings:
             return
         now = self._now()
-        rows = [
-            {
-                "agent": r.agent,
-                "elo": r.elo,
-                "wins": r.wins,
-                "losses": r.losses,
-                "draws": r.draws,
-                "debates": r.debates,
-                "updated_at": now,
-            }
-            for r in {rating.agent: rating for rating in ratings}.values()
-        ]
+        rows = [_rating_row(r, now) for r in {rating.agent: rating for rating in ratings}.values()]
         async with self._db.write() as conn:
             await conn.execute(_upsert(self._db.dialect, agent_ratings, rows, "agent"))
+
+    async def record(
+        self,
+        debate_id: str,
+        agents: Sequence[str],
+        rate: Callable[[Mapping[str, Rating]], Sequence[Rating]],
+    ) -> bool:
+        """See :meth:`RatingRepository.record`."""
+        now = self._now()
+        names = sorted(set(agents))
+        async with self._db.write() as conn:
+            claimed = await conn.execute(
+                _insert_ignore(
+                    self._db.dialect,
+                    rated_debates,
+                    [{"debate_id": debate_id, "rated_at": now}],
+                    "debate_id",
+                )
+            )
+            if claimed.rowcount != 1:
+                return False  # rated before: by an earlier attempt or another worker
+            current: dict[str, Rating] = {}
+            if names:
+                # Rows exist before they are locked: a concurrent first rating of the same
+                # new agent waits on this insert instead of reading "no rating" as well.
+                fresh = [_rating_row(Rating(name), now) for name in names]
+                await conn.execute(_insert_ignore(self._db.dialect, agent_ratings, fresh, "agent"))
+                query = sa.select(*_RATING_COLUMNS).where(agent_ratings.c.agent.in_(names))
+                if self._db.dialect == "postgresql":
+                    # Rows in name order so two raters never lock in opposite orders.
+                    query = query.order_by(agent_ratings.c.agent).with_for_update()
+                rows = (await conn.execute(query)).all()
+                current = {row.agent: Rating(**row._mapping) for row in rows}
+            updated = {r.agent: r for r in rate(current)}
+            if updated:
+                rows_out = [_rating_row(r, now) for r in updated.values()]
+                await conn.execute(_upsert(self._db.dialect, agent_ratings, rows_out, "agent"))
+        return True
 
     async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
         """See :meth:`RatingRepository.leaderboard`."""
@@ -279,6 +327,17 @@ class SqlReceiptRepository:
         query = sa.select(receipts).order_by(receipts.c.position.desc()).limit(1)
         rows = await self._db.rows(query, primary=True)
         return _receipt(rows[0]._mapping) if rows else None
+
+    async def chain(self, *, after: int = 0, limit: int = 100) -> list[StoredReceipt]:
+        """See :meth:`ReceiptRepository.chain`."""
+        check_page(limit, 0)
+        query = (
+            sa.select(receipts)
+            .where(receipts.c.position > after)
+            .order_by(receipts.c.position)
+            .limit(limit)
+        )
+        return [_receipt(row._mapping) for row in await self._db.rows(query)]
 
 
 def _receipt(row: RowMapping) -> StoredReceipt:
