@@ -227,7 +227,10 @@ async def open_node(
         redis_bus = RedisBus(settings.redis_url)
         bus, redis_health = redis_bus, redis_bus.health
     else:
-        bus = LocalBus()
+        # Without Redis, replicas sharing PostgreSQL still follow each other's debates
+        # by reading the log; one embedded SQLite process needs no polling.
+        shared = not settings.effective_database_url.startswith("sqlite")
+        bus = LocalBus(poll_interval=1.0 if shared else None)
     observers: list[EventObserver] = []
 
     def panel(specs: Sequence[str], *, seed: int, trusted: bool) -> list[tuple[Participant, LLM]]:

@@ -143,8 +143,10 @@ class _LocalSubscription:
             if within is None:
                 await self._wakeup.wait()
             else:
+                # asyncio.timeout, not wait_for: no extra task per frame and subscriber
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), within)
+                    async with asyncio.timeout(within):
+                        await self._wakeup.wait()
                 except TimeoutError:
                     return None
         if self._overflowed:
@@ -156,11 +158,14 @@ class _LocalSubscription:
 
 
 class LocalBus:
-    """In-process fan-out: publishing loops over the debate's subscribers."""
+    """In-process fan-out: publishing loops over the debate's subscribers.
 
-    poll_interval: float | None = None
+    Alone it reaches only this process: with a database other replicas share and no
+    Redis, pass ``poll_interval`` so streams also follow debates running elsewhere by
+    reading the log (``None``, the default, suits one embedded process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, poll_interval: float | None = None) -> None:
+        self.poll_interval = poll_interval
         self._subscribers: dict[str, set[_LocalSubscription]] = {}
 
     async def publish(self, frame: Frame) -> None:

@@ -32,9 +32,10 @@ _log = logging.getLogger("aragora.runtime")
 class _PublishingSink:
     """Appends through the fence, then publishes and tells the observers.
 
-    Token deltas are merged per call over ``token_window`` seconds before they are
-    published: a streaming model sends a word at a time, and one frame per word to every
-    subscriber would cost more than the whole debate. Pending deltas are flushed before
+    Token deltas are merged per call over ``token_window`` seconds (a quarter second:
+    smooth to read, a fraction of the frames) before they are published: a streaming
+    model sends a word at a time, and one frame per word to every subscriber would cost
+    more than the whole debate. Pending deltas are flushed before
     any stored event, so a call's tokens always precede its result."""
 
     def __init__(
@@ -43,7 +44,7 @@ class _PublishingSink:
         bus: EventBus,
         observers: Sequence[EventObserver],
         *,
-        token_window: float = 0.1,
+        token_window: float = 0.25,
         before_end: Callable[[Event], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
         self._fenced = fenced

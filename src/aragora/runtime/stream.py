@@ -56,7 +56,7 @@ async def stream_frames(
             return  # the subscriber already has the end
         while True:  # live
             try:
-                live = await subscription.get(min(bus.poll_interval or idle_check, idle_check))
+                live = await subscription.get(_wait(bus.poll_interval, idle_check))
             except SlowConsumerError:
                 raise SlowConsumerError(last) from None
             if live is None or (live.seq is not None and live.seq > last + 1):
@@ -84,6 +84,16 @@ async def stream_frames(
                 return
     finally:
         subscription.close()
+
+
+def _wait(poll_interval: float | None, idle_check: float) -> float | None:
+    """How long a live wait may last: not at all past a finished debate's log, the bus's
+    poll interval on a network bus, else until a frame or a nudge arrives."""
+    if idle_check <= 0:
+        return 0.0
+    if poll_interval is None:
+        return None  # in-process: every frame and every cancellation arrives as a wake-up
+    return min(poll_interval, idle_check)
 
 
 async def _ended_by(events: EventRepository, debate_id: str, seq: int) -> bool:
