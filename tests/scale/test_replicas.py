@@ -89,12 +89,14 @@ async def test_a_killed_replicas_debates_resume_elsewhere_and_end_as_if_uninterr
 ) -> None:
     with fresh_database() as url:
         async with (
-            replicas(tmp_path, url, serve=2, demo_delay=1.0, lease_ttl=LEASE_TTL) as nodes,
+            replicas(tmp_path, url, serve=2, demo_delay=0.4, lease_ttl=LEASE_TTL) as nodes,
             httpx.AsyncClient(timeout=10) as client,
         ):
             victim, survivor = nodes
             # Every debate is created on the victim, which claims as each one arrives; the
             # survivor only looks for work once a second, so the victim ends up with most.
+            # At 0.4 s an answer a debate lasts a few seconds: long enough to die holding
+            # some, short enough that the rest fits in the lease TTL + 5 s.
             creator = Creator([victim])
             for task in TASKS:
                 body = {"task": task, "mode": "debate", "rounds": 3}
