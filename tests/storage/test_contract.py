@@ -311,6 +311,21 @@ async def test_an_expired_lease_is_claimed_again(store: Storage, clock: FakeCloc
         await store.leases.renew(lease, 30)
 
 
+async def test_a_dead_workers_debate_is_claimed_before_the_queue(
+    store: Storage, clock: FakeClock
+) -> None:
+    lease = await running(store)
+    await store.debates.create(NewDebate("urgent", "t", priority=50))
+    clock.advance(31)
+    first = await store.leases.claim("worker-2", 30)
+    second = await store.leases.claim("worker-2", 30)
+    assert first is not None
+    assert second is not None
+    assert (first.debate_id, first.epoch) == ("d1", lease.epoch + 1)
+    assert second.debate_id == "urgent"
+    assert await store.leases.claim("worker-2", 30) is None
+
+
 async def test_a_finished_debate_leaves_the_queue(store: Storage) -> None:
     await store.debates.create(NewDebate("d1", "t"))
     await store.debates.update("d1", status="cancelled")

@@ -189,14 +189,15 @@ class _MemoryLeases:
         _check_ttl(ttl)
         now = self._now()
         candidates = [
-            (-job.priority, job.enqueued_at, debate_id, job)
+            (job.state == "queued", -job.priority, job.enqueued_at, debate_id, job)
             for debate_id, job in self._s.jobs.items()
             if job.state == "queued"
             or (job.state == "running" and job.expires_at is not None and job.expires_at < now)
         ]
         if not candidates:
             return None
-        *_, debate_id, job = min(candidates, key=lambda c: (c[0], c[1], c[2]))
+        # expired leases first (their worker died mid-debate), then the queue in order
+        *_, debate_id, job = min(candidates, key=lambda c: (c[0], c[1], c[2], c[3]))
         job.state, job.epoch, job.owner = "running", job.epoch + 1, owner
         job.expires_at = now + timedelta(seconds=ttl)
         return Lease(debate_id, owner, job.epoch, job.expires_at)

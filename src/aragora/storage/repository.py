@@ -234,8 +234,8 @@ class LeaseRepository(Protocol):
     """The queue of debates to run and the leases that fence their writers."""
 
     async def claim(self, owner: str, ttl: float) -> Lease | None:
-        """Claim the queued debate of highest priority (oldest first among equals), or one
-        whose lease expired, for ``ttl`` seconds,
+        """Claim a debate whose lease expired (its worker died; these come first), else the
+        queued debate of highest priority (oldest first among equals), for ``ttl`` seconds,
         raising its epoch; ``None`` when there is nothing to claim. Concurrent claimers
         never get the same debate."""
         ...

@@ -170,20 +170,12 @@ class SqlLeaseRepository:
         _check_ttl(ttl)
         now = self._now()
         async with self._db.write() as conn:
-            candidate = (
-                sa.select(jobs.c.debate_id, jobs.c.epoch)
-                .where(
-                    sa.or_(
-                        jobs.c.state == "queued",
-                        sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now),
-                    )
-                )
-                .order_by(jobs.c.priority.desc(), jobs.c.enqueued_at, jobs.c.debate_id)
-                .limit(1)
-            )
-            if self._db.dialect == "postgresql":
-                candidate = candidate.with_for_update(skip_locked=True)
-            row = (await conn.execute(candidate)).first()
+            # Two index-ordered lookups rather than one OR (which makes the database sort
+            # every candidate): a debate whose worker died first, then the queue.
+            expired = sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now)
+            row = (await conn.execute(self._first(expired))).first()
+            if row is None:
+                row = (await conn.execute(self._first(jobs.c.state == "queued"))).first()
             if row is None:
                 return None
             lease = Lease(row.debate_id, owner, row.epoch + 1, now + timedelta(seconds=ttl))
@@ -199,6 +191,19 @@ class SqlLeaseRepository:
                 )
             )
             return lease
+
+    def _first(self, condition: sa.ColumnElement[bool]) -> sa.Select[tuple[str, int]]:
+        """The first job meeting ``condition`` in queue order, locked (PostgreSQL: rows
+        other claimers hold are skipped, not waited for)."""
+        query = (
+            sa.select(jobs.c.debate_id, jobs.c.epoch)
+            .where(condition)
+            .order_by(jobs.c.priority.desc(), jobs.c.enqueued_at, jobs.c.debate_id)
+            .limit(1)
+        )
+        if self._db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return query
 
     async def renew(self, lease: Lease, ttl: float) -> Lease:
         """See :meth:`LeaseRepository.renew`."""
