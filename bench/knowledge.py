@@ -36,34 +36,34 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import sqlite3  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import contextlib
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-import orjson  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import orjson
+import sqlalchemy as sa
 
-from aragora.migrations.runner import Migrator  # noqa: E402
-from aragora.storage.database import Database, PoolOptions, sqlite_path  # noqa: E402
-from aragora.storage.knowledge_repository import (  # noqa: E402
+from aragora.migrations.runner import Migrator
+from aragora.storage.database import Database, PoolOptions, sqlite_path
+from aragora.storage.knowledge_repository import (
     ITEM_KINDS,
     KnowledgeItem,
     KnowledgeLink,
     SearchFilters,
 )
-from aragora.storage.sql import sql_storage  # noqa: E402
+from aragora.storage.sql import sql_storage
 
 
 def words(text: str) -> list[str]:

@@ -26,21 +26,21 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import json
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from aragora import wiring  # noqa: E402
-from aragora.migrations.runner import ensure_schema  # noqa: E402
-from aragora.settings import load_settings  # noqa: E402
-from aragora.storage.knowledge_repository import KnowledgeItem, KnowledgeLink  # noqa: E402
+from aragora import wiring
+from aragora.migrations.runner import ensure_schema
+from aragora.settings import load_settings
+from aragora.storage.knowledge_repository import KnowledgeItem, KnowledgeLink
 
 TARGET_MB = 300
 BATCH = 5000

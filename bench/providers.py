@@ -44,24 +44,24 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-import asyncio  # noqa: E402
-import multiprocessing  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from multiprocessing.connection import Connection  # noqa: E402
-from typing import Any  # noqa: E402
+import asyncio
+import multiprocessing
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
 
-from aragora.agents.breaker import Breaker, CircuitBreaker  # noqa: E402
-from aragora.agents.fakes import Answer, FakeProvider  # noqa: E402
-from aragora.agents.http import sse_events  # noqa: E402
-from aragora.agents.limits import Limited, ProviderLimit  # noqa: E402
-from aragora.agents.providers import LimitPolicy, ProviderConfig, ProviderHub  # noqa: E402
-from aragora.agents.resilience import AttemptTimeout, Retry  # noqa: E402
-from aragora.debate.model import AgentSpec  # noqa: E402
-from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage  # noqa: E402
-from aragora.logs import configure_logging  # noqa: E402
+from aragora.agents.breaker import Breaker, CircuitBreaker
+from aragora.agents.fakes import Answer, FakeProvider
+from aragora.agents.http import sse_events
+from aragora.agents.limits import Limited, ProviderLimit
+from aragora.agents.providers import LimitPolicy, ProviderConfig, ProviderHub
+from aragora.agents.resilience import AttemptTimeout, Retry
+from aragora.debate.model import AgentSpec
+from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage
+from aragora.logs import configure_logging
 
 CALLS = 2_000
 WARMUP = 200

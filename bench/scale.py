@@ -42,29 +42,29 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Iterator, Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
-import httpx  # noqa: E402
+import httpx
 
-from aragora.migrations.runner import Migrator  # noqa: E402
-from aragora.runtime.requests import RequestDefaults, parse_request  # noqa: E402
-from aragora.storage.database import Database, PoolOptions  # noqa: E402
-from aragora.storage.repository import NewDebate  # noqa: E402
-from aragora.storage.sql import sql_storage  # noqa: E402
+from aragora.migrations.runner import Migrator
+from aragora.runtime.requests import RequestDefaults, parse_request
+from aragora.storage.database import Database, PoolOptions
+from aragora.storage.repository import NewDebate
+from aragora.storage.sql import sql_storage
 
 TARGET_LAG_P99_MS = 50.0
 ADMIN_TOKEN = "arg_bench-scale-admin-token-0123456789abcdef"

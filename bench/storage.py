@@ -38,28 +38,28 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import sqlite3  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Awaitable, Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from aragora.debate.events import Event  # noqa: E402
-from aragora.migrations.runner import Migrator  # noqa: E402
-from aragora.storage.database import Database, PoolOptions  # noqa: E402
-from aragora.storage.repository import NewDebate, Storage  # noqa: E402
-from aragora.storage.sql import sql_storage  # noqa: E402
+from aragora.debate.events import Event
+from aragora.migrations.runner import Migrator
+from aragora.storage.database import Database, PoolOptions
+from aragora.storage.repository import NewDebate, Storage
+from aragora.storage.sql import sql_storage
 
 FULL_DEBATES = 100_000
 FULL_EVENTS = 5_000_000

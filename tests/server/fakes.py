@@ -40,6 +40,9 @@ class FakeService:
     async def stats(self) -> dict[str, Any]:
         raise DatabaseUnavailableError("database down")
 
+    async def debate_counts(self) -> dict[str, int]:
+        raise DatabaseUnavailableError("database down")
+
     def stream(self, debate_id: str, since: int = 0) -> AsyncIterator[Frame]:
         return self._stream(debate_id, since)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -233,16 +233,10 @@ class DebateService:
     # --- operations -------------------------------------------------------------------------
     async def stats(self) -> dict[str, Any]:
         """``GET /api/admin/stats``: counts from the database (every replica's debates)."""
-        counts = await self._storage.debates.counts()
         maintenance = await read_maintenance(self._storage.settings)
         agents = self._agent_catalog()
         return {
-            "active_debates": counts.get("running", 0),
-            "queued_debates": counts.get("queued", 0),
-            "completed_debates": counts.get("completed", 0),
-            "failed_debates": counts.get("failed", 0),
-            "cancelled_debates": counts.get("cancelled", 0),
-            "total_debates": sum(counts.values()),
+            **await self.debate_counts(),
             "agents": {
                 "total": len(agents),
                 "by_status": _count_by(agents, "status"),
@@ -255,6 +249,19 @@ class DebateService:
                 "claiming": self._workers.claiming,
                 "worker": self._workers.owner,
             },
+        }
+
+    async def debate_counts(self) -> dict[str, int]:
+        """Debates per state across every replica (the stats' counts, and what the
+        metrics gauges show), one cheap query."""
+        counts = await self._storage.debates.counts()
+        return {
+            "active_debates": counts.get("running", 0),
+            "queued_debates": counts.get("queued", 0),
+            "completed_debates": counts.get("completed", 0),
+            "failed_debates": counts.get("failed", 0),
+            "cancelled_debates": counts.get("cancelled", 0),
+            "total_debates": sum(counts.values()),
         }
 
     def uptime(self) -> float:
@@ -304,8 +311,4 @@ def _summary(record: DebateRecord) -> dict[str, Any]:
 
 
 def _count_by(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        value = str(row.get(key))
-        counts[value] = counts.get(value, 0) + 1
-    return counts
+    return dict(Counter(str(row.get(key)) for row in rows))

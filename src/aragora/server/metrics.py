@@ -194,7 +194,7 @@ class Metrics:
 
     # --- scrape ---------------------------------------------------------------------------
     def set_debate_gauges(self, stats: Mapping[str, Any]) -> None:
-        """Set the debate gauges from the service's stats document."""
+        """Set the debate gauges from the service's debate counts (or stats document)."""
         for gauge, key in (
             (self.active_debates, "active_debates"),
             (self.queued_debates, "queued_debates"),

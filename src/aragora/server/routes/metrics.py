@@ -31,7 +31,7 @@ async def _scrape(request: Request) -> Response:
     node = state.node
     if node is not None:
         try:
-            state.metrics.set_debate_gauges(await node.service.stats())
+            state.metrics.set_debate_gauges(await node.service.debate_counts())
         except AragoraError as exc:  # the database is down: serve the rest, gauges stale
             log_event(logger, "metrics_stats_failed", logging.WARNING, error=exc)
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
