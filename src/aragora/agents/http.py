@@ -72,6 +72,11 @@ class Kind:
     NETWORK = "network"
     INVALID_RESPONSE = "invalid_response"
     CIRCUIT_OPEN = "circuit_open"
+    CUT_OFF = "cut_off"
+    """The stream ended (even with ``[DONE]``) before the model finished its answer: no
+    finish reason, as llama.cpp's servers do when they interrupt a request for another."""
+    QUEUE_TIMEOUT = "queue_timeout"
+    """The call waited longer than its bound in our own per-endpoint queue, unsent."""
 
 
 def make_client(

@@ -16,10 +16,12 @@ from aragora.debate.events import Event
 
 __all__ = [
     "LLM",
+    "Availability",
     "Clock",
     "Completion",
     "CompletionRequest",
     "EventSink",
+    "SelfTimed",
     "SystemClock",
     "TokenCallback",
     "Usage",
@@ -28,11 +30,16 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Tokens a call consumed, as the provider reported them, and what they cost."""
+    """Tokens a call consumed, as the provider reported them, and what they cost.
+
+    ``estimated`` is true when the provider reported no usage and the counts are an
+    estimate of the adapter's (see :mod:`aragora.agents.tokens`); a sum is estimated when
+    any part of it is."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -43,6 +50,7 @@ class Usage:
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.cost_usd + other.cost_usd,
+            self.estimated or other.estimated,
         )
 
 
@@ -62,6 +70,9 @@ class CompletionRequest:
     max_tokens: int = 1024
     temperature: float | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    """Seconds the call may take once it is sent, after any queueing of the LLM's own
+    (a :class:`SelfTimed` LLM enforces it); ``None`` leaves the LLM's own default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,9 @@ class Completion:
     model: str = ""
     provider: str = ""
     fallbacks: tuple[Fallback, ...] = ()
+    truncated: bool = False
+    """The provider stopped at the output token limit (OpenAI ``finish_reason: length``,
+    Anthropic ``max_tokens``, Gemini ``MAX_TOKENS``): ``text`` is cut short."""
 
 
 TokenCallback = Callable[[str], None]
@@ -109,6 +123,29 @@ class LLM(Protocol):
     async def complete(
         self, request: CompletionRequest, on_token: TokenCallback | None = None
     ) -> Completion: ...
+
+
+@runtime_checkable
+class SelfTimed(Protocol):
+    """Optionally implemented by an LLM that bounds its own calls: each call may take
+    ``request.timeout`` seconds counted from when it is *sent*, after waiting in the LLM's
+    own queue (per-endpoint limits), which has a bound and an error of its own
+    (``queue_timeout``). The engine then does not count that queueing against the call."""
+
+    def times_calls(self) -> bool:
+        """Whether this LLM enforces ``request.timeout`` itself (True for the network stack)."""
+        ...
+
+
+@runtime_checkable
+class Availability(Protocol):
+    """Optionally implemented by an LLM that can tell, without calling, that a call would
+    fail now (e.g. its circuit breaker is open), so a debate waits instead of failing."""
+
+    def unavailable_for(self) -> float | None:
+        """``None`` when a call may be made now; else the seconds until it may succeed
+        again (at least the time until its breaker lets a probe through)."""
+        ...
 
 
 @runtime_checkable
