@@ -1,4 +1,5 @@
-"""Test-wide guard: no test reaches beyond this machine's loopback interface.
+"""Test-wide guards: no test reaches beyond this machine's loopback interface, and no
+debate a test runs through the runtime ends with a log that breaks its invariants.
 
 Every test runs with ``socket`` patched so that connecting, sending a datagram, or
 resolving a name is allowed only for 127.0.0.0/8, ::1, ``localhost`` and AF_UNIX
@@ -9,13 +10,19 @@ asyncio's self-pipe (``socketpair``) and servers bound to 127.0.0.1 work as usua
 The guard covers this process only: a test that starts a subprocess must keep that
 subprocess off the network itself.
 
-Keep this file to the guard: shared fixtures belong in the conftest of the package
+The runtime checks every finished debate's log with
+:func:`aragora.debate.invariants.check_log` and logs ``invariant_violation`` at ERROR
+when one is broken; :func:`debate_invariants` turns such a record into a test failure,
+so every debate any test produces is checked.
+
+Keep this file to these guards: shared fixtures belong in the conftest of the package
 that uses them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -139,3 +146,30 @@ def network_guard() -> Iterator[NetworkGuard]:
     with pytest.MonkeyPatch.context() as patch:
         guard.install(patch)
         yield guard
+
+
+class _Violations(logging.Handler):
+    """Collects the runtime's ``invariant_violation`` records."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "invariant_violation":
+            fields = getattr(record, "aragora_fields", None) or {}
+            self.found.append(f"{fields.get('debate_id')}: {fields.get('violations')}")
+
+
+@pytest.fixture(autouse=True)
+def debate_invariants() -> Iterator[None]:
+    """Fail the test if a debate it ran broke an invariant of its event log."""
+    handler = _Violations()
+    logger = logging.getLogger("aragora.runtime")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.found:
+        pytest.fail("debate invariants broken:\n" + "\n".join(handler.found))

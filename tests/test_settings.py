@@ -59,6 +59,9 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_LEASE_TTL",
         "ARAGORA_MAX_BODY_BYTES",
         "ARAGORA_CORS_ORIGINS",
+        # issue 12: decision integrity
+        "ARAGORA_AGENT_WAIT",
+        "ARAGORA_REFUSE_WHEN_AGENTS_DOWN",
     }
 )
 

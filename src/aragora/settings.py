@@ -137,6 +137,18 @@ class Settings(BaseSettings):
     demo_delay: float = Field(default=0.5, ge=0, validation_alias="ARAGORA_DEMO_DELAY")
     """Seconds a ``demo`` agent takes per answer, so a demo can be watched."""
 
+    # --- decision integrity: agents that are down ---------------------------------------
+    agent_wait: float = Field(default=120.0, ge=0, validation_alias="ARAGORA_AGENT_WAIT")
+    """Seconds a debate step whose every agent is unavailable (circuit breakers open after
+    an outage) waits for one to come back, logging ``waiting_for_agents``, before making
+    its calls anyway; 0 never waits."""
+
+    refuse_when_agents_down: bool = Field(
+        default=False, validation_alias="ARAGORA_REFUSE_WHEN_AGENTS_DOWN"
+    )
+    """Answer ``POST /api/v1/debates`` with 503 and ``Retry-After`` when every agent of the
+    requested panel is unavailable, instead of queueing a debate that waits for them."""
+
     # --- logs ---------------------------------------------------------------------------
     log_level: LogLevel = Field(default="INFO", validation_alias="ARAGORA_LOG_LEVEL")
     """Least severe level logged (case-insensitive in the environment)."""

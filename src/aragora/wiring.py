@@ -132,13 +132,15 @@ def build_panel(
 def build_engine(
     settings: Settings, *, sink: EventSink, publish_token: TokenPublisher | None = None
 ) -> DebateEngine:
-    """A debate engine writing to ``sink`` with the shipped prompts and lexical similarity."""
+    """A debate engine writing to ``sink`` with the shipped prompts and lexical similarity,
+    waiting ``ARAGORA_AGENT_WAIT`` seconds for a panel that is entirely down."""
     return DebateEngine(
         sink=sink,
         clock=SystemClock(),
         similarity=lexical_similarity,
         prompts=PromptBook.default(),
         publish_token=publish_token,
+        agent_wait=settings.agent_wait,
     )
 
 
@@ -281,6 +283,7 @@ async def open_node(
             debate_timeout=settings.debate_timeout,
         ),
         is_draining=lambda: draining.value,
+        refuse_when_agents_down=settings.refuse_when_agents_down,
     )
     monitor = HealthMonitor(
         ping_database=storage.ping,

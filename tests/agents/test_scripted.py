@@ -72,10 +72,10 @@ async def test_an_async_function_may_return_an_exception_to_raise() -> None:
 
 
 async def test_a_bad_reply_type_is_a_clear_error() -> None:
-    with pytest.raises(TypeError, match="str or an exception"):
+    with pytest.raises(TypeError, match="a str, a Completion or an exception"):
         ScriptedLLM([42])  # type: ignore[list-item]
     llm = ScriptedLLM(lambda r: None)  # type: ignore[arg-type,return-value]
-    with pytest.raises(TypeError, match="str or an exception"):
+    with pytest.raises(TypeError, match="a str, a Completion or an exception"):
         await llm.complete(req())
 
 

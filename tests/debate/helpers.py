@@ -9,6 +9,7 @@ from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.engine import DebateEngine
 from aragora.debate.events import Event
+from aragora.debate.invariants import check_log
 from aragora.debate.model import Participant, Task
 from aragora.debate.ports import CompletionRequest, SystemClock
 from aragora.debate.prompting import PromptBook
@@ -73,13 +74,16 @@ def setup_for(
     )
 
 
-def engine_for(log: MemoryEventLog, tokens: list[Event] | None = None) -> DebateEngine:
+def engine_for(
+    log: MemoryEventLog, tokens: list[Event] | None = None, *, agent_wait: float = 0.0
+) -> DebateEngine:
     return DebateEngine(
         sink=log,
         clock=SystemClock(),
         similarity=lexical_similarity,
         prompts=PROMPTS,
         publish_token=tokens.append if tokens is not None else None,
+        agent_wait=agent_wait,
     )
 
 
@@ -91,7 +95,9 @@ async def run(
     setup = setup_for(agents, protocol, **kwargs)  # type: ignore[arg-type]
     state = await engine_for(log).start(setup, agents)
     assert state.result is not None
-    return state.result, log.events(setup.debate_id)
+    events = log.events(setup.debate_id)
+    assert check_log(events) == []
+    return state.result, events
 
 
 def types(events: Sequence[Event]) -> list[str]:

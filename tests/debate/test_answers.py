@@ -225,7 +225,9 @@ def test_a_long_labelled_answer_is_shortened_with_a_problem() -> None:
 
 @pytest.mark.parametrize("text", ["", " ", "\n\n\t ", "\r\n", "<think></think>"])
 def test_blank_reply_is_an_empty_answer(text: str) -> None:
-    assert parse_answer(text) == ParsedAnswer("", DEFAULT_CONFIDENCE, "", ("empty reply",))
+    assert parse_answer(text) == ParsedAnswer(
+        "", DEFAULT_CONFIDENCE, "", ("empty reply",), labelled=False
+    )
 
 
 @pytest.mark.parametrize("text", ["---\n***\n", "```\n```", "ANSWER:\nCONFIDENCE: 0.3"])

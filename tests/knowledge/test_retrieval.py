@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from aragora.debate.events import Event
-from aragora.knowledge.retrieval import ConflictCheck, PastDecisions, search_queries
+from aragora.knowledge.retrieval import (
+    ConflictCheck,
+    PastDecisions,
+    relevant_decisions,
+    search_queries,
+)
 from aragora.storage.knowledge_repository import KnowledgeItem
 
 from .mound import Mound
@@ -20,6 +25,7 @@ QUESTION = "Should we use PostgreSQL or MySQL for our new service?"
 
 
 def decision(item_id: str, question: str, answer: str, **fields: Any) -> KnowledgeItem:
+    fields.setdefault("tags", ("consensus",))
     return KnowledgeItem(
         id=item_id,
         kind="decision",
@@ -38,6 +44,17 @@ async def store_with(*items: KnowledgeItem) -> Mound:
     store = Mound()
     await store.put(items)
     return store
+
+
+async def test_a_past_decision_without_consensus_is_never_shown() -> None:
+    # Written before no-consensus outcomes stopped being ingested, or imported from such a
+    # knowledge base: a plurality or a tie is no decision to learn from.
+    store = await store_with(
+        decision("dec-a", QUESTION, "PostgreSQL", tags=("no-consensus",)),
+        decision("dec-b", QUESTION, "SQLite"),
+    )
+    found = await relevant_decisions(store, QUESTION)
+    assert [d.item.id for d in found] == ["dec-b"]
 
 
 async def test_the_top_relevant_decisions_come_with_their_ids() -> None:

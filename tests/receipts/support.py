@@ -57,11 +57,15 @@ def receipts_of(node: Node) -> ReceiptService:
 
 
 async def run_debate(
-    node: Node, *, mode: str = "debate", task: str | None = None
+    node: Node,
+    *,
+    mode: str = "debate",
+    task: str | None = None,
+    agents: Sequence[str] = AGENTS,
 ) -> dict[str, Any]:
     """Run a demo debate to its end; its stored document."""
     created = await node.service.create(
-        {"task": task or "Tabs or spaces for Python?", "agents": AGENTS, "mode": mode}
+        {"task": task or "Tabs or spaces for Python?", "agents": list(agents), "mode": mode}
     )
     async for _ in node.service.stream(created["id"], 0):
         pass

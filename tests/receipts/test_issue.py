@@ -47,8 +47,15 @@ async def test_every_mode_gets_a_receipt_the_public_verifier_accepts(
 
 async def test_the_receipt_says_what_the_debate_decided(tmp_path: Path) -> None:
     async with receipt_node(tmp_path / "data") as node:
-        document = await run_debate(node, mode="vote", task="Tabs or spaces? <script>x</script>")
+        # Three agents and two possible answers: always a decision, never a tie.
+        document = await run_debate(
+            node,
+            mode="vote",
+            task="Tabs or spaces? <script>x</script>",
+            agents=["demo:a", "demo:b", "demo:c"],
+        )
         receipt = dict((await receipts_of(node).get(document["receipt"]["id"])).document)
+    assert document["final_answer"] in ("Tabs", "Spaces")
     assert receipt["odr_version"] == "0.2"
     assert receipt["subject"]["identifier"] == document["id"]
     assert receipt["subject"]["summary"] == document["task"]

@@ -25,7 +25,10 @@ async def test_sdk_core_calls(tmp_path: Path) -> None:
         health = await client.health.check()
         assert health["status"] == "healthy"
 
-        created = await client.debates.create(task="Should we adopt Rust?", agents=["demo", "demo"])
+        # Three agents, two possible answers: always a decision (two could tie).
+        created = await client.debates.create(
+            task="Tabs or spaces for Python?", agents=["demo", "demo", "demo"]
+        )
         assert created["status"] == "queued"
         debate_id = created["debate_id"]
         for _ in range(200):

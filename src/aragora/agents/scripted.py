@@ -23,8 +23,10 @@ from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, U
 
 __all__ = ["Reply", "Responder", "ScriptError", "ScriptedLLM", "by_phase", "reply_with"]
 
-Reply = str | BaseException
-"""One scripted reply: the text to return, or an exception instance to raise."""
+Reply = str | Completion | BaseException
+"""One scripted reply: the text to return, a whole :class:`Completion` (to script what a
+provider reports besides the text: truncation, usage, estimates), or an exception
+instance to raise."""
 
 Responder = Callable[[CompletionRequest], Reply | Awaitable[Reply]]
 """Computes the reply to one request."""
@@ -95,6 +97,8 @@ class ScriptedLLM:
         reply = await self._next(request)
         if isinstance(reply, BaseException):
             raise reply
+        if isinstance(reply, Completion):
+            return reply
         if self._stream and on_token is not None:
             for chunk in word_chunks(reply):
                 on_token(chunk)
@@ -159,6 +163,8 @@ def by_phase(default: Reply | Responder | None = None, **phases: Reply | Respond
 
 
 def _checked(reply: object) -> Reply:
-    if isinstance(reply, str | BaseException):
+    if isinstance(reply, str | Completion | BaseException):
         return reply
-    raise TypeError(f"a scripted reply must be a str or an exception instance, got {reply!r}")
+    raise TypeError(
+        f"a scripted reply must be a str, a Completion or an exception instance, got {reply!r}"
+    )

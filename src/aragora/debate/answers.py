@@ -60,12 +60,15 @@ _CHOICE_CHARS = 300
 
 @dataclass(frozen=True, slots=True)
 class ParsedAnswer:
-    """``answer`` is empty only when the text held nothing usable."""
+    """``answer`` is empty only when the text held nothing usable. ``labelled`` says the
+    answer came from the reply's ANSWER label (or a JSON ``answer`` key), not from a guess
+    at its first line; only a labelled answer can count (see :mod:`aragora.debate.validity`)."""
 
     answer: str
     confidence: float
     reasoning: str
     problems: tuple[str, ...] = ()
+    labelled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,16 +201,17 @@ def _parse_answer_tolerant(text: str) -> ParsedAnswer:
     """
     body = prepare(text)
     if not body.strip():
-        return ParsedAnswer("", DEFAULT_CONFIDENCE, "", ("empty reply",))
+        return ParsedAnswer("", DEFAULT_CONFIDENCE, "", ("empty reply",), labelled=False)
     problems: list[str] = []
     data = json_object(body, _ANSWER_JSON_KEYS)
     if data is not None:
         answer = _limit(json_text(first_key(data, _ANSWER_JSON_KEYS)), problems)
         confidence = _confidence(first_key(data, ("confidence",)), "confidence", problems)
         reasoning = json_text(first_key(data, _REASONING_JSON_KEYS))
-        return ParsedAnswer(answer, confidence, reasoning, tuple(problems))
+        return ParsedAnswer(answer, confidence, reasoning, tuple(problems), bool(answer))
     values, leftover = sections(body, _ANSWER_FORMAT)
     answer = values.get("answer", "")
+    labelled = bool(answer)
     if answer:
         answer = _limit(answer, problems)
     else:
@@ -219,7 +223,7 @@ def _parse_answer_tolerant(text: str) -> ParsedAnswer:
             problems.append("reply held no usable answer")
     confidence = _confidence(values.get("confidence"), "confidence", problems, body=body)
     reasoning = values.get("reasoning") or leftover
-    return ParsedAnswer(answer, confidence, reasoning, tuple(problems))
+    return ParsedAnswer(answer, confidence, reasoning, tuple(problems), labelled)
 
 
 def parse_critique(text: str) -> ParsedCritique:

@@ -201,6 +201,7 @@ class CallBuilder:
             choices=choices,
             max_tokens=setup.protocol.max_answer_tokens,
             metadata=metadata,
+            timeout=setup.protocol.agent_timeout,
         )
 
 

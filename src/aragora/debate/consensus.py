@@ -30,8 +30,10 @@ class Tally:
 
     ``scores`` maps option index to its count (or summed confidence under ``weighted``).
     ``confidence`` blends agreement and certainty: the summed confidence of the winner's
-    supporters divided by the number of ballots, so a unanimous, fully confident panel
-    gives 1.0 and a bare, hesitant majority gives little.
+    supporters divided by the size of the whole panel (the agents that failed or abstained
+    count as not supporting it), so only a unanimous, fully confident panel gives 1.0, one
+    valid answer out of three can never give more than a third, and a bare, hesitant
+    majority gives little.
     """
 
     winner: int | None
@@ -47,8 +49,10 @@ def tally(
     rule: ConsensusRule,
     *,
     supermajority_threshold: float = 2 / 3,
+    panel_size: int | None = None,
 ) -> Tally:
-    """Count ``ballots`` under ``rule``.
+    """Count ``ballots`` under ``rule``; ``panel_size`` (default: the number of ballots,
+    never less) is the whole panel the confidence is measured against.
 
     ``judge`` is decided by the judge, not by counting; here it counts like ``majority`` so
     callers get the panel's view (and a fallback when no judge could decide).
@@ -80,7 +84,7 @@ def tally(
         reached = share > 0.5 + 1e-9
     reached = reached and not tie
 
-    confidence = weights[winner] / len(ballots)
+    confidence = weights[winner] / max(panel_size or 0, len(ballots))
     return Tally(
         winner=winner,
         reached=reached,

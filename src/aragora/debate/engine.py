@@ -21,7 +21,15 @@ from aragora.debate.calls import AgentCall, CallBuilder
 from aragora.debate.events import Event, EventType, WarningCode
 from aragora.debate.normalize import Similarity
 from aragora.debate.planner import Calls, Done, Emit, Planner
-from aragora.debate.ports import LLM, Clock, Completion, CostEstimator, EventSink
+from aragora.debate.ports import (
+    LLM,
+    Availability,
+    Clock,
+    Completion,
+    CostEstimator,
+    EventSink,
+    SelfTimed,
+)
 from aragora.debate.prompting import PromptBook
 from aragora.debate.results import (
     answer_data,
@@ -49,6 +57,8 @@ class DebateEngine:
 
     ``agents`` maps participant names (and a named judge, if any) to their LLMs.
     ``publish_token`` receives ephemeral ``token`` events (``seq=None``) as agents stream.
+    ``agent_wait`` is how long a step whose every agent is unavailable waits for one to
+    come back (see :meth:`_await_agents`); 0 never waits.
     """
 
     def __init__(
@@ -59,11 +69,14 @@ class DebateEngine:
         similarity: Similarity,
         prompts: PromptBook,
         publish_token: TokenPublisher | None = None,
+        agent_wait: float = 0.0,
     ) -> None:
         self._sink = sink
         self._clock = clock
+        self._prompts = prompts
         self._planner = Planner(CallBuilder(prompts), similarity)
         self._publish_token = publish_token
+        self._agent_wait = agent_wait
 
     async def start(
         self,
@@ -153,7 +166,12 @@ class DebateEngine:
     ) -> None:
         """Make the calls concurrently; append each result as it arrives. Stops early (and
         cancels what is still running) on cancellation, the debate deadline, or a budget
-        crossed by the results so far."""
+        crossed by the results so far.
+
+        The engine times a call itself (``agent_timeout`` from when the batch starts) only
+        when its LLM does not (:class:`~aragora.debate.ports.SelfTimed`): a network agent
+        counts its timeout from when the call leaves its own queue, and bounds the queueing
+        separately, so waiting behind other calls for a one-slot server is not a timeout."""
         repeated = [call.key for call in step.calls if call.key in state.answered]
         if repeated:  # would loop forever re-asking; a planner bug, never a provider's
             raise RuntimeError(f"planner asked again for calls already in the log: {repeated}")
@@ -161,15 +179,22 @@ class DebateEngine:
         if refusal is not None:
             await self._append(state, EventType.WARNING, refusal)
             return
+        if not await self._await_agents(state, step, agents, watcher):
+            return  # cancelled, or the debate's time ran out while waiting: the loop says
         # Each finished call (and a cancellation) lands in one queue, so waiting costs O(1)
         # per result however many calls are in flight. The calls of a batch start together,
-        # so one deadline (per-call timeout) covers them all.
+        # so one deadline (per-call timeout) covers all the calls the engine times itself.
         finished: asyncio.Queue[object] = asyncio.Queue()
         pending: dict[asyncio.Future[Any], AgentCall] = {}
+        timed: set[asyncio.Future[Any]] = set()
         for call in step.calls:
-            started = asyncio.ensure_future(self._call(state, call, agents[call.key.agent]))
+            llm = agents[call.key.agent]
+            started = asyncio.ensure_future(self._call(state, call, llm))
             started.add_done_callback(finished.put_nowait)
             pending[started] = call
+            if not _times_itself(llm):
+                timed.add(started)
+        everything = list(pending)
 
         def wake(_: object) -> None:
             finished.put_nowait(_CANCELLED)
@@ -184,12 +209,15 @@ class DebateEngine:
                 if debate_left <= 0:
                     break
                 elapsed = self._clock.monotonic() - began
-                calls_left = float("inf") if agent_timeout is None else agent_timeout - elapsed
+                late = [task for task in pending if task in timed]
+                calls_left = (
+                    float("inf") if agent_timeout is None or not late else agent_timeout - elapsed
+                )
                 if calls_left <= 0:
-                    await self._time_out(state, pending, elapsed)
-                    break
+                    await self._time_out(state, {task: pending.pop(task) for task in late}, elapsed)
+                    continue
                 if alarm is None and min(debate_left, calls_left) != float("inf"):
-                    # One timer per batch (not per result) wakes the loop at the deadline.
+                    # One timer at a time (not one per result) wakes the loop at a deadline.
                     alarm = asyncio.get_running_loop().call_later(
                         min(debate_left, calls_left), finished.put_nowait, _DEADLINE
                     )
@@ -200,6 +228,8 @@ class DebateEngine:
                 if item is _CANCELLED or cancel.is_set():
                     break
                 assert isinstance(item, asyncio.Future)
+                if item not in pending:
+                    continue  # a call already recorded as timed out ended (cancelled)
                 call = pending.pop(item)
                 for event_type, data in item.result():
                     await self._append(
@@ -213,7 +243,54 @@ class DebateEngine:
             watcher.remove_done_callback(wake)
             for running in pending:
                 running.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*everything, return_exceptions=True)
+
+    async def _await_agents(
+        self,
+        state: DebateState,
+        step: Calls,
+        agents: Mapping[str, LLM],
+        watcher: asyncio.Future[Any],
+    ) -> bool:
+        """Before a batch in which every agent says it cannot answer now (its circuit
+        breaker is open after an outage), log a ``waiting_for_agents`` warning and wait for
+        one to come back: at most ``agent_wait`` seconds, never past the debate's deadline
+        or a cancellation. Then the calls are made whatever the agents' state (those still
+        down fail and are recorded). False when cancelled or out of time while waiting."""
+        if self._agent_wait <= 0:
+            return True
+        names = [call.key.agent for call in step.calls]
+        since: float | None = None
+        while True:
+            waits = [_unavailable_for(agents[name]) for name in names]
+            if any(wait is None for wait in waits):
+                return True
+            now = self._clock.monotonic()
+            shortest = min(wait for wait in waits if wait is not None)
+            if since is None:
+                since = now
+                down = ", ".join(
+                    f"{name}: back in {wait:.0f} s" for name, wait in zip(names, waits, strict=True)
+                )
+                await self._append(
+                    state,
+                    EventType.WARNING,
+                    {
+                        "code": WarningCode.WAITING_FOR_AGENTS.value,
+                        "message": (
+                            f"waiting for agents: none of {len(names)} can answer now ({down}); "
+                            f"waiting up to {self._agent_wait:g} s"
+                        ),
+                        "agents": names,
+                        "seconds": round(shortest, 3),
+                    },
+                )
+            left = min(self._agent_wait - (now - since), self._remaining(state))
+            if left <= 0:
+                return self._remaining(state) > 0
+            await asyncio.wait({watcher}, timeout=min(shortest, left) + 0.01)
+            if watcher.done():
+                return False
 
     async def _time_out(
         self, state: DebateState, pending: dict[asyncio.Future[Any], AgentCall], seconds: float
@@ -294,14 +371,30 @@ class DebateEngine:
     ) -> tuple[str, dict[str, Any]]:
         key = call.key
         same = self._planner.same_answer
+        task = state.require_setup().task
+        instructions = self._prompts.instructions(key.phase)
         if key.phase in ("propose", "revise"):
             latest = state.latest(key.agent)
             event_type = EventType.PROPOSE if key.phase == "propose" else EventType.REVISION
             return event_type, answer_data(
-                key, completion, seconds, latest.answer if latest else None, same
+                key,
+                completion,
+                seconds,
+                latest.answer if latest else None,
+                same,
+                task=task.question,
+                background=task.context,
+                instructions=instructions,
             )
         if key.phase == "critique":
-            return EventType.CRITIQUE, critique_data(key, completion, seconds, call.targets)
+            return EventType.CRITIQUE, critique_data(
+                key,
+                completion,
+                seconds,
+                call.targets,
+                task=task.question,
+                instructions=instructions,
+            )
         options = state.options or ()
         own = state.members.get(key.agent)
         return EventType.VOTE, vote_data(key, completion, seconds, call.shown_options, options, own)
@@ -353,6 +446,14 @@ class DebateEngine:
             log.warning("lease lost for debate %s at seq %s; stopping", event.debate_id, event.seq)
             raise
         apply(state, event)
+
+
+def _times_itself(llm: LLM) -> bool:
+    return isinstance(llm, SelfTimed) and llm.times_calls()
+
+
+def _unavailable_for(llm: LLM) -> float | None:
+    return llm.unavailable_for() if isinstance(llm, Availability) else None
 
 
 @lru_cache(maxsize=4096)

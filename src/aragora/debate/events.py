@@ -48,6 +48,9 @@ class WarningCode(StrEnum):
 
     MALFORMED_OUTPUT = "malformed_output"
     EMPTY_OUTPUT = "empty_output"
+    INVALID_ANSWER = "invalid_answer"
+    TRUNCATED_OUTPUT = "truncated_output"
+    WAITING_FOR_AGENTS = "waiting_for_agents"
     JUDGE_REPLACED = "judge_replaced"
     JUDGE_UNAVAILABLE = "judge_unavailable"
     AGENT_REPLACED = "agent_replaced"

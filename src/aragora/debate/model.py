@@ -203,7 +203,9 @@ class DebateResult:
 
     @property
     def dissent(self) -> tuple[Dissent, ...]:
-        """The agents whose final position differs from the verdict."""
+        """The agents whose final position differs from the verdict (none without one)."""
+        if self.final_answer is None:
+            return ()
         return tuple(p for p in self.positions if not p.agrees)
 
     def to_dict(self) -> dict[str, Any]:

@@ -157,12 +157,16 @@ class Planner:
     def _propose_single(self, s: DebateState) -> Step:
         panel = s.require_setup().panel
         for index, participant in enumerate(panel):
-            if participant.name in s.failed:
+            if participant.name in s.failed or CallKey("propose", 1, participant.name) in (
+                s.abstained_at
+            ):
                 continue
             if index > 0 and ("agent_replaced", participant.name) not in s.warned:
+                before = panel[index - 1].name
+                what = "failed" if before in s.failed else "gave no valid answer"
                 return _warning(
                     WarningCode.AGENT_REPLACED,
-                    f"{panel[index - 1].name} failed; {participant.name} answers instead",
+                    f"{before} {what}; {participant.name} answers instead",
                     agent=participant.name,
                 )
             if CallKey("propose", 1, participant.name) not in s.answered:
@@ -266,13 +270,22 @@ class Planner:
 
     def _conclude(self, s: DebateState) -> Step:
         """The ``consensus`` event: the verdict from the votes (or, when the debate was cut
-        short before voting, from each agent's latest position)."""
+        short before voting, from each agent's latest valid position) — or no decision,
+        and why. A verdict needs a quorum of valid answers from the whole panel; its
+        confidence is measured against the whole panel."""
         setup = s.require_setup()
         protocol = setup.protocol
         if s.options is not None:
             options, members = s.options, s.members
         else:
             options, members = self._options(s)
+        panel = 1 if protocol.mode is Mode.SINGLE else len(setup.panel)
+        need = protocol.quorum_for(panel)
+        verdict = _Verdict(protocol.consensus.value, options, panel, need)
+        if s.stop == WarningCode.CANCELLED:
+            return verdict.none("cancelled", s.stop_message or "the debate was cancelled")
+        if s.stop == WarningCode.QUORUM_LOST:
+            return verdict.none("quorum_lost", s.stop_message)
         if s.votes:
             ballots = [Ballot(v.agent, v.option, v.confidence) for v in s.votes.values()]
         else:
@@ -282,8 +295,21 @@ class Planner:
                 if position is not None:
                     ballots.append(Ballot(agent, option, position.confidence))
         ballots.sort(key=lambda b: b.agent)
+        verdict.valid = len(ballots)
+        if len(ballots) < need:
+            missing = _missing_answers(s, {b.agent for b in ballots})
+            reason = (
+                f"no decision: {len(ballots)} of {panel} agent(s) gave a valid answer, "
+                f"{need} needed" + (f" ({missing})" if missing else "")
+            )
+            if s.stop_message:
+                reason = f"{s.stop_message}; {reason}"
+            return verdict.none("no_quorum", reason)
         counted = tally(
-            ballots, protocol.consensus, supermajority_threshold=protocol.supermajority_threshold
+            ballots,
+            protocol.consensus,
+            supermajority_threshold=protocol.supermajority_threshold,
+            panel_size=panel,
         )
         winner, reached, confidence, tie = (
             counted.winner,
@@ -295,23 +321,29 @@ class Planner:
         if protocol.consensus is ConsensusRule.JUDGE and s.judge_calls:
             last = s.judge_calls[-1]
             if last.option is not None and s.stop is None:
-                winner, reached, confidence, tie = last.option, True, last.confidence, False
+                # The judge's certainty, discounted by the share of the panel whose valid
+                # answers it chose among (a judge cannot lift a thin panel to 1.0).
+                confidence = last.confidence * len(ballots) / panel
+                winner, reached, tie = last.option, True, False
                 judge_name = last.agent
-        final = options[winner] if winner is not None and winner < len(options) else None
-        return Emit(
-            EventType.CONSENSUS,
-            {
-                "rule": protocol.consensus.value,
-                "reached": bool(reached and final is not None),
-                "final_answer": final,
-                "confidence": round(confidence, 4) if final is not None else 0.0,
-                "tie": tie,
-                "judge": judge_name,
-                "winner": winner,
-                "options": list(options),
-                "tally": option_label_scores(options, counted.scores),
-                "ballots": counted.ballots,
-            },
+        verdict.tally = option_label_scores(options, counted.scores)
+        verdict.ballots = counted.ballots
+        if tie or winner is None or winner >= len(options):
+            top = max(counted.scores.values(), default=0.0)
+            tied = [
+                repr(_short(options[i]))
+                for i, score in sorted(counted.scores.items())
+                if i < len(options) and abs(score - top) <= 1e-9
+            ]
+            names = " and ".join(tied) or "no options"
+            return verdict.none("tie", f"no decision: a tie between {names}", tie=True)
+        return verdict.decided(
+            winner,
+            reached=reached,
+            confidence=confidence,
+            judge=judge_name,
+            share=counted.scores.get(winner, 0.0),
+            total=sum(counted.scores.values()),
         )
 
     # -- building blocks ------------------------------------------------------------------
@@ -366,6 +398,102 @@ class Planner:
             "status": "converged" if converged else measured.status,
             "distinct_answers": len(options),
         }
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """Builds the ``consensus`` event's data, so every way a debate concludes says the
+    same fields: ``outcome`` is ``consensus`` (decided by the rule), ``plurality`` (a
+    leading answer without the rule's agreement), ``tie``, ``no_quorum`` (too few valid
+    answers), ``quorum_lost`` (too few working agents) or ``cancelled``; ``reason`` says
+    why there is no decision (or no consensus)."""
+
+    rule: str
+    options: tuple[str, ...]
+    panel: int
+    quorum: int
+    valid: int = 0
+    tally: dict[str, float] | None = None
+    ballots: int = 0
+
+    def none(self, outcome: str, reason: str, *, tie: bool = False) -> Emit:
+        return self._emit(
+            outcome, None, None, reached=False, confidence=0.0, reason=reason, tie=tie
+        )
+
+    def decided(
+        self,
+        winner: int,
+        *,
+        reached: bool,
+        confidence: float,
+        judge: str | None,
+        share: float,
+        total: float,
+    ) -> Emit:
+        reason = None
+        if not reached:
+            reason = (
+                f"no consensus under the {self.rule} rule: the leading answer has "
+                f"{share:g} of {total:g}"
+            )
+        return self._emit(
+            "consensus" if reached else "plurality",
+            winner,
+            judge,
+            reached=reached,
+            confidence=round(confidence, 4),
+            reason=reason,
+        )
+
+    def _emit(
+        self,
+        outcome: str,
+        winner: int | None,
+        judge: str | None,
+        *,
+        reached: bool,
+        confidence: float,
+        reason: str | None,
+        tie: bool = False,
+    ) -> Emit:
+        return Emit(
+            EventType.CONSENSUS,
+            {
+                "rule": self.rule,
+                "outcome": outcome,
+                "reached": reached,
+                "final_answer": self.options[winner] if winner is not None else None,
+                "confidence": confidence,
+                "tie": tie,
+                "judge": judge,
+                "winner": winner,
+                "options": list(self.options),
+                "tally": self.tally or {},
+                "ballots": self.ballots,
+                "valid_answers": self.valid,
+                "panel": self.panel,
+                "quorum": self.quorum,
+                "reason": reason,
+            },
+        )
+
+
+def _missing_answers(s: DebateState, counted: set[str]) -> str:
+    """Why each panel member without a counted answer has none, e.g. "b: timed out"."""
+    parts = []
+    for participant in s.require_setup().panel:
+        name = participant.name
+        if name in counted:
+            continue
+        why = s.failed.get(name) or s.abstained.get(name)
+        if why:
+            parts.append(f"{name}: {_short(why, 160)}")
+    return "; ".join(parts)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _phase(name: str, round_number: int) -> Emit:

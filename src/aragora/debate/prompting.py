@@ -45,6 +45,9 @@ class PromptBook:
         for name in PHASES:
             self._templates[name] = _compile(name, templates[name])
         self._systems: dict[str, str] = {}
+        self._instructions = {
+            name: "\n".join(literal for literal, _ in self._templates[name]) for name in PHASES
+        }
 
     @classmethod
     def default(cls) -> PromptBook:
@@ -58,6 +61,12 @@ class PromptBook:
         if text is None:
             text = self._systems[label] = self._render("system", label=label)
         return text
+
+    def instructions(self, phase: str) -> str:
+        """The words this book itself writes into a ``phase`` prompt and the system prompt
+        (the templates without their placeholders): what an agent must not hand back as
+        its answer."""
+        return f"{self._instructions['system']}\n{self._instructions[phase]}"
 
     def propose(self, task: str, context: str) -> str:
         return self._render("propose", task=task, context=_context(context))

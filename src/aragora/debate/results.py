@@ -6,11 +6,13 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from aragora.debate._text import shorten
 from aragora.debate.answers import parse_answer, parse_critique, parse_vote
 from aragora.debate.events import WarningCode
 from aragora.debate.model import DebateResult, Dissent, Vote
 from aragora.debate.ports import Completion, Fallback
 from aragora.debate.state import CallKey, DebateState
+from aragora.debate.validity import answer_abstention, critique_abstention
 
 __all__ = [
     "answer_data",
@@ -26,31 +28,50 @@ SameAnswer = Callable[[str, str], bool]
 
 
 def _base(key: CallKey, completion: Completion, seconds: float) -> dict[str, Any]:
-    return {
+    usage = completion.usage
+    data: dict[str, Any] = {
         "agent": key.agent,
         "phase": key.phase,
         "round_number": key.round,
         "usage": {
-            "input_tokens": completion.usage.input_tokens,
-            "output_tokens": completion.usage.output_tokens,
-            "cost_usd": completion.usage.cost_usd,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": usage.cost_usd,
         },
         "model": completion.model,
         "provider": completion.provider,
         "duration_seconds": round(seconds, 4),
     }
+    if usage.estimated:
+        data["usage"]["estimated"] = True
+    if completion.truncated:
+        data["truncated"] = True
+    return data
 
 
 def _problems(key: CallKey, problems: Sequence[str], empty: bool) -> list[dict[str, Any]]:
     code = WarningCode.EMPTY_OUTPUT if empty else WarningCode.MALFORMED_OUTPUT
+    return [_problem(key, code, p) for p in problems]
+
+
+def _problem(key: CallKey, code: WarningCode, text: str) -> dict[str, Any]:
+    return {
+        "code": code.value,
+        "message": f"{key.agent} ({key.phase}): {text}",
+        "agent": key.agent,
+        "phase": key.phase,
+    }
+
+
+def _truncation(key: CallKey, completion: Completion) -> list[dict[str, Any]]:
+    if not completion.truncated:
+        return []
     return [
-        {
-            "code": code.value,
-            "message": f"{key.agent} ({key.phase}): {p}",
-            "agent": key.agent,
-            "phase": key.phase,
-        }
-        for p in problems
+        _problem(
+            key,
+            WarningCode.TRUNCATED_OUTPUT,
+            f"reply cut at the token limit after {completion.usage.output_tokens} tokens",
+        )
     ]
 
 
@@ -60,40 +81,79 @@ def answer_data(
     seconds: float,
     previous: str | None,
     same: SameAnswer,
+    *,
+    task: str = "",
+    background: str = "",
+    instructions: str = "",
 ) -> dict[str, Any]:
-    """Data of a ``propose`` or ``revision`` event. An unusable reply becomes an empty
-    answer (the agent abstains this step) plus problems the planner turns into warnings."""
+    """Data of a ``propose`` or ``revision`` event.
+
+    A reply that is no answer (see :mod:`aragora.debate.validity`) is an abstention: the
+    event's ``answer`` is empty, ``abstained`` gives the reason, ``offered`` what the reply
+    held where an answer should be, and an ``invalid_answer`` warning follows. A valid
+    answer's formatting problems become ``malformed_output`` warnings; a reply cut at the
+    token limit is marked ``truncated``."""
     parsed = parse_answer(completion.text)
+    reason = answer_abstention(
+        parsed,
+        completion.text,
+        task=task,
+        background=background,
+        instructions=instructions,
+        truncated=completion.truncated,
+    )
+    answer = "" if reason else parsed.answer
     data = _base(key, completion, seconds)
     data.update(
         content=completion.text,
-        answer=parsed.answer,
-        confidence=parsed.confidence,
+        answer=answer,
+        confidence=parsed.confidence if answer else 0.0,
         reasoning=parsed.reasoning,
     )
     if key.phase == "revise":
-        data["changed"] = (
-            bool(parsed.answer) and previous is not None and not same(previous, parsed.answer)
-        )
-    if parsed.problems:
-        data["problems"] = _problems(key, parsed.problems, empty=not parsed.answer)
+        data["changed"] = bool(answer) and previous is not None and not same(previous, answer)
+    problems = _truncation(key, completion)
+    if reason:
+        data["abstained"] = reason
+        if parsed.answer:
+            data["offered"] = shorten(parsed.answer, 300)
+        problems.append(_problem(key, WarningCode.INVALID_ANSWER, f"abstains: {reason}"))
+    elif parsed.problems:
+        problems.extend(_problems(key, parsed.problems, empty=False))
+    if problems:
+        data["problems"] = problems
     return data
 
 
 def critique_data(
-    key: CallKey, completion: Completion, seconds: float, targets: Sequence[str]
+    key: CallKey,
+    completion: Completion,
+    seconds: float,
+    targets: Sequence[str],
+    *,
+    task: str = "",
+    instructions: str = "",
 ) -> dict[str, Any]:
-    """Data of a ``critique`` event covering the answers of ``targets``."""
+    """Data of a ``critique`` event covering the answers of ``targets``. A critique that
+    is no critique (empty, markup, placeholder, an echo) keeps empty ``content`` (so no one
+    is shown it) with the reason in ``abstained``."""
     parsed = parse_critique(completion.text)
+    reason = critique_abstention(parsed.content, task=task, instructions=instructions)
     data = _base(key, completion, seconds)
     data.update(
-        content=parsed.content,
+        content="" if reason else parsed.content,
         score=parsed.score,
         target_agent=targets[0] if len(targets) == 1 else None,
         targets=list(targets),
     )
-    if parsed.problems:
-        data["problems"] = _problems(key, parsed.problems, empty=not parsed.content)
+    problems = _truncation(key, completion)
+    if reason:
+        data["abstained"] = reason
+        problems.append(_problem(key, WarningCode.INVALID_ANSWER, f"abstains: {reason}"))
+    elif parsed.problems:
+        problems.extend(_problems(key, parsed.problems, empty=False))
+    if problems:
+        data["problems"] = problems
     return data
 
 
@@ -160,20 +220,26 @@ def option_label_scores(options: Sequence[str], scores: Mapping[int, float]) -> 
 
 
 def build_result(s: DebateState, same: SameAnswer) -> dict[str, Any]:
-    """The final result of a debate whose ``consensus`` event is in the state."""
+    """The final result of a debate whose ``consensus`` event is in the state. It repeats
+    the consensus event's verdict (so the log never contradicts itself): ``failed`` when
+    the debate could not decide for want of valid answers or working agents, ``cancelled``
+    when cancelled, else ``completed`` (with or without consensus; a tie has no answer)."""
     setup = s.require_setup()
     consensus = s.consensus or {}
     final = consensus.get("final_answer")
+    outcome = consensus.get("outcome")
+    reason = consensus.get("reason")
     error = None
     if s.stop == WarningCode.CANCELLED:
         status = "cancelled"
-    elif s.stop == WarningCode.QUORUM_LOST:
-        status, error, final = "failed", s.stop_message, None
-    elif final is None:
+    elif outcome in ("no_quorum", "quorum_lost") or s.stop == WarningCode.QUORUM_LOST:
+        status, error, final = "failed", reason or s.stop_message, None
+    elif final is None and outcome != "tie":
         status = "failed"
-        error = s.stop_message or _no_answer_reason(s)
+        error = reason or s.stop_message or _no_answer_reason(s)
     else:
         status = "completed"
+    reached = bool(consensus.get("reached")) and final is not None
 
     votes = tuple(
         Vote(v.agent, v.choice, v.confidence, v.reasoning)
@@ -211,7 +277,7 @@ def build_result(s: DebateState, same: SameAnswer) -> dict[str, Any]:
         status=status,
         final_answer=final,
         confidence=float(consensus.get("confidence", 0.0)) if final is not None else 0.0,
-        consensus_reached=bool(consensus.get("reached")) and final is not None,
+        consensus_reached=reached,
         rule=str(consensus.get("rule", setup.protocol.consensus.value)),
         votes=votes,
         positions=tuple(positions),
@@ -225,6 +291,17 @@ def build_result(s: DebateState, same: SameAnswer) -> dict[str, Any]:
     )
     data = result.to_dict()
     data["failed_agents"] = dict(s.failed)
+    data["abstained_agents"] = {
+        agent: reason for agent, reason in s.abstained.items() if not s.positions.get(agent)
+    }
+    data["outcome"] = outcome or ("consensus" if reached else status)
+    data["outcome_reason"] = reason if not reached else None
+    if "valid_answers" in consensus:
+        data["quorum"] = {
+            "valid_answers": consensus["valid_answers"],
+            "panel": consensus["panel"],
+            "needed": consensus["quorum"],
+        }
     return data
 
 

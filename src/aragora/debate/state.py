@@ -136,6 +136,9 @@ class DebateState:
     judge_calls: list[JudgeRecord] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     failed_during: dict[str, tuple[str, int]] = field(default_factory=dict)
+    abstained: dict[str, str] = field(default_factory=dict)
+    """Agents whose latest answer (propose/revise) was no answer, with the reason."""
+    abstained_at: set[CallKey] = field(default_factory=set)
     owed_warnings: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     warned: set[tuple[str, str]] = field(default_factory=set)
     convergence: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -241,6 +244,7 @@ def _mark_call(state: DebateState, event: Event, data: Mapping[str, Any]) -> str
             int(usage.get("input_tokens", 0)),
             int(usage.get("output_tokens", 0)),
             float(usage.get("cost_usd", 0.0)),
+            bool(usage.get("estimated", False)),
         )
         state.usage[agent] = state.usage.get(agent, Usage()) + spent
         state.calls[agent] = state.calls.get(agent, 0) + 1
@@ -254,7 +258,12 @@ def _mark_call(state: DebateState, event: Event, data: Mapping[str, Any]) -> str
 def _on_answer(state: DebateState, event: Event, data: Mapping[str, Any]) -> None:
     agent = _mark_call(state, event, data)
     answer = str(data.get("answer") or "")
-    if answer:
+    if not answer:
+        reason = str(data.get("abstained") or "reply held no usable answer")
+        state.abstained[agent] = reason
+        state.abstained_at.add(CallKey(str(data["phase"]), int(data["round_number"]), agent))
+    else:
+        state.abstained.pop(agent, None)
         state.positions.setdefault(agent, []).append(
             Position(
                 round=int(data["round_number"]),

@@ -1,6 +1,6 @@
 """From a finished debate to knowledge items: its decision, its key claims, its dissent.
 
-For a completed debate with a final answer:
+For a completed debate that reached consensus (with a quorum of valid answers):
 
 - one ``decision`` item, ``dec-<debate_id>``: the question as title, the answer and the
   best reasons behind it as content, the debate's confidence, tags from its mode and
@@ -81,13 +81,16 @@ def knowledge_of_debate(
     document: Mapping[str, Any], events: Sequence[Event] = ()
 ) -> DebateKnowledge:
     """The items and links of a finished debate's ``document`` (and its ``events``, for
-    conflict warnings); nothing for a debate that did not complete with an answer."""
+    conflict warnings); nothing for a debate that did not reach a decision: only a
+    consensus reached with a quorum of valid answers becomes knowledge that later debates
+    are shown, never a plurality, a tie or a failure."""
     debate_id = str(document.get("id") or "")
     final = document.get("final_answer")
     task = document.get("task")
     when_text = document.get("completed_at") or document.get("started_at")
     if (
         document.get("status") != "completed"
+        or not document.get("consensus_reached")
         or not isinstance(final, str)
         or not final.strip()
         or not isinstance(task, str)

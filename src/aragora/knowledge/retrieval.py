@@ -102,9 +102,11 @@ async def relevant_decisions(
     exclude: Sequence[str] = (),
 ) -> list[RelevantDecision]:
     """Past decisions whose question is at least ``floor`` similar to ``question``, most
-    similar first (newest first among equals), at most ``limit``."""
+    similar first (newest first among equals), at most ``limit``. Only decisions tagged
+    ``consensus`` count: a knowledge base written before no-consensus outcomes stopped
+    being ingested (or imported from one) may hold others, and they are no decision."""
     candidates: dict[str, KnowledgeItem] = {}
-    decisions = SearchFilters(kinds=("decision",))
+    decisions = SearchFilters(kinds=("decision",), tags=("consensus",))
     for query in search_queries(question):
         for hit in await index.search(query, limit=_CANDIDATES, filters=decisions):
             candidates.setdefault(hit.item.id, hit.item)

@@ -65,6 +65,8 @@ def debate_document(
                 "targets",
                 "choice",
                 "changed",
+                "abstained",
+                "truncated",
             ):
                 if field in data:
                     message[field] = data[field]
@@ -79,6 +81,7 @@ def debate_document(
             "tokens": usage.total_tokens,
             "usd": round(usage.cost_usd, 8),
             "calls": state.calls.get(agent, 0),
+            "estimated": usage.estimated,
         }
         for agent, usage in state.usage.items()
     }
@@ -95,7 +98,12 @@ def debate_document(
         "consensus_rule": protocol.consensus.value if protocol else None,
         "protocol": protocol.to_dict() if protocol else None,
         "agents": [
-            {**p.to_dict(), "demo": p.is_demo, "failed": p.name in state.failed}
+            {
+                **p.to_dict(),
+                "demo": p.is_demo,
+                "failed": p.name in state.failed,
+                "abstained": p.name in state.abstained and not state.positions.get(p.name),
+            }
             for p in (setup.panel if setup else ())
         ],
         "rounds": protocol.rounds if protocol else None,
@@ -112,6 +120,10 @@ def debate_document(
         "judge": result.get("judge"),
         "partial": result.get("partial", False),
         "stop_reason": result.get("stop_reason"),
+        "outcome": result.get("outcome"),
+        "outcome_reason": result.get("outcome_reason"),
+        "quorum": result.get("quorum"),
+        "abstained": dict(result.get("abstained_agents") or state.abstained),
         "messages": messages,
         "warnings": warnings,
         "cost": {
@@ -119,6 +131,7 @@ def debate_document(
             "input_tokens": total.input_tokens,
             "output_tokens": total.output_tokens,
             "usd": round(total.cost_usd, 8),
+            "estimated": total.estimated,
             "per_agent": per_agent,
         },
         "created_at": created_at or started_at,

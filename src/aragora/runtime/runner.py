@@ -13,9 +13,11 @@ from typing import Any
 
 from aragora.debate.engine import DebateEngine
 from aragora.debate.events import Event, EventType
+from aragora.debate.invariants import check_log
 from aragora.debate.model import MAX_CONTEXT_CHARS, Participant, Task
 from aragora.debate.state import DebateSetup, fold
 from aragora.errors import DatabaseUnavailableError, InvalidInputError
+from aragora.logs import log_event
 from aragora.runtime.bus import EventBus, frame_of
 from aragora.runtime.document import debate_document
 from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
@@ -191,6 +193,16 @@ class DebateRunner:
                     await engine.start(setup, agents, cancel=cancel)
         events = await storage.events.read(record.id, primary=True)
         document = debate_document(record.id, events, created_at=record.created_at.isoformat())
+        violations = check_log(events, document)
+        if violations:  # a bug of ours; the log is what it is, so say so loudly
+            log_event(
+                _log,
+                "invariant_violation",
+                logging.ERROR,
+                debate_id=record.id,
+                count=len(violations),
+                violations=violations[:20],
+            )
         for finisher in self._finishers:
             try:
                 extra = await finisher(record.id, events, document)

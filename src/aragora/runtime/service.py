@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from aragora.errors import ConflictError, InvalidInputError, MaintenanceError
+from aragora.debate.model import Participant
+from aragora.debate.ports import LLM, Availability
+from aragora.errors import ConflictError, InvalidInputError, MaintenanceError, UnavailableError
 from aragora.runtime.bus import EventBus, Frame
 from aragora.runtime.document import debate_document
 from aragora.runtime.maintenance import read_maintenance, write_maintenance
@@ -36,6 +38,23 @@ __all__ = ["DebateService"]
 MAINTENANCE_RETRY_AFTER = 60.0
 
 
+def _refuse_if_all_down(panel: Sequence[tuple[Participant, LLM]]) -> None:
+    """:class:`UnavailableError` when no agent of ``panel`` can answer now (every one's
+    circuit breaker is open), with ``Retry-After`` the soonest one may again."""
+    waits = []
+    for participant, llm in panel:
+        wait = llm.unavailable_for() if isinstance(llm, Availability) else None
+        if wait is None:
+            return
+        waits.append((participant.name, wait))
+    down = ", ".join(f"{name} (back in {wait:.0f} s)" for name, wait in waits)
+    raise UnavailableError(
+        f"every agent of the panel is unavailable: {down}",
+        retry_after=max(1.0, min(wait for _, wait in waits)),
+        code="agents_unavailable",
+    )
+
+
 class DebateService:
     """Debates for the faces (HTTP, WebSocket); one per process."""
 
@@ -49,6 +68,7 @@ class DebateService:
         agent_catalog: AgentCatalog,
         defaults: RequestDefaults,
         is_draining: Callable[[], bool],
+        refuse_when_agents_down: bool = False,
         stream_queue: int = 1000,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.monotonic,
@@ -60,6 +80,7 @@ class DebateService:
         self._agent_catalog = agent_catalog
         self._defaults = defaults
         self._is_draining = is_draining
+        self._refuse_when_agents_down = refuse_when_agents_down
         self._stream_queue = stream_queue
         self._clock = clock
         self._started = clock()
@@ -72,7 +93,9 @@ class DebateService:
 
         :class:`InvalidInputError` / :class:`InvalidAgentSpecError` name the first problem
         (nothing is stored); :class:`MaintenanceError` while maintenance is on or this
-        replica drains."""
+        replica drains; :class:`UnavailableError` (``agents_unavailable``) when the operator
+        chose to refuse debates whose every agent is down (else such a debate is queued and
+        waits for its agents, visibly)."""
         if self._is_draining():
             raise MaintenanceError(
                 "this server is shutting down; retry on another replica",
@@ -89,6 +112,8 @@ class DebateService:
         judge = request.protocol.judge
         if judge is not None and judge not in names:
             raise InvalidInputError(f"judge {judge!r} is not on the panel ({', '.join(names)})")
+        if self._refuse_when_agents_down:
+            _refuse_if_all_down(panel)
         debate_id = str(uuid.uuid4())
         record = await self._storage.debates.create(
             NewDebate(
