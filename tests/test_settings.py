@@ -59,6 +59,10 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_LEASE_TTL",
         "ARAGORA_MAX_BODY_BYTES",
         "ARAGORA_CORS_ORIGINS",
+        # agent resilience
+        "ARAGORA_AGENT_LIMITS",
+        "ARAGORA_AGENT_QUEUE_TIMEOUT",
+        "ARAGORA_AGENT_CONNECT_RETRY",
     }
 )
 
