@@ -12,15 +12,17 @@ from types import TracebackType
 import pytest
 
 from aragora import wiring
-from aragora.agents.fakes import FakeProvider
+from aragora.agents.fakes import Answer, FakeProvider
 from aragora.agents.probe import ProbeCache, probe_path
+from aragora.agents.providers import LimitPolicy
 from aragora.agents.registry import default_registry
 from aragora.agents.status import agent_statuses, overall_health, probed_agent_statuses
 from aragora.cli.main import main
+from aragora.debate.model import AgentSpec
 from aragora.settings import load_settings
 from aragora.storage.memory import memory_storage
 
-from .support import hub_for
+from .support import hub_for, request
 
 
 def free_port() -> int:
@@ -126,7 +128,8 @@ async def test_what_an_endpoint_answers_becomes_the_status(
 def test_each_provider_is_probed_with_a_read_that_spends_no_tokens() -> None:
     assert probe_path("anthropic") == "/v1/models"
     assert probe_path("gemini") == "/v1beta/models"
-    for provider in ("openai", "openrouter", "ollama", "openai-compatible"):
+    assert probe_path("openrouter") == "key"  # its model list needs no key
+    for provider in ("openai", "ollama", "openai-compatible"):
         assert probe_path(provider) == "models"  # under the /v1 base URL
 
 
@@ -218,3 +221,18 @@ def test_aragora_agents_shows_a_dead_endpoint_as_unreachable(
     }
     assert (entry["endpoint"], entry["reachable"]) == (dead_endpoint, False)
     assert listing["health"] == "unhealthy"
+
+
+async def test_a_one_slot_endpoint_busy_answering_still_probes_ready() -> None:
+    async with FakeProvider("openai", lambda _: Answer("slow", delay=0.2)) as server:
+        hub = hub_for(
+            server, api_keys={}, limits=LimitPolicy(max_concurrency=1, rate=None), probe_timeout=0.3
+        )
+        async with hub:
+            llm = hub.build(AgentSpec.parse(f"openai-compatible:m@{server.base_url}"))
+            busy = asyncio.ensure_future(llm.complete(request()))
+            await asyncio.sleep(0.1)  # the only slot, and its connection, are taken
+            probe = await hub.probe("openai-compatible", server.base_url)
+            assert not busy.done()
+            await busy
+    assert probe.status == "ready"

@@ -2,9 +2,10 @@
 
 ``aragora agents`` and ``GET /api/v1/agents`` must not call a dead endpoint ``ready``. A
 probe is one cheap authenticated read on the endpoint's own pooled client (auth headers
-included): ``GET {base}/models`` for the OpenAI wire (OpenAI, OpenRouter, Ollama's ``/v1``,
-any OpenAI-compatible server such as llama.cpp or vLLM), ``GET /v1/models`` for Anthropic and
-``GET /v1beta/models`` for Gemini. Its outcome, with a short timeout:
+included): ``GET {base}/models`` for the OpenAI wire (OpenAI, Ollama's ``/v1``, any
+OpenAI-compatible server such as llama.cpp or vLLM), ``GET {base}/key`` for OpenRouter
+(whose model list is public), ``GET /v1/models`` for Anthropic and ``GET /v1beta/models``
+for Gemini. Its outcome, with a short timeout:
 
 - no HTTP answer (refused, reset, timed out) — ``unreachable``;
 - 401 or 403 — ``auth_failed`` (the key is wrong: every call would fail);
@@ -37,12 +38,13 @@ __all__ = ["Probe", "ProbeCache", "probe_endpoint", "probe_path"]
 
 _log = logging.getLogger("aragora.agents")
 
-_PATHS = {"anthropic": "/v1/models", "gemini": "/v1beta/models"}
+_PATHS = {"anthropic": "/v1/models", "gemini": "/v1beta/models", "openrouter": "key"}
 
 
 def probe_path(provider: str) -> str:
-    """The read ``provider``'s probe makes, relative to its base URL: every provider but
-    Anthropic and Gemini speaks the OpenAI wire, whose base URL ends in ``/v1``."""
+    """The read ``provider``'s probe makes, relative to its base URL (every provider but
+    Anthropic and Gemini speaks the OpenAI wire, whose base URL ends in ``/v1``):
+    OpenRouter's model list needs no key, so its probe reads the key's own record."""
     return _PATHS.get(provider, "models")
 
 

@@ -358,7 +358,10 @@ class ProviderHub:
         client = self._clients.get(slot)
         if client is None:
             stall = self.config.stall_timeout
-            size = max(connections, 1)
+            # One connection beyond the endpoint's slots (the limiter, not the pool, bounds
+            # calls): a probe of a one-slot server that is busy answering must not wait for
+            # the pool and be taken for an endpoint that does not answer.
+            size = max(connections, 1) + 1
             if provider == "anthropic" and key:
                 client = anthropic_client(base_url, key, stall_timeout=stall, max_connections=size)
             elif provider == "gemini" and key:
