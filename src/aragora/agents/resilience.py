@@ -33,7 +33,10 @@ Why this order:
 - **The breaker is outside retries and queueing**, so a call counts once, after its retries:
   refusals during a restart make calls patient, not the breaker open. While it is half open,
   the calls that arrive wait for the probe's outcome instead of failing (agents.breaker).
-- **Fallback is outermost**: each hop is a whole stack of its own endpoint.
+- **Fallback is outermost**: each hop is a whole stack of its own endpoint, given what is
+  left of the call's timeout after the hops before it ran once sent.
+
+The retry policy itself (which failures, how long to wait) is :mod:`aragora.agents.retry`.
 
 Every wrapper forwards ``provider``, ``model``, ``estimate_usage``, ``times_calls`` and
 ``unavailable_for``, so the engine sees an ordinary LLM. Delays use an injected ``sleep``
@@ -55,6 +58,7 @@ from dataclasses import dataclass
 
 from aragora.agents.http import Kind
 from aragora.agents.limits import ProviderLimit
+from aragora.agents.retry import RETRYABLE_KINDS, RetryPolicy, not_answered
 from aragora.agents.wrapper import Wrapper
 from aragora.debate.ports import (
     LLM,
@@ -82,22 +86,6 @@ __all__ = [
 log = logging.getLogger("aragora.agents")
 
 Sleep = Callable[[float], Awaitable[None]]
-
-RETRYABLE_KINDS = frozenset(
-    {
-        Kind.RATE_LIMITED,
-        Kind.OVERLOADED,
-        Kind.SERVER_ERROR,
-        Kind.NETWORK,
-        Kind.TIMEOUT,
-        Kind.INVALID_RESPONSE,
-        Kind.CUT_OFF,
-    }
-)
-"""Failures worth trying again. Never: auth, bad_request, context_too_long (the same
-request fails the same way), quota_exhausted (it will not come back within a call),
-circuit_open (the breaker exists to stop calls), queue_timeout (the call already waited
-its bound for our own queue)."""
 
 FALLBACK_KINDS = frozenset(
     {
@@ -138,68 +126,13 @@ class AttemptTimeout(Wrapper):
             ) from None
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how patiently to retry.
-
-    Attempt ``n`` (from 1) that fails is followed by a wait drawn uniformly from
-    ``[0, min(max_delay, base_delay * 2**(n-1))]`` ("full jitter"), but never shorter than
-    the provider's ``Retry-After``. A ``Retry-After`` longer than ``max_retry_after`` is not
-    waited for: the error goes up at once (so a fallback can take the call).
-
-    A failure that says the server was not there (see :class:`Dispatch`) is retried until
-    ``connect_retry`` seconds have passed since the first such failure (the last attempt
-    made at that moment), the ``k``-th wait drawn from ``[c/2, c]`` with
-    ``c = min(connect_max_delay, connect_base_delay * 2**(k-1))``; these do not count
-    against ``attempts``.
-    """
-
-    attempts: int = 3
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    max_retry_after: float = 30.0
-    connect_retry: float = 30.0
-    connect_base_delay: float = 0.25
-    connect_max_delay: float = 2.0
-
-    def __post_init__(self) -> None:
-        delays = (self.base_delay, self.max_delay, self.connect_retry, self.connect_base_delay)
-        if self.attempts < 1 or min(delays) < 0 or self.connect_max_delay <= 0:
-            raise ValueError("attempts must be >= 1 and delays >= 0")
-
-    def delay(self, attempt: int, error: ProviderError, draw: float) -> float | None:
-        """Seconds to wait after failed attempt ``attempt`` (``draw`` uniform in [0, 1));
-        None means do not retry."""
-        if error.kind not in RETRYABLE_KINDS or attempt >= self.attempts:
-            return None
-        wait = draw * min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        if error.retry_after is not None:
-            if error.retry_after > self.max_retry_after:
-                return None
-            wait = max(wait, error.retry_after)
-        return wait
-
-    def connect_delay(self, failures: int, draw: float) -> float:
-        """Seconds to wait after the ``failures``-th failure in a row to reach the server."""
-        growth = 2.0 ** min(failures - 1, 32)
-        ceiling = min(self.connect_max_delay, self.connect_base_delay * growth)
-        return ceiling * (0.5 + 0.5 * draw)
-
-
-def not_answered(error: ProviderError, streamed: bool) -> bool:
-    """Whether a failed attempt says the server was not there to take the call: a network
-    failure (refused, reset, closed) before any text came back, or a ``503 Loading model``
-    (llama.cpp's answer while a restarted server loads its model)."""
-    if error.kind == Kind.NETWORK:
-        return not streamed
-    return error.kind == Kind.OVERLOADED and "loading model" in str(error).lower()
-
-
 @dataclass(slots=True)
 class _Sent:
     seconds: float = 0.0
     """How long the call ran after it was sent (0 when it never was)."""
 
+
+_DEFAULT_POLICY = RetryPolicy()
 
 # How long the innermost call ran once sent, for a FallbackChain to count against the
 # request's timeout (a hop's queueing is not the call's time). Set by the chain around each
@@ -218,7 +151,7 @@ class Dispatch(Wrapper):
         inner: LLM,
         *,
         limit: ProviderLimit | None = None,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = _DEFAULT_POLICY,
         timeout: float | None = None,
         queue_timeout: float | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -254,15 +187,8 @@ class Dispatch(Wrapper):
         """Queue, send, retry; the answer, or the failure that ended the call (a
         ``queue_timeout``, the last attempt's error, or a ``timeout`` once the call ran
         past its time)."""
-        timeout = self.timeout_for(request)
-        policy = self._policy
+        call = _Call(self.timeout_for(request))
         limit = self._limit
-        tries = 0
-        attempt = 0  # failed attempts the server answered (against policy.attempts)
-        refused = 0  # failures in a row to reach the server
-        refused_since = 0.0
-        last_chance = False  # the next refusal ends the patience
-        sent_at: float | None = None  # when the call reached the server (its clock)
         holding = False
         try:
             while True:
@@ -270,78 +196,149 @@ class Dispatch(Wrapper):
                     await limit.acquire(self._queue_timeout)
                     holding = True
                 started = self._clock()
-                tries += 1
-                previously_sent = sent_at
-                if sent_at is None:
-                    sent_at = started  # until the server turns out not to be there
-                left = None if timeout is None else sent_at + timeout - started
-                streamed = False
-
-                def tap(text: str) -> None:
-                    nonlocal streamed
-                    streamed = True
-                    if on_token is not None:
-                        on_token(text)
-
+                call.begin(started)
                 try:
-                    async with asyncio.timeout(left) as deadline:
-                        return await self._inner.complete(request, tap)
-                except TimeoutError:
-                    if not deadline.expired():
-                        raise
-                    assert timeout is not None
-                    _log_timeout(self, request, timeout)
-                    raise AgentTimeoutError(
-                        f"{self.provider}:{self.model}: no answer within {timeout:g} s "
-                        "of being sent",
-                        provider=self.provider,
-                    ) from None
-                except ProviderError as exc:
-                    now = self._clock()
-                    if not_answered(exc, streamed):
-                        sent_at = previously_sent  # nothing was sent: the clock restarts
-                        if refused == 0:
-                            refused_since = started
-                        refused += 1
-                        patience = policy.connect_retry
-                        if timeout is not None:
-                            patience = min(patience, timeout)
-                        left_to_wait = refused_since + patience - now
-                        if left_to_wait <= 0 or last_chance:
-                            raise _patience_spent(exc, now - refused_since) from exc
-                        wait = policy.connect_delay(refused, self._rand())
-                        if wait >= left_to_wait:  # one last attempt, on the bound
-                            wait, last_chance = left_to_wait, True
-                        if holding and limit is not None:
-                            limit.release()  # others may try the endpoint meanwhile
-                            holding = False
-                    else:
-                        refused, last_chance = 0, False
-                        attempt += 1
-                        found = policy.delay(attempt, exc, self._rand())
-                        if found is None:
-                            raise
-                        wait = found
-                        if timeout is not None and now + wait >= sent_at + timeout:
-                            raise  # no time left for another attempt
-                    log_event(
-                        log,
-                        "agent_retry",
-                        provider=self.provider,
-                        model=self.model,
-                        agent=request.metadata.get("agent", ""),
-                        attempt=tries,
-                        kind=exc.kind,
-                        delay=round(wait, 3),
-                        reached_server=refused == 0,
-                    )
-                    await self._sleep(wait)
+                    return await self._attempt(request, on_token, call, started)
+                except _Failed as failed:
+                    error, streamed = failed.error, failed.streamed
+                # decided outside the except block, so a failure that ends the call goes up
+                # as the provider's error, not chained to this loop's marker
+                wait, refused = self._next_wait(call, error, streamed, started)
+                if refused and holding and limit is not None:
+                    limit.release()  # nothing was sent: others may try the endpoint meanwhile
+                    holding = False
+                log_event(
+                    log,
+                    "agent_retry",
+                    provider=self.provider,
+                    model=self.model,
+                    agent=request.metadata.get("agent", ""),
+                    attempt=call.tries,
+                    kind=error.kind,
+                    delay=round(wait, 3),
+                    reached_server=not refused,
+                )
+                await self._sleep(wait)
         finally:
             if holding and limit is not None:
                 limit.release()
             record = _SENT.get()
-            if record is not None and sent_at is not None:
-                record.seconds = self._clock() - sent_at
+            if record is not None and call.sent_at is not None:
+                record.seconds = self._clock() - call.sent_at
+
+    async def _attempt(
+        self, request: CompletionRequest, on_token: TokenCallback | None, call: _Call, now: float
+    ) -> Completion:
+        """One attempt within what is left of the call's time; a provider failure comes out
+        as :class:`_Failed`, saying whether any text had arrived."""
+        streamed = False
+
+        def tap(text: str) -> None:
+            nonlocal streamed
+            streamed = True
+            if on_token is not None:
+                on_token(text)
+
+        try:
+            async with asyncio.timeout(call.left(now)) as deadline:
+                return await self._inner.complete(request, tap)
+        except TimeoutError:
+            if not deadline.expired() or call.timeout is None:
+                raise
+            _log_timeout(self, request, call.timeout)
+            raise AgentTimeoutError(
+                f"{self.provider}:{self.model}: no answer within {call.timeout:g} s of being sent",
+                provider=self.provider,
+            ) from None
+        except ProviderError as exc:
+            raise _Failed(exc, streamed) from exc
+
+    def _next_wait(
+        self, call: _Call, error: ProviderError, streamed: bool, started: float
+    ) -> tuple[float, bool]:
+        """(seconds to wait before the next attempt, whether the server was not there);
+        raises ``error`` when the call should end instead."""
+        policy = self._policy
+        now = self._clock()
+        if not not_answered(error, streamed):
+            call.answered()
+            wait = policy.delay(call.attempts, error, self._rand())
+            if wait is None or call.out_of_time(now + wait):
+                raise error
+            return wait, False
+        since = call.refused(started)
+        patience = policy.connect_retry
+        if call.timeout is not None:
+            patience = min(patience, call.timeout)
+        left = since + patience - now
+        if left <= 0 or call.last_chance:
+            raise _patience_spent(error, now - since) from error
+        wait = policy.connect_delay(call.refusals, self._rand())
+        if wait >= left:  # one last attempt, on the bound
+            wait, call.last_chance = left, True
+        return wait, True
+
+
+class _Failed(Exception):
+    """An attempt's provider failure, and whether text had arrived before it."""
+
+    def __init__(self, error: ProviderError, streamed: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.streamed = streamed
+
+
+@dataclass(slots=True)
+class _Call:
+    """What :class:`Dispatch` tracks across one call's attempts."""
+
+    timeout: float | None
+    sent_at: float | None = None
+    """When the call reached the server (None while it never has)."""
+    tries: int = 0
+    attempts: int = 0
+    """Failed attempts the server answered (counted against the policy's attempts)."""
+    refusals: int = 0
+    """Failures in a row to reach the server."""
+    refused_since: float = 0.0
+    last_chance: bool = False
+    """The next refusal ends the call's patience."""
+    _tentative: bool = False
+
+    def begin(self, now: float) -> None:
+        """An attempt starts at ``now``: the call counts as sent from now if it was not."""
+        self.tries += 1
+        self._tentative = self.sent_at is None
+        if self._tentative:
+            self.sent_at = now
+
+    def left(self, now: float) -> float | None:
+        """Seconds the call has left (None: no bound)."""
+        if self.timeout is None or self.sent_at is None:
+            return self.timeout
+        return self.sent_at + self.timeout - now
+
+    def out_of_time(self, when: float) -> bool:
+        return (
+            self.timeout is not None
+            and self.sent_at is not None
+            and (when >= self.sent_at + self.timeout)
+        )
+
+    def answered(self) -> None:
+        """The attempt reached the server and failed."""
+        self.attempts += 1
+        self.refusals, self.last_chance = 0, False
+
+    def refused(self, started: float) -> float:
+        """The attempt found no server: nothing was sent, so the call's clock restarts with
+        the next attempt. Returns when the refusals in a row began."""
+        if self._tentative:
+            self.sent_at = None
+        if self.refusals == 0:
+            self.refused_since = started
+        self.refusals += 1
+        return self.refused_since
 
 
 def _patience_spent(error: ProviderError, seconds: float) -> ProviderError:
