@@ -62,6 +62,10 @@ EXTRA_VARIABLES = frozenset(
         # issue 12: decision integrity
         "ARAGORA_AGENT_WAIT",
         "ARAGORA_REFUSE_WHEN_AGENTS_DOWN",
+        # agent resilience
+        "ARAGORA_AGENT_LIMITS",
+        "ARAGORA_AGENT_QUEUE_TIMEOUT",
+        "ARAGORA_AGENT_CONNECT_RETRY",
     }
 )
 

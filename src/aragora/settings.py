@@ -225,6 +225,29 @@ class Settings(BaseSettings):
     under one of them); comma-separated in the environment. The operator's own specs
     (environment, CLI) may name any endpoint."""
 
+    # --- agent resilience: per-endpoint limits, queueing, reconnects ---------------------
+    agent_limits: dict[str, tuple[int, float | None, int | None]] = Field(
+        default_factory=dict, validation_alias="ARAGORA_AGENT_LIMITS"
+    )
+    """Per-endpoint limits, ``KEY=CONCURRENCY[:RATE[:BURST]]`` comma-separated: KEY is a
+    provider name, an endpoint's base URL, or ``default``; CONCURRENCY calls in flight,
+    RATE calls started per second (``0``: no start-rate limit), bursts of BURST. Parts left
+    out keep the default's (``16:8:16``). E.g. ``http://127.0.0.1:8081/v1=1,openai=32:16:32``.
+    Parsed to ``{key: (concurrency, rate or None, burst or None)}``."""
+
+    agent_queue_timeout: float = Field(
+        default=600.0, gt=0, validation_alias="ARAGORA_AGENT_QUEUE_TIMEOUT"
+    )
+    """Seconds a call may wait for a slot of its endpoint (its own timeout starts only once
+    it is sent); past it the call fails as ``queue_timeout``."""
+
+    agent_connect_retry: float = Field(
+        default=30.0, ge=0, validation_alias="ARAGORA_AGENT_CONNECT_RETRY"
+    )
+    """Seconds a call keeps retrying an endpoint that refuses or drops the connection before
+    answering (a restarting local server), capped by the call's timeout; 0 retries such a
+    failure like any other."""
+
     shutdown_grace: float = Field(default=25.0, ge=0, validation_alias="ARAGORA_SHUTDOWN_GRACE")
     """Seconds running debates get to finish after SIGTERM before the process exits and
     leaves the rest to be resumed (readiness turns 503 at once)."""
@@ -305,6 +328,11 @@ class Settings(BaseSettings):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"must be comma-separated http(s) base URLs, not {url!r}")
         return [url.strip().rstrip("/") for url in value]
+
+    @field_validator("agent_limits", mode="before")
+    @classmethod
+    def _parse_agent_limits(cls, value: object) -> object:
+        return _parse_limits(value) if isinstance(value, str) else value
 
     @field_validator("openrouter_models_file", mode="after")
     @classmethod
@@ -485,6 +513,68 @@ def _describe(exc: ValidationError) -> str:
             message = f"{message} (got {raw!r})"
         problems.append(f"{variable}: {message}")
     return ("invalid configuration: " + "; ".join(problems)).replace("\n", " ")
+
+
+_LIMIT_PROVIDERS = frozenset(
+    {"anthropic", "openai", "openrouter", "gemini", "ollama", "openai-compatible", "default"}
+)
+_LIMITS_SYNTAX = "expected KEY=CONCURRENCY[:RATE[:BURST]], comma-separated"
+
+
+def _parse_limits(text: str) -> dict[str, tuple[int, float | None, int | None]]:
+    """``ARAGORA_AGENT_LIMITS`` as ``{key: (concurrency, rate, burst)}`` (None: not given).
+    Keys are provider names, lower-cased, ``default``, or http(s) base URLs as written."""
+    limits: dict[str, tuple[int, float | None, int | None]] = {}
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        key, equals, value = entry.rpartition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ValueError(f"{_LIMITS_SYNTAX}, not {entry!r}")
+        if "://" in key:
+            parts = urlsplit(key)
+            try:
+                parts.port  # noqa: B018 - raises for a port out of range
+            except ValueError:
+                raise ValueError(f"{key!r} has an invalid port") from None
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.query
+                or parts.fragment
+                or "?" in key
+                or "#" in key
+                or parts.username
+            ):
+                raise ValueError(f"{key!r} is not an http(s) base URL ({_LIMITS_SYNTAX})")
+            key = key.rstrip("/")
+        else:
+            key = key.lower()
+            if key not in _LIMIT_PROVIDERS:
+                known = ", ".join(sorted(_LIMIT_PROVIDERS))
+                raise ValueError(f"unknown key {key!r}: use a base URL or one of {known}")
+        if key in limits:
+            raise ValueError(f"{key!r} is given twice")
+        limits[key] = _limit_value(entry, value)
+    return limits
+
+
+def _limit_value(entry: str, value: str) -> tuple[int, float | None, int | None]:
+    fields = [part.strip() for part in value.split(":")]
+    if len(fields) > 3 or not fields[0]:
+        raise ValueError(f"{_LIMITS_SYNTAX}, not {entry!r}")
+    try:
+        concurrency = int(fields[0])
+        rate = float(fields[1]) if len(fields) > 1 and fields[1] else None
+        burst = int(fields[2]) if len(fields) > 2 and fields[2] else None
+    except ValueError:
+        raise ValueError(f"{_LIMITS_SYNTAX} with numbers, not {entry!r}") from None
+    if concurrency < 1 or (burst is not None and burst < 1):
+        raise ValueError(f"concurrency and burst must be at least 1 in {entry!r}")
+    if rate is not None and not 0 <= rate < float("inf"):
+        raise ValueError(f"the rate must be 0 (no limit) or more in {entry!r}")
+    return concurrency, rate, burst
 
 
 def _is_loopback_host(host: str) -> bool:

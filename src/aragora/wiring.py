@@ -12,8 +12,9 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from aragora.agents.providers import KEY_VARIABLES, ProviderConfig, ProviderHub
+from aragora.agents.providers import KEY_VARIABLES, LimitPolicy, ProviderConfig, ProviderHub
 from aragora.agents.registry import AgentRegistry, default_registry
+from aragora.agents.resilience import RetryPolicy
 from aragora.agents.shared_limits import RedisBuckets
 from aragora.agents.status import agent_statuses
 from aragora.debate.convergence import lexical_similarity
@@ -53,17 +54,23 @@ __all__ = [
 
 
 def provider_config(settings: Settings) -> ProviderConfig:
-    """The providers' configuration: keys, endpoints, timeouts and fallback from settings.
+    """The providers' configuration: keys, endpoints, timeouts, limits and fallback.
 
-    Each HTTP attempt may take ``ARAGORA_AGENT_TIMEOUT``; with OpenRouter fallback on, the
-    provider asked first gets half of it before the call moves on, so the fallback still
-    has time inside the engine's per-call limit."""
+    A call may take ``ARAGORA_AGENT_TIMEOUT`` once sent (retries included), after waiting
+    at most ``ARAGORA_AGENT_QUEUE_TIMEOUT`` for a slot of its endpoint; a server that is
+    not there is retried for ``ARAGORA_AGENT_CONNECT_RETRY``. With OpenRouter fallback on,
+    the provider asked first gets half of the call's time before the call moves on, so the
+    fallback still has time inside it. ``ARAGORA_AGENT_LIMITS`` sets the slots and start
+    rates per provider or endpoint URL, over the default of 16 in flight and 8 starts a
+    second in bursts of 16."""
     keys = {
         provider: secret.get_secret_value()
         for provider in KEY_VARIABLES
         if (secret := getattr(settings, f"{provider}_api_key")) is not None
     }
     fallback = settings.effective_openrouter_fallback
+    overrides = dict(settings.agent_limits)
+    default = _limit_policy(LimitPolicy(), overrides.pop("default", None))
     return ProviderConfig(
         api_keys=keys,
         anthropic_base_url=settings.anthropic_base_url,
@@ -71,11 +78,30 @@ def provider_config(settings: Settings) -> ProviderConfig:
         openrouter_base_url=settings.openrouter_base_url,
         gemini_base_url=settings.gemini_base_url,
         ollama_host=settings.ollama_host,
-        attempt_timeout=settings.agent_timeout,
+        call_timeout=settings.agent_timeout,
+        queue_timeout=settings.agent_queue_timeout,
         stall_timeout=min(60.0, settings.agent_timeout),
         openrouter_fallback=fallback,
         fallback_hop_timeout=settings.agent_timeout / 2 if fallback else None,
         openrouter_models_file=settings.openrouter_models_file,
+        retry=RetryPolicy(connect_retry=settings.agent_connect_retry),
+        limits=default,
+        endpoint_limits={key: _limit_policy(default, parts) for key, parts in overrides.items()},
+    )
+
+
+def _limit_policy(
+    base: LimitPolicy, parts: tuple[int, float | None, int | None] | None
+) -> LimitPolicy:
+    """``base`` with the parts of one ``ARAGORA_AGENT_LIMITS`` entry that were given
+    (a rate of 0 means no start-rate limit)."""
+    if parts is None:
+        return base
+    concurrency, rate, burst = parts
+    return LimitPolicy(
+        max_concurrency=concurrency,
+        rate=base.rate if rate is None else (rate or None),
+        burst=base.burst if burst is None else burst,
     )
 
 
@@ -242,7 +268,11 @@ async def open_node(
         return build_engine(settings, sink=sink, publish_token=publish_token)
 
     def catalog() -> list[dict[str, Any]]:
+        # Shows each endpoint's last probe and refreshes stale ones in the background, so
+        # GET /api/v1/agents stays fast (agents.status).
         return [s.to_dict() for s in agent_statuses(registry, hub, settings.default_agents)]
+
+    catalog()  # the first probe of each configured endpoint starts now
 
     sources: list[ContextSource] = [*context_sources]
     checks: list[EndCheck] = [*end_checks]
