@@ -223,7 +223,8 @@ async def test_a_debate_against_the_real_model_keeps_its_integrity(
         f"{mode}: status={document['status']} consensus={document['consensus_reached']} "
         f"confidence={document.get('confidence')} answer={answer!r} "
         f"tokens={document['cost']['tokens']} estimated={document['cost'].get('estimated')} "
-        f"warnings={kinds} seconds={document.get('duration_seconds')}"
+        f"warnings={kinds} seconds={document.get('duration_seconds')} "
+        f"error={document.get('error')!r}"
     )
     problems = integrity_problems(document, log)
     assert not problems, f"{mode}: " + "; ".join(problems)
