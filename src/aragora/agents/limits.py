@@ -137,6 +137,7 @@ class ProviderLimit:
         self.provider = provider
         self.endpoint = endpoint
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._narrowing: asyncio.Task[None] | None = None
         if bucket is None and rate:
             bucket = TokenBucket(rate, burst, clock=clock, sleep=sleep)
         self._bucket = bucket
@@ -190,6 +191,25 @@ class ProviderLimit:
         """Give back a slot taken by :meth:`acquire`."""
         self.in_flight -= 1
         self._slots.release()
+
+    def serialise(self) -> bool:
+        """From now on let one call at a time through; True the first time.
+
+        For an endpoint that ends a running stream as soon as another request arrives
+        (llama.cpp's servers by default): more than one call in flight there only makes
+        them interrupt each other. The other slots leave circulation as their holders give
+        them back (a task takes them, in queue order, and keeps them)."""
+        if self.max_concurrency == 1 or self._narrowing is not None:
+            return False
+        extra, self.max_concurrency = self.max_concurrency - 1, 1
+        self._narrowing = asyncio.get_running_loop().create_task(
+            self._take_out(extra), name=f"aragora-serialise {self.name}"
+        )
+        return True
+
+    async def _take_out(self, count: int) -> None:
+        for _ in range(count):
+            await self._slots.acquire()
 
     @asynccontextmanager
     async def slot(self, max_wait: float | None = None) -> AsyncIterator[None]:

@@ -205,7 +205,9 @@ class Dispatch(Wrapper):
                 # as the provider's error, not chained to this loop's marker
                 wait, refused = self._next_wait(call, error, streamed, started)
                 if refused and holding and limit is not None:
-                    limit.release()  # nothing was sent: others may try the endpoint meanwhile
+                    # nothing was sent, or the server dropped the call for another one:
+                    # others may try the endpoint meanwhile
+                    limit.release()
                     holding = False
                 log_event(
                     log,
@@ -260,6 +262,8 @@ class Dispatch(Wrapper):
         raises ``error`` when the call should end instead."""
         policy = self._policy
         now = self._clock()
+        if self._interrupted(error, call):
+            return self._rand() * policy.base_delay, True
         if not not_answered(error, streamed):
             call.answered()
             wait = policy.delay(call.attempts, error, self._rand())
@@ -277,6 +281,27 @@ class Dispatch(Wrapper):
         if wait >= left:  # one last attempt, on the bound
             wait, call.last_chance = left, True
         return wait, True
+
+    def _interrupted(self, error: ProviderError, call: _Call) -> bool:
+        """Whether the server cut this call off because another of ours arrived (a
+        ``cut_off`` while other calls were in flight on the endpoint). The endpoint then
+        serves one call at a time from now on (logged once), and this call goes back in
+        the queue with its clock reset: being interrupted was not its time to answer."""
+        limit = self._limit
+        if error.kind != Kind.CUT_OFF or limit is None or limit.in_flight < 2:
+            return False
+        if limit.serialise():
+            log_event(
+                log,
+                "endpoint_serialised",
+                logging.WARNING,
+                provider=self.provider,
+                endpoint=limit.endpoint,
+                reason="it cut off a stream when another call arrived",
+                hint=f"set ARAGORA_AGENT_LIMITS={limit.endpoint or self.provider}=1",
+            )
+        call.sent_at = None
+        return True
 
 
 class _Failed(Exception):
