@@ -281,6 +281,7 @@ async def open_node(
             debate_timeout=settings.debate_timeout,
         ),
         is_draining=lambda: draining.value,
+        max_queued=settings.max_queued_debates,
     )
     monitor = HealthMonitor(
         ping_database=storage.ping,

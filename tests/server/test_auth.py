@@ -72,7 +72,13 @@ async def test_required_auth_roles(tmp_path: Path) -> None:
         assert (await client.get("/api/health")).status_code == 200
         assert (await client.get("/api/v1/health")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
-        assert (await client.get("/metrics")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
+        # Metrics are a read like any other: a viewer token (Prometheus gets one).
+        for path in ("/metrics", "/api/v1/metrics/prometheus", "/api/metrics/prometheus"):
+            assert_401(await client.get(path))
+            scraped = await client.get(path, headers=viewer)
+            assert scraped.status_code == 200
+            assert "aragora_http_requests_total" in scraped.text
         assert_401(await client.get("/api/v1/debates"))
         assert_401(await client.get("/api/v1/agents"))
         assert_401(await client.get("/api/leaderboard"))

@@ -13,7 +13,7 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from aragora.errors import ConflictError, InvalidInputError, MaintenanceError
+from aragora.errors import ConflictError, InvalidInputError, MaintenanceError, RateLimitedError
 from aragora.runtime.bus import EventBus, Frame
 from aragora.runtime.document import debate_document
 from aragora.runtime.maintenance import read_maintenance, write_maintenance
@@ -34,6 +34,7 @@ from aragora.storage.repository import (
 __all__ = ["DebateService"]
 
 MAINTENANCE_RETRY_AFTER = 60.0
+QUEUE_FULL_RETRY_AFTER = 30.0
 
 
 class DebateService:
@@ -51,6 +52,7 @@ class DebateService:
         is_draining: Callable[[], bool],
         stream_queue: int = 1000,
         cache_size: int = 1024,
+        max_queued: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._storage = storage
@@ -64,6 +66,7 @@ class DebateService:
         self._clock = clock
         self._started = clock()
         self._cache_size = cache_size
+        self._max_queued = max_queued
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- debates ----------------------------------------------------------------------------
@@ -72,7 +75,8 @@ class DebateService:
 
         :class:`InvalidInputError` / :class:`InvalidAgentSpecError` name the first problem
         (nothing is stored); :class:`MaintenanceError` while maintenance is on or this
-        replica drains."""
+        replica drains; :class:`RateLimitedError` (code ``queue_full``) while
+        ``max_queued`` debates already wait."""
         if self._is_draining():
             raise MaintenanceError(
                 "this server is shutting down; retry on another replica",
@@ -89,6 +93,15 @@ class DebateService:
         judge = request.protocol.judge
         if judge is not None and judge not in names:
             raise InvalidInputError(f"judge {judge!r} is not on the panel ({', '.join(names)})")
+        if self._max_queued is not None:
+            # Counted across replicas; concurrent creates may pass it by a few.
+            queued = (await self._storage.debates.counts()).get("queued", 0)
+            if queued >= self._max_queued:
+                raise RateLimitedError(
+                    f"the queue is full ({queued} debates waiting); retry later",
+                    retry_after=QUEUE_FULL_RETRY_AFTER,
+                    code="queue_full",
+                )
         debate_id = str(uuid.uuid4())
         record = await self._storage.debates.create(
             NewDebate(
