@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aragora.errors import ConfigurationError
+from aragora.errors import ConfigurationError, InvalidInputError
 from aragora.runtime.auth import ensure_admin_token
 
 from .support import ADMIN, client_for, make_settings, node_of, running_app
@@ -184,3 +184,14 @@ async def test_generated_admin_token_authenticates(tmp_path: Path) -> None:
         secret = (tmp_path / "admin_token").read_text().strip()
         response = await client.get("/api/admin/maintenance", headers=bearer(secret))
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize("name", ["a\nb", "x" * 201, "bell\x07", "nul\x00", "rtl\u202e", " "])
+async def test_token_names_are_checked_by_the_store_itself(tmp_path: Path, name: str) -> None:
+    async with running_app(make_settings(tmp_path)) as (app, _):
+        tokens = node_of(app).tokens
+        with pytest.raises(InvalidInputError):
+            await tokens.create(name=name, role="viewer", secret="a-secret-token-value")
+        assert await tokens.list() == []
+        made = await tokens.create(name="  ci bot  ", role="viewer", secret="another-secret")
+        assert made.name == "ci bot"

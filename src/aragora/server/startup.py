@@ -90,12 +90,14 @@ async def admin_token_missing(admin: AdminToken | None, tokens: TokenRepository)
 def how_to_make_an_admin_token(settings: Settings) -> str:
     """The commands that give this deployment an admin token, for the start-up notice."""
     url = mask_url(settings.effective_database_url)
+    password = (
+        " (with the password in place of ***)" if url != settings.effective_database_url else ""
+    )
     return (
         "no admin token exists, so maintenance mode and the knowledge backup routes cannot "
-        "be used. Create one against the same database:\n"
+        f"be used. Create one against the same database{password}:\n"
         f"    ARAGORA_DATABASE_URL='{url}' aragora tokens create --role admin --name ops\n"
-        "(put the password back into the URL), or set ARAGORA_ADMIN_TOKEN to a long random "
-        "secret in the server's environment."
+        "or set ARAGORA_ADMIN_TOKEN to a long random secret in the server's environment."
     )
 
 
