@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     # (Starlette's own copies the Host header into it).
     app.router.redirect_slashes = False
     install_error_handlers(app)
-    complete_openapi(app)
+    complete_openapi(app, require_auth=state.require_auth)
 
     # Routes are tried in order: the hot ones first (WebSocket handshakes, probes, health).
     flatten(app, ws.router)

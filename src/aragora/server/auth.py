@@ -44,6 +44,7 @@ __all__ = [
     "ReadAccess",
     "StatsAccess",
     "WriteAccess",
+    "access_of",
     "authorize",
     "bearer_token",
     "is_local_operator",
@@ -136,6 +137,15 @@ async def authorize(
     return principal
 
 
+_ACCESS_OF: dict[Callable[..., object], Access] = {}
+
+
+def access_of(dependency: Callable[..., object]) -> Access | None:
+    """The access level a route dependency checks (``None``: not an access check); the
+    OpenAPI document says from it which operations need a token."""
+    return _ACCESS_OF.get(dependency)
+
+
 def _dependency(access: Access) -> Callable[..., Awaitable[Principal | None]]:
     # One plain coroutine per access level: every sub-dependency costs per request, so
     # the bearer scheme is documented in the OpenAPI document by the app, not resolved.
@@ -146,6 +156,7 @@ def _dependency(access: Access) -> Callable[..., Awaitable[Principal | None]]:
         )
 
     check.__name__ = f"require_{access.name.lower()}"
+    _ACCESS_OF[check] = access
     return check
 
 

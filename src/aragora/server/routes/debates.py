@@ -46,7 +46,7 @@ async def create_debate(
     WebSocket. 429 with ``Retry-After`` when the caller started too many debates lately
     (``ARAGORA_RATE_LIMIT_DEBATES``) or the queue is full (``ARAGORA_MAX_QUEUED_DEBATES``);
     503 with ``Retry-After`` in maintenance mode."""
-    created = await service.create(body.model_dump(exclude_unset=True))
+    created = await service.create(body.model_dump(mode="json", exclude_unset=True))
     return json_response(created, 202)
 
 
