@@ -59,6 +59,12 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_LEASE_TTL",
         "ARAGORA_MAX_BODY_BYTES",
         "ARAGORA_CORS_ORIGINS",
+        # issue 13 (server): exposure confirmation, the queue bound, inbound rate limits
+        "ARAGORA_ALLOW_UNAUTHENTICATED_NETWORK",
+        "ARAGORA_MAX_QUEUED_DEBATES",
+        "ARAGORA_RATE_LIMIT",
+        "ARAGORA_RATE_LIMIT_DEBATES",
+        "ARAGORA_RATE_LIMIT_LOOPBACK",
     }
 )
 

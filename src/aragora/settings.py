@@ -239,7 +239,7 @@ class Settings(BaseSettings):
     can reach the port could read every debate and start debates on the provider keys."""
 
     max_queued_debates: int = Field(
-        default=500, ge=1, validation_alias="ARAGORA_MAX_QUEUED_DEBATES"
+        default=200, ge=1, validation_alias="ARAGORA_MAX_QUEUED_DEBATES"
     )
     """Debates that may wait in the queue (all replicas together); a new debate beyond it
     gets 429 with ``Retry-After``."""
