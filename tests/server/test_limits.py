@@ -13,12 +13,23 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
+from websockets.asyncio.client import connect
 
 from aragora import wiring
+from aragora.server.app import create_app
 from aragora.server.ratelimit import Limit, LocalLimiter, RedisLimiter
 from aragora.storage.memory import memory_storage
 
-from .support import ADMIN, client_for, make_settings, node_of, running_app
+from .support import (
+    ADMIN,
+    client_for,
+    live_server,
+    make_settings,
+    next_json,
+    node_of,
+    running_app,
+)
+from .test_ws import closed_code, ws_url
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -219,3 +230,17 @@ async def test_admin_token_is_limited_too(tmp_path: Path) -> None:
         assert_429(await client.get("/api/admin/stats", headers=bearer(ADMIN)))
         # The anonymous local operator is another client (its address).
         assert (await client.get("/api/admin/stats")).status_code == 200
+
+
+async def test_websocket_connections_count_against_the_limit(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, ARAGORA_RATE_LIMIT="2"))
+    async with live_server(app) as base:
+        for _ in range(2):
+            async with connect(ws_url(base)) as ws:
+                assert (await next_json(ws))["type"] == "connected"
+        async with connect(ws_url(base)) as ws:
+            refused = await next_json(ws)
+            assert refused["type"] == "error"
+            assert refused["data"]["code"] == "rate_limited"
+            assert await closed_code(ws) == 4429
+            assert "retry after" in (ws.close_reason or "")
