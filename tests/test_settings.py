@@ -66,6 +66,12 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_AGENT_LIMITS",
         "ARAGORA_AGENT_QUEUE_TIMEOUT",
         "ARAGORA_AGENT_CONNECT_RETRY",
+        # issue 13 (server): exposure confirmation, the queue bound, inbound rate limits
+        "ARAGORA_ALLOW_UNAUTHENTICATED_NETWORK",
+        "ARAGORA_MAX_QUEUED_DEBATES",
+        "ARAGORA_RATE_LIMIT",
+        "ARAGORA_RATE_LIMIT_DEBATES",
+        "ARAGORA_RATE_LIMIT_LOOPBACK",
     }
 )
 

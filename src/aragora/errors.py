@@ -15,7 +15,8 @@
         ├── ConfigurationError    the operator's settings cannot work
         ├── StaleLeaseError       a writer lost its lease; it must stop
         ├── UnavailableError      not taking this work now; retry after a while (503)
-        │   └── MaintenanceError  maintenance mode or draining: no new debates
+        │   ├── MaintenanceError  maintenance mode or draining: no new debates
+        │   └── RateLimitedError  too many requests, or the queue is full (429)
         └── StorageError          the database failed or cannot be used as it is
             ├── DatabaseUnavailableError  unreachable, refused, timed out, connection lost
             └── SchemaMismatchError       the schema is not at this code's revision
@@ -40,6 +41,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ProviderError",
+    "RateLimitedError",
     "SchemaMismatchError",
     "StaleLeaseError",
     "StorageError",
@@ -187,6 +189,13 @@ class MaintenanceError(UnavailableError):
     """Maintenance mode is on, or this replica is draining: no new debates are accepted."""
 
     code = "maintenance"
+
+
+class RateLimitedError(UnavailableError):
+    """Too many requests from one client, or too many debates already waiting: the same
+    request may succeed after ``retry_after`` seconds (HTTP 429 with ``Retry-After``)."""
+
+    code = "rate_limited"
 
 
 class StorageError(SystemFailure):

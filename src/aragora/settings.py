@@ -265,6 +265,33 @@ class Settings(BaseSettings):
     """Origins allowed to call the API from a browser (comma-separated); CORS is off when
     empty."""
 
+    # --- server: exposure and inbound limits (issue 13) ---------------------------------------
+    allow_unauthenticated_network: bool = Field(
+        default=False, validation_alias="ARAGORA_ALLOW_UNAUTHENTICATED_NETWORK"
+    )
+    """Let ``aragora serve`` listen on a non-loopback address with
+    ``ARAGORA_REQUIRE_AUTH=false``; without it such a start is refused, since anyone who
+    can reach the port could read every debate and start debates on the provider keys."""
+
+    max_queued_debates: int = Field(
+        default=200, ge=1, validation_alias="ARAGORA_MAX_QUEUED_DEBATES"
+    )
+    """Debates that may wait in the queue (all replicas together); a new debate beyond it
+    gets 429 with ``Retry-After``."""
+
+    rate_limit: int = Field(default=600, ge=0, validation_alias="ARAGORA_RATE_LIMIT")
+    """Requests a minute one client may make to the rate-limited routes (all but health,
+    probes and metrics); 0 turns the limit off. A client is its bearer token, or its peer
+    address when it sends none."""
+
+    rate_limit_debates: int = Field(default=30, ge=0, validation_alias="ARAGORA_RATE_LIMIT_DEBATES")
+    """Debates a minute one client may start (``POST /api/v1/debates``); 0 turns the limit
+    off. A client is its token, or its peer address when it sends none."""
+
+    rate_limit_loopback: bool = Field(default=True, validation_alias="ARAGORA_RATE_LIMIT_LOOPBACK")
+    """Whether clients on a loopback address are rate limited too (a reverse proxy on the
+    same machine is one such client)."""
+
     # --- sources --------------------------------------------------------------------------
     @classmethod
     def settings_customise_sources(
@@ -389,10 +416,30 @@ class Settings(BaseSettings):
     @property
     def effective_require_auth(self) -> bool:
         """Whether ``/api`` routes need a token: ``require_auth`` if set, else ``False``
-        exactly when ``host`` is a loopback address or ``localhost``."""
+        exactly when ``host`` is a loopback address or ``localhost``.
+
+        ``host`` must be the address actually bound: ``aragora serve --host H`` puts ``H``
+        there (:meth:`bound_to`) before anything reads this."""
         if self.require_auth is not None:
             return self.require_auth
-        return not _is_loopback_host(self.host)
+        return not self.loopback_only
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether ``host`` is a loopback address (or ``localhost``): only this machine can
+        connect. ``0.0.0.0``, ``::``, other addresses and host names are not."""
+        return _is_loopback_host(self.host)
+
+    def bound_to(self, host: str | None = None, port: int | None = None) -> Settings:
+        """These settings with the address the server really listens on (the ``--host``
+        and ``--port`` of ``aragora serve`` win over ``ARAGORA_HOST``/``ARAGORA_PORT``),
+        so everything derived from the address follows the bound one."""
+        update: dict[str, Any] = {}
+        if host is not None and host.strip():
+            update["host"] = host.strip()
+        if port is not None:
+            update["port"] = port
+        return self.model_copy(update=update) if update else self
 
     @property
     def effective_openrouter_fallback(self) -> bool:

@@ -314,6 +314,7 @@ async def open_node(
         ),
         is_draining=lambda: draining.value,
         refuse_when_agents_down=settings.refuse_when_agents_down,
+        max_queued=settings.max_queued_debates,
     )
     monitor = HealthMonitor(
         ping_database=storage.ping,

@@ -15,7 +15,13 @@ from typing import Any
 
 from aragora.debate.model import Participant
 from aragora.debate.ports import LLM, Availability
-from aragora.errors import ConflictError, InvalidInputError, MaintenanceError, UnavailableError
+from aragora.errors import (
+    ConflictError,
+    InvalidInputError,
+    MaintenanceError,
+    RateLimitedError,
+    UnavailableError,
+)
 from aragora.runtime.bus import EventBus, Frame
 from aragora.runtime.document import debate_document
 from aragora.runtime.maintenance import read_maintenance, write_maintenance
@@ -36,6 +42,7 @@ from aragora.storage.repository import (
 __all__ = ["DebateService"]
 
 MAINTENANCE_RETRY_AFTER = 60.0
+QUEUE_FULL_RETRY_AFTER = 30.0
 
 
 def _refuse_if_all_down(panel: Sequence[tuple[Participant, LLM]]) -> None:
@@ -71,6 +78,7 @@ class DebateService:
         refuse_when_agents_down: bool = False,
         stream_queue: int = 1000,
         cache_size: int = 1024,
+        max_queued: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._storage = storage
@@ -85,6 +93,7 @@ class DebateService:
         self._clock = clock
         self._started = clock()
         self._cache_size = cache_size
+        self._max_queued = max_queued
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- debates ----------------------------------------------------------------------------
@@ -95,7 +104,8 @@ class DebateService:
         (nothing is stored); :class:`MaintenanceError` while maintenance is on or this
         replica drains; :class:`UnavailableError` (``agents_unavailable``) when the operator
         chose to refuse debates whose every agent is down (else such a debate is queued and
-        waits for its agents, visibly)."""
+        waits for its agents, visibly); :class:`RateLimitedError` (code ``queue_full``)
+        while ``max_queued`` debates already wait."""
         if self._is_draining():
             raise MaintenanceError(
                 "this server is shutting down; retry on another replica",
@@ -114,6 +124,15 @@ class DebateService:
             raise InvalidInputError(f"judge {judge!r} is not on the panel ({', '.join(names)})")
         if self._refuse_when_agents_down:
             _refuse_if_all_down(panel)
+        if self._max_queued is not None:
+            # Counted across replicas; concurrent creates may pass it by a few.
+            queued = (await self._storage.debates.counts()).get("queued", 0)
+            if queued >= self._max_queued:
+                raise RateLimitedError(
+                    f"the queue is full ({queued} debates waiting); retry later",
+                    retry_after=QUEUE_FULL_RETRY_AFTER,
+                    code="queue_full",
+                )
         debate_id = str(uuid.uuid4())
         record = await self._storage.debates.create(
             NewDebate(

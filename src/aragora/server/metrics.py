@@ -28,6 +28,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aragora.debate.events import Event
+from aragora.server.responses import MAINTENANCE_KEY
 
 __all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "Metrics", "route_template"]
 
@@ -64,8 +65,9 @@ class Metrics:
         r = self.registry
         self.http_requests = Counter(
             "aragora_http_requests",
-            "HTTP requests answered, by method, route template and status.",
-            ("method", "route", "status"),
+            "HTTP requests answered, by method, route template and status; "
+            'maintenance="true" marks refusals of planned work (maintenance mode, draining).',
+            ("method", "route", "status", "maintenance"),
             registry=r,
         )
         self.http_duration = Histogram(
@@ -117,13 +119,16 @@ class Metrics:
         )
         for outcome in sorted(_OUTCOMES):  # every outcome's series exists from the start
             self.debates.labels(outcome)
-        self._http_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._http_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._panels: OrderedDict[str, dict[str, str]] = OrderedDict()
 
     # --- HTTP -----------------------------------------------------------------------------
-    def record_http(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request (children cached: ``labels()`` is the slow part)."""
-        key = (method, route, str(status))
+    def record_http(
+        self, method: str, route: str, status: int, seconds: float, *, maintenance: bool = False
+    ) -> None:
+        """Count one answered request (children cached: ``labels()`` is the slow part);
+        ``maintenance`` marks a refusal because of planned work (maintenance, draining)."""
+        key = (method, route, str(status), "true" if maintenance else "false")
         children = self._http_children.get(key)
         if children is None:
             children = (
@@ -245,6 +250,7 @@ class HttpMetrics:
                 route_template(scope),
                 status,
                 time.perf_counter() - started,
+                maintenance=scope.get(MAINTENANCE_KEY) is True,
             )
 
 

@@ -8,9 +8,12 @@ documentation of it, and the tests check real responses against them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+
+from aragora.debate.protocol import MAX_ROUNDS, ConsensusRule, Mode
+from aragora.runtime.requests import MAX_PRIORITY
 
 __all__ = [
     "AgentsBody",
@@ -29,6 +32,20 @@ __all__ = [
     "ReadinessBody",
     "StatsBody",
 ]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's integer is any number without a fraction (4.0 included), but never a
+    # boolean or a string: pydantic's lax int would take `true` and "4".
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer")
+    return value
+
+
+# Integers as JSON Schema means them: 4 and 4.0, never true or "4". The bounds come before
+# the check so that the schema shows them as minimum/maximum.
+Rounds = Annotated[int, Field(ge=1, le=MAX_ROUNDS), BeforeValidator(_whole_number)]
+Priority = Annotated[int, Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY), BeforeValidator(_whole_number)]
 
 ComponentStatus = Literal["healthy", "degraded", "unhealthy", "disabled"]
 DebateStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
@@ -59,15 +76,15 @@ class CreateDebateRequest(BaseModel):
     agents: list[str] | None = Field(
         default=None, description="Agent specs (`provider:model[#label]`, `demo`, ...)."
     )
-    mode: str | None = Field(default=None, description="auto, debate, vote or single.")
-    rounds: int | None = Field(default=None, description="Maximum debate rounds.")
-    consensus: str | None = Field(default=None, description="The consensus rule.")
+    mode: Mode | None = Field(default=None, description="auto, debate, vote or single.")
+    rounds: Rounds | None = Field(default=None, description="Maximum debate rounds.")
+    consensus: ConsensusRule | None = Field(default=None, description="The consensus rule.")
     judge: str | None = Field(default=None, description="A panel member who decides.")
     protocol: dict[str, Any] | None = Field(default=None, description="Protocol settings.")
     context: str | None = Field(default=None, description="Background the agents see.")
     metadata: dict[str, Any] | None = Field(default=None, description="Kept with the debate.")
-    priority: int | None = Field(
-        default=None,
+    priority: Priority = Field(
+        default=0,
         description="Queue priority from -100 to 100 (default 0): higher runs first.",
     )
 
@@ -193,7 +210,7 @@ class MaintenanceBody(_Open):
 class MaintenanceUpdate(BaseModel):
     """Turn maintenance on or off; ``message`` is what clients are told meanwhile."""
 
-    enabled: bool
+    enabled: StrictBool
     message: str | None = None
 
 

@@ -33,6 +33,7 @@ from aragora.storage.repository import (
     check_page,
     check_role,
     check_status,
+    check_token_name,
     hash_secret,
     new_token_id,
 )
@@ -244,8 +245,9 @@ class _MemoryTokens:
         self._now = now
 
     async def create(self, *, name: str, role: str, secret: str) -> ApiToken:
-        if not name.strip() or not secret:
-            raise InvalidInputError("a token needs a non-empty name and secret")
+        name = check_token_name(name)
+        if not secret:
+            raise InvalidInputError("a token needs a non-empty secret")
         check_role(role)
         hashed = hash_secret(secret)
         if any(stored == hashed for _, stored in self._s.tokens.values()):

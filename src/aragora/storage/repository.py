@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeReposi
 
 __all__ = [
     "DEBATE_STATUSES",
+    "MAX_TOKEN_NAME",
     "ROLES",
     "TERMINAL_STATUSES",
     "ApiToken",
@@ -54,6 +56,7 @@ __all__ = [
     "check_page",
     "check_role",
     "check_status",
+    "check_token_name",
     "hash_secret",
     "new_token_id",
 ]
@@ -402,6 +405,28 @@ def check_status(status: str) -> str:
             f"unknown debate status {status!r} (expected one of {', '.join(DEBATE_STATUSES)})"
         )
     return status
+
+
+MAX_TOKEN_NAME = 200
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def check_token_name(name: str) -> str:
+    """``name`` without surrounding blanks, if it can name a token: 1..200 characters and
+    no control, format or line-separator character (a newline would forge a line of
+    ``tokens list``, a bidi override would disguise the name); else
+    :class:`InvalidInputError`."""
+    stripped = name.strip()
+    if not stripped:
+        raise InvalidInputError("a token name must not be blank")
+    if len(stripped) > MAX_TOKEN_NAME:
+        raise InvalidInputError(f"a token name has at most {MAX_TOKEN_NAME} characters")
+    for char in stripped:
+        if unicodedata.category(char) in _CONTROL_CATEGORIES:
+            raise InvalidInputError(
+                f"a token name must not contain control characters (found U+{ord(char):04X})"
+            )
+    return stripped
 
 
 def check_role(role: str) -> str:

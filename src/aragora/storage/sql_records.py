@@ -21,6 +21,7 @@ from aragora.storage.repository import (
     StoredReceipt,
     check_page,
     check_role,
+    check_token_name,
     hash_secret,
     new_token_id,
 )
@@ -72,8 +73,9 @@ class SqlTokenRepository:
 
     async def create(self, *, name: str, role: str, secret: str) -> ApiToken:
         """See :meth:`TokenRepository.create`."""
-        if not name.strip() or not secret:
-            raise InvalidInputError("a token needs a non-empty name and secret")
+        name = check_token_name(name)
+        if not secret:
+            raise InvalidInputError("a token needs a non-empty secret")
         token = ApiToken(new_token_id(), name.strip(), check_role(role), self._now())
         async with self._db.write() as conn:
             try:
