@@ -15,11 +15,17 @@ from aragora.debate.engine import DebateEngine
 from aragora.debate.events import Event, EventType
 from aragora.debate.model import MAX_CONTEXT_CHARS, Participant, Task
 from aragora.debate.state import DebateSetup, fold
-from aragora.errors import DatabaseUnavailableError, InvalidInputError
+from aragora.errors import (
+    AragoraError,
+    DatabaseUnavailableError,
+    InvalidInputError,
+    StaleLeaseError,
+)
+from aragora.logs import log_event
 from aragora.runtime.bus import EventBus, frame_of
 from aragora.runtime.document import debate_document
 from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
-from aragora.runtime.ratings import rate_debate
+from aragora.runtime.ratings import rate_debate, rating_keys
 from aragora.runtime.requests import DebateRequest
 from aragora.storage.repository import DebateRecord, FencedEventSink, Lease, Storage
 
@@ -172,7 +178,9 @@ class DebateRunner:
         if not state.ended:
             try:
                 request = DebateRequest.from_stored(record.task, record.request)
-                panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
+                panel = self._build_panel(
+                    request.agents, seed=request.seed, trusted=request.agents_from_operator
+                )
                 setup = None
                 if not state.started:
                     context, references = await self._context(request)
@@ -253,12 +261,24 @@ class DebateRunner:
         )
 
     async def _rate(self, debate_id: str, document: Mapping[str, Any]) -> None:
-        agents = [str(a["name"]) for a in document.get("agents") or []]
-        if not agents or document.get("status") == "cancelled":
+        keys = list(rating_keys(document).values())
+        if not keys or document.get("status") == "cancelled":
             return
-        await self._storage.ratings.record(
-            debate_id, agents, lambda current: rate_debate(document, current)
-        )
+        try:
+            await self._storage.ratings.record(
+                debate_id, keys, lambda current: rate_debate(document, current)
+            )
+        except (DatabaseUnavailableError, StaleLeaseError):
+            raise  # the debate is tried again later, and rated then
+        except AragoraError as exc:
+            # A rating that cannot be stored must not cost the debate its outcome.
+            log_event(
+                _log,
+                "rating_failed",
+                debate_id=debate_id,
+                error=exc.message,
+                level=logging.WARNING,
+            )
 
 
 def _setup(

@@ -84,7 +84,10 @@ class DebateService:
             raise MaintenanceError(message, retry_after=MAINTENANCE_RETRY_AFTER)
         request = parse_request(body, self._defaults)
         # Build the panel once now so a bad spec is a 400 naming it, not a failed debate.
-        panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
+        # The operator's default agents are trusted; a caller's specs are not.
+        panel = self._build_panel(
+            request.agents, seed=request.seed, trusted=request.agents_from_operator
+        )
         names = [participant.name for participant, _ in panel]
         judge = request.protocol.judge
         if judge is not None and judge not in names:

@@ -49,6 +49,7 @@ from aragora.errors import (
     AragoraError,
     ConfigurationError,
     DatabaseUnavailableError,
+    DataRejectedError,
     StorageError,
 )
 
@@ -245,23 +246,43 @@ class Database:
 
 def translate_error(error: Exception, display_url: str) -> Exception:
     """The :mod:`aragora.errors` exception for a driver or pool ``error`` (Aragora's own
-    errors pass through unchanged). Messages are one line and never hold a password."""
+    errors pass through unchanged). Messages are one line and never hold a password.
+
+    The classes tell a caller whether trying again can help:
+    :class:`DatabaseUnavailableError` (the database is unreachable, timed out, lost the
+    connection, or rolled the transaction back for a deadlock or serialization conflict:
+    a retry later may work), :class:`DataRejectedError` (the database refused a value:
+    too long, not storable in its encoding, a violated constraint; the same write always
+    fails), and :class:`StorageError` for the rest."""
     if isinstance(error, AragoraError):
         return error
     if isinstance(error, exc.TimeoutError):
         return DatabaseUnavailableError(
             f"database {display_url} unavailable: no connection free within the pool timeout"
         )
+    if isinstance(error, exc.StatementError) and isinstance(error.orig, UnicodeError):
+        error = error.orig  # a value the driver could not even encode
+    if isinstance(error, UnicodeError):
+        return DataRejectedError(f"database {display_url} refused a value: {_reason(error)}")
     if isinstance(error, exc.DBAPIError):
         reason = _reason(error.orig if error.orig is not None else error)
         if type(error.orig).__module__.startswith("sqlite3"):
             # SQLite raises OperationalError for bad SQL too; only these are "unavailable".
             if _SQLITE_UNAVAILABLE.search(reason):
                 return DatabaseUnavailableError(f"database {display_url} unavailable: {reason}")
+            if isinstance(error, exc.IntegrityError | exc.DataError) or _SQLITE_REFUSED.search(
+                reason
+            ):
+                return DataRejectedError(f"database {display_url} refused a value: {reason}")
             return StorageError(f"database {display_url} error: {reason}")
+        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+        if sqlstate[:2] in _PG_REFUSED_CLASSES:
+            return DataRejectedError(f"database {display_url} refused a value: {reason}")
         if (
             isinstance(error, exc.OperationalError | exc.InterfaceError)
             or error.connection_invalidated
+            or sqlstate[:2] in _PG_TRANSIENT_CLASSES
+            or sqlstate in _PG_TRANSIENT_STATES
             or _looks_like_connection_loss(error.orig)
         ):
             return DatabaseUnavailableError(f"database {display_url} unavailable: {reason}")
@@ -269,6 +290,21 @@ def translate_error(error: Exception, display_url: str) -> Exception:
     if isinstance(error, OSError | TimeoutError):
         return DatabaseUnavailableError(f"database {display_url} unavailable: {_reason(error)}")
     return error
+
+
+# PostgreSQL error classes (SQLSTATE's first two characters): 22 data exception (value too
+# long, invalid byte sequence, out of range ...), 23 integrity constraint violation (check,
+# not null, unique, foreign key). Whatever retries do, the same values fail the same way.
+_PG_REFUSED_CLASSES = frozenset({"22", "23"})
+# 08 connection exception, 40 transaction rollback (deadlock, serialization failure),
+# 53 insufficient resources, 57 operator intervention (shutdown, statement timeout): these
+# pass, so the work is tried again later.
+_PG_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57"})
+_PG_TRANSIENT_STATES = frozenset({"55P03"})  # lock_not_available
+_SQLITE_REFUSED = re.compile(
+    r"too big|constraint failed|error binding parameter|surrogates not allowed",
+    re.IGNORECASE,
+)
 
 
 def _looks_like_connection_loss(error: BaseException | None) -> bool:
