@@ -379,18 +379,20 @@ async def test_a_value_the_database_cannot_encode_is_a_data_error(store: Storage
     assert await store.events.last_seq("d1") == 0
 
 
-async def test_the_current_lease_of_a_running_debate(store: Storage, clock: FakeClock) -> None:
+async def test_the_live_lease_of_a_running_debate(store: Storage, clock: FakeClock) -> None:
     await store.debates.create(NewDebate("d1", "t"))
     assert await store.leases.current("d1") is None
     assert await store.leases.current("nope") is None
     lease = await store.leases.claim("w1", 30)
     assert lease is not None
     assert await store.leases.current("d1") == lease
-    clock.advance(60)  # expired, still the debate's lease until someone claims it
-    current = await store.leases.current("d1")
-    assert current is not None
-    assert current.expires_at < clock.current
-    await store.leases.release(lease)
+    renewed = await store.leases.renew(lease, 30)
+    assert await store.leases.current("d1") == renewed
+    await store.leases.release(renewed, requeue=True)
+    assert await store.leases.current("d1") is None
+    again = await store.leases.claim("w2", 30)
+    assert again is not None
+    clock.advance(60)  # its worker died: no live lease
     assert await store.leases.current("d1") is None
 
 

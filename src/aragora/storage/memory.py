@@ -244,6 +244,8 @@ class _MemoryLeases:
         job = self._s.jobs.get(debate_id)
         if job is None or job.state != "running" or job.expires_at is None:
             return None
+        if job.expires_at <= self._now():
+            return None
         return Lease(debate_id, job.owner or "", job.epoch, job.expires_at)
 
     def _held(self, lease: Lease, *, finished_too: bool = False) -> _Job:

@@ -281,9 +281,9 @@ class LeaseRepository(Protocol):
         ...
 
     async def current(self, debate_id: str) -> Lease | None:
-        """The lease of a debate whose job is running, its ``expires_at`` possibly past (the
-        worker died or stopped renewing); ``None`` when the debate is queued, done or
-        unknown (primary read)."""
+        """The live lease of a running debate; ``None`` when the debate is queued, done or
+        unknown, or its lease has expired (the worker died or stopped renewing) (primary
+        read)."""
         ...
 
 

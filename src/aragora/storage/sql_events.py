@@ -238,7 +238,9 @@ class SqlLeaseRepository:
     async def current(self, debate_id: str) -> Lease | None:
         """See :meth:`LeaseRepository.current`."""
         query = sa.select(jobs.c.owner, jobs.c.epoch, jobs.c.lease_expires_at).where(
-            jobs.c.debate_id == debate_id, jobs.c.state == "running"
+            jobs.c.debate_id == debate_id,
+            jobs.c.state == "running",
+            jobs.c.lease_expires_at > self._now(),
         )
         rows = await self._db.rows(query, primary=True)
         if not rows:
