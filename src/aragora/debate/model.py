@@ -56,8 +56,15 @@ _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _NOT_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _refuse(found: re.Match[str], what: str, kind: str) -> InvalidInputError:
+def _refuse(found: re.Match[str], what: str) -> InvalidInputError:
     char = found.group()
+    kind = (
+        "NUL characters"
+        if char == "\x00"
+        else "unpaired surrogate characters"
+        if "\ud800" <= char <= "\udfff"
+        else "control characters"
+    )
     return InvalidInputError(
         f"{what} must not contain {kind} (U+{ord(char):04X} at position {found.start()})"
     )
@@ -68,7 +75,7 @@ def check_storable(value: str, what: str) -> str:
     :class:`InvalidInputError` naming ``what`` and the character."""
     found = _UNSTORABLE.search(value)
     if found is not None:
-        raise _refuse(found, what, "NUL or unpaired surrogate characters")
+        raise _refuse(found, what)
     return value
 
 
@@ -77,7 +84,7 @@ def check_text(value: str, what: str, *, max_chars: int | None = None) -> str:
     but tabs and line breaks; else :class:`InvalidInputError` naming ``what``."""
     found = _NOT_TEXT.search(value)
     if found is not None:
-        raise _refuse(found, what, "control characters")
+        raise _refuse(found, what)
     if max_chars is not None and len(value) > max_chars:
         raise InvalidInputError(f"{what} must be at most {max_chars} characters")
     return value
@@ -88,7 +95,7 @@ def check_name(value: str, what: str, *, max_chars: int) -> str:
     characters; else :class:`InvalidInputError` naming ``what``."""
     found = _NOT_NAME.search(value)
     if found is not None:
-        raise _refuse(found, what, "control characters")
+        raise _refuse(found, what)
     if len(value) > max_chars:
         raise InvalidInputError(f"{what} must be at most {max_chars} characters")
     return value
