@@ -218,7 +218,13 @@ def read_items(source: IO[bytes]) -> Iterator[KnowledgeItem]:
 
 
 def _raw_items(source: IO[bytes]) -> Iterator[tuple[int, Any]]:
-    yield from enumerate(_parsed(ijson.items(source, "items.item", use_float=True)))
+    index = 0
+    try:
+        for raw in ijson.items(source, "items.item", use_float=True):
+            yield index, raw
+            index += 1
+    except ijson.JSONError as exc:
+        raise InvalidInputError(f"the body is not a JSON document: {_json_error(exc)}") from None
 
 
 def _parsed(values: Iterator[Any]) -> Iterator[Any]:

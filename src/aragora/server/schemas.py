@@ -51,9 +51,11 @@ class ErrorBody(BaseModel):
 class CreateDebateRequest(BaseModel):
     """``POST /api/v1/debates``. Only ``task`` is required; top-level ``mode``, ``rounds``,
     ``consensus`` and ``judge`` override the same fields of ``protocol``. The service
-    validates the values (400 naming the first problem)."""
+    validates the values (400 naming the first problem). Strict: a value of the wrong
+    JSON type is refused, never converted (``"3"`` is not a number of rounds, ``true``
+    not 1), as inside ``protocol``; ``null`` means the default."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     task: str = Field(min_length=1, description="The question or task to deliberate.")
     agents: list[str] | None = Field(

@@ -19,7 +19,9 @@ connection when theirs turns out dead; either way the pool then drops its stale 
 PostgreSQL reads use their own pool in autocommit mode (no BEGIN/ROLLBACK round trips, no
 ping), which halves their fixed cost; ``ARAGORA_DB_POOL_SIZE`` sizes each pool.
 
-SQLite: the driver's implicit transactions are replaced by explicit ``BEGIN IMMEDIATE``
+SQLite: the database file is created 0600 in a directory created 0700 (its ``-wal`` and
+``-shm`` files follow the file's mode), since it holds every debate and token hash. The
+driver's implicit transactions are replaced by explicit ``BEGIN IMMEDIATE``
 (writer) and ``BEGIN`` (reader) so that DDL is transactional too and a writer takes the
 write lock before it reads; WAL mode lets readers run beside the writer; the writer pool
 holds one connection because SQLite has one writer at a time anyway.
@@ -28,9 +30,10 @@ holds one connection because SQLite has one writer at a time anyway.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -53,7 +56,14 @@ from aragora.errors import (
     StorageError,
 )
 
-__all__ = ["Database", "PoolOptions", "mask_url", "sqlite_path", "translate_error"]
+__all__ = [
+    "Database",
+    "PoolOptions",
+    "create_private_file",
+    "mask_url",
+    "sqlite_path",
+    "translate_error",
+]
 
 _SQLITE_BUSY_TIMEOUT_MS = 15000
 AnyRow = sa.Row[*tuple[Any, ...]]
@@ -131,12 +141,12 @@ class Database:
         driver_url = _driver_url(url)
         self.dialect = "sqlite" if driver_url.get_backend_name() == "sqlite" else "postgresql"
         if self.dialect == "sqlite":
-            directory = Path(driver_url.database or "").parent
+            path = Path(driver_url.database or "")
             try:
-                directory.mkdir(parents=True, exist_ok=True)
+                create_private_file(path)
             except OSError as error:
                 raise DatabaseUnavailableError(
-                    f"database {self.display_url} unavailable: cannot create {directory}: "
+                    f"database {self.display_url} unavailable: cannot create {path}: "
                     f"{error.strerror or error}"
                 ) from error
         self.writer = self._engine(driver_url, writer=True)
@@ -423,6 +433,16 @@ def _postgres_engine(url: URL, options: PoolOptions, *, writer: bool) -> AsyncEn
 
 def _unique_statement_name() -> str:
     return f"__aragora_{uuid4().hex}__"
+
+
+def create_private_file(path: Path) -> None:
+    """Make sure ``path`` exists, creating it (and any missing directory) readable by this
+    user alone: a new directory 0700, a new file 0600. SQLite then gives the ``-wal`` and
+    ``-shm`` files it creates beside a database the database file's mode. An existing file
+    or directory keeps the mode the operator gave it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def sqlite_path(url: str) -> Path | None:
