@@ -247,3 +247,22 @@ async def test_a_local_debate_that_ignores_its_cancel_is_stopped_by_force(
         assert workers.active == 0
     events = await store.events.read("d1")
     assert [e.type for e in events][-2:] == ["warning", "debate_end"]
+
+
+async def test_during_an_outage_a_debate_waits_longer_each_time_and_is_kept(
+    store: Storage,
+) -> None:
+    """The database answers no ping: the failures are not the debate's, so it is never
+    failed for them, and the waits double (no tight loop while the outage lasts)."""
+    flaky = _FlakyEvents(store.events)
+
+    async def down() -> None:
+        raise DatabaseUnavailableError("database x unavailable: connection refused")
+
+    broken = replace(store, events=flaky, ping=down)
+    await queue(store, "d1")
+    async with pool(broken):
+        await asyncio.sleep(1.5)
+    # waits of 0.01, 0.02, 0.04 ... s: about 8 tries in 1.5 s (a tight loop makes hundreds)
+    assert 3 <= flaky.appends <= 10
+    assert (await store.debates.get("d1")).status in ("queued", "running")

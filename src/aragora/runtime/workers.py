@@ -83,8 +83,9 @@ class WorkerPool:
         self._poll = poll_interval
         self._cancel_grace = cancel_grace
         self._clock = clock
-        self._failures: dict[str, int] = {}
-        """Consecutive transient failures per debate (in this process)."""
+        self._failures: dict[str, tuple[int, int]] = {}
+        """Per debate (in this process): consecutive transient failures, and how many of
+        them happened while the database answered a ping."""
         self._running: dict[str, _Running] = {}
         self._wake = asyncio.Event()
         self._claiming = False
@@ -240,22 +241,22 @@ class WorkerPool:
         """Wait before the debate is tried again; whether to put it back on the queue
         (``False``: it failed for good, too many failures while the database answers)."""
         debate_id = running.lease.debate_id
-        failures = self._failures.get(debate_id, 0)
-        database_up = await self._database_answers()
-        if database_up:
-            failures += 1  # a failure of this debate's own while the database works
-            self._failures[debate_id] = failures
-        if failures >= MAX_TRANSIENT_FAILURES:
+        attempts, own = self._failures.get(debate_id, (0, 0))
+        attempts += 1
+        if await self._database_answers():
+            own += 1  # a failure of this debate's own: the database works for the rest
+        if own >= MAX_TRANSIENT_FAILURES:
             self._failures.pop(debate_id, None)
-            await self._fail(running, error, attempts=failures)
+            await self._fail(running, error, attempts=attempts)
             return False
-        delay = min(self._poll * 2 ** max(failures - 1, 0), MAX_BACKOFF)
+        self._failures[debate_id] = (attempts, own)
+        delay = min(self._poll * 2 ** (attempts - 1), MAX_BACKOFF)
         log_event(
             _log,
             "debate_interrupted",
             debate_id=debate_id,
             error=error.message,
-            failures=failures,
+            failures=attempts,
             retry_in=delay,
             level=logging.WARNING,
         )
