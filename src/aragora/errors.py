@@ -19,6 +19,7 @@
         │   └── RateLimitedError  too many requests, or the queue is full (429)
         └── StorageError          the database failed or cannot be used as it is
             ├── DatabaseUnavailableError  unreachable, refused, timed out, connection lost
+            ├── DataRejectedError         a value the database refuses: retrying cannot help
             └── SchemaMismatchError       the schema is not at this code's revision
 
 Library errors are translated into these at the edge with ``raise ... from exc`` so a
@@ -33,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
+    "DataRejectedError",
     "DatabaseUnavailableError",
     "InvalidAgentSpecError",
     "InvalidInputError",
@@ -210,6 +212,14 @@ class DatabaseUnavailableError(StorageError):
     The message names the database URL with its password masked."""
 
     code = "database_unavailable"
+
+
+class DataRejectedError(StorageError):
+    """The database refused a value it was given (too long for its column, an encoding it
+    cannot store, a violated constraint): the same write fails however often it is tried.
+    Validation at the edge should have refused the value first; this is the backstop."""
+
+    code = "data_rejected"
 
 
 class SchemaMismatchError(StorageError):

@@ -29,7 +29,7 @@ from aragora.runtime.ports import AgentCatalog, PanelBuilder
 from aragora.runtime.ratings import leaderboard_rows
 from aragora.runtime.requests import RequestDefaults, parse_request
 from aragora.runtime.stream import stream_frames
-from aragora.runtime.workers import CANCEL_KEY_PREFIX, WorkerPool
+from aragora.runtime.workers import WorkerPool
 from aragora.storage.repository import (
     TERMINAL_STATUSES,
     DebateRecord,
@@ -117,7 +117,10 @@ class DebateService:
             raise MaintenanceError(message, retry_after=MAINTENANCE_RETRY_AFTER)
         request = parse_request(body, self._defaults)
         # Build the panel once now so a bad spec is a 400 naming it, not a failed debate.
-        panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
+        # The operator's default agents are trusted; a caller's specs are not.
+        panel = self._build_panel(
+            request.agents, seed=request.seed, trusted=request.agents_from_operator
+        )
         names = [participant.name for participant, _ in panel]
         judge = request.protocol.judge
         if judge is not None and judge not in names:
@@ -233,20 +236,12 @@ class DebateService:
         """Cancel a queued or running debate; :class:`ConflictError` once it has ended.
 
         A running debate stops at its next step with a ``cancelled`` warning and its
-        partial result; one still queued is cancelled at once."""
+        partial result; one still queued, or whose worker died or does not stop it in
+        time, is cancelled at once (see :meth:`WorkerPool.cancel`)."""
         record = await self._storage.debates.get(debate_id, primary=True)
         if record.status in TERMINAL_STATUSES:
             raise ConflictError(f"debate {debate_id} has already ended ({record.status})")
-        await self._storage.settings.set(CANCEL_KEY_PREFIX + debate_id, True)
-        status = "cancelling"
-        if not self._workers.cancel_local(debate_id) and record.status == "queued":
-            events = await self._storage.events.read(debate_id, primary=True)
-            if not events:
-                document = await self._document(record)
-                document["status"] = "cancelled"
-                await self._storage.debates.update(debate_id, status="cancelled", document=document)
-                self._bus.nudge(debate_id)  # its streams end: it will have no events
-                status = "cancelled"
+        status = await self._workers.cancel(debate_id)
         return {"success": True, "debate_id": debate_id, "id": debate_id, "status": status}
 
     def stream(self, debate_id: str, since: int = 0) -> AsyncIterator[Frame]:

@@ -39,6 +39,8 @@ def _whole_number(value: Any) -> Any:
     # boolean or a string: pydantic's lax int would take `true` and "4".
     if isinstance(value, bool | str):
         raise ValueError("must be an integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the models are strict, and 4.0 is an integer in JSON Schema
     return value
 
 
@@ -68,24 +70,31 @@ class ErrorBody(BaseModel):
 class CreateDebateRequest(BaseModel):
     """``POST /api/v1/debates``. Only ``task`` is required; top-level ``mode``, ``rounds``,
     ``consensus`` and ``judge`` override the same fields of ``protocol``. The service
-    validates the values (400 naming the first problem)."""
+    validates the values (400 naming the first problem). Strict: a value of the wrong
+    JSON type is refused, never converted (``"3"`` is not a number of rounds, ``true``
+    not 1), as inside ``protocol``; ``null`` means the default."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     task: str = Field(min_length=1, description="The question or task to deliberate.")
     agents: list[str] | None = Field(
         default=None, description="Agent specs (`provider:model[#label]`, `demo`, ...)."
     )
-    mode: Mode | None = Field(default=None, description="auto, debate, vote or single.")
+    # Enums arrive as JSON strings: strict for everything but their conversion.
+    mode: Mode | None = Field(
+        default=None, strict=False, description="auto, debate, vote or single."
+    )
     rounds: Rounds | None = Field(default=None, description="Maximum debate rounds.")
-    consensus: ConsensusRule | None = Field(default=None, description="The consensus rule.")
+    consensus: ConsensusRule | None = Field(
+        default=None, strict=False, description="The consensus rule."
+    )
     judge: str | None = Field(default=None, description="A panel member who decides.")
     protocol: dict[str, Any] | None = Field(default=None, description="Protocol settings.")
     context: str | None = Field(default=None, description="Background the agents see.")
     metadata: dict[str, Any] | None = Field(default=None, description="Kept with the debate.")
-    priority: Priority = Field(
-        default=0,
-        description="Queue priority from -100 to 100 (default 0): higher runs first.",
+    priority: Priority | None = Field(
+        default=None,
+        description="Queue priority from -100 to 100 (null or absent: 0): higher runs first.",
     )
 
     @model_validator(mode="before")

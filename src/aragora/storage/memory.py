@@ -16,7 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aragora.debate.events import Event
-from aragora.errors import ConflictError, InvalidInputError, NotFoundError, StaleLeaseError
+from aragora.errors import (
+    ConflictError,
+    DataRejectedError,
+    InvalidInputError,
+    NotFoundError,
+    StaleLeaseError,
+)
 from aragora.storage.memory_knowledge import memory_knowledge
 from aragora.storage.repository import (
     DEBATE_STATUSES,
@@ -28,9 +34,13 @@ from aragora.storage.repository import (
     NewDebate,
     NewReceipt,
     Rating,
+    RatingKey,
     Storage,
     StoredReceipt,
+    check_event,
+    check_new_debate,
     check_page,
+    check_rating,
     check_role,
     check_status,
     check_token_name,
@@ -44,7 +54,12 @@ Now = Callable[[], datetime]
 
 
 def _json(value: Any) -> Any:
-    return json.loads(json.dumps(value, ensure_ascii=False))
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # what a database's UTF-8 text refuses
+        raise DataRejectedError(f"the store refused a value: {error}") from None
+    return json.loads(text)
 
 
 @dataclass(slots=True)
@@ -64,7 +79,7 @@ class _State:
     jobs: dict[str, _Job] = field(default_factory=dict)
     tokens: dict[str, tuple[ApiToken, str]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
-    ratings: dict[str, Rating] = field(default_factory=dict)
+    ratings: dict[RatingKey, Rating] = field(default_factory=dict)
     rated: set[str] = field(default_factory=set)
     receipts: list[StoredReceipt] = field(default_factory=list)
 
@@ -76,6 +91,7 @@ class _MemoryEvents:
     async def append(self, event: Event, *, epoch: int) -> None:
         if event.seq is None or event.seq < 1:
             raise InvalidInputError(f"only events with a seq of 1 or more are stored: {event}")
+        check_event(event)
         job = self._s.jobs.get(event.debate_id)
         if job is None:
             raise StaleLeaseError(f"debate {event.debate_id}: no lease exists")
@@ -113,8 +129,7 @@ class _MemoryDebates:
         self._now = now
 
     async def create(self, debate: NewDebate) -> DebateRecord:
-        if not debate.id or not debate.task.strip():
-            raise InvalidInputError("a debate needs an id and a non-empty task")
+        check_new_debate(debate)
         if debate.id in self._s.debates:
             raise ConflictError(f"debate {debate.id} already exists")
         now = self._now()
@@ -226,6 +241,14 @@ class _MemoryLeases:
             if other.state == "queued" and (-other.priority, other.enqueued_at, other_id) < mine
         )
 
+    async def current(self, debate_id: str) -> Lease | None:
+        job = self._s.jobs.get(debate_id)
+        if job is None or job.state != "running" or job.expires_at is None:
+            return None
+        if job.expires_at <= self._now():
+            return None
+        return Lease(debate_id, job.owner or "", job.epoch, job.expires_at)
+
     def _held(self, lease: Lease, *, finished_too: bool = False) -> _Job:
         job = self._s.jobs.get(lease.debate_id)
         states = ("running", "done") if finished_too else ("running",)
@@ -299,30 +322,38 @@ class _MemoryRatings:
     def __init__(self, state: _State) -> None:
         self._s = state
 
-    async def get(self, agents: Sequence[str]) -> dict[str, Rating]:
-        return {a: self._s.ratings[a] for a in agents if a in self._s.ratings}
+    async def get(self, keys: Sequence[RatingKey]) -> dict[RatingKey, Rating]:
+        return {k: self._s.ratings[k] for k in keys if k in self._s.ratings}
 
     async def put(self, ratings: Sequence[Rating]) -> None:
         for rating in ratings:
-            self._s.ratings[rating.agent] = rating
+            check_rating(rating)
+        for rating in ratings:
+            self._s.ratings[rating.key] = rating
 
     async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
         if limit < 1:
             raise InvalidInputError(f"limit must be at least 1, got {limit}")
-        return sorted(self._s.ratings.values(), key=lambda r: (-r.elo, r.agent))[:limit]
+        order = sorted(self._s.ratings.values(), key=lambda r: (-r.elo, r.agent, *r.key[:2]))
+        return order[:limit]
 
     async def record(
         self,
         debate_id: str,
-        agents: Sequence[str],
-        rate: Callable[[Mapping[str, Rating]], Sequence[Rating]],
+        keys: Sequence[RatingKey],
+        rate: Callable[[Mapping[RatingKey, Rating]], Sequence[Rating]],
     ) -> bool:
+        for provider, model, agent in keys:
+            check_rating(Rating(agent, provider=provider, model=model))
         # No await between the check and the write: atomic on the event loop.
         if debate_id in self._s.rated:
             return False
-        current = {a: self._s.ratings[a] for a in agents if a in self._s.ratings}
-        for rating in rate(current):
-            self._s.ratings[rating.agent] = rating
+        current = {k: self._s.ratings[k] for k in keys if k in self._s.ratings}
+        updated = list(rate(current))
+        for rating in updated:
+            check_rating(rating)
+        for rating in updated:
+            self._s.ratings[rating.key] = rating
         self._s.rated.add(debate_id)
         return True
 

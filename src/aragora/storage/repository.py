@@ -28,6 +28,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from aragora.debate.events import Event
+from aragora.debate.model import (
+    MAX_AGENT_NAME_CHARS,
+    MAX_MODEL_CHARS,
+    MAX_PROVIDER_CHARS,
+    check_name,
+    check_storable,
+)
 from aragora.errors import InvalidInputError
 from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeRepository
 
@@ -47,13 +54,17 @@ __all__ = [
     "NewDebate",
     "NewReceipt",
     "Rating",
+    "RatingKey",
     "RatingRepository",
     "ReceiptRepository",
     "SettingsRepository",
     "Storage",
     "StoredReceipt",
     "TokenRepository",
+    "check_event",
+    "check_new_debate",
     "check_page",
+    "check_rating",
     "check_role",
     "check_status",
     "check_token_name",
@@ -136,9 +147,15 @@ class ApiToken:
         return self.revoked_at is not None
 
 
+RatingKey = tuple[str, str, str]
+"""Whose rating: (provider, model, agent name). The same name under two models is two
+entries; ``("", "", name)`` is a rating from before ratings knew their model (migration
+0005 could not tell which model that name had played)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rating:
-    """An agent's ELO rating and record."""
+    """An agent's ELO rating and record, kept per (provider, model, name)."""
 
     agent: str
     elo: float = 1500.0
@@ -146,6 +163,13 @@ class Rating:
     losses: int = 0
     draws: int = 0
     debates: int = 0
+    provider: str = ""
+    model: str = ""
+
+    @property
+    def key(self) -> RatingKey:
+        """(provider, model, agent): what identifies this rating."""
+        return (self.provider, self.model, self.agent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +283,12 @@ class LeaseRepository(Protocol):
         ``None`` when it is not queued (running, finished, or unknown)."""
         ...
 
+    async def current(self, debate_id: str) -> Lease | None:
+        """The live lease of a running debate; ``None`` when the debate is queued, done or
+        unknown, or its lease has expired (the worker died or stopped renewing) (primary
+        read)."""
+        ...
+
 
 class TokenRepository(Protocol):
     """API tokens; secrets are stored only as SHA-256 hashes."""
@@ -299,28 +329,29 @@ class SettingsRepository(Protocol):
 
 
 class RatingRepository(Protocol):
-    """Agents' ELO ratings."""
+    """Agents' ELO ratings, one per :data:`RatingKey` (provider, model, name)."""
 
-    async def get(self, agents: Sequence[str]) -> dict[str, Rating]:
-        """The stored ratings of those agents that have one."""
+    async def get(self, keys: Sequence[RatingKey]) -> dict[RatingKey, Rating]:
+        """The stored ratings of those keys that have one."""
         ...
 
     async def put(self, ratings: Sequence[Rating]) -> None:
-        """Insert or replace these ratings, all or none (last writer wins)."""
+        """Insert or replace these ratings, all or none (last writer wins);
+        :class:`InvalidInputError` for a name, provider or model that does not fit."""
         ...
 
     async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
-        """Ratings by ELO, highest first (ties by agent name)."""
+        """Ratings by ELO, highest first (ties by agent name, then provider and model)."""
         ...
 
     async def record(
         self,
         debate_id: str,
-        agents: Sequence[str],
-        rate: Callable[[Mapping[str, Rating]], Sequence[Rating]],
+        keys: Sequence[RatingKey],
+        rate: Callable[[Mapping[RatingKey, Rating]], Sequence[Rating]],
     ) -> bool:
         """Rate one finished debate exactly once: in one transaction, unless ``debate_id``
-        was rated before, read the ``agents``' ratings (held against concurrent raters
+        was rated before, read the ratings of ``keys`` (held against concurrent raters
         until the end), store ``rate(current)`` and remember the debate. Whether it rated;
         ``False`` means it had been rated already and nothing changed."""
         ...
@@ -396,6 +427,37 @@ def hash_secret(secret: str) -> str:
 def new_token_id() -> str:
     """A short public identifier for a token (shown by ``tokens list``, used to revoke)."""
     return "tok_" + secrets.token_hex(8)
+
+
+def check_event(event: Event) -> Event:
+    """``event`` if its columns fit every backend (the agent's name within
+    ``MAX_AGENT_NAME_CHARS``, one line); else :class:`InvalidInputError`. SQLite would store
+    a longer name that PostgreSQL refuses, so both stores check it alike."""
+    if event.agent is not None:
+        check_name(
+            event.agent, f"debate {event.debate_id}: agent name", max_chars=MAX_AGENT_NAME_CHARS
+        )
+    return event
+
+
+def check_new_debate(debate: NewDebate) -> NewDebate:
+    """``debate`` if it has an id and a task every backend can store; else
+    :class:`InvalidInputError`."""
+    if not debate.id or not debate.task.strip():
+        raise InvalidInputError("a debate needs an id and a non-empty task")
+    check_storable(debate.task, "task")
+    return debate
+
+
+def check_rating(rating: Rating) -> Rating:
+    """``rating`` if its name, provider and model fit their columns; else
+    :class:`InvalidInputError`."""
+    check_name(rating.agent, "a rated agent's name", max_chars=MAX_AGENT_NAME_CHARS)
+    check_name(rating.provider, "a rated agent's provider", max_chars=MAX_PROVIDER_CHARS)
+    check_name(rating.model, "a rated agent's model", max_chars=MAX_MODEL_CHARS)
+    if not rating.agent:
+        raise InvalidInputError("a rating needs an agent name")
+    return rating
 
 
 def check_status(status: str) -> str:
