@@ -233,11 +233,13 @@ class DebateRepository(Protocol):
 class LeaseRepository(Protocol):
     """The queue of debates to run and the leases that fence their writers."""
 
-    async def claim(self, owner: str, ttl: float) -> Lease | None:
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         """Claim a debate whose lease expired (its worker died; these come first), else the
         queued debate of highest priority (oldest first among equals), for ``ttl`` seconds,
         raising its epoch; ``None`` when there is nothing to claim. Concurrent claimers
-        never get the same debate."""
+        never get the same debate. With ``debate_id``, only that debate is claimed (when it
+        is queued or its lease expired): a process that runs only its own debates (the
+        ``aragora debate`` command) never takes another's."""
         ...
 
     async def renew(self, lease: Lease, ttl: float) -> Lease:
@@ -248,6 +250,12 @@ class LeaseRepository(Protocol):
         """Give the debate up: done, or back on the queue with ``requeue``; a debate
         already given a terminal status stays done. :class:`StaleLeaseError` if the lease
         is no longer current."""
+        ...
+
+    async def holder(self, debate_id: str) -> Lease | None:
+        """The lease a worker holds on the debate and keeps alive; ``None`` when no worker
+        does: the debate is queued (or back on the queue), finished, unknown, or its
+        worker stopped renewing and the lease expired (it awaits resumption)."""
         ...
 
     async def position(self, debate_id: str) -> int | None:

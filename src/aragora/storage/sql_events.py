@@ -165,7 +165,7 @@ class SqlLeaseRepository:
         self._db = database
         self._now = now
 
-    async def claim(self, owner: str, ttl: float) -> Lease | None:
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         """See :meth:`LeaseRepository.claim`."""
         _check_ttl(ttl)
         now = self._now()
@@ -173,9 +173,13 @@ class SqlLeaseRepository:
             # Two index-ordered lookups rather than one OR (which makes the database sort
             # every candidate): a debate whose worker died first, then the queue.
             expired = sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now)
+            queued = jobs.c.state == "queued"
+            if debate_id is not None:
+                expired = sa.and_(expired, jobs.c.debate_id == debate_id)
+                queued = sa.and_(queued, jobs.c.debate_id == debate_id)
             row = (await conn.execute(self._first(expired))).first()
             if row is None:
-                row = (await conn.execute(self._first(jobs.c.state == "queued"))).first()
+                row = (await conn.execute(self._first(queued))).first()
             if row is None:
                 return None
             lease = Lease(row.debate_id, owner, row.epoch + 1, now + timedelta(seconds=ttl))
@@ -233,6 +237,19 @@ class SqlLeaseRepository:
             )
             if result.rowcount != 1:
                 raise StaleLeaseError(f"debate {lease.debate_id}: lease epoch {lease.epoch} lost")
+
+    async def holder(self, debate_id: str) -> Lease | None:
+        """See :meth:`LeaseRepository.holder`."""
+        query = sa.select(jobs.c.owner, jobs.c.epoch, jobs.c.lease_expires_at).where(
+            jobs.c.debate_id == debate_id,
+            jobs.c.state == "running",
+            jobs.c.lease_expires_at >= self._now(),
+        )
+        async with self._db.write() as conn:  # leases move: read the primary
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return Lease(debate_id, str(row.owner), row.epoch, row.lease_expires_at)
 
     async def position(self, debate_id: str) -> int | None:
         """See :meth:`LeaseRepository.position`."""
