@@ -49,7 +49,7 @@ CONTRACT_VARIABLES = frozenset(
 )
 
 # Variables added by issues after CONTRACT.md was written (issue 4: storage; issue 3:
-# agent endpoints allowlist and the OpenRouter fallback model map).
+# agent endpoints allowlist and the OpenRouter fallback model map; issue 13: logs).
 EXTRA_VARIABLES = frozenset(
     {
         "ARAGORA_AUTO_MIGRATE",
@@ -59,6 +59,8 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_LEASE_TTL",
         "ARAGORA_MAX_BODY_BYTES",
         "ARAGORA_CORS_ORIGINS",
+        "ARAGORA_LOG_LIBRARIES",
+        "ARAGORA_ACCESS_LOG",
     }
 )
 
@@ -180,6 +182,27 @@ def test_relative_and_home_paths_become_absolute(
     assert load_settings({"ARAGORA_DATA_DIR": "rel"}).data_dir == tmp_path / "rel"
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("false", []),
+        ("OFF", []),
+        ("true", ["*"]),
+        ("1", ["*"]),
+        (" sqlalchemy.engine , httpx ", ["sqlalchemy.engine", "httpx"]),
+    ],
+)
+def test_library_loggers_are_parsed(value: str, expected: list[str]) -> None:
+    assert load_settings({"ARAGORA_LOG_LIBRARIES": value}).log_libraries == expected
+
+
+def test_logs_defaults_quiet_libraries_and_keep_the_access_log() -> None:
+    settings = load_settings({})
+    assert settings.log_libraries == []
+    assert settings.access_log is True
+    assert load_settings({"ARAGORA_ACCESS_LOG": "false"}).access_log is False
+
+
 def test_blank_variables_take_the_default() -> None:
     settings = load_settings(
         {"ARAGORA_PORT": "", "OPENAI_API_KEY": "  ", "ARAGORA_REQUIRE_AUTH": ""}
@@ -295,6 +318,8 @@ def test_misspelt_keyword_arguments_are_rejected() -> None:
         ({"ARAGORA_REDIS_URL": "http://x"}, "ARAGORA_REDIS_URL: must be a redis://"),
         ({"OPENAI_BASE_URL": "api.openai.com"}, "OPENAI_BASE_URL: must be an http:// or https://"),
         ({"OLLAMA_HOST": "ftp://x"}, "OLLAMA_HOST: must be a host, host:port or http(s) URL"),
+        ({"ARAGORA_LOG_LIBRARIES": "httpx,not a logger"}, "ARAGORA_LOG_LIBRARIES: must be true"),
+        ({"ARAGORA_ACCESS_LOG": "sometimes"}, "ARAGORA_ACCESS_LOG: Input should be a valid"),
     ],
 )
 def test_invalid_values_name_the_variable_in_one_line(env: dict[str, str], expected: str) -> None:
