@@ -22,6 +22,12 @@ value is rendered as ``Type: message``.
 
 Every occurrence of a configured secret in a rendered line, including its JSON-escaped
 form, is replaced by ``***`` before the line is written, so API keys never reach the logs.
+
+Whose lines: Aragora's loggers (``aragora.*``) log at the configured level; third-party
+libraries only at WARNING and above unless named (``ARAGORA_LOG_LIBRARIES``), so DEBUG
+shows Aragora's own decisions rather than a database driver's every statement. The access
+log (:func:`log_request`, one ``http_request`` line per HTTP request on ``aragora.access``)
+can be switched off on its own (``ARAGORA_ACCESS_LOG=false``).
 """
 
 from __future__ import annotations

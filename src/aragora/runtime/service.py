@@ -67,12 +67,13 @@ class DebateService:
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- debates ----------------------------------------------------------------------------
-    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def create(self, body: Mapping[str, Any], *, seed: int | None = None) -> dict[str, Any]:
         """Validate and queue a debate: the 202 body of ``POST /api/v1/debates``.
 
         :class:`InvalidInputError` / :class:`InvalidAgentSpecError` name the first problem
         (nothing is stored); :class:`MaintenanceError` while maintenance is on or this
-        replica drains."""
+        replica drains. ``seed`` fixes the panel's names, the anonymisation and demo
+        agents (``aragora debate --seed``); by default it is random."""
         if self._is_draining():
             raise MaintenanceError(
                 "this server is shutting down; retry on another replica",
@@ -82,7 +83,7 @@ class DebateService:
         if maintenance["enabled"]:
             message = maintenance["message"] or "maintenance mode: new debates are paused"
             raise MaintenanceError(message, retry_after=MAINTENANCE_RETRY_AFTER)
-        request = parse_request(body, self._defaults)
+        request = parse_request(body, self._defaults, seed=seed)
         # Build the panel once now so a bad spec is a 400 naming it, not a failed debate.
         panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
         names = [participant.name for participant, _ in panel]
@@ -147,6 +148,10 @@ class DebateService:
             document["status"] = "cancelled"
         if record.status == "queued":
             document["queue_position"] = await self._storage.leases.position(record.id)
+        elif record.status == "running":
+            # A worker that died (or drained) leaves the debate "running" until another
+            # claims it; say so rather than let it look alive until then.
+            document["awaiting_resumption"] = await self._storage.leases.holder(record.id) is None
         return document
 
     async def list(self, *, status: str | None, limit: int, offset: int) -> dict[str, Any]:
