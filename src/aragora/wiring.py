@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from aragora.agents.providers import KEY_VARIABLES, ProviderConfig, ProviderHub
 from aragora.agents.registry import AgentRegistry, default_registry
-from aragora.agents.shared_limits import RedisBuckets
 from aragora.agents.status import agent_statuses
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.engine import DebateEngine, TokenPublisher
@@ -36,6 +35,7 @@ from aragora.storage.repository import Lease, LeaseRepository, Storage
 from aragora.storage.sql import sql_storage
 
 if TYPE_CHECKING:
+    from aragora.agents.shared_limits import RedisBuckets
     from aragora.runtime.redis_bus import RedisBus
 
 __all__ = [
@@ -94,6 +94,8 @@ def _shared_rate_buckets(settings: Settings) -> RedisBuckets | None:
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+
+    from aragora.agents.shared_limits import RedisBuckets
 
     # Fail fast (the buckets fall back to local ones on any trouble), retrying once at
     # once so a pooled connection that went stale is not taken for an outage.

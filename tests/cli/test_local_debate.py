@@ -116,6 +116,19 @@ def test_the_json_document_is_the_one_the_server_serves(tmp_path: Path) -> None:
         assert json.loads(body) == printed
         status, body = server.get("/api/v1/debates")
         assert printed["id"] in [d["id"] for d in json.loads(body)["debates"]]
+        # --server shows the same: the summary from the server's final document.
+        command = ["debate", TASK, "--mode", "vote", "--seed", "3", "--server", server.base_url]
+        remote = subprocess.run(
+            [sys.executable, "-m", "aragora.cli.main", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert remote.returncode == 0, remote.stderr
+        assert remote.stdout.startswith(f"Aragora: {TASK}\nDebate ")
+        assert "\nVerdict: " in remote.stdout
+        assert "Recorded: receipt rcpt_" in remote.stdout
 
 
 def test_ctrl_c_cancels_the_debate_and_prints_the_partial_result(tmp_path: Path) -> None:

@@ -342,3 +342,19 @@ def test_a_sparse_document_still_renders() -> None:
     assert "Not finished: status running (awaiting resumption" in summary(
         {"status": "running", "awaiting_resumption": True}
     )
+
+
+def test_log_lines_go_around_the_live_lines() -> None:
+    live, out, clock = view(live=True)
+    live.frame(START)
+    clock.now += 1
+    live.frame(token("alpha", "thinking"))
+    err = io.StringIO()
+    aside = live.aside(err)
+    aside.write("WARNING rate_limit provider=openai\n")
+    aside.flush()
+    assert err.getvalue() == "WARNING rate_limit provider=openai\n"
+    # erased before the log line, drawn again after it
+    assert out.getvalue().endswith(
+        "  … alpha answering: thinking\n\x1b[1F\x1b[J  … alpha answering: thinking\n"
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from aragora.cli.live import LiveView
@@ -105,26 +106,40 @@ async def run_debate(args: argparse.Namespace) -> int:
     from aragora.settings import load_settings
 
     settings = load_settings()
+    if args.server and args.memory:
+        raise InvalidInputError("--memory runs the debate here; it cannot go with --server")
+    base = None
+    if args.server:
+        from aragora.cli.remote import base_url
+
+        base = base_url(args.server)
+    style = Style.for_stream(sys.stdout)
+    view = None
+    if not args.json:
+        view = LiveView(
+            sys.stdout,
+            style=style,
+            live=bool(sys.stdout.isatty()),
+            pointer=_pointer(base, memory=args.memory),
+        )
     configure_logging(
         # The terminal shows the debate; the runtime's routine INFO lines (claims,
         # ingests) would only interleave with it. Asked for explicitly, they appear.
         settings.log_level if os.environ.get("ARAGORA_LOG_LEVEL", "").strip() else "WARNING",
         settings.log_format,
-        stream=sys.stderr,
+        # Log lines go to stderr, around the live lines rather than through them.
+        stream=view.aside(sys.stderr) if view is not None else sys.stderr,
         secrets=settings.secret_values(),
         libraries=settings.log_libraries,
         access_log=settings.access_log,
     )
     body = request_body(args)
-    style = Style.for_stream(sys.stdout)
-    if args.server and args.memory:
-        raise InvalidInputError("--memory runs the debate here; it cannot go with --server")
-    if args.server:
+    if base is not None:
         from aragora.cli.remote import run_remote_debate
 
-        return await run_remote_debate(
-            args.server, body, token=args.token, as_json=args.json, style=style
-        )
+        if view is not None:
+            view.intro(args.task)
+        return await run_remote_debate(base, body, token=args.token, view=view, style=style)
     from aragora.runtime.requests import RequestDefaults, parse_request
 
     # The API's own parser, first: a bad request is a usage error before anything opens.
@@ -136,19 +151,17 @@ async def run_debate(args: argparse.Namespace) -> int:
             debate_timeout=settings.debate_timeout,
         ),
     )
-    view = None
-    if not args.json:
-        view = LiveView(
-            sys.stdout,
-            style=style,
-            live=bool(sys.stdout.isatty()),
-            pointer=(lambda _: "rerun with --json") if args.memory else _show_command,
-        )
+    if view is not None:
         view.intro(args.task)
     from aragora.cli.local import run_local_debate
 
     return await run_local_debate(settings, body, seed=args.seed, memory=args.memory, view=view)
 
 
-def _show_command(debate_id: str) -> str:
-    return f"aragora debates show {debate_id}"
+def _pointer(base: str | None, *, memory: bool) -> Callable[[str], str]:
+    """Where the full text of a shortened reply can be read."""
+    if base is not None:
+        return lambda debate_id: f"GET {base}/api/v1/debates/{debate_id}/messages"
+    if memory:
+        return lambda _: "rerun with --json"
+    return lambda debate_id: f"aragora debates show {debate_id}"

@@ -10,10 +10,11 @@ The closing summary is not rendered here but from the final document
 
 from __future__ import annotations
 
+import io
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from aragora.cli.text import Style, clean, count, one_line, shorten, wrapped
 
@@ -87,6 +88,21 @@ class LiveView:
     def line(self, text: str) -> None:
         """A line of the command's own (e.g. a note about the connection)."""
         self._print([text])
+
+    def aside(self, stream: TextIO) -> TextIO:
+        """``stream`` (another stream on the same terminal, e.g. stderr for log lines)
+        written around the live lines: they are erased first and drawn again after."""
+        # A logging handler only writes and flushes, which is all _Aside does.
+        return cast(TextIO, _Aside(self, stream))
+
+    def write_aside(self, stream: TextIO, text: str) -> None:
+        """Write ``text`` to ``stream`` without breaking the live lines."""
+        self._erase()
+        self._out.flush()
+        stream.write(text)
+        stream.flush()
+        self._draw()
+        self._out.flush()
 
     def close(self) -> None:
         """Remove the live lines (the debate ended or the command stops)."""
@@ -353,6 +369,22 @@ class LiveView:
     def _on_error(self, frame: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
         message = one_line(data.get("error")) or one_line(data.get("message")) or "error"
         return [self._style.bad(f"  ! {shorten(message, 300, self._full_text())}")]
+
+
+class _Aside(io.TextIOBase):
+    """A text stream whose writes go through :meth:`LiveView.write_aside`."""
+
+    def __init__(self, view: LiveView, stream: TextIO) -> None:
+        super().__init__()
+        self._view = view
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._view.write_aside(self._stream, text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 def _protocol_text(mode: str, protocol: Mapping[str, Any], names: Sequence[str]) -> str:

@@ -18,7 +18,7 @@ from aragora.cli.summary import print_outcome
 from aragora.cli.text import Style
 from aragora.errors import AragoraError, InvalidInputError, SystemFailure
 
-__all__ = ["run_remote_debate"]
+__all__ = ["base_url", "run_remote_debate"]
 
 _TIMEOUT = httpx.Timeout(30.0)
 # Receipt and knowledge are added to the document just after the debate's last event;
@@ -27,21 +27,12 @@ _FINISHING_SECONDS = 5.0
 
 
 async def run_remote_debate(
-    server: str, body: dict[str, Any], *, token: str | None, as_json: bool, style: Style
+    base: str, body: dict[str, Any], *, token: str | None, view: LiveView | None, style: Style
 ) -> int:
-    """Create the debate on ``server``, stream it to stdout, print the final document or
-    summary; exit status 0 when it completed, 1 otherwise."""
-    base = _base_url(server)
+    """Create the debate on the server at ``base`` (see :func:`base_url`), show its stream
+    in ``view`` (``None``: print only the final document, as JSON) and then its summary;
+    the exit status of :func:`print_outcome`."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    view = None
-    if not as_json:
-        view = LiveView(
-            sys.stdout,
-            style=style,
-            live=bool(sys.stdout.isatty()),
-            pointer=lambda debate_id: f"GET {base}/api/v1/debates/{debate_id}/messages",
-        )
-        view.intro(str(body.get("task", "")))
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=_TIMEOUT) as client:
         created = await _call(client, "POST", "/api/v1/debates", json=body)
         debate_id = str(created["debate_id"])
@@ -58,12 +49,13 @@ async def run_remote_debate(
         sys.stdout,
         sys.stderr,
         style=style,
-        as_json=as_json,
+        as_json=view is None,
         pointer=f"GET {base}/api/v1/debates/{debate_id}/messages",
     )
 
 
-def _base_url(server: str) -> str:
+def base_url(server: str) -> str:
+    """``--server`` as a base URL; :class:`InvalidInputError` unless it is http(s)."""
     parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInputError(f"--server must be an http(s) URL, got {server!r}")
