@@ -33,6 +33,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import argparse
+import resource
 import shutil
 import signal
 import socket
@@ -142,6 +143,12 @@ def measure(runs: int, once: Callable[[], float]) -> list[float]:
     return [once() for _ in range(runs)]
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every child process waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def report(name: str, samples: Sequence[float], target: float | None) -> bool:
     median = statistics.median(samples)
     spread = ", ".join(f"{s:.2f}" for s in samples)
@@ -154,6 +161,13 @@ def report(name: str, samples: Sequence[float], target: float | None) -> bool:
     return met
 
 
+def cpu_line(name: str, before: float, runs: int) -> float:
+    """Print the mean CPU seconds of one run since ``before``; the new total."""
+    now = children_cpu()
+    print(f"  {name:<34} {(now - before) / runs:6.2f} s   CPU per run (user + system, info)")
+    return now
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="measured runs of each (default 5)")
@@ -162,14 +176,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         env = environment(data_dir)
         print(f"aragora start-up, median of {args.runs} runs (command: {' '.join(aragora())})")
+        load = os.getloadavg()[0]
+        print(f"  load average {load:.2f} on {os.cpu_count()} CPUs: wall times grow with load")
+        cpu = children_cpu()
         results = [report("aragora --version", measure(args.runs, lambda: time_version(env)), 0.3)]
+        cpu = cpu_line("aragora --version", cpu, args.runs + 1)
         time_debate(env)  # warm-up, as for the others
         debates = [time_debate(env) for _ in range(args.runs)]
         results.append(report("aragora debate: first line", [d[0] for d in debates], 1.0))
         report("aragora debate: `Debate <id>` line", [d[1] for d in debates], None)
         report("aragora debate: exit (vote, 3 demo)", [d[2] for d in debates], None)
+        cpu = cpu_line("aragora debate (whole run)", cpu, args.runs + 1)
         serves = measure(args.runs, lambda: time_serve(env))
         results.append(report("aragora serve: healthy", serves, 1.5))
+        cpu_line("aragora serve (start and stop)", cpu, args.runs + 1)
         print("every target met" if all(results) else "some targets missed")
         return 0
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
