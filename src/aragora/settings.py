@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +41,7 @@ LogFormat = Literal["json", "console"]
 _DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "sqlite"})
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _OLLAMA_DEFAULT_PORT = 11434
+_LOGGER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 # The environment that the settings source reads. ``None`` means ``os.environ``;
 # load_settings() sets it for the duration of one build so that an explicit mapping is
@@ -155,6 +157,18 @@ class Settings(BaseSettings):
 
     log_format: LogFormat = Field(default="console", validation_alias="ARAGORA_LOG_FORMAT")
     """``json`` (one object per line) or ``console`` (readable lines)."""
+
+    # --- logs: libraries and the access log (CLI and logs area) ----------------------------
+    log_libraries: list[str] = Field(default_factory=list, validation_alias="ARAGORA_LOG_LIBRARIES")
+    """Third-party loggers let through at ``log_level``: ``false`` (the default: libraries
+    speak only at WARNING and above, so DEBUG shows Aragora's own decisions), ``true``
+    (every library, except that one setting its own level keeps it: SQLAlchemy puts
+    ``sqlalchemy`` at WARNING), or comma-separated logger names such as
+    ``sqlalchemy.engine,httpx``. ``["*"]`` stands for ``true``."""
+
+    access_log: bool = Field(default=True, validation_alias="ARAGORA_ACCESS_LOG")
+    """One ``http_request`` line per HTTP request at INFO (method, route template, status,
+    milliseconds, request id)."""
 
     # --- receipts -----------------------------------------------------------------------
     receipt_signing_key_file: Path | None = Field(
@@ -365,6 +379,28 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_models_file(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().absolute()
+
+    @field_validator("log_libraries", mode="before")
+    @classmethod
+    def _library_loggers(cls, value: object) -> object:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("false", "0", "no", "off", "none"):
+                return []
+            if word in ("true", "1", "yes", "on", "all", "*"):
+                return ["*"]
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("log_libraries", mode="after")
+    @classmethod
+    def _logger_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name != "*" and not _LOGGER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"must be true, false or comma-separated logger names, not {name!r}"
+                )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

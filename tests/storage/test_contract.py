@@ -334,6 +334,52 @@ async def test_a_dead_workers_debate_is_claimed_before_the_queue(
     assert await store.leases.claim("worker-2", 30) is None
 
 
+async def test_a_claim_for_one_debate_takes_only_that_one(store: Storage, clock: FakeClock) -> None:
+    # A process running only its own debate (``aragora debate`` beside a server on the
+    # same database) must leave everyone else's queued and abandoned debates alone.
+    dead = await running(store, "theirs-running")
+    await store.debates.create(NewDebate("theirs-queued", "t", priority=50))
+    await store.debates.create(NewDebate("mine", "t"))
+    clock.advance(31)  # the other worker died: its debate is claimable again
+    assert await store.leases.claim("cli", 30, debate_id="nonexistent") is None
+    mine = await store.leases.claim("cli", 30, debate_id="mine")
+    assert mine is not None
+    assert (mine.debate_id, mine.owner, mine.epoch) == ("mine", "cli", 1)
+    assert await store.leases.claim("cli", 30, debate_id="mine") is None  # held now
+    # The rest is still there for an ordinary claim, dead worker's debate first.
+    first = await store.leases.claim("server", 30)
+    second = await store.leases.claim("server", 30)
+    assert first is not None
+    assert second is not None
+    assert (first.debate_id, first.epoch) == ("theirs-running", dead.epoch + 1)
+    assert second.debate_id == "theirs-queued"
+    clock.advance(31)  # a claim for one debate also takes it over once its lease expired
+    again = await store.leases.claim("cli-2", 30, debate_id="mine")
+    assert again is not None
+    assert (again.debate_id, again.epoch) == ("mine", 2)
+
+
+async def test_holder_is_the_live_lease_or_none(store: Storage, clock: FakeClock) -> None:
+    await store.debates.create(NewDebate("q", "t"))
+    assert await store.leases.current("q") is None  # queued: nobody holds it
+    assert await store.leases.current("unknown") is None
+    lease = await store.leases.claim("worker-1", 30, debate_id="q")
+    assert lease is not None
+    held = await store.leases.current("q")
+    assert held is not None
+    assert (held.debate_id, held.owner, held.epoch) == ("q", "worker-1", lease.epoch)
+    clock.advance(31)  # the worker stopped renewing: the debate awaits resumption
+    assert await store.leases.current("q") is None
+    renewed = await store.leases.claim("worker-2", 30)
+    assert renewed is not None
+    await store.leases.release(renewed, requeue=True)  # drained: back on the queue
+    assert await store.leases.current("q") is None
+    taken = await store.leases.claim("worker-3", 30)
+    assert taken is not None
+    await store.debates.update("q", status="completed")
+    assert await store.leases.current("q") is None  # finished
+
+
 async def test_a_finished_debate_leaves_the_queue(store: Storage) -> None:
     await store.debates.create(NewDebate("d1", "t"))
     await store.debates.update("d1", status="cancelled")

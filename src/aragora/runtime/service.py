@@ -97,7 +97,7 @@ class DebateService:
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- debates ----------------------------------------------------------------------------
-    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def create(self, body: Mapping[str, Any], *, seed: int | None = None) -> dict[str, Any]:
         """Validate and queue a debate: the 202 body of ``POST /api/v1/debates``.
 
         :class:`InvalidInputError` / :class:`InvalidAgentSpecError` name the first problem
@@ -105,7 +105,8 @@ class DebateService:
         replica drains; :class:`UnavailableError` (``agents_unavailable``) when the operator
         chose to refuse debates whose every agent is down (else such a debate is queued and
         waits for its agents, visibly); :class:`RateLimitedError` (code ``queue_full``)
-        while ``max_queued`` debates already wait."""
+        while ``max_queued`` debates already wait. ``seed`` fixes the panel's names, the
+        anonymisation and demo agents (``aragora debate --seed``); by default it is random."""
         if self._is_draining():
             raise MaintenanceError(
                 "this server is shutting down; retry on another replica",
@@ -115,7 +116,7 @@ class DebateService:
         if maintenance["enabled"]:
             message = maintenance["message"] or "maintenance mode: new debates are paused"
             raise MaintenanceError(message, retry_after=MAINTENANCE_RETRY_AFTER)
-        request = parse_request(body, self._defaults)
+        request = parse_request(body, self._defaults, seed=seed)
         # Build the panel once now so a bad spec is a 400 naming it, not a failed debate.
         # The operator's default agents are trusted; a caller's specs are not.
         panel = self._build_panel(
@@ -194,6 +195,10 @@ class DebateService:
             document["status"] = "cancelled"
         if record.status == "queued":
             document["queue_position"] = await self._storage.leases.position(record.id)
+        elif record.status == "running":
+            # A worker that died (or drained) leaves the debate "running" until another
+            # claims it; say so rather than let it look alive until then.
+            document["awaiting_resumption"] = await self._storage.leases.current(record.id) is None
         return document
 
     async def list(self, *, status: str | None, limit: int, offset: int) -> dict[str, Any]:

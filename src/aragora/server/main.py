@@ -175,7 +175,14 @@ async def run_server(settings: Settings, host: str | None = None, port: int | No
     host, port = settings.host, settings.port
     admin = ensure_admin_token(settings)
     secrets = [*settings.secret_values(), *([admin.secret] if admin else [])]
-    configure_logging(settings.log_level, settings.log_format, stream=sys.stderr, secrets=secrets)
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        stream=sys.stderr,
+        secrets=secrets,
+        libraries=settings.log_libraries,
+        access_log=settings.access_log,
+    )
     exposed = check_exposure(settings)
     sock = _bind(host, port)
     try:

@@ -28,7 +28,8 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aragora.debate.events import Event
-from aragora.server.responses import MAINTENANCE_KEY
+from aragora.logs import log_request
+from aragora.server.responses import MAINTENANCE_KEY, REQUEST_ID_KEY
 
 __all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "Metrics", "route_template"]
 
@@ -222,7 +223,8 @@ def _amount(value: object) -> float:
 
 class HttpMetrics:
     """Pure ASGI middleware recording ``aragora_http_requests_total`` and
-    ``aragora_http_request_duration_seconds`` for every HTTP request."""
+    ``aragora_http_request_duration_seconds`` for every HTTP request, and writing its
+    access-log line (:func:`aragora.logs.log_request`)."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
@@ -245,13 +247,13 @@ class HttpMetrics:
             await self.app(scope, receive, send_status)
         finally:
             method = scope["method"]
+            known = method if method in _METHODS else "OTHER"
+            route = route_template(scope)
+            seconds = time.perf_counter() - started
             self.metrics.record_http(
-                method if method in _METHODS else "OTHER",
-                route_template(scope),
-                status,
-                time.perf_counter() - started,
-                maintenance=scope.get(MAINTENANCE_KEY) is True,
+                known, route, status, seconds, maintenance=scope.get(MAINTENANCE_KEY) is True
             )
+            log_request(known, route, status, seconds, str(scope.get(REQUEST_ID_KEY, "")))
 
 
 def route_template(scope: Scope) -> str:

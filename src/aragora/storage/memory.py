@@ -201,22 +201,25 @@ class _MemoryLeases:
         self._s = state
         self._now = now
 
-    async def claim(self, owner: str, ttl: float) -> Lease | None:
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         _check_ttl(ttl)
         now = self._now()
         candidates = [
-            (job.state == "queued", -job.priority, job.enqueued_at, debate_id, job)
-            for debate_id, job in self._s.jobs.items()
-            if job.state == "queued"
-            or (job.state == "running" and job.expires_at is not None and job.expires_at < now)
+            (job.state == "queued", -job.priority, job.enqueued_at, key, job)
+            for key, job in self._s.jobs.items()
+            if (debate_id is None or key == debate_id)
+            and (
+                job.state == "queued"
+                or (job.state == "running" and job.expires_at is not None and job.expires_at < now)
+            )
         ]
         if not candidates:
             return None
         # expired leases first (their worker died mid-debate), then the queue in order
-        *_, debate_id, job = min(candidates, key=lambda c: (c[0], c[1], c[2], c[3]))
+        *_, chosen, job = min(candidates, key=lambda c: (c[0], c[1], c[2], c[3]))
         job.state, job.epoch, job.owner = "running", job.epoch + 1, owner
         job.expires_at = now + timedelta(seconds=ttl)
-        return Lease(debate_id, owner, job.epoch, job.expires_at)
+        return Lease(chosen, owner, job.epoch, job.expires_at)
 
     async def renew(self, lease: Lease, ttl: float) -> Lease:
         _check_ttl(ttl)

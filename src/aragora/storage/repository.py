@@ -260,11 +260,13 @@ class DebateRepository(Protocol):
 class LeaseRepository(Protocol):
     """The queue of debates to run and the leases that fence their writers."""
 
-    async def claim(self, owner: str, ttl: float) -> Lease | None:
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         """Claim a debate whose lease expired (its worker died; these come first), else the
         queued debate of highest priority (oldest first among equals), for ``ttl`` seconds,
         raising its epoch; ``None`` when there is nothing to claim. Concurrent claimers
-        never get the same debate."""
+        never get the same debate. With ``debate_id``, only that debate is claimed (when it
+        is queued or its lease expired): a process that runs only its own debates (the
+        ``aragora debate`` command) never takes another's."""
         ...
 
     async def renew(self, lease: Lease, ttl: float) -> Lease:
@@ -284,9 +286,10 @@ class LeaseRepository(Protocol):
         ...
 
     async def current(self, debate_id: str) -> Lease | None:
-        """The live lease of a running debate; ``None`` when the debate is queued, done or
-        unknown, or its lease has expired (the worker died or stopped renewing) (primary
-        read)."""
+        """The live lease of a running debate, held by a worker that keeps it alive; ``None``
+        when the debate is queued (or back on the queue), done or unknown, or its lease has
+        expired (the worker died or stopped renewing: the debate awaits resumption)
+        (primary read)."""
         ...
 
 

@@ -166,7 +166,7 @@ class SqlLeaseRepository:
         self._db = database
         self._now = now
 
-    async def claim(self, owner: str, ttl: float) -> Lease | None:
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         """See :meth:`LeaseRepository.claim`."""
         _check_ttl(ttl)
         now = self._now()
@@ -174,9 +174,13 @@ class SqlLeaseRepository:
             # Two index-ordered lookups rather than one OR (which makes the database sort
             # every candidate): a debate whose worker died first, then the queue.
             expired = sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now)
+            queued = jobs.c.state == "queued"
+            if debate_id is not None:
+                expired = sa.and_(expired, jobs.c.debate_id == debate_id)
+                queued = sa.and_(queued, jobs.c.debate_id == debate_id)
             row = (await conn.execute(self._first(expired))).first()
             if row is None:
-                row = (await conn.execute(self._first(jobs.c.state == "queued"))).first()
+                row = (await conn.execute(self._first(queued))).first()
             if row is None:
                 return None
             lease = Lease(row.debate_id, owner, row.epoch + 1, now + timedelta(seconds=ttl))
