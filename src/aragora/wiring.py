@@ -272,10 +272,10 @@ async def open_node(
         redis_bus = _redis_bus(settings.redis_url)
         bus, redis_health = redis_bus, redis_bus.health
     else:
-        # Without Redis, replicas sharing PostgreSQL still follow each other's debates
-        # by reading the log; one embedded SQLite process needs no polling.
-        shared = not settings.effective_database_url.startswith("sqlite")
-        bus = LocalBus(poll_interval=1.0 if shared or own_debates is not None else None)
+        # Without Redis, processes sharing a database follow each other's debates by
+        # reading the log when a stream has been quiet for a second: replicas on
+        # PostgreSQL, and on SQLite a server and an `aragora debate` run on its file.
+        bus = LocalBus(poll_interval=1.0)
     observers: list[EventObserver] = []
     trust_all = own_debates is not None
 

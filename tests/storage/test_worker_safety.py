@@ -18,7 +18,7 @@ from aragora.agents.scripted import ScriptedLLM, reply_with
 from aragora.debate.events import Event
 from aragora.debate.model import Participant
 from aragora.debate.ports import LLM, EventSink
-from aragora.errors import DatabaseUnavailableError
+from aragora.errors import DatabaseUnavailableError, DataRejectedError
 from aragora.runtime.bus import LocalBus
 from aragora.runtime.requests import RequestDefaults, parse_request
 from aragora.runtime.runner import DebateRunner
@@ -129,27 +129,53 @@ async def test_a_label_stored_before_the_limits_fails_and_frees_the_slot(
 async def test_a_value_the_database_refuses_fails_the_debate_once(
     store: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An agent's answer no backend can store (a lone surrogate): the append fails with a
-    data error that no retry can fix; the debate fails with the reason, logged once."""
+    """An append the database refuses as data (no retry can fix it): the debate fails with
+    the reason, logged once, and the slot is free for the next debate."""
     await queue(store, "poison")
     await queue(store, "ordinary")
+    refusing = replace(store, events=_RefusingEvents(store.events, poison="poison"))
     with caplog.at_level(logging.INFO, logger="aragora"):
-        async with pool(store, panel=_scripted_panel("a\ud800b")) as workers:
+        async with pool(refusing) as workers:
             assert await status_of(store, "poison", {"failed", "completed"}) == "failed"
-            # the slot is free again: the next debate is claimed (and fails alike)
-            await status_of(store, "ordinary", {"failed", "completed"})
+            # the slot is free again: the next debate is claimed and completes
+            assert await status_of(store, "ordinary", {"failed", "completed"}) == "completed"
             assert workers.active == 0
-    assert [fields["debate_id"] for fields in logged(caplog, "debate_failed")] == [
-        "poison",
-        "ordinary",
-    ]
+    assert [fields["debate_id"] for fields in logged(caplog, "debate_failed")] == ["poison"]
     assert not any(record.exc_info for record in caplog.records)
     document = (await store.debates.get("poison")).document
     assert document is not None
     assert document["status"] == "failed"
     assert "refused a value" in document["error"]
-    events = await store.events.read("poison")
-    assert [e.type for e in events][-2:] == ["error", "debate_end"]
+
+
+async def test_text_no_database_can_store_is_replaced_and_the_debate_completes(
+    store: Storage,
+) -> None:
+    """A model's reply with NUL and a lone surrogate (both arrive as JSON escapes) would stop
+    every append on PostgreSQL; the engine stores U+FFFD in their place."""
+    await queue(store, "odd")
+    async with pool(store, panel=_scripted_panel("Post\u0000gre\ud800SQL")):
+        assert await status_of(store, "odd", {"failed", "completed"}) == "completed"
+    document = (await store.debates.get("odd")).document
+    assert document is not None
+    assert document["final_answer"] == "Post\ufffdgre\ufffdSQL"
+
+
+@dataclass
+class _RefusingEvents:
+    """The event log refusing, as the database would refuse a value, every append of one
+    debate after its first event."""
+
+    inner: Any
+    poison: str
+
+    async def append(self, event: Event, *, epoch: int) -> None:
+        if event.debate_id == self.poison and (event.seq or 0) > 1:
+            raise DataRejectedError("the database refused a value: value too long")
+        await self.inner.append(event, epoch=epoch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 @dataclass

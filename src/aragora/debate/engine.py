@@ -438,7 +438,7 @@ class DebateEngine:
             timestamp=now.isoformat(),
             round=round_,
             agent=agent,
-            data=_with_duration(state, event_type, data, now),
+            data=_storable(_with_duration(state, event_type, data, now)),
         )
         try:
             await self._sink.append(event)
@@ -446,6 +446,30 @@ class DebateEngine:
             log.warning("lease lost for debate %s at seq %s; stopping", event.debate_id, event.seq)
             raise
         apply(state, event)
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with the characters no database can store in text replaced by U+FFFD: NUL
+    (PostgreSQL text and JSON refuse it) and lone surrogates (not UTF-8). Models emit
+    both ("\\u0000" or "\\ud800" in a JSON stream); stored as is, one reply would stop the
+    debate on every append. Strings without them are returned as they are."""
+    if isinstance(value, str):
+        if "\x00" not in value:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                pass
+            else:
+                return value
+        cleaned = value.replace("\x00", "\ufffd")
+        # UTF-16 with surrogatepass keeps a lone surrogate as one code unit, which the
+        # decoder then replaces (and joins a split pair back into its character).
+        return cleaned.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 def _times_itself(llm: LLM) -> bool:
