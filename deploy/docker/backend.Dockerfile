@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The Aragora backend image: `aragora serve` by default, and every other `aragora` command
 # (`worker`, `migrate`, `maintenance`, `tokens`, ...) as its arguments.
 #

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The Aragora frontend image: nginx serving the built web app and proxying the API
 # (/api/...), the WebSocket (/ws) and every other path to the backend.
 #

@@ -220,8 +220,9 @@ def _live_environment(database_url: str, redis: Redis, key: Path) -> dict[str, s
         # Served on loopback here, where tokens would be optional: require them as on the
         # network, so that the commands are checked as the deployment answers them.
         ARAGORA_REQUIRE_AUTH="true",
-        # Slow enough that a debate is seen running, fast enough for a test.
-        ARAGORA_DEMO_DELAY="0.2",
+        # A demo answer takes 1 s: a debate is still running a few seconds after it is
+        # seen running (when the guide lists and cancels it), yet a test stays short.
+        ARAGORA_DEMO_DELAY="1",
     )
     return overrides
 
