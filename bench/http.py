@@ -204,6 +204,9 @@ def running_server(
         ARAGORA_MAX_CONCURRENT_DEBATES="1",
         ARAGORA_AGENT_ENDPOINTS=stall_url,
         ARAGORA_AGENT_TIMEOUT="300",
+        # Request rates are what is measured here, not the inbound limits that cap them.
+        ARAGORA_RATE_LIMIT="0",
+        ARAGORA_RATE_LIMIT_DEBATES="0",
     )
     log = data_dir / "server.log"
     command = [*aragora_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]

@@ -13,8 +13,8 @@ Figures and how each is measured:
 
 1. **per-call time through the whole stack.** For each wire format (Anthropic, OpenAI,
    Gemini) one agent built by :class:`ProviderHub` exactly as in production
-   (``Retry(Breaker(Limited(AttemptTimeout(adapter))))``, pooled connections, usage and
-   cost computed, the log line written) calls a fake that answers at once with a short
+   (``Breaker(Dispatch(adapter))``, pooled connections, usage and cost computed, the log
+   line written) calls a fake that answers at once with a short
    streamed answer: 2,000 calls one after another after 200 warm-up calls; wall time per
    call, p50/p95/p99. This includes the loopback round trip and the fake's own time.
 2. **the same exchange with bare httpx**: one ``client.stream("POST")`` on the same pooled
@@ -23,7 +23,7 @@ Figures and how each is measured:
 3. **stack overhead per call, p50 <= 2 ms** (target): p50 of 1 minus p50 of 2, i.e. what
    the adapter, the wrappers, the cost computation and the log line add to the HTTP
    exchange itself.
-4. **wrappers alone**: the four resilience wrappers around an in-memory agent that
+4. **wrappers alone**: the resilience wrappers (breaker, dispatch) around an in-memory agent that
    answers at once (no HTTP): p50 per call in microseconds.
 5. **1,000 concurrent in-flight calls, no errors** (target). One OpenAI-format agent,
    per-endpoint limit raised to 1,000 slots and no rate limit, calls a fake that streams
@@ -56,9 +56,9 @@ from typing import Any
 from aragora.agents.breaker import Breaker, CircuitBreaker
 from aragora.agents.fakes import Answer, FakeProvider
 from aragora.agents.http import sse_events
-from aragora.agents.limits import Limited, ProviderLimit
+from aragora.agents.limits import ProviderLimit
 from aragora.agents.providers import LimitPolicy, ProviderConfig, ProviderHub
-from aragora.agents.resilience import AttemptTimeout, Retry
+from aragora.agents.resilience import Dispatch
 from aragora.debate.model import AgentSpec
 from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage
 from aragora.logs import configure_logging
@@ -123,7 +123,7 @@ def hub_config(base_urls: dict[str, str], slots: int = 16) -> ProviderConfig:
         anthropic_base_url=base_urls.get("anthropic", "http://127.0.0.1:1"),
         openai_base_url=base_urls.get("openai", "http://127.0.0.1:1/v1"),
         gemini_base_url=base_urls.get("gemini", "http://127.0.0.1:1"),
-        attempt_timeout=30.0,
+        call_timeout=30.0,
         stall_timeout=30.0,
         limits=LimitPolicy(max_concurrency=slots, rate=None),
     )
@@ -173,8 +173,8 @@ class Instant:
 
 
 async def wrapper_latencies() -> list[float]:
-    llm = Retry(
-        Breaker(Limited(AttemptTimeout(Instant(), 30.0), ProviderLimit(16)), CircuitBreaker("m"))
+    llm = Breaker(
+        Dispatch(Instant(), limit=ProviderLimit(16), timeout=30.0), CircuitBreaker("m@memory")
     )
     for _ in range(WARMUP):
         await llm.complete(REQUEST)

@@ -14,21 +14,33 @@ from pathlib import Path
 import pytest
 
 from aragora.errors import ConfigurationError
-from aragora.logs import REDACTED, configure_logging, log_event
+from aragora.logs import REDACTED, configure_logging, log_event, log_request
 
 LOG = logging.getLogger("aragora.tests.logs")
+# Loggers whose levels configure_logging sets in these tests (restored after each).
+NAMED_LOGGERS = (
+    "aragora",
+    "aragora.access",
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "httpx",
+    "some.library",
+)
 
 
 @pytest.fixture(autouse=True)
 def _restore_root_logger() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    named = {name: logging.getLogger(name).level for name in NAMED_LOGGERS}
     yield
     for handler in root.handlers:
         if handler not in handlers:
             root.removeHandler(handler)
             handler.close()
     root.setLevel(level)
+    for name, previous in named.items():
+        logging.getLogger(name).setLevel(previous)
 
 
 def _json_lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -197,7 +209,7 @@ def test_stream_defaults_to_the_current_stderr(capsys: pytest.CaptureFixture[str
 
 def test_plain_records_and_extra_attributes_are_rendered() -> None:
     stream = io.StringIO()
-    configure_logging("INFO", "json", stream=stream)
+    configure_logging("INFO", "json", stream=stream, libraries=["some.library"])
     logging.getLogger("some.library").info("connected to %s", "db", extra={"attempt": 2})
     (line,) = _json_lines(stream)
     assert line["event"] == "connected to db"
@@ -259,3 +271,90 @@ def test_disabled_levels_do_no_work() -> None:
 def test_unknown_level_or_format_is_a_configuration_error(level: str, fmt: str) -> None:
     with pytest.raises(ConfigurationError):
         configure_logging(level, fmt, stream=io.StringIO())
+
+
+# --- whose lines: Aragora's own, libraries only when asked ----------------------------------
+def _library_chatter() -> None:
+    logging.getLogger("aiosqlite").debug("executing %s", "SELECT 1")
+    logging.getLogger("sqlalchemy.engine").info("BEGIN (implicit)")
+    logging.getLogger("httpx").info("HTTP Request: POST https://example.test")
+    logging.getLogger("aiosqlite").warning("connection closed unexpectedly")
+
+
+def test_at_debug_libraries_stay_quiet_and_aragora_speaks() -> None:
+    # Issue 13 item 10: at DEBUG, 98 % of the lines were aiosqlite's.
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream)
+    _library_chatter()
+    log_event(logging.getLogger("aragora.runtime"), "debate_claimed", logging.DEBUG, epoch=3)
+    events = [(line["logger"], line["event"]) for line in _json_lines(stream)]
+    assert events == [
+        ("aiosqlite", "connection closed unexpectedly"),  # warnings always come through
+        ("aragora.runtime", "debate_claimed"),
+    ]
+
+
+def test_named_libraries_or_all_of_them_are_let_through_when_asked() -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream, libraries=["sqlalchemy.engine"])
+    _library_chatter()
+    assert [line["logger"] for line in _json_lines(stream)] == ["sqlalchemy.engine", "aiosqlite"]
+
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream, libraries=["*"])
+    _library_chatter()
+    # Every library at the level; one that sets its own (SQLAlchemy puts `sqlalchemy` at
+    # WARNING when imported) keeps it unless named.
+    seen = {(line["logger"], line["level"]) for line in _json_lines(stream)}
+    assert {("aiosqlite", "debug"), ("httpx", "info"), ("aiosqlite", "warning")} <= seen
+
+    # Reconfiguring without them quiets them again (the levels set before are undone).
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream)
+    _library_chatter()
+    assert [line["logger"] for line in _json_lines(stream)] == ["aiosqlite"]
+
+
+def test_a_quiet_level_still_applies_to_aragora() -> None:
+    stream = io.StringIO()
+    configure_logging("ERROR", "json", stream=stream)
+    _library_chatter()
+    LOG.warning("not shown at ERROR")
+    LOG.error("shown")
+    assert [line["event"] for line in _json_lines(stream)] == ["shown"]
+
+
+def test_the_access_log_is_one_line_per_request_and_can_be_switched_off() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    log_request("GET", "/api/v1/debates/{debate_id}", 200, 0.00321, "req-1")
+    (line,) = _json_lines(stream)
+    assert line["level"] == "info"
+    assert line["logger"] == "aragora.access"
+    assert {k: line[k] for k in ("event", "method", "route", "status", "ms", "request_id")} == {
+        "event": "http_request",
+        "method": "GET",
+        "route": "/api/v1/debates/{debate_id}",
+        "status": 200,
+        "ms": 3.2,
+        "request_id": "req-1",
+    }
+
+    stream = io.StringIO()
+    configure_logging("INFO", "console", stream=stream)
+    log_request("POST", "/api/v1/debates", 202, 0.0125, "req-2")
+    assert stream.getvalue().split(" ", 1)[1].strip() == (
+        "INFO    http_request method=POST route=/api/v1/debates status=202 ms=12.5 "
+        "request_id=req-2 logger=aragora.access"
+    )
+
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream, access_log=False)
+    log_request("GET", "/api/health", 200, 0.001, "req-3")
+    LOG.info("other lines still flow")
+    assert [line["event"] for line in _json_lines(stream)] == ["other lines still flow"]
+
+    stream = io.StringIO()
+    configure_logging("WARNING", "json", stream=stream)  # INFO lines are below the level
+    log_request("GET", "/api/health", 200, 0.001, "req-4")
+    assert stream.getvalue() == ""

@@ -49,7 +49,7 @@ CONTRACT_VARIABLES = frozenset(
 )
 
 # Variables added by issues after CONTRACT.md was written (issue 4: storage; issue 3:
-# agent endpoints allowlist and the OpenRouter fallback model map).
+# agent endpoints allowlist and the OpenRouter fallback model map; issue 13: logs).
 EXTRA_VARIABLES = frozenset(
     {
         "ARAGORA_AUTO_MIGRATE",
@@ -62,10 +62,23 @@ EXTRA_VARIABLES = frozenset(
         # issue 12: decision integrity
         "ARAGORA_AGENT_WAIT",
         "ARAGORA_REFUSE_WHEN_AGENTS_DOWN",
+        # agent resilience
+        "ARAGORA_AGENT_LIMITS",
+        "ARAGORA_AGENT_QUEUE_TIMEOUT",
+        "ARAGORA_AGENT_CONNECT_RETRY",
+        # issue 13 (server): exposure confirmation, the queue bound, inbound rate limits
+        "ARAGORA_ALLOW_UNAUTHENTICATED_NETWORK",
+        "ARAGORA_MAX_QUEUED_DEBATES",
+        "ARAGORA_RATE_LIMIT",
+        "ARAGORA_RATE_LIMIT_DEBATES",
+        "ARAGORA_RATE_LIMIT_LOOPBACK",
+        "ARAGORA_LOG_LIBRARIES",
+        "ARAGORA_ACCESS_LOG",
     }
 )
 
-SHARED_CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "CONTRACT.md"
+# The project's own copy of the contract: part of the repository, so this never skips.
+CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "CONTRACT.md"
 
 
 def _variable_names() -> set[str]:
@@ -78,14 +91,36 @@ def test_every_contract_variable_has_exactly_one_field() -> None:
     assert set(aliases) == CONTRACT_VARIABLES | EXTRA_VARIABLES
 
 
-def test_the_variable_list_matches_the_shared_contract() -> None:
-    if not SHARED_CONTRACT.is_file():
-        pytest.skip(f"{SHARED_CONTRACT} is not beside this checkout")
-    text = SHARED_CONTRACT.read_text(encoding="utf-8")
+def _tables(section: str) -> list[set[str]]:
+    """The variables named in the first column of each table of ``section``."""
+    tables: list[set[str]] = []
+    in_table = False
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            if not in_table:
+                tables.append(set())
+            in_table = True
+            tables[-1].update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+        elif not line.startswith("|"):
+            in_table = False
+    return tables
+
+
+def test_the_variable_list_matches_the_contract() -> None:
+    text = CONTRACT.read_text(encoding="utf-8")
     section = text.split("## Environment", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
-    named = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
-    assert named == CONTRACT_VARIABLES
+    standard, additions = _tables(section)
+    assert standard == CONTRACT_VARIABLES
+    assert additions == EXTRA_VARIABLES
+    assert standard | additions == _variable_names()  # every variable the code reads
+
+
+def test_the_readme_documents_every_variable_and_links_the_contract() -> None:
+    readme = (CONTRACT.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "docs/CONTRACT.md" in readme
+    section = readme.split("## Environment", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
+    assert named >= EXTRA_VARIABLES
 
 
 def test_defaults_follow_the_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,6 +216,27 @@ def test_relative_and_home_paths_become_absolute(
     monkeypatch.chdir(tmp_path)
     assert load_settings({"ARAGORA_DATA_DIR": "~/data"}).data_dir == tmp_path / "data"
     assert load_settings({"ARAGORA_DATA_DIR": "rel"}).data_dir == tmp_path / "rel"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("false", []),
+        ("OFF", []),
+        ("true", ["*"]),
+        ("1", ["*"]),
+        (" sqlalchemy.engine , httpx ", ["sqlalchemy.engine", "httpx"]),
+    ],
+)
+def test_library_loggers_are_parsed(value: str, expected: list[str]) -> None:
+    assert load_settings({"ARAGORA_LOG_LIBRARIES": value}).log_libraries == expected
+
+
+def test_logs_defaults_quiet_libraries_and_keep_the_access_log() -> None:
+    settings = load_settings({})
+    assert settings.log_libraries == []
+    assert settings.access_log is True
+    assert load_settings({"ARAGORA_ACCESS_LOG": "false"}).access_log is False
 
 
 def test_blank_variables_take_the_default() -> None:
@@ -298,6 +354,8 @@ def test_misspelt_keyword_arguments_are_rejected() -> None:
         ({"ARAGORA_REDIS_URL": "http://x"}, "ARAGORA_REDIS_URL: must be a redis://"),
         ({"OPENAI_BASE_URL": "api.openai.com"}, "OPENAI_BASE_URL: must be an http:// or https://"),
         ({"OLLAMA_HOST": "ftp://x"}, "OLLAMA_HOST: must be a host, host:port or http(s) URL"),
+        ({"ARAGORA_LOG_LIBRARIES": "httpx,not a logger"}, "ARAGORA_LOG_LIBRARIES: must be true"),
+        ({"ARAGORA_ACCESS_LOG": "sometimes"}, "ARAGORA_ACCESS_LOG: Input should be a valid"),
     ],
 )
 def test_invalid_values_name_the_variable_in_one_line(env: dict[str, str], expected: str) -> None:

@@ -15,9 +15,11 @@
         ├── ConfigurationError    the operator's settings cannot work
         ├── StaleLeaseError       a writer lost its lease; it must stop
         ├── UnavailableError      not taking this work now; retry after a while (503)
-        │   └── MaintenanceError  maintenance mode or draining: no new debates
+        │   ├── MaintenanceError  maintenance mode or draining: no new debates
+        │   └── RateLimitedError  too many requests, or the queue is full (429)
         └── StorageError          the database failed or cannot be used as it is
             ├── DatabaseUnavailableError  unreachable, refused, timed out, connection lost
+            ├── DataRejectedError         a value the database refuses: retrying cannot help
             └── SchemaMismatchError       the schema is not at this code's revision
 
 Library errors are translated into these at the edge with ``raise ... from exc`` so a
@@ -32,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
+    "DataRejectedError",
     "DatabaseUnavailableError",
     "InvalidAgentSpecError",
     "InvalidInputError",
@@ -40,6 +43,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ProviderError",
+    "RateLimitedError",
     "SchemaMismatchError",
     "StaleLeaseError",
     "StorageError",
@@ -189,6 +193,13 @@ class MaintenanceError(UnavailableError):
     code = "maintenance"
 
 
+class RateLimitedError(UnavailableError):
+    """Too many requests from one client, or too many debates already waiting: the same
+    request may succeed after ``retry_after`` seconds (HTTP 429 with ``Retry-After``)."""
+
+    code = "rate_limited"
+
+
 class StorageError(SystemFailure):
     """The database failed in a way the caller cannot fix by changing the request."""
 
@@ -201,6 +212,14 @@ class DatabaseUnavailableError(StorageError):
     The message names the database URL with its password masked."""
 
     code = "database_unavailable"
+
+
+class DataRejectedError(StorageError):
+    """The database refused a value it was given (too long for its column, an encoding it
+    cannot store, a violated constraint): the same write fails however often it is tried.
+    Validation at the edge should have refused the value first; this is the backstop."""
+
+    code = "data_rejected"
 
 
 class SchemaMismatchError(StorageError):

@@ -22,6 +22,12 @@ value is rendered as ``Type: message``.
 
 Every occurrence of a configured secret in a rendered line, including its JSON-escaped
 form, is replaced by ``***`` before the line is written, so API keys never reach the logs.
+
+Whose lines: Aragora's loggers (``aragora.*``) log at the configured level; third-party
+libraries only at WARNING and above unless named (``ARAGORA_LOG_LIBRARIES``), so DEBUG
+shows Aragora's own decisions rather than a database driver's every statement. The access
+log (:func:`log_request`, one ``http_request`` line per HTTP request on ``aragora.access``)
+can be switched off on its own (``ARAGORA_ACCESS_LOG=false``).
 """
 
 from __future__ import annotations
@@ -41,7 +47,14 @@ from typing import Literal, TextIO, TypeAlias
 
 from aragora.errors import ConfigurationError
 
-__all__ = ["REDACTED", "LogFormat", "configure_logging", "log_event"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "REDACTED",
+    "LogFormat",
+    "configure_logging",
+    "log_event",
+    "log_request",
+]
 
 LogFormat = Literal["json", "console"]
 REDACTED = "***"
@@ -70,7 +83,10 @@ _RECORD_ATTRS = frozenset(
 _BARE_VALUE = re.compile(r"[^\s\"'=\\]+")
 
 
-_CHATTY_LIBRARIES = ("httpx", "httpcore", "alembic.runtime.migration", "uvicorn.error")
+ACCESS_LOGGER = "aragora.access"
+"""The logger of the access log (:func:`log_request`); off with ``access_log=False``."""
+_OFF = logging.CRITICAL + 10
+_ACCESS = logging.getLogger(ACCESS_LOGGER)
 
 
 def configure_logging(
@@ -79,6 +95,8 @@ def configure_logging(
     *,
     stream: TextIO | None = None,
     secrets: Iterable[str] = (),
+    libraries: Iterable[str] = (),
+    access_log: bool = True,
 ) -> None:
     """Send every log record (Aragora's and libraries') to ``stream`` as one line per event.
 
@@ -86,8 +104,14 @@ def configure_logging(
     or ``console``; ``stream`` defaults to the current ``sys.stderr``. Each non-blank
     string in ``secrets`` is replaced by ``***`` wherever it appears in a line.
 
-    Idempotent: calling it again replaces the handler it installed before (and nothing
-    else on the root logger), so lines are never doubled. Raises
+    Aragora's loggers (``aragora.*``) log at ``level``. Third-party libraries log only
+    WARNING and above, whatever ``level`` is, unless named in ``libraries`` (logger
+    names such as ``sqlalchemy.engine``, or ``*`` for every library;
+    ``ARAGORA_LOG_LIBRARIES``): at DEBUG a database driver would otherwise drown
+    Aragora's own lines. ``access_log=False`` silences :func:`log_request`.
+
+    Idempotent: calling it again replaces the handler and the levels it set before (and
+    nothing else), so lines are never doubled. Raises
     :class:`~aragora.errors.ConfigurationError` for an unknown level or format.
     """
     numeric_level = _LEVELS.get(level.strip().upper())
@@ -98,21 +122,26 @@ def configure_logging(
     style = fmt.strip().lower()
     if style not in ("json", "console"):
         raise ConfigurationError(f"unknown log format {fmt!r}: expected json or console")
+    named = {name.strip() for name in libraries if name.strip()}
 
     handler = _AragoraHandler(sys.stderr if stream is None else stream)
     handler.setFormatter(_LineFormatter(style == "json", _Redactor(secrets)))
     root = logging.getLogger()
     for previous in [h for h in root.handlers if isinstance(h, _AragoraHandler)]:
+        for name in previous.levels_set:
+            logging.getLogger(name).setLevel(logging.NOTSET)
         root.removeHandler(previous)
         previous.close()
     root.addHandler(handler)
-    root.setLevel(numeric_level)
-    # Libraries that narrate routine work at INFO (every HTTP request httpx makes, every
-    # migration context alembic opens, uvicorn's per-connection lines) speak only at
-    # WARNING and above unless DEBUG is asked for; Aragora logs those events itself.
-    quiet = logging.NOTSET if numeric_level <= logging.DEBUG else logging.WARNING
-    for name in _CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(quiet)
+    # The root level is what every library inherits; Aragora's own loggers get theirs.
+    everything = "*" in named
+    root.setLevel(numeric_level if everything else max(numeric_level, logging.WARNING))
+    chosen = {"aragora": numeric_level}
+    chosen.update(dict.fromkeys(named - {"*"}, numeric_level))
+    chosen[ACCESS_LOGGER] = logging.NOTSET if access_log else _OFF
+    for name, chosen_level in chosen.items():
+        logging.getLogger(name).setLevel(chosen_level)
+    handler.levels_set = tuple(chosen)
 
 
 def log_event(
@@ -138,8 +167,31 @@ def log_event(
     logger.log(level, event, exc_info=exc_info, extra={_FIELDS_ATTR: fields}, stacklevel=2)
 
 
+def log_request(method: str, route: str, status: int, seconds: float, request_id: str) -> None:
+    """The access-log line of one HTTP request, at INFO on ``aragora.access``::
+
+        http_request method=GET route=/api/v1/debates/{debate_id} status=200 ms=3.2
+        request_id=9f0c...
+
+    ``route`` is the matched route *template*, never the raw path (ids and query strings
+    stay out of the log, and lines group by endpoint). Costs one level check when the
+    access log is off (``ARAGORA_ACCESS_LOG=false``) or the level is above INFO."""
+    log_event(
+        _ACCESS,
+        "http_request",
+        method=method,
+        route=route,
+        status=status,
+        ms=round(seconds * 1000, 1),
+        request_id=request_id,
+    )
+
+
 class _AragoraHandler(logging.StreamHandler[TextIO]):
-    """The one handler configure_logging owns; its class marks it for replacement."""
+    """The one handler configure_logging owns; its class marks it for replacement, and it
+    remembers the loggers whose levels were set with it, to reset them on replacement."""
+
+    levels_set: tuple[str, ...] = ()
 
 
 class _Redactor:

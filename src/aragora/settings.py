@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +41,7 @@ LogFormat = Literal["json", "console"]
 _DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "sqlite"})
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _OLLAMA_DEFAULT_PORT = 11434
+_LOGGER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 # The environment that the settings source reads. ``None`` means ``os.environ``;
 # load_settings() sets it for the duration of one build so that an explicit mapping is
@@ -156,6 +158,18 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(default="console", validation_alias="ARAGORA_LOG_FORMAT")
     """``json`` (one object per line) or ``console`` (readable lines)."""
 
+    # --- logs: libraries and the access log (CLI and logs area) ----------------------------
+    log_libraries: list[str] = Field(default_factory=list, validation_alias="ARAGORA_LOG_LIBRARIES")
+    """Third-party loggers let through at ``log_level``: ``false`` (the default: libraries
+    speak only at WARNING and above, so DEBUG shows Aragora's own decisions), ``true``
+    (every library, except that one setting its own level keeps it: SQLAlchemy puts
+    ``sqlalchemy`` at WARNING), or comma-separated logger names such as
+    ``sqlalchemy.engine,httpx``. ``["*"]`` stands for ``true``."""
+
+    access_log: bool = Field(default=True, validation_alias="ARAGORA_ACCESS_LOG")
+    """One ``http_request`` line per HTTP request at INFO (method, route template, status,
+    milliseconds, request id)."""
+
     # --- receipts -----------------------------------------------------------------------
     receipt_signing_key_file: Path | None = Field(
         default=None, validation_alias="ARAGORA_RECEIPT_SIGNING_KEY_FILE"
@@ -225,6 +239,29 @@ class Settings(BaseSettings):
     under one of them); comma-separated in the environment. The operator's own specs
     (environment, CLI) may name any endpoint."""
 
+    # --- agent resilience: per-endpoint limits, queueing, reconnects ---------------------
+    agent_limits: dict[str, tuple[int, float | None, int | None]] = Field(
+        default_factory=dict, validation_alias="ARAGORA_AGENT_LIMITS"
+    )
+    """Per-endpoint limits, ``KEY=CONCURRENCY[:RATE[:BURST]]`` comma-separated: KEY is a
+    provider name, an endpoint's base URL, or ``default``; CONCURRENCY calls in flight,
+    RATE calls started per second (``0``: no start-rate limit), bursts of BURST. Parts left
+    out keep the default's (``16:8:16``). E.g. ``http://127.0.0.1:8081/v1=1,openai=32:16:32``.
+    Parsed to ``{key: (concurrency, rate or None, burst or None)}``."""
+
+    agent_queue_timeout: float = Field(
+        default=600.0, gt=0, validation_alias="ARAGORA_AGENT_QUEUE_TIMEOUT"
+    )
+    """Seconds a call may wait for a slot of its endpoint (its own timeout starts only once
+    it is sent); past it the call fails as ``queue_timeout``."""
+
+    agent_connect_retry: float = Field(
+        default=30.0, ge=0, validation_alias="ARAGORA_AGENT_CONNECT_RETRY"
+    )
+    """Seconds a call keeps retrying an endpoint that refuses or drops the connection before
+    answering (a restarting local server), capped by the call's timeout; 0 retries such a
+    failure like any other."""
+
     shutdown_grace: float = Field(default=25.0, ge=0, validation_alias="ARAGORA_SHUTDOWN_GRACE")
     """Seconds running debates get to finish after SIGTERM before the process exits and
     leaves the rest to be resumed (readiness turns 503 at once)."""
@@ -241,6 +278,33 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, validation_alias="ARAGORA_CORS_ORIGINS")
     """Origins allowed to call the API from a browser (comma-separated); CORS is off when
     empty."""
+
+    # --- server: exposure and inbound limits (issue 13) ---------------------------------------
+    allow_unauthenticated_network: bool = Field(
+        default=False, validation_alias="ARAGORA_ALLOW_UNAUTHENTICATED_NETWORK"
+    )
+    """Let ``aragora serve`` listen on a non-loopback address with
+    ``ARAGORA_REQUIRE_AUTH=false``; without it such a start is refused, since anyone who
+    can reach the port could read every debate and start debates on the provider keys."""
+
+    max_queued_debates: int = Field(
+        default=200, ge=1, validation_alias="ARAGORA_MAX_QUEUED_DEBATES"
+    )
+    """Debates that may wait in the queue (all replicas together); a new debate beyond it
+    gets 429 with ``Retry-After``."""
+
+    rate_limit: int = Field(default=600, ge=0, validation_alias="ARAGORA_RATE_LIMIT")
+    """Requests a minute one client may make to the rate-limited routes (all but health,
+    probes and metrics); 0 turns the limit off. A client is its bearer token, or its peer
+    address when it sends none."""
+
+    rate_limit_debates: int = Field(default=30, ge=0, validation_alias="ARAGORA_RATE_LIMIT_DEBATES")
+    """Debates a minute one client may start (``POST /api/v1/debates``); 0 turns the limit
+    off. A client is its token, or its peer address when it sends none."""
+
+    rate_limit_loopback: bool = Field(default=True, validation_alias="ARAGORA_RATE_LIMIT_LOOPBACK")
+    """Whether clients on a loopback address are rate limited too (a reverse proxy on the
+    same machine is one such client)."""
 
     # --- sources --------------------------------------------------------------------------
     @classmethod
@@ -306,10 +370,37 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be comma-separated http(s) base URLs, not {url!r}")
         return [url.strip().rstrip("/") for url in value]
 
+    @field_validator("agent_limits", mode="before")
+    @classmethod
+    def _parse_agent_limits(cls, value: object) -> object:
+        return _parse_limits(value) if isinstance(value, str) else value
+
     @field_validator("openrouter_models_file", mode="after")
     @classmethod
     def _expand_models_file(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().absolute()
+
+    @field_validator("log_libraries", mode="before")
+    @classmethod
+    def _library_loggers(cls, value: object) -> object:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("false", "0", "no", "off", "none"):
+                return []
+            if word in ("true", "1", "yes", "on", "all", "*"):
+                return ["*"]
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("log_libraries", mode="after")
+    @classmethod
+    def _logger_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name != "*" and not _LOGGER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"must be true, false or comma-separated logger names, not {name!r}"
+                )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -361,10 +452,30 @@ class Settings(BaseSettings):
     @property
     def effective_require_auth(self) -> bool:
         """Whether ``/api`` routes need a token: ``require_auth`` if set, else ``False``
-        exactly when ``host`` is a loopback address or ``localhost``."""
+        exactly when ``host`` is a loopback address or ``localhost``.
+
+        ``host`` must be the address actually bound: ``aragora serve --host H`` puts ``H``
+        there (:meth:`bound_to`) before anything reads this."""
         if self.require_auth is not None:
             return self.require_auth
-        return not _is_loopback_host(self.host)
+        return not self.loopback_only
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether ``host`` is a loopback address (or ``localhost``): only this machine can
+        connect. ``0.0.0.0``, ``::``, other addresses and host names are not."""
+        return _is_loopback_host(self.host)
+
+    def bound_to(self, host: str | None = None, port: int | None = None) -> Settings:
+        """These settings with the address the server really listens on (the ``--host``
+        and ``--port`` of ``aragora serve`` win over ``ARAGORA_HOST``/``ARAGORA_PORT``),
+        so everything derived from the address follows the bound one."""
+        update: dict[str, Any] = {}
+        if host is not None and host.strip():
+            update["host"] = host.strip()
+        if port is not None:
+            update["port"] = port
+        return self.model_copy(update=update) if update else self
 
     @property
     def effective_openrouter_fallback(self) -> bool:
@@ -485,6 +596,68 @@ def _describe(exc: ValidationError) -> str:
             message = f"{message} (got {raw!r})"
         problems.append(f"{variable}: {message}")
     return ("invalid configuration: " + "; ".join(problems)).replace("\n", " ")
+
+
+_LIMIT_PROVIDERS = frozenset(
+    {"anthropic", "openai", "openrouter", "gemini", "ollama", "openai-compatible", "default"}
+)
+_LIMITS_SYNTAX = "expected KEY=CONCURRENCY[:RATE[:BURST]], comma-separated"
+
+
+def _parse_limits(text: str) -> dict[str, tuple[int, float | None, int | None]]:
+    """``ARAGORA_AGENT_LIMITS`` as ``{key: (concurrency, rate, burst)}`` (None: not given).
+    Keys are provider names, lower-cased, ``default``, or http(s) base URLs as written."""
+    limits: dict[str, tuple[int, float | None, int | None]] = {}
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        key, equals, value = entry.rpartition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ValueError(f"{_LIMITS_SYNTAX}, not {entry!r}")
+        if "://" in key:
+            parts = urlsplit(key)
+            try:
+                parts.port  # noqa: B018 - raises for a port out of range
+            except ValueError:
+                raise ValueError(f"{key!r} has an invalid port") from None
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.query
+                or parts.fragment
+                or "?" in key
+                or "#" in key
+                or parts.username
+            ):
+                raise ValueError(f"{key!r} is not an http(s) base URL ({_LIMITS_SYNTAX})")
+            key = key.rstrip("/")
+        else:
+            key = key.lower()
+            if key not in _LIMIT_PROVIDERS:
+                known = ", ".join(sorted(_LIMIT_PROVIDERS))
+                raise ValueError(f"unknown key {key!r}: use a base URL or one of {known}")
+        if key in limits:
+            raise ValueError(f"{key!r} is given twice")
+        limits[key] = _limit_value(entry, value)
+    return limits
+
+
+def _limit_value(entry: str, value: str) -> tuple[int, float | None, int | None]:
+    fields = [part.strip() for part in value.split(":")]
+    if len(fields) > 3 or not fields[0]:
+        raise ValueError(f"{_LIMITS_SYNTAX}, not {entry!r}")
+    try:
+        concurrency = int(fields[0])
+        rate = float(fields[1]) if len(fields) > 1 and fields[1] else None
+        burst = int(fields[2]) if len(fields) > 2 and fields[2] else None
+    except ValueError:
+        raise ValueError(f"{_LIMITS_SYNTAX} with numbers, not {entry!r}") from None
+    if concurrency < 1 or (burst is not None and burst < 1):
+        raise ValueError(f"concurrency and burst must be at least 1 in {entry!r}")
+    if rate is not None and not 0 <= rate < float("inf"):
+        raise ValueError(f"the rate must be 0 (no limit) or more in {entry!r}")
+    return concurrency, rate, burst
 
 
 def _is_loopback_host(host: str) -> bool:

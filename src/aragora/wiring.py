@@ -6,15 +6,13 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Set as AbstractSet
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
-from aragora.agents.providers import KEY_VARIABLES, ProviderConfig, ProviderHub
+from aragora.agents.providers import KEY_VARIABLES, LimitPolicy, ProviderConfig, ProviderHub
 from aragora.agents.registry import AgentRegistry, default_registry
-from aragora.agents.shared_limits import RedisBuckets
+from aragora.agents.resilience import RetryPolicy
 from aragora.agents.status import agent_statuses
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.engine import DebateEngine, TokenPublisher
@@ -28,15 +26,18 @@ from aragora.runtime.bus import EventBus, LocalBus
 from aragora.runtime.health import HealthMonitor
 from aragora.runtime.node import Node
 from aragora.runtime.ports import ContextSource, EndCheck, Finisher
-from aragora.runtime.redis_bus import RedisBus
 from aragora.runtime.requests import RequestDefaults
 from aragora.runtime.runner import DebateRunner, EventObserver
 from aragora.runtime.service import DebateService
 from aragora.runtime.workers import WorkerPool
 from aragora.settings import Settings
 from aragora.storage.database import Database, PoolOptions
-from aragora.storage.repository import Storage
+from aragora.storage.repository import Lease, LeaseRepository, Storage
 from aragora.storage.sql import sql_storage
+
+if TYPE_CHECKING:
+    from aragora.agents.shared_limits import RedisBuckets
+    from aragora.runtime.redis_bus import RedisBus
 
 __all__ = [
     "build_database",
@@ -53,17 +54,23 @@ __all__ = [
 
 
 def provider_config(settings: Settings) -> ProviderConfig:
-    """The providers' configuration: keys, endpoints, timeouts and fallback from settings.
+    """The providers' configuration: keys, endpoints, timeouts, limits and fallback.
 
-    Each HTTP attempt may take ``ARAGORA_AGENT_TIMEOUT``; with OpenRouter fallback on, the
-    provider asked first gets half of it before the call moves on, so the fallback still
-    has time inside the engine's per-call limit."""
+    A call may take ``ARAGORA_AGENT_TIMEOUT`` once sent (retries included), after waiting
+    at most ``ARAGORA_AGENT_QUEUE_TIMEOUT`` for a slot of its endpoint; a server that is
+    not there is retried for ``ARAGORA_AGENT_CONNECT_RETRY``. With OpenRouter fallback on,
+    the provider asked first gets half of the call's time before the call moves on, so the
+    fallback still has time inside it. ``ARAGORA_AGENT_LIMITS`` sets the slots and start
+    rates per provider or endpoint URL, over the default of 16 in flight and 8 starts a
+    second in bursts of 16."""
     keys = {
         provider: secret.get_secret_value()
         for provider in KEY_VARIABLES
         if (secret := getattr(settings, f"{provider}_api_key")) is not None
     }
     fallback = settings.effective_openrouter_fallback
+    overrides = dict(settings.agent_limits)
+    default = _limit_policy(LimitPolicy(), overrides.pop("default", None))
     return ProviderConfig(
         api_keys=keys,
         anthropic_base_url=settings.anthropic_base_url,
@@ -71,11 +78,30 @@ def provider_config(settings: Settings) -> ProviderConfig:
         openrouter_base_url=settings.openrouter_base_url,
         gemini_base_url=settings.gemini_base_url,
         ollama_host=settings.ollama_host,
-        attempt_timeout=settings.agent_timeout,
+        call_timeout=settings.agent_timeout,
+        queue_timeout=settings.agent_queue_timeout,
         stall_timeout=min(60.0, settings.agent_timeout),
         openrouter_fallback=fallback,
         fallback_hop_timeout=settings.agent_timeout / 2 if fallback else None,
         openrouter_models_file=settings.openrouter_models_file,
+        retry=RetryPolicy(connect_retry=settings.agent_connect_retry),
+        limits=default,
+        endpoint_limits={key: _limit_policy(default, parts) for key, parts in overrides.items()},
+    )
+
+
+def _limit_policy(
+    base: LimitPolicy, parts: tuple[int, float | None, int | None] | None
+) -> LimitPolicy:
+    """``base`` with the parts of one ``ARAGORA_AGENT_LIMITS`` entry that were given
+    (a rate of 0 means no start-rate limit)."""
+    if parts is None:
+        return base
+    concurrency, rate, burst = parts
+    return LimitPolicy(
+        max_concurrency=concurrency,
+        rate=base.rate if rate is None else (rate or None),
+        burst=base.burst if burst is None else burst,
     )
 
 
@@ -89,6 +115,14 @@ def build_provider_hub(settings: Settings) -> ProviderHub:
 def _shared_rate_buckets(settings: Settings) -> RedisBuckets | None:
     if settings.redis_url is None:
         return None
+    # Imported here: a process without Redis (every `aragora` command on a laptop) does
+    # not pay for loading the client.
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    from aragora.agents.shared_limits import RedisBuckets
+
     # Fail fast (the buckets fall back to local ones on any trouble), retrying once at
     # once so a pooled connection that went stale is not taken for an outage.
     client = aioredis.Redis.from_url(
@@ -199,10 +233,19 @@ async def open_node(
     context_sources: Sequence[ContextSource] = (),
     end_checks: Sequence[EndCheck] = (),
     finishers: Sequence[Finisher] = (),
+    own_debates: AbstractSet[str] | None = None,
 ) -> Node:
     """This replica's runtime: database and storage, providers, bus, workers, service and
     health, built from ``settings``. Call ``node.start()`` to begin claiming debates and
     ``await node.close()`` when done.
+
+    ``own_debates`` makes the node of one operator command (``aragora debate``) instead
+    of a replica, on the same database and through the same service: its workers claim
+    only the debates whose ids are in that set (the caller adds each debate it creates,
+    then calls ``node.workers.wake()``), never another process's queued or abandoned
+    ones; its agent specs are trusted (they are the operator's own, so they may name any
+    endpoint); and without Redis its streams also read the event log every second, so
+    they follow a debate even when another process on the database runs it.
 
     ``check_schema`` runs on the database before anything uses it — the server passes
     ``aragora.migrations.runner.ensure_schema`` (wiring sits below migrations, so it cannot
@@ -226,23 +269,28 @@ async def open_node(
     bus: EventBus
     redis_health: Callable[[], Awaitable[str]] | None = None
     if settings.redis_url is not None:
-        redis_bus = RedisBus(settings.redis_url)
+        redis_bus = _redis_bus(settings.redis_url)
         bus, redis_health = redis_bus, redis_bus.health
     else:
         # Without Redis, replicas sharing PostgreSQL still follow each other's debates
         # by reading the log; one embedded SQLite process needs no polling.
         shared = not settings.effective_database_url.startswith("sqlite")
-        bus = LocalBus(poll_interval=1.0 if shared else None)
+        bus = LocalBus(poll_interval=1.0 if shared or own_debates is not None else None)
     observers: list[EventObserver] = []
+    trust_all = own_debates is not None
 
     def panel(specs: Sequence[str], *, seed: int, trusted: bool) -> list[tuple[Participant, LLM]]:
-        return registry.build_panel(specs, seed=seed, trusted=trusted)
+        return registry.build_panel(specs, seed=seed, trusted=trusted or trust_all)
 
     def engine(*, sink: EventSink, publish_token: TokenPublisher | None) -> DebateEngine:
         return build_engine(settings, sink=sink, publish_token=publish_token)
 
     def catalog() -> list[dict[str, Any]]:
+        # Shows each endpoint's last probe and refreshes stale ones in the background, so
+        # GET /api/v1/agents stays fast (agents.status).
         return [s.to_dict() for s in agent_statuses(registry, hub, settings.default_agents)]
+
+    catalog()  # the first probe of each configured endpoint starts now
 
     sources: list[ContextSource] = [*context_sources]
     checks: list[EndCheck] = [*end_checks]
@@ -263,8 +311,11 @@ async def open_node(
         end_checks=checks,
         finishers=finishing,
     )
+    claiming = storage
+    if own_debates is not None:
+        claiming = replace(storage, leases=_OwnLeases(storage.leases, own_debates))
     workers = WorkerPool(
-        storage=storage,
+        storage=claiming,
         runner=runner,
         owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         max_concurrent=settings.max_concurrent_debates,
@@ -284,6 +335,7 @@ async def open_node(
         ),
         is_draining=lambda: draining.value,
         refuse_when_agents_down=settings.refuse_when_agents_down,
+        max_queued=settings.max_queued_debates,
     )
     monitor = HealthMonitor(
         ping_database=storage.ping,
@@ -305,6 +357,44 @@ async def open_node(
     node.knowledge = build_knowledge(storage)
     draining.source = node
     return node
+
+
+def _redis_bus(url: str) -> RedisBus:
+    # Imported here, like the rate buckets' client: only a process with Redis needs it.
+    from aragora.runtime.redis_bus import RedisBus
+
+    return RedisBus(url)
+
+
+class _OwnLeases:
+    """The lease repository as a process that runs only its own debates sees it: a
+    claim takes one of ``own`` (queued, or abandoned by an earlier attempt), nothing else."""
+
+    def __init__(self, leases: LeaseRepository, own: AbstractSet[str]) -> None:
+        self._leases = leases
+        self._own = own
+
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
+        candidates = [debate_id] if debate_id is not None else sorted(self._own)
+        for candidate in candidates:
+            if candidate not in self._own:
+                continue
+            lease = await self._leases.claim(owner, ttl, debate_id=candidate)
+            if lease is not None:
+                return lease
+        return None
+
+    async def renew(self, lease: Lease, ttl: float) -> Lease:
+        return await self._leases.renew(lease, ttl)
+
+    async def release(self, lease: Lease, *, requeue: bool = False) -> None:
+        await self._leases.release(lease, requeue=requeue)
+
+    async def current(self, debate_id: str) -> Lease | None:
+        return await self._leases.current(debate_id)
+
+    async def position(self, debate_id: str) -> int | None:
+        return await self._leases.position(debate_id)
 
 
 class _Flag:

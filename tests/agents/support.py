@@ -49,7 +49,7 @@ def config_for(*fakes: FakeProvider, **changes: Any) -> ProviderConfig:
         urls["openrouter_base_url"] = openai_fakes[1].base_url
     config = ProviderConfig(
         api_keys=dict(KEYS),
-        attempt_timeout=5.0,
+        call_timeout=5.0,
         stall_timeout=5.0,
         retry=FAST_RETRY,
         limits=LimitPolicy(max_concurrency=8, rate=None),

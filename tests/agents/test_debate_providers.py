@@ -244,7 +244,7 @@ def test_settings_become_the_provider_config() -> None:
     config = wiring.provider_config(settings)
     assert config.api_keys == {"anthropic": "a-key", "openrouter": "or-key"}
     assert config.openrouter_fallback is True  # derived from the OpenRouter key
-    assert (config.attempt_timeout, config.fallback_hop_timeout) == (40.0, 20.0)
+    assert (config.call_timeout, config.fallback_hop_timeout) == (40.0, 20.0)
     assert config.ollama_host == "http://gpu:11434"
     untrusted = load_settings({"ARAGORA_AGENT_ENDPOINTS": "http://gpu:8000/v1"})
     with pytest.raises(Exception, match="ARAGORA_AGENT_ENDPOINTS"):

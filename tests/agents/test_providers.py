@@ -10,7 +10,7 @@ import pytest
 
 from aragora.agents.breaker import Health
 from aragora.agents.catalog import OpenRouterMap, QuirkBook
-from aragora.agents.endpoints import EndpointAllowlist
+from aragora.agents.endpoints import EndpointAllowlist, canonical_endpoint
 from aragora.agents.fakes import Answer, Fail, FakeProvider
 from aragora.agents.http import Kind
 from aragora.agents.pricing import PriceTable
@@ -97,6 +97,17 @@ async def test_an_allowlisted_endpoint_is_accepted_from_anyone() -> None:
         ("http://gpu.internal:8000/v1/deployments/a", True),
         ("http://gpu.internal:8000/v10", False),
         ("http://gpu.internal:8000/v1/../admin", False),
+        ("http://gpu.internal:8000/v1/%2e%2e/admin", False),
+        ("http://gpu.internal:8000/v1/%2E%2e/admin", False),
+        ("http://gpu.internal:8000/v1/%252e%252e/admin", False),  # encoded twice
+        ("http://gpu.internal:8000/v1%2f..%2fadmin", False),
+        ("http://gpu.internal:8000/v1/./chat", False),
+        ("http://gpu.internal:8000/v1/..%5cadmin", False),
+        ("http://gpu.internal:8000/v1?target=http://169.254.169.254", False),
+        ("http://gpu.internal:8000/v1/?", False),
+        ("http://gpu.internal:8000/v1#fragment", False),
+        ("http://gpu.internal:8000/v1/%61pi", True),  # decoded: /v1/api, still under /v1
+        ("http://gpu.internal:8000//v1//deployments", True),
         ("http://gpu.internal:9000/v1", False),
         ("https://gpu.internal:8000/v1", False),
         ("http://user:pw@gpu.internal:8000/v1", False),
@@ -111,8 +122,23 @@ def test_the_allowlist_matches_scheme_host_port_and_path_prefix(url: str, allowe
 
 
 def test_a_malformed_allowlist_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError):
-        default_registry(allowed_endpoints=["ftp://x"])
+    for entry in ("ftp://x", "http://x/v1?key=1", "http://x/a/../b"):
+        with pytest.raises(ConfigurationError):
+            default_registry(allowed_endpoints=[entry])
+
+
+def test_an_encoded_climb_out_of_the_allowlist_is_refused_before_any_connection() -> None:
+    registry = default_registry(allowed_endpoints=["http://127.0.0.1:8081/v1"])
+    ProviderHub(ProviderConfig()).register(registry)
+    for url in ("http://127.0.0.1:8081/v1/%2e%2e/admin", "http://127.0.0.1:8081/v1?x=1"):
+        with pytest.raises(InvalidAgentSpecError, match="ARAGORA_AGENT_ENDPOINTS"):
+            registry.build_panel([f"openai-compatible:m@{url}"])
+
+
+def test_an_endpoint_has_one_spelling() -> None:
+    spellings = ["HTTP://Gpu:80/v1/", "http://gpu/v1", "http://gpu:80//v1", "http://gpu/%761"]
+    assert {canonical_endpoint(url) for url in spellings} == {"http://gpu/v1"}
+    assert canonical_endpoint("https://[::1]:8443/v1") == "https://[::1]:8443/v1"
 
 
 # -- fallback wiring --------------------------------------------------------------------------
@@ -223,12 +249,17 @@ async def test_breakers_drive_health_and_status() -> None:
             hub.register(registry)
             llm = registry.create("anthropic:claude-sonnet-4-5")
             assert hub.health() is Health.HEALTHY
-            with pytest.raises(ProviderError) as caught:
-                await llm.complete(request())  # 2 of 3 attempts open the breaker
-            assert caught.value.kind == Kind.CIRCUIT_OPEN
+            for _ in range(2):  # a call counts once, after its 3 attempts
+                with pytest.raises(ProviderError) as caught:
+                    await llm.complete(request())
+                assert caught.value.kind == Kind.SERVER_ERROR
             assert hub.health() is Health.UNHEALTHY
+            with pytest.raises(ProviderError) as caught:
+                await llm.complete(request())
+            assert caught.value.kind == Kind.CIRCUIT_OPEN
+            assert "claude-sonnet-4-5@http://127.0.0.1:" in str(caught.value)  # the breaker
             rows = agent_statuses(registry, hub, ["anthropic:claude-sonnet-4-5#lead", "demo"])
-    assert len(fake.requests) == 2
+    assert len(fake.requests) == 6
     by_name = {row.name: row for row in rows}
     assert by_name["lead"].status == "circuit_open"
     assert by_name["demo:pragmatist"].status == "ready"  # named as on a panel

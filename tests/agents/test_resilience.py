@@ -11,7 +11,7 @@ import pytest
 from aragora.agents.breaker import Breaker, BreakerBoard, BreakerState, CircuitBreaker, Health
 from aragora.agents.http import Kind
 from aragora.agents.limits import Limited, ProviderLimit, TokenBucket
-from aragora.agents.resilience import AttemptTimeout, FallbackChain, Retry, RetryPolicy
+from aragora.agents.resilience import AttemptTimeout, Dispatch, FallbackChain, RetryPolicy
 from aragora.agents.scripted import ScriptedLLM
 from aragora.debate.ports import Completion, CompletionRequest, Fallback, TokenCallback, Usage
 from aragora.errors import ProviderError
@@ -23,8 +23,8 @@ def failure(kind: str, retry_after: float | None = None) -> ProviderError:
     return ProviderError(f"fake {kind}", kind=kind, provider="fake", retry_after=retry_after)
 
 
-def retry(llm: ScriptedLLM, sleeps: Sleeps, **policy: Any) -> Retry:
-    return Retry(llm, RetryPolicy(**policy), sleep=sleeps, rand=lambda: 1.0)
+def retry(llm: ScriptedLLM, sleeps: Sleeps, **policy: Any) -> Dispatch:
+    return Dispatch(llm, policy=RetryPolicy(**policy), sleep=sleeps, rand=lambda: 1.0)
 
 
 # -- retry --------------------------------------------------------------------------------
@@ -32,7 +32,7 @@ def retry(llm: ScriptedLLM, sleeps: Sleeps, **policy: Any) -> Retry:
 
 async def test_retry_backs_off_exponentially_then_succeeds() -> None:
     sleeps = Sleeps()
-    llm = ScriptedLLM([failure(Kind.SERVER_ERROR), failure(Kind.NETWORK), "ok"])
+    llm = ScriptedLLM([failure(Kind.SERVER_ERROR), failure(Kind.OVERLOADED), "ok"])
     completion = await retry(llm, sleeps, attempts=3, base_delay=0.5, max_delay=20).complete(
         request()
     )
@@ -43,7 +43,7 @@ async def test_retry_backs_off_exponentially_then_succeeds() -> None:
 async def test_full_jitter_draws_below_the_ceiling() -> None:
     sleeps = Sleeps()
     llm = ScriptedLLM([failure(Kind.OVERLOADED), "ok"])
-    wrapper = Retry(llm, RetryPolicy(base_delay=2.0), sleep=sleeps, rand=lambda: 0.25)
+    wrapper = Dispatch(llm, policy=RetryPolicy(base_delay=2.0), sleep=sleeps, rand=lambda: 0.25)
     await wrapper.complete(request())
     assert sleeps.calls == [0.5]
 
@@ -66,7 +66,14 @@ async def test_a_retry_after_beyond_the_cap_is_not_waited_for() -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    [Kind.AUTH, Kind.BAD_REQUEST, Kind.CONTEXT_TOO_LONG, Kind.QUOTA_EXHAUSTED, Kind.CIRCUIT_OPEN],
+    [
+        Kind.AUTH,
+        Kind.BAD_REQUEST,
+        Kind.CONTEXT_TOO_LONG,
+        Kind.QUOTA_EXHAUSTED,
+        Kind.CIRCUIT_OPEN,
+        Kind.QUEUE_TIMEOUT,
+    ],
 )
 async def test_some_failures_are_never_retried(kind: str) -> None:
     sleeps = Sleeps()
@@ -136,15 +143,18 @@ async def test_half_open_lets_one_probe_through_and_closes_on_success() -> None:
     breaker.admit()
     breaker.failure()
     assert breaker.state is BreakerState.OPEN
+    assert guarded.unavailable_for() == 10.0
     clock.now = 10.0
     assert breaker.state is BreakerState.HALF_OPEN
+    assert guarded.unavailable_for() is None
     probe = asyncio.ensure_future(guarded.complete(request()))
     await asyncio.sleep(0)
-    with pytest.raises(ProviderError) as caught:  # a second caller while the probe runs
-        await guarded.complete(request())
-    assert caught.value.kind == Kind.CIRCUIT_OPEN
+    second = asyncio.ensure_future(guarded.complete(request()))  # waits for the probe
+    await asyncio.sleep(0.01)
+    assert len(llm.calls) == 1
     gate.set()
     assert (await probe).text == "ok"
+    assert (await second).text == "ok"
     assert breaker.state is BreakerState.CLOSED
 
 
@@ -175,7 +185,8 @@ def test_health_follows_the_breakers() -> None:
     clock = Clock()
     board = BreakerBoard(failure_threshold=1, reset_timeout=10, clock=clock)
     assert board.health() is Health.HEALTHY
-    first, second = board.get("anthropic", "a"), board.get("openai", "b")
+    first = board.get("https://api.anthropic.com", "a")
+    second = board.get("https://api.openai.com/v1", "b")
     assert board.health() is Health.HEALTHY
     first.admit()
     first.failure()
@@ -185,7 +196,10 @@ def test_health_follows_the_breakers() -> None:
     assert board.health() is Health.UNHEALTHY
     clock.now = 10.0  # both half open: probing, not dead
     assert board.health() is Health.DEGRADED
-    assert board.states() == {"anthropic:a": "half_open", "openai:b": "half_open"}
+    assert board.states() == {
+        "a@https://api.anthropic.com": "half_open",
+        "b@https://api.openai.com/v1": "half_open",
+    }
 
 
 # -- limits -------------------------------------------------------------------------------

@@ -275,8 +275,9 @@ async def test_the_hub_takes_start_buckets_from_its_source_and_closes_it() -> No
         hub.build(AgentSpec.parse("openai:gpt-4o"))
         hub.build(AgentSpec.parse("openai:gpt-4o-mini"))  # same endpoint, same bucket
         hub.build(AgentSpec.parse("openai-compatible:m@http://127.0.0.1:9/v1"))
+        hub.build(AgentSpec.parse("openai-compatible:n@HTTP://127.0.0.1:9/v1/"))  # the same
     assert source.asked == [
-        ("openai", "openai", 3.0, 7),
+        ("openai", "https://api.openai.com/v1", 3.0, 7),
         ("openai-compatible", "http://127.0.0.1:9/v1", 3.0, 7),
     ]
     assert source.closed

@@ -80,7 +80,16 @@ def test_live_progress_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["debate", TASK, "--agents", "demo,demo,demo", "--mode", "debate"])
     out = capsys.readouterr().out
     assert code == 0
-    for fragment in ("Round 1", "proposes", "critiques", "Vote", "Verdict:", "Cost:", "(demo)"):
+    assert out.startswith(f"Aragora: {TASK}\n")
+    for fragment in (
+        "Independent answers",
+        "Round 1: critiques",
+        "critiques",
+        "Vote",
+        "Verdict:",
+        "Cost:",
+        "(demo)",
+    ):
         assert fragment in out
 
 
@@ -97,6 +106,9 @@ def test_live_progress_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
         (["debate", TASK, "--rounds", "11"], "rounds must be an integer from 1 to 10"),
         (["debate", TASK, "--consensus", "judge", "--judge", "nobody"], "'nobody' is not on"),
         (["debate"], "the following arguments are required: task"),
+        (["debate", TASK, "--memory", "--server", "http://127.0.0.1:9"], "cannot go with"),
+        (["debates", "list", "--limit", "0"], "limit must be between 1 and 1000"),
+        (["debates", "show", "no-such-debate"], "debate no-such-debate not found"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(

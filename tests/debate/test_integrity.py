@@ -40,9 +40,25 @@ GARBAGE = [
     # what a 270M base model and a small instruct model actually sent back
     (
         "ANSWER: <your answer on one line: a short label, a number, yes/no, or one sentence>",
-        "placeholder",
+        "template",
     ),
-    ("ANSWER: <answer>\nCONFIDENCE: <a number from 0 to 1>", "placeholder"),
+    ("ANSWER: <answer>\nCONFIDENCE: <a number from 0 to 1>", "template"),
+    (
+        "ANSWER: Yes\nCONFIDENCE: <a number from 0 to 1>\nREASONING: <why, in a few sentences>",
+        "template",
+    ),
+    # Gemma 3 270M, single mode: the format twice, then a paraphrase of the placeholder
+    (
+        " <your answer on one line: a short label, a number, yes/no, or one sentence>\n"
+        "CONFIDENCE: <a number from 1 to 20>\n [/INST] \n<</YOUR ANSWER: Your answer in the "
+        "form of a short statement appears here.",
+        "markup",
+    ),
+    ("ANSWER: Your answer in the form of a short statement appears here.", "placeholder"),
+    ("ANSWER: (insert the answer here)", "placeholder"),
+    # the same model in auto mode: a worksheet with two different answers
+    ("1. Is it fair?\nAnswer: A\n2. Which are true?\nAnswer: A, C, and D", "more than one"),
+    ("ANSWER: 17 is prime\n <<SYS>> continue", "markup"),
     ("ANSWER: [your answer here]", "placeholder"),
     ("ANSWER: <<SYS>> You are a helpful assistant", "markup"),
     ("ANSWER: Yes<end_of_turn>\n<start_of_turn>user", "markup"),
@@ -52,7 +68,8 @@ GARBAGE = [
     ("ANSWER: Is 17 a prime number?", "repeats the task"),
     ("ANSWER: is 17 a prime number", "repeats the task"),
     ("ANSWER: a short label, a number, yes/no, or one sentence", "instructions"),
-    ("ANSWER: Give your own answer to the task.", "instructions"),
+    ("ANSWER: Give your own answer to the task.", "placeholder"),
+    ("ANSWER: Reply in exactly this format", "instructions"),
     ("ANSWER: N/A", "declined"),
     ("ANSWER: I don't know.", "declined"),
     ("ANSWER: ...", "declined"),
@@ -81,6 +98,8 @@ VALID = [
     '{"answer": "Yes", "confidence": 0.9, "reasoning": "no divisors"}',
     "ANSWER: None of them\nCONFIDENCE: 0.5\nREASONING: none fits.",
     "ANSWER: Yes, it is a prime number\nCONFIDENCE: 0.9\nREASONING: a number question",
+    'ANSWER: <a href="https://en.wikipedia.org/wiki/17">Yes</a>\nCONFIDENCE: 0.7',
+    "ANSWER: Yes\nCONFIDENCE: 0.9\nREASONING: ok\nANSWER: yes",
 ]
 
 
@@ -146,8 +165,8 @@ async def test_one_valid_answer_out_of_three_is_no_decision() -> None:
     assert result["confidence"] == 0.0
     assert result["outcome"] == "no_quorum"
     assert "1 of 3 agent(s) gave a valid answer, 2 needed" in result["error"]
-    assert "a2: answer is the prompt's placeholder" in result["error"]
-    assert "a3: reply did not follow" in result["error"]
+    assert "a2: reply echoes the prompt's template" in result["error"]
+    assert "a3: reply holds chat-template markup" in result["error"]
     assert EventType.CONSENSUS_REACHED not in [e.type for e in events]
     codes = [e.data.get("code") for e in events if e.type == EventType.WARNING]
     assert codes.count("invalid_answer") == 2

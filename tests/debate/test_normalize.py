@@ -19,6 +19,8 @@ from aragora.errors import InvalidInputError
 LONG_A = "Use PostgreSQL for everything because it scales, has mature tooling and supports JSON."
 LONG_B = "Use PostgreSQL for everything, because it scales, has mature tooling and supports JSON!"
 LONG_C = "Use SQLite for small deployments since it is embedded and needs no server process."
+# Says what LONG_A says in fewer of its words: the same names, numbers and polarity.
+LONG_D = "Use PostgreSQL for now; it is good enough for JSON workloads and easy to run."
 
 WORDS = ["yes", "No", "the", "a", "True", "42", "1,000", "$", "%", "km", "PostgreSQL", "-", "."]
 PUNCT = ["**", '"', "'", "(", ")", "[", "]", "- ", "`", "#", ">", "—", ",", "!", "?", "“", "”"]
@@ -30,17 +32,23 @@ answer_like = st.lists(st.sampled_from(WORDS + PUNCT) | st.text(max_size=4), max
 def test_public_api_is_pinned() -> None:
     assert sorted(normalize.__all__) == sorted(
         [
+            "OPPOSED_AT_MOST",
             "SHORT_LABEL_WORDS",
+            "Comparison",
             "Similarity",
             "cluster_answers",
+            "compare_answers",
             "lexical_similarity",
             "normalize_answer",
+            "same_position",
         ]
     )
 
 
 @pytest.mark.parametrize(
-    "module", ["answers", "normalize", "convergence", "_text"], ids=lambda name: name
+    "module",
+    ["answers", "normalize", "convergence", "_text", "positions", "lexicon"],
+    ids=lambda name: name,
 )
 def test_core_module_imports_only_the_stdlib_and_errors(module: str) -> None:
     source = Path(aragora.debate.__file__).with_name(f"{module}.py").read_text()
@@ -83,6 +91,14 @@ def test_core_module_imports_only_the_stdlib_and_errors(module: str) -> None:
         ("No, because it costs more", "no"),
         ("no - too slow", "no"),
         ("Incorrect.", "no"),
+        ("No, it is not prime.", "no"),
+        ("Yes — 17 is prime", "yes"),
+        ("Final answer: yes", "yes"),
+        ("**Answer:** No", "no"),
+        ("The answer is yes, because 17 has no divisors but 1 and itself.", "yes"),
+        ("That is correct.", "yes"),
+        ("Yes, definitely and without doubt", "yes"),
+        ("No, and it never will be", "no"),
     ],
 )
 def test_yes_no_family(answer: str, key: str) -> None:
@@ -109,6 +125,54 @@ def test_words_that_merely_start_like_yes_or_no_are_not(answer: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [
+        "Yes, but only for reads",
+        "Yes if the budget allows",
+        "No, unless we add replicas",
+        "Yes and no",
+        "No or yes",
+        "Yes, probably",
+        "Yes — it depends on the load",
+        "No, except for the billing service",
+    ],
+)
+def test_a_qualified_yes_or_no_keeps_its_own_key(answer: str) -> None:
+    key = normalize_answer(answer)
+    assert key not in ("yes", "no")
+    assert key == " ".join(answer.casefold().split())
+
+
+@pytest.mark.parametrize(
+    ("answer", "key"),
+    [
+        ("Answer: 42", "42"),
+        ("Final answer: **42**", "42"),
+        ("**Final Answer**: 42", "42"),
+        ("answer - 42", "42"),
+        ("The answer is 42.", "42"),
+        ("The final answer is: 42", "42"),
+        ("It's 42.", "42"),
+        ("It’s 42", "42"),
+        ("I think 42", "42"),
+        ("It is not 42", "not 42"),
+        ("It's not prime.", "not prime"),
+        ("Recommendation: use PostgreSQL", "use postgresql"),
+        ("The answer is the Eiffel Tower", "eiffel tower"),
+        (r"\boxed{42}", "42"),
+        (r"$\boxed{42}$", "42"),
+        ("It is.", "it is"),
+        ("Answer:", "answer"),
+        ("Answers: 42", "answers: 42"),
+        ("It isn't 42", "it isn't 42"),
+        ("Answer the question first", "answer the question first"),
+    ],
+)
+def test_answer_frames_and_boxes_are_wrapping(answer: str, key: str) -> None:
+    assert normalize_answer(answer) == key
+
+
+@pytest.mark.parametrize(
     ("answer", "key"),
     [
         ("42", "42"),
@@ -119,19 +183,35 @@ def test_words_that_merely_start_like_yes_or_no_are_not(answer: str) -> None:
         ("42.", "42"),
         ("1,000", "1000"),
         ("1000.00", "1000"),
-        ("$1,000", "1000"),
-        ("€ 1,000.50", "1000.5"),
+        ("$1,000", "$1000"),
+        ("1000 dollars", "$1000"),
+        ("1,000 USD", "$1000"),
+        ("€ 1,000.50", "€1000.5"),
+        ("1000.5 euros", "€1000.5"),
         ("-5", "-5"),
         ("−5", "-5"),
-        ("-$5", "-5"),
+        ("-$5", "-$5"),
+        ("$-5", "-$5"),
         ("-0.0", "0"),
         (".5", "0.5"),
         ("0.50", "0.5"),
         ("50%", "50%"),
         ("50.0 %", "50%"),
+        ("50 percent", "50%"),
         ("42km", "42 km"),
         ("42 KM", "42 km"),
-        ("3.50 dollars", "3.5 dollars"),
+        ("3.50 dollars", "$3.5"),
+        ("3 replicas", "3 replicas"),
+        ("forty-two", "42"),
+        ("Forty two.", "42"),
+        ("one hundred and five", "105"),
+        ("minus seven", "-7"),
+        ("three replicas", "3 replicas"),
+        ("fifty percent", "50%"),
+        ("42 (forty-two)", "42"),
+        ("**42** (forty-two)", "42"),
+        ("forty-two (42)", "42"),
+        ("$1,000 (one thousand dollars)", "$1000"),
         ("100 km/h", "100 km/h"),
         ("12345678901234567890123456789012345.000", "12345678901234567890123456789012345"),
     ],
@@ -141,7 +221,8 @@ def test_numbers_get_a_canonical_decimal(answer: str, key: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "answer", ["1,00", "1.2.3", "42 light years away", "$", "1e5", "+-5", "4 2"]
+    "answer",
+    ["1,00", "1.2.3", "42 light years away", "$", "1e5", "+-5", "4 2", "$5 euros", "five twenty"],
 )
 def test_things_that_are_not_a_sole_number_stay_text(answer: str) -> None:
     key = normalize_answer(answer)
@@ -178,10 +259,12 @@ def test_short_labels(answer: str, key: str) -> None:
 
 
 def test_long_free_text_keeps_its_articles_and_inner_punctuation() -> None:
-    text = "  The answer is: use PostgreSQL,   NOT SQLite — because of concurrency!!  "
+    text = "  The choice: use PostgreSQL,   NOT SQLite — because of the concurrency!!  "
     assert normalize_answer(text) == (
-        "the answer is: use postgresql, not sqlite — because of concurrency"
+        "the choice: use postgresql, not sqlite — because of the concurrency"
     )
+    framed = "The answer is: use PostgreSQL, NOT SQLite — because of the concurrency"
+    assert normalize_answer(framed) == ("use postgresql, not sqlite — because of the concurrency")
 
 
 @pytest.mark.parametrize("answer", ["", "   ", "...", "**", "“”", "()", "- ", "-", "—", "¿?"])
@@ -247,8 +330,22 @@ def test_similarity_is_compared_with_each_clusters_first_answer() -> None:
         calls.append((a, b))
         return 0.0
 
-    cluster_answers([LONG_A, LONG_C, LONG_B], recording)
-    assert calls == [(LONG_A, LONG_C), (LONG_A, LONG_B), (LONG_C, LONG_B)]
+    cluster_answers([LONG_A, LONG_D, LONG_B], recording)
+    assert calls == [(LONG_A, LONG_D), (LONG_A, LONG_B), (LONG_D, LONG_B)]
+
+
+def test_similarity_is_never_asked_about_answers_that_cannot_merge() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def recording(a: str, b: str) -> float:
+        calls.append((a, b))
+        return 1.0
+
+    not_prime = "Seventeen is not a prime number, since it has more than two divisors."
+    prime = "Seventeen is a prime number, since it has no more than two divisors."
+    answers = [LONG_A, LONG_C, "PostgreSQL", not_prime, prime]
+    assert cluster_answers(answers, recording) == [[0], [1], [2], [3], [4]]
+    assert calls == []
 
 
 def test_a_nan_similarity_never_merges() -> None:
@@ -256,7 +353,8 @@ def test_a_nan_similarity_never_merges() -> None:
 
 
 def test_the_threshold_decides() -> None:
-    assert cluster_answers([LONG_A, LONG_C], threshold=0.0) == [[0, 1]]
+    assert cluster_answers([LONG_A, LONG_D], threshold=0.0) == [[0, 1]]
+    assert cluster_answers([LONG_A, LONG_D], threshold=0.8) == [[0], [1]]
     reworded = LONG_A.replace("mature", "good")
     assert cluster_answers([LONG_A, reworded], threshold=0.8) == [[0, 1]]
     assert cluster_answers([LONG_A, reworded], threshold=1.0) == [[0], [1]]

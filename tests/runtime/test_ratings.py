@@ -12,12 +12,20 @@ from aragora.storage.repository import Rating
 
 
 def document(
-    agrees: dict[str, bool], *, failed: tuple[str, ...] = (), decided: bool = True
+    agrees: dict[str, bool],
+    *,
+    failed: tuple[str, ...] = (),
+    decided: bool = True,
+    models: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    models = models or {}
     return {
         "status": "completed" if decided else "failed",
         "final_answer": "yes" if decided else None,
-        "agents": [{"name": a, "failed": a in failed} for a in [*agrees, *failed]],
+        "agents": [
+            {"name": a, "provider": "p", "model": models.get(a, "m"), "failed": a in failed}
+            for a in [*agrees, *failed]
+        ],
         "positions": [{"agent": a, "agrees": v} for a, v in agrees.items()],
     }
 
@@ -47,19 +55,38 @@ def test_failed_agents_count_the_debate_but_play_no_games() -> None:
 
 
 def test_an_upset_moves_ratings_more_than_an_expected_result() -> None:
-    current = {"strong": Rating("strong", elo=1800), "weak": Rating("weak", elo=1400)}
+    current = {
+        ("p", "m", "strong"): Rating("strong", elo=1800, provider="p", model="m"),
+        ("p", "m", "weak"): Rating("weak", elo=1400, provider="p", model="m"),
+    }
     upset = by_agent(rate_debate(document({"strong": False, "weak": True}), current))
     expected = by_agent(rate_debate(document({"strong": True, "weak": False}), current))
     assert upset["weak"].elo - 1400 > expected["strong"].elo - 1800 > 0
 
 
+def test_a_rating_belongs_to_the_name_and_its_model() -> None:
+    """The same name on another model starts from its own rating, not the other's."""
+    current = {("p", "m1", "a"): Rating("a", elo=1800, provider="p", model="m1")}
+    new = rate_debate(document({"a": True, "b": False}, models={"a": "m2"}), current)
+    assert [(r.key, r.elo) for r in new] == [
+        (("p", "m2", "a"), 1516.0),
+        (("p", "m", "b"), 1484.0),
+    ]
+
+
 def test_leaderboard_rows_have_the_contract_fields() -> None:
-    rows = leaderboard_rows([Rating("a", elo=1510, wins=1, debates=2)])
-    assert rows == [
+    rows = leaderboard_rows(
+        [Rating("a", elo=1510, wins=1, debates=2, provider="p", model="m"), Rating("old")]
+    )
+    assert rows[1]["provider"] is None
+    assert rows[1]["model"] is None
+    assert rows[:1] == [
         {
             "rank": 1,
             "agent": "a",
             "name": "a",
+            "provider": "p",
+            "model": "m",
             "elo": 1510,
             "wins": 1,
             "losses": 0,

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aragora.errors import ConfigurationError
+from aragora.errors import ConfigurationError, InvalidInputError
 from aragora.runtime.auth import ensure_admin_token
 
 from .support import ADMIN, client_for, make_settings, node_of, running_app
@@ -72,7 +72,13 @@ async def test_required_auth_roles(tmp_path: Path) -> None:
         assert (await client.get("/api/health")).status_code == 200
         assert (await client.get("/api/v1/health")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
-        assert (await client.get("/metrics")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
+        # Metrics are a read like any other: a viewer token (Prometheus gets one).
+        for path in ("/metrics", "/api/v1/metrics/prometheus", "/api/metrics/prometheus"):
+            assert_401(await client.get(path))
+            scraped = await client.get(path, headers=viewer)
+            assert scraped.status_code == 200
+            assert "aragora_http_requests_total" in scraped.text
         assert_401(await client.get("/api/v1/debates"))
         assert_401(await client.get("/api/v1/agents"))
         assert_401(await client.get("/api/leaderboard"))
@@ -178,3 +184,14 @@ async def test_generated_admin_token_authenticates(tmp_path: Path) -> None:
         secret = (tmp_path / "admin_token").read_text().strip()
         response = await client.get("/api/admin/maintenance", headers=bearer(secret))
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize("name", ["a\nb", "x" * 201, "bell\x07", "nul\x00", "rtl\u202e", " "])
+async def test_token_names_are_checked_by_the_store_itself(tmp_path: Path, name: str) -> None:
+    async with running_app(make_settings(tmp_path)) as (app, _):
+        tokens = node_of(app).tokens
+        with pytest.raises(InvalidInputError):
+            await tokens.create(name=name, role="viewer", secret="a-secret-token-value")
+        assert await tokens.list() == []
+        made = await tokens.create(name="  ci bot  ", role="viewer", secret="another-secret")
+        assert made.name == "ci bot"

@@ -335,3 +335,42 @@ async def test_the_routes_are_documented(client: httpx.AsyncClient) -> None:
     ]:
         assert method in paths.get(path, {}), f"{method.upper()} {path}"
     assert "/api/knowledge/export" not in paths  # the alias is served, not documented twice
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        # taken on SQLite, which kept a 300-character name; PostgreSQL cannot hold it
+        ({"source": {"debate_id": "d", "agent": "L" * 300}}, "source.agent must be at most 200"),
+        # valid ISO 8601, but past the year 9999 once in UTC
+        ({"created_at": "9999-12-31T23:59:59-00:01"}, "created_at is out of range"),
+        ({"title": "nul \u0000 in a title"}, "title must not contain NUL"),
+    ],
+)
+async def test_an_item_no_backend_could_store_is_a_400_naming_it(
+    tmp_path: Path, bad: dict[str, Any], problem: str
+) -> None:
+    async with running_app(make_settings(tmp_path)) as (app, client):
+        response = await import_(client, document(item(1), item(2), item(3), {**item(4), **bad}))
+        assert response.status_code == 400, response.text
+        assert response.json()["error"].startswith(f"items[3] (id 'note-04'): {problem}")
+        assert await node_of(app).storage.knowledge.count() == 0
+
+
+async def test_a_large_import_streams_in_chunks(tmp_path: Path) -> None:
+    """The body arrives in many chunks (as a large upload does) and is read from a spool
+    file, item by item: the result is the same as a small one's."""
+    body = json.dumps(document(*(item(n, content="y" * 2000) for n in range(60)))).encode()
+
+    async def chunks() -> Any:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    async with running_app(make_settings(tmp_path)) as (_, client):
+        response = await client.post(
+            "/api/knowledge/import",
+            content=chunks(),
+            headers={**ADMIN_HEADERS, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == {"imported": 60, "unchanged": 0, "count": 60}

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
+
+from aragora.server.app import create_app
+
+from .support import make_settings
 
 # Every HTTP route of CONTRACT.md but knowledge and receipts (other issues).
 CONTRACT_ROUTES = [
@@ -82,8 +87,22 @@ async def test_operations_are_complete(spec: dict) -> None:  # type: ignore[type
     assert listing["limit"]["schema"]["maximum"] == 1000
     assert listing["limit"]["schema"]["minimum"] == 1
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-    assert create["security"] == [{"bearer": []}]
+    # Bound to loopback, auth is off: a token is optional on reads and writes, required on
+    # admin routes; the stats also answer the local operator without one.
+    assert create["security"] == [{"bearer": []}, {}]
+    assert spec["paths"]["/api/v1/admin/maintenance"]["post"]["security"] == [{"bearer": []}]
+    assert spec["paths"]["/api/v1/admin/stats"]["get"]["security"] == [{"bearer": []}, {}]
     assert "security" not in spec["paths"]["/api/v1/health"]["get"]
+
+
+async def test_security_follows_require_auth(tmp_path: Path) -> None:
+    spec = create_app(make_settings(tmp_path, ARAGORA_REQUIRE_AUTH="true")).openapi()
+    paths = spec["paths"]
+    assert paths["/api/v1/debates"]["post"]["security"] == [{"bearer": []}]
+    assert paths["/api/v1/debates"]["get"]["security"] == [{"bearer": []}]
+    assert paths["/metrics"]["get"]["security"] == [{"bearer": []}]
+    assert paths["/api/v1/admin/stats"]["get"]["security"] == [{"bearer": []}, {}]
+    assert "security" not in paths["/api/v2/receipts/signing-key"]["get"]
 
 
 async def test_docs_page_is_local_only(client: httpx.AsyncClient) -> None:

@@ -26,7 +26,11 @@ from aragora.storage.memory import memory_storage
 
 from .support import make_settings
 
-STARTED = re.compile(r"aragora: serving on (http://127\.0\.0\.1:\d+)(?: \(admin token in (.+)\))?")
+STARTED = re.compile(
+    r"aragora: serving on (http://127\.0\.0\.1:\d+)"
+    r" \(storage: (?P<storage>.+?); bus: (?P<bus>.+?); auth: (?P<auth>required|off)\)"
+    r"(?: \(admin token in (?P<token>.+)\))?"
+)
 
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -75,8 +79,11 @@ async def test_serve_starts_drains_and_exits_zero(tmp_path: Path) -> None:
         line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
         match = STARTED.match(line.strip())
         assert match, line
-        base, token_file = match.group(1), match.group(2)
+        base, token_file = match.group(1), match.group("token")
         assert token_file == str(tmp_path / "data" / "admin_token")
+        assert match.group("storage") == f"SQLite {tmp_path / 'data' / 'aragora.db'}"
+        assert match.group("bus") == "in-process"
+        assert match.group("auth") == "off"
         token_path = Path(token_file)
         assert stat.S_IMODE(token_path.stat().st_mode) == 0o600  # noqa: ASYNC240
         secret = token_path.read_text().strip()  # noqa: ASYNC240

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 from typing import IO
@@ -14,6 +15,7 @@ import pytest
 
 from aragora.cli.main import main
 from aragora.migrations.runner import Migrator
+from aragora.storage.backup import backup_sqlite
 from aragora.storage.database import Database
 from aragora.storage.repository import NewDebate, NewReceipt, Rating, Storage
 from aragora.storage.sql import sql_storage
@@ -27,7 +29,9 @@ async def _populate(store: Storage) -> list[str]:
     ids.append(queued.id)
     await store.tokens.create(name="ops", role="admin", secret="secret-1")
     await store.settings.set("maintenance", {"enabled": True, "message": "backup"})
-    await store.ratings.put([Rating("demo:a", 1523.25, wins=3, debates=3)])
+    await store.ratings.put(
+        [Rating("demo:a", 1523.25, wins=3, debates=3, provider="demo", model="a")]
+    )
     await store.receipts.append(NewReceipt("r1", ids[0], "h1", None, {"odr": "0.2"}))
     return ids
 
@@ -167,3 +171,23 @@ def test_backup_refuses_to_overwrite_and_postgres(
     monkeypatch.setenv("ARAGORA_DATABASE_URL", f"sqlite:///{tmp_path}/missing/none.db")
     assert main(["backup", str(tmp_path / "none-copy.db")]) == 1
     assert "nothing to back up" in capsys.readouterr().err
+
+
+async def test_embedded_files_are_private(tmp_path: Path) -> None:
+    """The database, its WAL and shared-memory files and a backup hold every debate and
+    token hash: 0600, in a data directory Aragora creates 0700."""
+    data_dir = tmp_path / "new-data-dir"
+    database = Database(f"sqlite:///{(data_dir / 'aragora.db').as_posix()}")
+    try:
+        await Migrator(database).migrate()
+        store = sql_storage(database)
+        await store.settings.set("k", 1)
+        files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data_dir.iterdir()}
+        assert {"aragora.db", "aragora.db-wal", "aragora.db-shm"} <= set(files)
+        assert all(mode == 0o600 for mode in files.values()), files
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        copy = tmp_path / "backup.db"
+        await backup_sqlite(data_dir / "aragora.db", copy)
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    finally:
+        await database.dispose()

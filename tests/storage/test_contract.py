@@ -10,13 +10,21 @@ from typing import Any
 import pytest
 
 from aragora.debate.events import Event
-from aragora.errors import ConflictError, InvalidInputError, NotFoundError, StaleLeaseError
+from aragora.debate.model import MAX_AGENT_NAME_CHARS, MAX_MODEL_CHARS, MAX_PROVIDER_CHARS
+from aragora.errors import (
+    ConflictError,
+    DataRejectedError,
+    InvalidInputError,
+    NotFoundError,
+    StaleLeaseError,
+)
 from aragora.storage.repository import (
     FencedEventSink,
     Lease,
     NewDebate,
     NewReceipt,
     Rating,
+    RatingKey,
     Storage,
 )
 
@@ -326,6 +334,52 @@ async def test_a_dead_workers_debate_is_claimed_before_the_queue(
     assert await store.leases.claim("worker-2", 30) is None
 
 
+async def test_a_claim_for_one_debate_takes_only_that_one(store: Storage, clock: FakeClock) -> None:
+    # A process running only its own debate (``aragora debate`` beside a server on the
+    # same database) must leave everyone else's queued and abandoned debates alone.
+    dead = await running(store, "theirs-running")
+    await store.debates.create(NewDebate("theirs-queued", "t", priority=50))
+    await store.debates.create(NewDebate("mine", "t"))
+    clock.advance(31)  # the other worker died: its debate is claimable again
+    assert await store.leases.claim("cli", 30, debate_id="nonexistent") is None
+    mine = await store.leases.claim("cli", 30, debate_id="mine")
+    assert mine is not None
+    assert (mine.debate_id, mine.owner, mine.epoch) == ("mine", "cli", 1)
+    assert await store.leases.claim("cli", 30, debate_id="mine") is None  # held now
+    # The rest is still there for an ordinary claim, dead worker's debate first.
+    first = await store.leases.claim("server", 30)
+    second = await store.leases.claim("server", 30)
+    assert first is not None
+    assert second is not None
+    assert (first.debate_id, first.epoch) == ("theirs-running", dead.epoch + 1)
+    assert second.debate_id == "theirs-queued"
+    clock.advance(31)  # a claim for one debate also takes it over once its lease expired
+    again = await store.leases.claim("cli-2", 30, debate_id="mine")
+    assert again is not None
+    assert (again.debate_id, again.epoch) == ("mine", 2)
+
+
+async def test_holder_is_the_live_lease_or_none(store: Storage, clock: FakeClock) -> None:
+    await store.debates.create(NewDebate("q", "t"))
+    assert await store.leases.current("q") is None  # queued: nobody holds it
+    assert await store.leases.current("unknown") is None
+    lease = await store.leases.claim("worker-1", 30, debate_id="q")
+    assert lease is not None
+    held = await store.leases.current("q")
+    assert held is not None
+    assert (held.debate_id, held.owner, held.epoch) == ("q", "worker-1", lease.epoch)
+    clock.advance(31)  # the worker stopped renewing: the debate awaits resumption
+    assert await store.leases.current("q") is None
+    renewed = await store.leases.claim("worker-2", 30)
+    assert renewed is not None
+    await store.leases.release(renewed, requeue=True)  # drained: back on the queue
+    assert await store.leases.current("q") is None
+    taken = await store.leases.claim("worker-3", 30)
+    assert taken is not None
+    await store.debates.update("q", status="completed")
+    assert await store.leases.current("q") is None  # finished
+
+
 async def test_a_finished_debate_leaves_the_queue(store: Storage) -> None:
     await store.debates.create(NewDebate("d1", "t"))
     await store.debates.update("d1", status="cancelled")
@@ -336,6 +390,56 @@ async def test_a_finished_debate_leaves_the_queue(store: Storage) -> None:
         await store.events.append(event("d2", 1), epoch=lease.epoch)
     await store.leases.release(lease, requeue=True)  # its worker's release still succeeds
     assert await store.leases.claim("w", 30) is None  # and does not requeue it
+
+
+# --- values every backend stores alike -------------------------------------------------------
+@pytest.mark.parametrize(
+    "agent", ["x" * (MAX_AGENT_NAME_CHARS + 1), "a\x00b", "line\nbreak", "esc\x1b[31m"]
+)
+async def test_an_agent_name_no_backend_could_store_is_refused_alike(
+    store: Storage, agent: str
+) -> None:
+    """SQLite would keep a 300-character name that PostgreSQL refuses; both refuse it."""
+    lease = await running(store)
+    with pytest.raises(InvalidInputError, match="agent name"):
+        await store.events.append(replace(event("d1", 1), agent=agent), epoch=lease.epoch)
+    assert await store.events.last_seq("d1") == 0
+    await store.events.append(
+        replace(event("d1", 1), agent="x" * MAX_AGENT_NAME_CHARS), epoch=lease.epoch
+    )
+
+
+@pytest.mark.parametrize("task", ["a\x00b", "a\ud800b"])
+async def test_a_task_no_backend_could_store_is_refused_alike(store: Storage, task: str) -> None:
+    with pytest.raises(InvalidInputError, match="task"):
+        await store.debates.create(NewDebate("d1", task))
+    assert (await store.debates.counts())["queued"] == 0
+
+
+async def test_a_value_the_database_cannot_encode_is_a_data_error(store: Storage) -> None:
+    """What validation missed and the database refuses is a DataRejectedError (retrying
+    cannot help), never a generic error a worker would retry."""
+    lease = await running(store)
+    with pytest.raises(DataRejectedError):
+        await store.events.append(event("d1", 1, content="a\ud800b"), epoch=lease.epoch)
+    assert await store.events.last_seq("d1") == 0
+
+
+async def test_the_live_lease_of_a_running_debate(store: Storage, clock: FakeClock) -> None:
+    await store.debates.create(NewDebate("d1", "t"))
+    assert await store.leases.current("d1") is None
+    assert await store.leases.current("nope") is None
+    lease = await store.leases.claim("w1", 30)
+    assert lease is not None
+    assert await store.leases.current("d1") == lease
+    renewed = await store.leases.renew(lease, 30)
+    assert await store.leases.current("d1") == renewed
+    await store.leases.release(renewed, requeue=True)
+    assert await store.leases.current("d1") is None
+    again = await store.leases.claim("w2", 30)
+    assert again is not None
+    clock.advance(60)  # its worker died: no live lease
+    assert await store.leases.current("d1") is None
 
 
 # --- tokens, settings, ratings, receipts -------------------------------------------------------
@@ -377,42 +481,85 @@ async def test_settings(store: Storage) -> None:
         await store.settings.set("x", None)
 
 
+def _key(name: str, model: str = "m") -> RatingKey:
+    return ("p", model, name)
+
+
+def _rating(name: str, elo: float = 1500.0, model: str = "m", **record: int) -> Rating:
+    return Rating(name, elo, provider="p", model=model, **record)
+
+
 async def test_ratings(store: Storage) -> None:
     assert await store.ratings.leaderboard() == []
     await store.ratings.put(
-        [Rating("a", 1510.5, wins=1, debates=1), Rating("b", 1489.5, losses=1, debates=1)]
+        [_rating("a", 1510.5, wins=1, debates=1), _rating("b", 1489.5, losses=1, debates=1)]
     )
-    await store.ratings.put([Rating("c", 1510.5, draws=1, debates=1), Rating("b", 1400.0)])
+    await store.ratings.put([_rating("c", 1510.5, draws=1, debates=1), _rating("b", 1400.0)])
     assert [r.agent for r in await store.ratings.leaderboard()] == ["a", "c", "b"]
     assert [r.agent for r in await store.ratings.leaderboard(limit=1)] == ["a"]
-    got = await store.ratings.get(["a", "b", "zz"])
-    assert got == {"a": Rating("a", 1510.5, wins=1, debates=1), "b": Rating("b", 1400.0)}
+    got = await store.ratings.get([_key("a"), _key("b"), _key("zz")])
+    assert got == {
+        _key("a"): _rating("a", 1510.5, wins=1, debates=1),
+        _key("b"): _rating("b", 1400.0),
+    }
     assert await store.ratings.get([]) == {}
 
 
-def _one_more(current: Mapping[str, Rating], agents: Sequence[str]) -> list[Rating]:
+async def test_one_name_under_two_models_is_two_ratings(store: Storage) -> None:
+    await store.ratings.put([_rating("a", 1600.0, model="m1"), _rating("a", 1400.0, model="m2")])
+    board = await store.ratings.leaderboard()
+    assert [(r.agent, r.model, r.elo) for r in board] == [("a", "m1", 1600.0), ("a", "m2", 1400.0)]
+    got = await store.ratings.get([_key("a", "m2")])
+    assert got == {_key("a", "m2"): _rating("a", 1400.0, model="m2")}
+
+
+@pytest.mark.parametrize(
+    "rating",
+    [
+        Rating("x" * (MAX_AGENT_NAME_CHARS + 1), provider="p", model="m"),
+        Rating("a", provider="p" * (MAX_PROVIDER_CHARS + 1), model="m"),
+        Rating("a", provider="p", model="m" * (MAX_MODEL_CHARS + 1)),
+        Rating("a\x00b", provider="p", model="m"),
+    ],
+)
+async def test_a_rating_that_does_not_fit_is_refused_on_every_backend(
+    store: Storage, rating: Rating
+) -> None:
+    with pytest.raises(InvalidInputError):
+        await store.ratings.put([rating])
+    with pytest.raises(InvalidInputError):
+        await store.ratings.record("d", [rating.key], lambda current: [rating])
+    assert await store.ratings.leaderboard() == []
+    assert await store.ratings.record("d", [_key("a")], lambda current: []) is True
+
+
+def _one_more(current: Mapping[RatingKey, Rating], agents: Sequence[str]) -> list[Rating]:
     return [
-        replace(current.get(a) or Rating(a), debates=(current.get(a) or Rating(a)).debates + 1)
+        replace(
+            current.get(_key(a)) or _rating(a),
+            debates=(current.get(_key(a)) or _rating(a)).debates + 1,
+        )
         for a in agents
     ]
 
 
 async def test_each_debate_is_rated_once_and_no_update_is_lost(store: Storage) -> None:
     agents = ["a", "b", "c"]
+    keys = [_key(a) for a in agents]
     new = await asyncio.gather(  # first ratings of new agents, at once
-        *(store.ratings.record(f"n{n}", ["x"], lambda c: _one_more(c, ["x"])) for n in range(5))
+        *(
+            store.ratings.record(f"n{n}", [_key("x")], lambda c: _one_more(c, ["x"]))
+            for n in range(5)
+        )
     )
     assert all(new)
-    assert (await store.ratings.get(["x"]))["x"].debates == 5
-    first = await store.ratings.record("d1", agents, lambda c: _one_more(c, agents))
-    again = await store.ratings.record("d1", agents, lambda c: _one_more(c, agents))
+    assert (await store.ratings.get([_key("x")]))[_key("x")].debates == 5
+    first = await store.ratings.record("d1", keys, lambda c: _one_more(c, agents))
+    again = await store.ratings.record("d1", keys, lambda c: _one_more(c, agents))
     assert (first, again) == (True, False)
     # twenty debates finishing at once, each reading and writing the same three rows
     results = await asyncio.gather(
-        *(
-            store.ratings.record(f"d{n}", agents, lambda c: _one_more(c, agents))
-            for n in range(2, 22)
-        )
+        *(store.ratings.record(f"d{n}", keys, lambda c: _one_more(c, agents)) for n in range(2, 22))
     )
     assert all(results)
     board = {r.agent: r.debates for r in await store.ratings.leaderboard()}

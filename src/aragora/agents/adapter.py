@@ -6,11 +6,31 @@ client, turns a failed response or transport error into a classified
 :class:`~aragora.errors.ProviderError` (with the API key scrubbed from its message), and
 logs ``agent_response_time`` for every call, ``rate_limit`` for every 429 and ``timeout``
 for every stalled or timed-out call.
+
+How a stream ends decides what the call returns, the same way for every wire format:
+
+- the model reported a normal finish (``stop``, ``end_turn``, ``STOP`` …): the completion;
+- it stopped at the output token limit (``length``, ``max_tokens``, ``MAX_TOKENS``): the
+  completion with ``truncated=True`` (its text is cut short, but it is what the model said);
+- the body ended, with or without the end sentinel (``[DONE]``, ``message_stop``), before
+  any finish reason: a ``cut_off`` error. llama-cpp-python's server does exactly this when it
+  interrupts a running stream for a waiting request; recording the text would record a
+  short or empty answer as if the model had finished it;
+- the provider withheld or diverted the answer (a content filter, a refusal, a tool call we
+  never offered): an ``invalid_response`` error, see :meth:`HTTPAdapter.unusable`;
+- the connection broke mid-body: a ``network`` error (from :mod:`aragora.agents.http`).
+
+Usage is the provider's own numbers when it reports them. A count it does not report
+(llama-cpp-python reports none on a stream; some servers report only the prompt's) is
+estimated with :mod:`aragora.agents.tokens`: the input from the messages as sent, the output
+from the streamed text. A reported 0 next to a non-empty text or prompt is taken as not
+reported. The usage is then marked ``estimated`` and priced from the table like any other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import time
@@ -31,26 +51,38 @@ from aragora.agents.http import (
     sse_events,
 )
 from aragora.agents.pricing import PriceTable
+from aragora.agents.tokens import estimate_prompt_tokens, estimate_text_tokens
 from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage
 from aragora.errors import ProviderError
 from aragora.logs import log_event
 
-__all__ = ["HTTPAdapter", "StreamResult"]
+__all__ = ["Finish", "HTTPAdapter", "StreamResult"]
 
 log = logging.getLogger("aragora.agents")
 
 
+class Finish(enum.Enum):
+    """How the model ended an answer the caller can use."""
+
+    END = "end"
+    """It finished (OpenAI ``stop``, Anthropic ``end_turn``, Gemini ``STOP`` …)."""
+    LENGTH = "length"
+    """It reached the output token limit: the text is cut short."""
+
+
 @dataclass(slots=True)
 class StreamResult:
-    """What a stream reader collected: the text, reported usage, and whether the stream
-    reached its documented end (a stream that did not was truncated)."""
+    """What a stream reader collected: the text, the usage the provider reported (``None``
+    for a count it did not report), how the model finished (``None``: it never said, the
+    stream was cut off) and whether the stream reached its documented end sentinel."""
 
     text: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
     reported_cost: float | None = None
     model: str = ""
-    complete: bool = False
+    finish: Finish | None = None
+    ended: bool = False
 
 
 class HTTPAdapter(ABC):
@@ -103,24 +135,15 @@ class HTTPAdapter(ABC):
         tokens = 0
         try:
             result = await self._call(request, on_token)
-            # Price the snapshot that answered when it is listed, else the model asked for.
-            priced = result.model
-            if not priced or self._prices.price(self._provider, priced) is None:
-                priced = self._model
-            usage = self._prices.usage(
-                self._provider,
-                priced,
-                result.input_tokens,
-                result.output_tokens,
-                result.reported_cost,
-            )
+            usage = self._usage(request, result)
             tokens = usage.total_tokens
-            outcome = "ok"
+            outcome = "ok" if result.finish is Finish.END else "truncated"
             return Completion(
                 text=result.text,
                 usage=usage,
                 model=result.model or self._model,
                 provider=self._provider,
+                truncated=result.finish is Finish.LENGTH,
             )
         except ProviderError as exc:
             outcome = exc.kind
@@ -162,20 +185,47 @@ class HTTPAdapter(ABC):
                     if exc.kind == Kind.RATE_LIMITED:  # a 429 reported inside the stream
                         self._log_rate_limit(exc)
                     raise
-                if result.complete:
+                if result.ended:
                     # Read the rest of the body (the end of the chunked stream) so the
                     # connection goes back to the pool instead of being closed.
                     async for _ in lines:
                         pass
         except httpx.HTTPError as exc:
             raise error_from_exception(self._provider, exc, self._secrets) from exc
-        if not result.complete:
+        if result.finish is None:
+            end = "its end marker" if result.ended else "the end of the body"
             raise ProviderError(
-                f"{self._provider}: the stream ended before its final event (truncated)",
-                kind=Kind.NETWORK,
+                f"{self._provider}: cut off: the stream reached {end} before the model "
+                f"finished ({len(result.text)} characters, no finish reason)",
+                kind=Kind.CUT_OFF,
                 provider=self._provider,
             )
         return result
+
+    def _usage(self, request: CompletionRequest, result: StreamResult) -> Usage:
+        """The call's usage: reported counts, estimated ones where none was reported."""
+        input_tokens, output_tokens = result.input_tokens, result.output_tokens
+        if input_tokens == 0:
+            input_tokens = None  # a prompt is never empty: 0 means "not counted"
+        if output_tokens == 0 and result.text:
+            output_tokens = None
+        estimated = input_tokens is None or output_tokens is None
+        if input_tokens is None:
+            input_tokens = estimate_prompt_tokens(self.prompt_texts(request))
+        if output_tokens is None:
+            output_tokens = estimate_text_tokens(result.text)
+        # Price the snapshot that answered when it is listed, else the model asked for.
+        priced = result.model
+        if not priced or self._prices.price(self._provider, priced) is None:
+            priced = self._model
+        return self._prices.usage(
+            self._provider,
+            priced,
+            input_tokens,
+            output_tokens,
+            result.reported_cost,
+            estimated=estimated,
+        )
 
     def _failed(self, response: httpx.Response, body: bytes) -> ProviderError:
         error = error_from_response(
@@ -215,6 +265,26 @@ class HTTPAdapter(ABC):
             kind=Kind.INVALID_RESPONSE,
             provider=self._provider,
         )
+
+    def unusable(self, reason: str, why: str) -> ProviderError:
+        """The error for a stream the provider ended with finish reason ``reason`` and no
+        usable answer (``why``: a content filter or refusal withheld it, or the model
+        turned to a tool we never offered).
+
+        Its kind is ``invalid_response``: the request was accepted (so not ``bad_request``,
+        and not the caller's mistake), the server deliberately ended the answer (so not
+        ``cut_off``), and the text, empty or partial, is not the model's answer, so it must
+        not be recorded as one. Sampling makes a second attempt able to succeed, and a
+        model that keeps doing it should trip its circuit breaker, which this kind does."""
+        return ProviderError(
+            f"{self._provider}: no usable answer: the model stopped with {reason!r} ({why})",
+            kind=Kind.INVALID_RESPONSE,
+            provider=self._provider,
+        )
+
+    def prompt_texts(self, request: CompletionRequest) -> list[str]:
+        """The messages' texts as :meth:`request_body` sends them (system, then user)."""
+        return [request.system, request.prompt] if request.system else [request.prompt]
 
     def url(self) -> str:
         """The request path, relative to the client's base URL."""

@@ -2,9 +2,19 @@
 
 The stream is a sequence of named SSE events: ``message_start`` (the message, with input
 token usage), ``content_block_start``, ``content_block_delta`` (``text_delta`` pieces),
-``content_block_stop``, ``message_delta`` (stop reason and cumulative output tokens),
-``message_stop``; ``ping`` may appear anywhere and an ``error`` event may end the stream
-(e.g. ``overloaded_error``). A stream without ``message_stop`` is truncated.
+``content_block_stop``, ``message_delta`` (the ``stop_reason`` and cumulative output
+tokens), ``message_stop``; ``ping`` may appear anywhere and an ``error`` event may end the
+stream (e.g. ``overloaded_error``).
+
+The ``stop_reason`` of ``message_delta`` is the finish reason (outcomes in
+:mod:`aragora.agents.adapter`): ``end_turn`` and ``stop_sequence`` end a finished answer;
+``max_tokens`` and ``model_context_window_exceeded`` a truncated one; ``refusal`` (the
+safety classifiers stopped the reply) and ``tool_use`` (we offer no tools) leave no usable
+answer (``invalid_response``); ``pause_turn`` (a long turn paused, to be continued) is
+``cut_off``; any other value is taken as a finished answer. A stream that ends without a
+stop reason, even after ``message_stop``, was cut off. The output tokens are read from
+``message_delta`` only (``message_start`` carries a placeholder); a stream without them has
+its output estimated, and one without ``message_start`` usage its input.
 """
 
 from __future__ import annotations
@@ -12,9 +22,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from aragora.agents.adapter import HTTPAdapter, StreamResult
-from aragora.agents.http import ClientPool, error_from_payload, make_client
+from aragora.agents.adapter import Finish, HTTPAdapter, StreamResult
+from aragora.agents.http import ClientPool, Kind, error_from_payload, make_client
 from aragora.debate.ports import CompletionRequest, TokenCallback
+from aragora.errors import ProviderError
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicLLM", "anthropic_client"]
 
@@ -55,7 +66,7 @@ class AnthropicLLM(HTTPAdapter):
     async def read_stream(
         self, events: AsyncIterator[tuple[str, Any]], on_token: TokenCallback | None
     ) -> StreamResult:
-        """Collect text deltas and usage until ``message_stop``."""
+        """Collect text deltas, the stop reason and usage until ``message_stop``."""
         result = StreamResult()
         parts: list[str] = []
         async for name, data in events:
@@ -73,24 +84,45 @@ class AnthropicLLM(HTTPAdapter):
                 message = data.get("message") or {}
                 usage = message.get("usage") or {}
                 result.model = str(message.get("model") or "")
-                result.input_tokens = sum(
-                    int(usage.get(field) or 0)
+                counts = [
+                    usage[field]
                     for field in (
                         "input_tokens",
                         "cache_creation_input_tokens",
                         "cache_read_input_tokens",
                     )
-                )
-                result.output_tokens = int(usage.get("output_tokens") or 0)
+                    if isinstance(usage.get(field), int)
+                ]
+                if counts:
+                    result.input_tokens = sum(counts)
             elif kind == "message_delta":
                 usage = data.get("usage") or {}
-                if "output_tokens" in usage:  # cumulative, per the API reference
+                if isinstance(usage.get("output_tokens"), int):  # cumulative, per the docs
                     result.output_tokens = int(usage["output_tokens"])
+                reason = (data.get("delta") or {}).get("stop_reason")
+                if reason:
+                    result.finish = self._finish(str(reason))
             elif kind == "message_stop":
-                result.complete = True
+                result.ended = True
                 break
             elif kind == "error":
                 raise error_from_payload(self.provider, data, self._secrets)
             # ping, content_block_start/stop and future event types carry nothing we need
         result.text = "".join(parts)
         return result
+
+    def _finish(self, reason: str) -> Finish:
+        """What ``stop_reason`` means for the answer (or the error it is)."""
+        if reason in ("max_tokens", "model_context_window_exceeded"):
+            return Finish.LENGTH
+        if reason == "refusal":
+            raise self.unusable(reason, "the provider's safety classifiers stopped the reply")
+        if reason == "tool_use":
+            raise self.unusable(reason, "the model called a tool, and none was offered")
+        if reason == "pause_turn":
+            raise ProviderError(
+                f"{self.provider}: cut off: the model paused its turn (stop_reason 'pause_turn')",
+                kind=Kind.CUT_OFF,
+                provider=self.provider,
+            )
+        return Finish.END

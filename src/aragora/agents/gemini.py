@@ -4,8 +4,16 @@ Each SSE ``data:`` line is a whole ``GenerateContentResponse``: text in
 ``candidates[0].content.parts[].text`` (parts marked ``thought`` are the model's thinking
 and are skipped), ``usageMetadata`` with running token counts, and a ``finishReason`` on
 the last candidate. There is no end sentinel: a stream that closes before any
-``finishReason`` is truncated. A prompt refused outright comes back as
-``promptFeedback.blockReason`` with no candidates.
+``finishReason`` was cut off. A prompt refused outright comes back as
+``promptFeedback.blockReason`` with no candidates (``bad_request``).
+
+``finishReason`` (outcomes in :mod:`aragora.agents.adapter`): ``STOP`` ends a finished
+answer; ``MAX_TOKENS`` a truncated one; the content stops (``SAFETY``, ``RECITATION``,
+``LANGUAGE``, ``BLOCKLIST``, ``PROHIBITED_CONTENT``, ``SPII``, ``IMAGE_*``), the tool stops
+(``MALFORMED_FUNCTION_CALL``, ``UNEXPECTED_TOOL_CALL``, ``TOO_MANY_TOOL_CALLS``) and
+``OTHER``/``FINISH_REASON_UNSPECIFIED`` (stopped for no stated reason, so the text may be
+incomplete) leave no usable answer (``invalid_response``); any other value is taken as a
+finished answer. Usage counts missing from the last ``usageMetadata`` are estimated.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from aragora.agents.adapter import HTTPAdapter, StreamResult
+from aragora.agents.adapter import Finish, HTTPAdapter, StreamResult
 from aragora.agents.http import ClientPool, Kind, error_from_payload, make_client
 from aragora.debate.ports import CompletionRequest, TokenCallback
 from aragora.errors import ProviderError
@@ -64,7 +72,7 @@ class GeminiLLM(HTTPAdapter):
     async def read_stream(
         self, events: AsyncIterator[tuple[str, Any]], on_token: TokenCallback | None
     ) -> StreamResult:
-        """Collect candidate text and the latest usage until a ``finishReason``."""
+        """Collect candidate text, the latest usage and the ``finishReason``."""
         result = StreamResult()
         parts: list[str] = []
         async for _, data in events:
@@ -73,12 +81,15 @@ class GeminiLLM(HTTPAdapter):
             if data.get("error"):
                 raise error_from_payload(self.provider, data, self._secrets)
             usage = data.get("usageMetadata") or {}
-            if usage:
-                result.input_tokens = int(usage.get("promptTokenCount") or 0)
-                # thinking tokens are billed as output
-                result.output_tokens = int(usage.get("candidatesTokenCount") or 0) + int(
-                    usage.get("thoughtsTokenCount") or 0
-                )
+            if isinstance(usage.get("promptTokenCount"), int):
+                result.input_tokens = usage["promptTokenCount"]
+            counted = [
+                usage[field]
+                for field in ("candidatesTokenCount", "thoughtsTokenCount")
+                if isinstance(usage.get(field), int)
+            ]
+            if counted:
+                result.output_tokens = sum(counted)  # thinking tokens are billed as output
             if data.get("modelVersion"):
                 result.model = str(data["modelVersion"])
             blocked = (data.get("promptFeedback") or {}).get("blockReason")
@@ -98,7 +109,28 @@ class GeminiLLM(HTTPAdapter):
                     parts.append(str(text))
                     if on_token is not None:
                         on_token(str(text))
-            if candidate.get("finishReason"):
-                result.complete = True
+            reason = candidate.get("finishReason")
+            if reason:
+                result.finish = self._finish(str(reason))
         result.text = "".join(parts)
         return result
+
+    def _finish(self, reason: str) -> Finish:
+        """What ``finishReason`` means for the answer (or the error it is)."""
+        if reason == "STOP":
+            return Finish.END
+        if reason == "MAX_TOKENS":
+            return Finish.LENGTH
+        if reason in _WITHHELD or reason.startswith("IMAGE_"):
+            raise self.unusable(reason, "the provider withheld the answer")
+        if reason in _TOOL_STOPS:
+            raise self.unusable(reason, "the model called a tool, and none was offered")
+        if reason in ("OTHER", "FINISH_REASON_UNSPECIFIED"):
+            raise self.unusable(reason, "stopped for no stated reason; the text may be partial")
+        return Finish.END
+
+
+_WITHHELD = frozenset(
+    {"SAFETY", "RECITATION", "LANGUAGE", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}
+)
+_TOOL_STOPS = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"})

@@ -9,9 +9,10 @@ Why plain HTTP (httpx) and not the vendor SDKs (``anthropic``, ``openai``,
   the fallback and the circuit breaker. Here the transport never retries (``retries=0``);
   every retry is ours, visible and logged.
 - **Precise streaming.** We read the Server-Sent Events ourselves (:func:`sse_events`), so a
-  truncated stream, a mid-stream ``error`` event, a stalled connection or a line of broken
-  JSON each become a classified :class:`~aragora.errors.ProviderError`, never a hang or a
-  silently short answer; usage comes from exactly the fields each provider documents.
+  truncated or cut-off stream, a mid-stream ``error`` event, a stalled connection or a line
+  of broken JSON each become a classified :class:`~aragora.errors.ProviderError`, never a
+  hang or a silently short answer; usage comes from exactly the fields each provider
+  documents, and is estimated where a server reports none.
 - **Fewer dependencies.** httpx is already a dependency; the three SDKs would add three
   packages and their transitive trees (and pin ranges) for three small request shapes.
 - **One connection pool per provider endpoint** (:class:`ClientPool`, built by

@@ -3,8 +3,9 @@
 ``data/pricing.json`` holds input/output USD per million tokens per ``provider:model``
 and the date the prices were taken. Cost is always computed from the usage the provider
 reported for the call (or taken as reported, when the provider states a cost itself, as
-OpenRouter does); :meth:`PriceTable.estimate` gives the most a request could cost, for
-budget checks made before the call.
+OpenRouter does), or from the adapter's token estimate when the provider reported none
+(:mod:`aragora.agents.tokens`); :meth:`PriceTable.estimate` gives the most a request could
+cost, for budget checks made before the call.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from aragora.agents.tokens import estimate_prompt_tokens
 from aragora.debate.ports import CompletionRequest, Usage
 from aragora.errors import ConfigurationError
 
 __all__ = ["Price", "PriceTable", "estimate_input_tokens"]
 
 _PER = 1_000_000
-# Roughly four characters a token for English text, plus a little framing per message.
-_CHARS_PER_TOKEN = 4
-_FRAMING_TOKENS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +39,10 @@ class Price:
 
 
 def estimate_input_tokens(request: CompletionRequest) -> int:
-    """A tokenizer-free upper-ish estimate of a request's prompt size."""
-    chars = len(request.system) + len(request.prompt)
-    return -(-chars // _CHARS_PER_TOKEN) + _FRAMING_TOKENS
+    """A tokenizer-free estimate of a request's prompt size (its system and user messages
+    with chat framing; see :mod:`aragora.agents.tokens`)."""
+    messages = [request.system, request.prompt] if request.system else [request.prompt]
+    return estimate_prompt_tokens(messages)
 
 
 class PriceTable:
@@ -97,15 +97,18 @@ class PriceTable:
         input_tokens: int,
         output_tokens: int,
         reported_cost: float | None = None,
+        *,
+        estimated: bool = False,
     ) -> Usage:
         """Usage with its cost: ``reported_cost`` when the provider gave one, else priced
-        from the table (0 for an unpriced model)."""
+        from the table (0 for an unpriced model). ``estimated`` marks token counts the
+        adapter estimated because the provider reported none."""
         if reported_cost is not None and reported_cost >= 0:
             cost = reported_cost
         else:
             price = self.price(provider, model)
             cost = price.cost(input_tokens, output_tokens) if price else 0.0
-        return Usage(input_tokens, output_tokens, round(cost, 10))
+        return Usage(input_tokens, output_tokens, round(cost, 10), estimated)
 
     def estimate(self, provider: str, model: str, request: CompletionRequest) -> Usage:
         """The most ``request`` could use: its estimated prompt plus ``max_tokens`` of output."""

@@ -1,16 +1,21 @@
 """The network providers: configuration in, registered factories and shared state out.
 
 A :class:`ProviderHub` belongs to one process (the server's lifespan, or one CLI run). It
-owns what agents of the same provider share: one connection pool per endpoint, one
-:class:`~aragora.agents.limits.ProviderLimit` per endpoint (whose start rate comes from the
-hub's :class:`~aragora.agents.limits.BucketSource`: local, or shared by every replica
-through Redis), and one circuit breaker per
-``provider:model`` (:class:`~aragora.agents.breaker.BreakerBoard`, whose states are the
-agents' health). :meth:`ProviderHub.register` adds a factory for every provider of
-CONTRACT.md to a registry; each builds the resilience stack of
-:mod:`aragora.agents.resilience` around the provider's adapter, with an OpenRouter
-fallback chain when that is enabled. Close the hub (``await hub.aclose()`` or
-``async with``) to close its connections, the bucket source's among them.
+owns what agents of the same endpoint share: one connection pool per provider and endpoint,
+one :class:`~aragora.agents.limits.ProviderLimit` per endpoint URL (its slots and start rate
+from :class:`LimitPolicy`, per provider or per URL; the start rate from the hub's
+:class:`~aragora.agents.limits.BucketSource`: local, or shared by every replica through
+Redis), one circuit breaker per endpoint and model
+(:class:`~aragora.agents.breaker.BreakerBoard`, whose states are the agents' health), and
+each endpoint's last probe (:mod:`aragora.agents.probe`). An endpoint is its base URL in
+one spelling (:func:`~aragora.agents.endpoints.canonical_endpoint`): the spec's URL for
+``openai-compatible``, the configured base URL for every other provider.
+
+:meth:`ProviderHub.register` adds a factory for every provider of CONTRACT.md to a
+registry; each builds the resilience stack of :mod:`aragora.agents.resilience` around the
+provider's adapter, with an OpenRouter fallback chain when that is enabled. Close the hub
+(``await hub.aclose()`` or ``async with``) to close its connections, the bucket source's
+among them, and stop its probes.
 """
 
 from __future__ import annotations
@@ -24,15 +29,17 @@ from pathlib import Path
 from types import TracebackType
 
 from aragora.agents.anthropic import AnthropicLLM, anthropic_client
-from aragora.agents.breaker import Breaker, BreakerBoard, Health
+from aragora.agents.breaker import Breaker, BreakerBoard, BreakerState, Health
 from aragora.agents.catalog import OpenRouterMap, QuirkBook
+from aragora.agents.endpoints import canonical_endpoint
 from aragora.agents.gemini import GeminiLLM, gemini_client
 from aragora.agents.http import ClientPool
-from aragora.agents.limits import BucketSource, Limited, LocalBuckets, ProviderLimit
+from aragora.agents.limits import BucketSource, LocalBuckets, ProviderLimit
 from aragora.agents.openai import OpenAIChatLLM, openai_client
 from aragora.agents.pricing import PriceTable
+from aragora.agents.probe import Probe, ProbeCache, probe_endpoint, probe_path
 from aragora.agents.registry import AgentRegistry, ProviderFactory
-from aragora.agents.resilience import AttemptTimeout, FallbackChain, Retry, RetryPolicy
+from aragora.agents.resilience import Dispatch, FallbackChain, RetryPolicy
 from aragora.debate.model import AgentSpec
 from aragora.debate.ports import LLM
 from aragora.errors import InvalidAgentSpecError
@@ -40,6 +47,7 @@ from aragora.errors import InvalidAgentSpecError
 __all__ = [
     "DEFAULT_MODELS",
     "KEY_VARIABLES",
+    "NETWORK_PROVIDERS",
     "BreakerPolicy",
     "LimitPolicy",
     "ProviderConfig",
@@ -53,6 +61,9 @@ KEY_VARIABLES: Mapping[str, str] = {
     "gemini": "GEMINI_API_KEY",
 }
 """Providers that need a key, and the variable that holds it."""
+
+NETWORK_PROVIDERS = (*KEY_VARIABLES, "ollama", "openai-compatible")
+"""Every provider the hub builds agents for."""
 
 DEFAULT_MODELS: Mapping[str, str] = {
     "anthropic": "claude-sonnet-4-5",
@@ -75,6 +86,10 @@ class LimitPolicy:
     rate: float | None = 8.0
     burst: int = 16
 
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1 or self.burst < 1 or (self.rate is not None and self.rate < 0):
+            raise ValueError("limits need max_concurrency >= 1, burst >= 1 and rate >= 0")
+
 
 @dataclass(frozen=True, slots=True)
 class BreakerPolicy:
@@ -95,8 +110,12 @@ class ProviderConfig:
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
     ollama_host: str = "http://127.0.0.1:11434"
-    attempt_timeout: float = 120.0
-    """Seconds one HTTP attempt may take, start to end of its stream."""
+    call_timeout: float = 120.0
+    """Seconds a call may take once sent, retries included, when its request sets no
+    lower ``timeout``."""
+    queue_timeout: float = 600.0
+    """Seconds a call may wait for a slot of its endpoint before failing as
+    ``queue_timeout``."""
     stall_timeout: float = 60.0
     """Seconds a stream may go without sending anything."""
     openrouter_fallback: bool = False
@@ -106,7 +125,23 @@ class ProviderConfig:
     openrouter_models_file: Path | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: LimitPolicy = field(default_factory=LimitPolicy)
+    """The limits of an endpoint that :attr:`endpoint_limits` does not name."""
+    endpoint_limits: Mapping[str, LimitPolicy] = field(default_factory=dict)
+    """Limits by endpoint URL (any spelling of it) or by provider name; a URL wins."""
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    probe_timeout: float = 3.0
+    """Seconds a probe of an endpoint may take (``aragora agents``)."""
+    probe_ttl: float = 30.0
+    """Seconds a probe's result is reused."""
+
+    def limit_for(self, provider: str, endpoint: str) -> LimitPolicy:
+        """The limits of ``provider``'s ``endpoint``: its URL's, else the provider's, else
+        the default."""
+        wanted = canonical_endpoint(endpoint)
+        for key, policy in self.endpoint_limits.items():
+            if "://" in key and canonical_endpoint(key) == wanted:
+                return policy
+        return self.endpoint_limits.get(provider, self.limits)
 
 
 class ProviderHub:
@@ -142,9 +177,11 @@ class ProviderHub:
         self._rand = rand
         self._clock = clock
         self._clients: dict[tuple[str, str], ClientPool] = {}
-        self._limits: dict[tuple[str, str], ProviderLimit] = {}
+        self._limits: dict[str, ProviderLimit] = {}
         self._buckets = buckets if buckets is not None else LocalBuckets(clock=clock, sleep=sleep)
         self._secrets = tuple(key for key in config.api_keys.values() if key)
+        self.probes = ProbeCache(ttl=config.probe_ttl, clock=clock)
+        """Each endpoint's last probe (see :meth:`probe`)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -162,6 +199,7 @@ class ProviderHub:
     async def aclose(self) -> None:
         """Close every pooled connection and the bucket source (the hub may build clients
         again afterwards)."""
+        await self.probes.aclose()
         clients = list(self._clients.values())
         self._clients.clear()
         try:
@@ -174,7 +212,7 @@ class ProviderHub:
 
     def register(self, registry: AgentRegistry) -> None:
         """Register every network provider of CONTRACT.md on ``registry``."""
-        for provider in (*KEY_VARIABLES, "ollama", "openai-compatible"):
+        for provider in NETWORK_PROVIDERS:
             registry.register(provider, self.factory(provider), replace=True)
 
     def factory(self, provider: str) -> ProviderFactory:
@@ -191,15 +229,53 @@ class ProviderHub:
         return self.config.openrouter_fallback and "openrouter" in self.config.api_keys
 
     def limits(self) -> dict[str, ProviderLimit]:
-        """The request limit of each endpoint in use (``provider endpoint``), whose
+        """The request limit of each endpoint in use (by canonical URL), whose
         ``in_flight`` and ``waiting`` counts show the load and the queue."""
-        return {
-            f"{provider} {endpoint}": limit for (provider, endpoint), limit in self._limits.items()
-        }
+        return dict(self._limits)
 
     def health(self) -> Health:
         """The agents' health for the health endpoint, from the circuit breakers."""
         return self.breakers.health()
+
+    def endpoint(self, provider: str, base_url: str | None = None) -> str:
+        """The endpoint (canonical base URL) a ``provider`` agent talks to; ``base_url`` is
+        the spec's own URL (``openai-compatible``)."""
+        return canonical_endpoint(self._url(provider, base_url))
+
+    def breaker_state(self, provider: str, model: str, base_url: str | None = None) -> BreakerState:
+        """The breaker state of ``model`` at ``provider``'s endpoint."""
+        return self.breakers.state(self.endpoint(provider, base_url), model)
+
+    async def probe(self, provider: str, base_url: str | None = None) -> Probe:
+        """Whether ``provider``'s endpoint answers (see :mod:`aragora.agents.probe`):
+        the last result when younger than ``probe_ttl``, else a new probe."""
+        endpoint = self.endpoint(provider, base_url)
+        return await self.probes.check(endpoint, self._prober(provider, base_url, endpoint))
+
+    def last_probe(self, provider: str, base_url: str | None = None) -> Probe | None:
+        """The last probe of ``provider``'s endpoint, however old; when it is older than
+        ``probe_ttl`` (or missing) a new one starts in the background, if an event loop
+        runs, so the next look is current without this one waiting."""
+        endpoint = self.endpoint(provider, base_url)
+        self.probes.refresh(endpoint, self._prober(provider, base_url, endpoint))
+        return self.probes.last(endpoint)
+
+    def _prober(
+        self, provider: str, base_url: str | None, endpoint: str
+    ) -> Callable[[], Awaitable[Probe]]:
+        def run() -> Awaitable[Probe]:
+            url = self._url(provider, base_url)
+            connections = self.config.limit_for(provider, endpoint).max_concurrency
+            client = self._client(provider, url, self.config.api_keys.get(provider), connections)
+            return probe_endpoint(
+                client,
+                probe_path(provider),
+                endpoint=endpoint,
+                within=self.config.probe_timeout,
+                secrets=self._secrets,
+            )
+
+        return run
 
     def missing_key(self, provider: str) -> str | None:
         """The variable to set when ``provider`` needs a key it does not have."""
@@ -214,56 +290,78 @@ class ProviderHub:
         variable = self.missing_key(spec.provider)
         if variable is not None:
             raise InvalidAgentSpecError(str(spec), f"{variable} is not set")
-        adapter = self._adapter(spec.provider, spec.model, spec.base_url)
-        primary = self._stack(adapter, spec.base_url)
+        primary = self._stack(spec.provider, spec.model, spec.base_url)
         if not self.fallback_enabled or spec.provider not in _FALLBACK_FROM:
             return primary
         targets = self.openrouter_map.targets(spec.provider, spec.model)
         if not targets:
             return primary
-        hops = [primary, *(self._stack(self._adapter("openrouter", t, None)) for t in targets)]
+        hops = [primary, *(self._stack("openrouter", target, None) for target in targets)]
         return FallbackChain(hops, hop_timeout=self.config.fallback_hop_timeout)
 
     # -- assembly --------------------------------------------------------------------------
 
-    def _stack(self, adapter: LLM, endpoint: str | None = None) -> LLM:
+    def _stack(self, provider: str, model: str, base_url: str | None) -> LLM:
         config = self.config
-        limit = self._limit(adapter.provider, endpoint or adapter.provider)
-        breaker = self.breakers.get(adapter.provider, adapter.model)
-        guarded = Breaker(Limited(AttemptTimeout(adapter, config.attempt_timeout), limit), breaker)
-        return Retry(guarded, config.retry, sleep=self._sleep, rand=self._rand)
+        endpoint = self.endpoint(provider, base_url)
+        limit = self._limit(provider, endpoint)
+        adapter = self._adapter(provider, model, base_url, limit.max_concurrency)
+        dispatch = Dispatch(
+            adapter,
+            limit=limit,
+            policy=config.retry,
+            timeout=config.call_timeout,
+            queue_timeout=config.queue_timeout,
+            sleep=self._sleep,
+            rand=self._rand,
+            clock=self._clock,
+        )
+        breaker = self.breakers.get(endpoint, model)
+        return Breaker(dispatch, breaker, wait=config.call_timeout)
 
-    def _adapter(self, provider: str, model: str, base_url: str | None) -> LLM:
+    def _url(self, provider: str, base_url: str | None) -> str:
+        """The base URL ``provider``'s client is built with (as configured)."""
+        config = self.config
+        return {
+            "anthropic": config.anthropic_base_url,
+            "gemini": config.gemini_base_url,
+            "openai": config.openai_base_url,
+            "openrouter": config.openrouter_base_url,
+            "ollama": config.ollama_host.rstrip("/") + "/v1",
+        }.get(provider) or (base_url or "")
+
+    def _adapter(self, provider: str, model: str, base_url: str | None, connections: int) -> LLM:
         config = self.config
         quirks = self.quirks.for_model(provider, model)
         key = config.api_keys.get(provider)
+        url = self._url(provider, base_url)
         adapter: type[AnthropicLLM | GeminiLLM | OpenAIChatLLM]
         if provider == "anthropic":
-            adapter, url = AnthropicLLM, config.anthropic_base_url
+            adapter = AnthropicLLM
         elif provider == "gemini":
-            adapter, url = GeminiLLM, config.gemini_base_url
+            adapter = GeminiLLM
         else:
             adapter = OpenAIChatLLM
-            url = {
-                "openai": config.openai_base_url,
-                "openrouter": config.openrouter_base_url,
-                "ollama": config.ollama_host.rstrip("/") + "/v1",
-            }.get(provider) or (base_url or "")
         return adapter(
             provider=provider,
             model=model,
-            client=self._client(provider, url, key),
+            client=self._client(provider, url, key, connections),
             prices=self.prices,
             quirks=quirks,
             secrets=self._secrets,
         )
 
-    def _client(self, provider: str, base_url: str, key: str | None) -> ClientPool:
+    def _client(
+        self, provider: str, base_url: str, key: str | None, connections: int
+    ) -> ClientPool:
         slot = (provider, base_url)
         client = self._clients.get(slot)
         if client is None:
             stall = self.config.stall_timeout
-            size = max(self.config.limits.max_concurrency, 1)
+            # One connection beyond the endpoint's slots (the limiter, not the pool, bounds
+            # calls): a probe of a one-slot server that is busy answering must not wait for
+            # the pool and be taken for an endpoint that does not answer.
+            size = max(connections, 1) + 1
             if provider == "anthropic" and key:
                 client = anthropic_client(base_url, key, stall_timeout=stall, max_connections=size)
             elif provider == "gemini" and key:
@@ -280,13 +378,16 @@ class ProviderHub:
         return client
 
     def _limit(self, provider: str, endpoint: str) -> ProviderLimit:
-        slot = (provider, endpoint)
-        limit = self._limits.get(slot)
+        # One limit per endpoint URL, whichever provider names it: a one-slot server stays
+        # one slot when an ``ollama:`` and an ``openai-compatible:`` spec both reach it.
+        limit = self._limits.get(endpoint)
         if limit is None:
-            policy = self.config.limits
+            policy = self.config.limit_for(provider, endpoint)
             bucket = None
             if policy.rate:
                 bucket = self._buckets.bucket(provider, endpoint, policy.rate, policy.burst)
-            limit = ProviderLimit(policy.max_concurrency, bucket=bucket)
-            self._limits[slot] = limit
+            limit = ProviderLimit(
+                policy.max_concurrency, bucket=bucket, provider=provider, endpoint=endpoint
+            )
+            self._limits[endpoint] = limit
         return limit

@@ -1,12 +1,16 @@
-"""The base of the resilience wrappers: an LLM that wraps another and forwards the rest."""
+"""The base of the resilience wrappers: an LLM that wraps another and forwards the rest,
+including the optional ports the engine reads (:class:`~aragora.debate.ports.CostEstimator`,
+:class:`~aragora.debate.ports.SelfTimed`, :class:`~aragora.debate.ports.Availability`)."""
 
 from __future__ import annotations
 
 from aragora.debate.ports import (
     LLM,
+    Availability,
     Completion,
     CompletionRequest,
     CostEstimator,
+    SelfTimed,
     TokenCallback,
     Usage,
 )
@@ -15,8 +19,9 @@ __all__ = ["Wrapper"]
 
 
 class Wrapper:
-    """Forwards ``provider``, ``model`` and ``estimate_usage`` to the wrapped LLM;
-    subclasses change :meth:`complete`."""
+    """Forwards ``provider``, ``model``, ``estimate_usage``, ``times_calls`` and
+    ``unavailable_for`` to the wrapped LLM; subclasses change :meth:`complete` (and what
+    they add to the others)."""
 
     def __init__(self, inner: LLM) -> None:
         self._inner = inner
@@ -42,6 +47,17 @@ class Wrapper:
         if isinstance(self._inner, CostEstimator):
             return self._inner.estimate_usage(request)
         return Usage()
+
+    def times_calls(self) -> bool:
+        """Whether the wrapped agent bounds its own calls from sending (see
+        :class:`~aragora.debate.ports.SelfTimed`)."""
+        return isinstance(self._inner, SelfTimed) and self._inner.times_calls()
+
+    def unavailable_for(self) -> float | None:
+        """The wrapped agent's answer (None, a call may be made, when it cannot tell)."""
+        if isinstance(self._inner, Availability):
+            return self._inner.unavailable_for()
+        return None
 
     async def complete(
         self, request: CompletionRequest, on_token: TokenCallback | None = None

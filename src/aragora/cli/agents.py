@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from aragora import wiring
-from aragora.agents.status import agent_statuses
+from aragora.agents.status import overall_health, probed_agent_statuses
 from aragora.settings import load_settings
 
 __all__ = ["add_agents_command"]
@@ -20,19 +20,22 @@ def add_agents_command(commands: Any) -> None:
         "agents",
         help="list the configured agents, their providers and status",
         description="List the agents of ARAGORA_DEFAULT_AGENTS and one agent for each "
-        "provider that has an API key, with provider, model and status.",
+        "provider that has an API key, with provider, model and status. Each endpoint is "
+        "probed first with one short request that spends no tokens (GET .../models), so an "
+        "endpoint that does not answer shows as unreachable.",
     )
     parser.add_argument("--json", action="store_true", help="print the list as JSON")
     parser.set_defaults(handler=run_agents)
 
 
 async def run_agents(args: argparse.Namespace) -> int:
-    """Print the agents; exit status 0 (an unconfigured agent is reported, not an error)."""
+    """Print the agents after probing their endpoints; exit status 0 (an unconfigured or
+    unreachable agent is reported, not an error)."""
     settings = load_settings()
     async with wiring.build_provider_hub(settings) as hub:
         registry = wiring.build_registry(settings, hub)
-        rows = agent_statuses(registry, hub, settings.default_agents)
-        health = hub.health().value
+        rows = await probed_agent_statuses(registry, hub, settings.default_agents)
+        health = overall_health(rows).value
         fallback = hub.fallback_enabled
     if args.json:
         document = {
@@ -48,7 +51,8 @@ async def run_agents(args: argparse.Namespace) -> int:
     for row in rows:
         detail = row.detail
         if row.fallbacks:
-            detail = "falls back to " + ", ".join(row.fallbacks)
+            fallbacks = "falls back to " + ", ".join(row.fallbacks)
+            detail = f"{detail}; {fallbacks}" if detail else fallbacks
         table.append((row.name, row.provider, row.model, row.status, detail))
     widths = [max(len(line[i]) for line in table) for i in range(4)]
     for line in table:

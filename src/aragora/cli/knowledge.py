@@ -9,14 +9,14 @@ standard output / input.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aragora import wiring
 from aragora.cli.store import open_storage
@@ -81,15 +81,21 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    if args.file == "-":
-        body = sys.stdin.buffer.read()
-    else:
-        try:
-            body = await asyncio.to_thread(Path(args.file).read_bytes)
-        except OSError as exc:
-            raise InvalidInputError(f"cannot read {args.file}: {exc.strerror}") from exc
-    async with open_storage() as storage:
-        result = await wiring.build_knowledge(storage).import_document(body)
+    # The document is streamed from a file (standard input is spooled to one first), so
+    # a backup of any size is imported in flat memory.
+    with contextlib.ExitStack() as files:
+        body: IO[bytes]
+        if args.file == "-":
+            body = files.enter_context(tempfile.TemporaryFile())
+            shutil.copyfileobj(sys.stdin.buffer, body)
+            body.seek(0)
+        else:
+            try:
+                body = files.enter_context(Path(args.file).open("rb"))  # noqa: ASYNC230 - a CLI, one file
+            except OSError as exc:
+                raise InvalidInputError(f"cannot read {args.file}: {exc.strerror}") from exc
+        async with open_storage() as storage:
+            result = await wiring.build_knowledge(storage).import_document(body)
     if args.json:
         print(json.dumps(result))
     else:

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aragora.cli.store import open_storage
-from aragora.storage.repository import ROLES, ApiToken
+from aragora.errors import InvalidInputError
+from aragora.storage.repository import ROLES, ApiToken, check_token_name
 
 __all__ = ["add_tokens_command", "new_secret"]
 
 SECRET_PREFIX = "arg_"
-MAX_NAME_LENGTH = 200
 
 
 def new_secret() -> str:
@@ -67,12 +67,10 @@ def add_tokens_command(commands: Any) -> None:
 
 
 def _token_name(text: str) -> str:
-    name = text.strip()
-    if not name:
-        raise argparse.ArgumentTypeError("must not be blank")
-    if len(name) > MAX_NAME_LENGTH:
-        raise argparse.ArgumentTypeError(f"at most {MAX_NAME_LENGTH} characters")
-    return name
+    try:
+        return check_token_name(text)
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 async def _create(args: argparse.Namespace) -> int:

@@ -39,7 +39,11 @@ async def run_worker(args: argparse.Namespace) -> int:
     """Run until a signal; 0 after a clean drain."""
     settings = load_settings()
     configure_logging(
-        settings.log_level, settings.log_format, stream=sys.stderr, secrets=settings.secret_values()
+        settings.log_level,
+        settings.log_format,
+        stream=sys.stderr,
+        secrets=settings.secret_values(),
+        libraries=settings.log_libraries,
     )
     check = functools.partial(ensure_schema, auto_migrate=settings.effective_auto_migrate)
     node = await wiring.open_node(settings, check_schema=check)

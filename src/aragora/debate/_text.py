@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ReplyFormat",
+    "every_value",
     "first_key",
     "first_meaningful_line",
     "json_object",
@@ -144,6 +145,19 @@ def sections(body: str, fmt: ReplyFormat) -> tuple[dict[str, str], str]:
             leftover.append(rest)
         current, position = label, end
     return values, _tidy("\n".join(leftover))
+
+
+def every_value(body: str, fmt: ReplyFormat, label: str) -> list[str]:
+    """The one-line value after every occurrence of ``label`` at a line start, in order
+    (empty values skipped): a reply may state a label more than once."""
+    values = []
+    for match in fmt.line_re.finditer(body):
+        if fmt.labels.get(" ".join(match["label"].lower().split())) != label:
+            continue
+        value, _ = _first_line(body[match.end() :].split("\n", 1)[0])
+        if value:
+            values.append(value)
+    return values
 
 
 def first_meaningful_line(text: str) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aragora.debate._text import (
+    every_value,
     first_key,
     first_meaningful_line,
     json_object,
@@ -69,6 +70,8 @@ class ParsedAnswer:
     reasoning: str
     problems: tuple[str, ...] = ()
     labelled: bool = True
+    conflicting: bool = False
+    """The reply labelled more than one different answer ("Answer: A" … "Answer: A, C")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,8 @@ def _parse_answer_tolerant(text: str) -> ParsedAnswer:
     values, leftover = sections(body, _ANSWER_FORMAT)
     answer = values.get("answer", "")
     labelled = bool(answer)
+    stated = {normalize_answer(v) for v in every_value(body, _ANSWER_FORMAT, "answer")}
+    conflicting = len(stated - {""}) > 1
     if answer:
         answer = _limit(answer, problems)
     else:
@@ -223,7 +228,7 @@ def _parse_answer_tolerant(text: str) -> ParsedAnswer:
             problems.append("reply held no usable answer")
     confidence = _confidence(values.get("confidence"), "confidence", problems, body=body)
     reasoning = values.get("reasoning") or leftover
-    return ParsedAnswer(answer, confidence, reasoning, tuple(problems), labelled)
+    return ParsedAnswer(answer, confidence, reasoning, tuple(problems), labelled, conflicting)
 
 
 def parse_critique(text: str) -> ParsedCritique:

@@ -1,8 +1,12 @@
-"""Whether a debate's answers have stopped moving between rounds.
+"""Whether a debate's agents have stopped changing their positions between rounds.
 
 After each revision round the engine compares every agent's answer with its answer of the
-round before. When every agent's answer is nearly unchanged the panel has converged and
-further rounds would only cost money, so the debate may stop early.
+round before. An agent has *kept its position* when the two answers are the same position
+as :func:`~aragora.debate.normalize.cluster_answers` judges it (equal keys, or free text that
+differs in no polarity, number, name or opposite and is similar enough); overlapping words
+alone never count, so an agent that flips from "17 is prime" to "17 is not prime" has moved.
+When every agent kept its position the panel has converged and further rounds would only
+cost money, so the debate may stop early.
 
 :func:`lexical_similarity`, the default measure, is defined in :mod:`aragora.debate.normalize`
 (clustering needs it too) and re-exported here.
@@ -10,32 +14,37 @@ further rounds would only cost money, so the debate may stop early.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aragora.debate.normalize import Similarity, lexical_similarity, normalize_answer
+from aragora.debate.normalize import (
+    Similarity,
+    cluster_answers,
+    compare_answers,
+    lexical_similarity,
+)
 from aragora.errors import InvalidInputError
 
 __all__ = [
-    "DIVERGING_BELOW",
     "Convergence",
     "lexical_similarity",
     "measure_convergence",
 ]
 
-DIVERGING_BELOW = 0.4
-"""Below this minimum similarity a round is "diverging": some agent changed its answer
-substantially rather than refining it."""
+# How far below the threshold the score of an agent that changed position is held, so that
+# it still reads as below when shown rounded to two decimals or more.
+_MOVED_MARGIN = 0.01
 
 
 @dataclass(frozen=True, slots=True)
 class Convergence:
-    """How much the answers moved between two rounds.
+    """How the panel's positions moved between two rounds.
 
-    ``similarity`` is the lowest per-agent similarity (the panel is as unsettled as its most
-    unsettled member); ``per_agent`` maps each compared agent to its similarity, in agent-name
-    order; ``status`` is ``"converged"``, ``"refining"`` or ``"diverging"``.
+    ``per_agent`` maps each compared agent, in agent-name order, to how alike its two
+    answers are in words (informational; see :func:`measure_convergence`); ``similarity`` is
+    the lowest of them (the panel is as unsettled as its most unsettled member);
+    ``converged`` says every compared agent kept its position; ``status`` is
+    ``"converged"``, ``"refining"`` or ``"diverging"``.
     """
 
     similarity: float
@@ -52,42 +61,56 @@ def measure_convergence(
 ) -> Convergence:
     """Compare each agent's answer in ``current`` with its answer in ``previous``.
 
-    Only agents present in both are compared. An agent whose two answers have the same
-    non-empty :func:`~aragora.debate.normalize.normalize_answer` key scores 1.0 without
-    calling ``similarity``; an empty answer on either side scores 0.0 (no answer is not a
-    settled answer); otherwise ``similarity`` decides, clamped to [0, 1] with NaN read as 0.
+    Only agents present in both are compared. An agent *kept its position* when
+    :func:`~aragora.debate.normalize.compare_answers` (with ``similarity`` and ``threshold``)
+    finds its two answers the same position: the same non-empty key, or free text with no
+    difference in polarity, numbers, names or opposites and ``similarity`` at least
+    ``threshold``. An empty answer on either side is no kept position.
 
-    ``converged`` is true when at least one agent was compared and every compared agent
-    scores at least ``threshold``; then ``status`` is ``"converged"``. Otherwise ``status``
-    is ``"diverging"`` when the minimum is below :data:`DIVERGING_BELOW` and ``"refining"``
-    when it is not. With no agent to compare, ``similarity`` is 0.0 (nothing shows the
-    answers settled), which makes the result not converged and ``"diverging"``, the same
-    rule as everywhere else. Raises :class:`InvalidInputError` for a threshold outside [0, 1].
+    ``per_agent`` holds the agent's score: 1.0 for the same key, 0.0 with an empty answer,
+    otherwise ``similarity`` clamped to [0, 1] (NaN read as 0) — except that an agent that
+    changed position scores at most ``threshold - 0.01`` (and at least 0), so however many
+    words its answers share it never reads as settled.
+
+    ``converged`` is true when at least one agent was compared and every compared agent kept
+    its position; so, for a threshold of at least 0.01, exactly when ``similarity`` (the
+    lowest score) is at least ``threshold``. ``status`` is:
+
+    - ``"converged"`` when ``converged`` is true;
+    - ``"refining"`` when some agent changed position but the compared agents' answers now
+      form no more distinct positions (clusters under
+      :func:`~aragora.debate.normalize.cluster_answers`) than their previous answers did;
+    - ``"diverging"`` when they form more, or when no agent could be compared (then
+      ``similarity`` is 0.0: nothing shows the answers settled).
+
+    Raises :class:`InvalidInputError` for a threshold outside [0, 1].
     """
     if not (isinstance(threshold, int | float) and 0.0 <= threshold <= 1.0):
         raise InvalidInputError(f"convergence threshold must be in [0, 1], got {threshold!r}")
-    per_agent = {
-        agent: _agent_similarity(previous[agent], current[agent], similarity)
-        for agent in sorted(current.keys() & previous.keys())
-    }
-    lowest = min(per_agent.values(), default=0.0)
-    converged = bool(per_agent) and lowest >= threshold
+    agents = sorted(current.keys() & previous.keys())
+    per_agent: dict[str, float] = {}
+    moved = False
+    for agent in agents:
+        comparison = compare_answers(previous[agent], current[agent], similarity, threshold)
+        score = comparison.similarity
+        if not comparison.same:
+            moved = True
+            score = min(score, max(0.0, threshold - _MOVED_MARGIN))
+        per_agent[agent] = score
+    converged = bool(agents) and not moved
     if converged:
         status = "converged"
-    elif lowest < DIVERGING_BELOW:
-        status = "diverging"
-    else:
+    elif agents and _positions(current, agents, similarity, threshold) <= _positions(
+        previous, agents, similarity, threshold
+    ):
         status = "refining"
+    else:
+        status = "diverging"
+    lowest = min(per_agent.values(), default=0.0)
     return Convergence(similarity=lowest, per_agent=per_agent, converged=converged, status=status)
 
 
-def _agent_similarity(before: str, after: str, similarity: Similarity) -> float:
-    key_before, key_after = normalize_answer(before), normalize_answer(after)
-    if not key_before or not key_after:
-        return 0.0
-    if key_before == key_after:
-        return 1.0
-    score = similarity(before, after)
-    if math.isnan(score):
-        return 0.0
-    return min(1.0, max(0.0, score))
+def _positions(
+    answers: Mapping[str, str], agents: list[str], similarity: Similarity, threshold: float
+) -> int:
+    return len(cluster_answers([answers[agent] for agent in agents], similarity, threshold))

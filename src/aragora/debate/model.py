@@ -10,17 +10,95 @@ from urllib.parse import urlsplit
 from aragora.errors import InvalidAgentSpecError, InvalidInputError
 
 __all__ = [
+    "MAX_AGENT_NAME_CHARS",
+    "MAX_CONTEXT_CHARS",
+    "MAX_LABEL_CHARS",
+    "MAX_MODEL_CHARS",
+    "MAX_PROVIDER_CHARS",
+    "MAX_SPEC_CHARS",
+    "MAX_TASK_CHARS",
     "AgentSpec",
     "DebateResult",
     "Dissent",
     "Participant",
     "Task",
     "Vote",
+    "check_name",
+    "check_storable",
+    "check_text",
 ]
 
+# --- the limits every face and every store share ------------------------------------------
+# The API, the CLI and knowledge import check these; the schema sizes its columns from them
+# (aragora.storage.schema), so whatever passes here fits every backend.
 MAX_TASK_CHARS = 20_000
 MAX_CONTEXT_CHARS = 100_000
+MAX_PROVIDER_CHARS = 32
+MAX_MODEL_CHARS = 150
+MAX_LABEL_CHARS = 100
+MAX_SPEC_CHARS = 2_000
+"""A whole spec string, an ``openai-compatible`` URL included."""
+MAX_AGENT_NAME_CHARS = 200
+"""An agent's name in a debate (its label, else ``provider:model``, plus ``#N`` for a repeat),
+as stored in the event log, the ratings and knowledge items' sources."""
+_REPEAT_SUFFIX_CHARS = len("#99")
+assert MAX_PROVIDER_CHARS + 1 + MAX_MODEL_CHARS + _REPEAT_SUFFIX_CHARS <= MAX_AGENT_NAME_CHARS
+assert MAX_LABEL_CHARS + _REPEAT_SUFFIX_CHARS <= MAX_AGENT_NAME_CHARS
+
 _PROVIDER_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+# What no backend stores: NUL (PostgreSQL refuses it in text) and lone surrogates (not
+# encodable as UTF-8).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# Text a person typed: also no other control characters (C0 but tab and line breaks, DEL,
+# C1), which only corrupt terminals and logs.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# A name: one line, no control characters at all.
+_NOT_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _refuse(found: re.Match[str], what: str) -> InvalidInputError:
+    char = found.group()
+    kind = (
+        "NUL characters"
+        if char == "\x00"
+        else "unpaired surrogate characters"
+        if "\ud800" <= char <= "\udfff"
+        else "control characters"
+    )
+    return InvalidInputError(
+        f"{what} must not contain {kind} (U+{ord(char):04X} at position {found.start()})"
+    )
+
+
+def check_storable(value: str, what: str) -> str:
+    """``value`` if every backend can store it (no NUL, no lone surrogate); else
+    :class:`InvalidInputError` naming ``what`` and the character."""
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        raise _refuse(found, what)
+    return value
+
+
+def check_text(value: str, what: str, *, max_chars: int | None = None) -> str:
+    """``value`` if it is storable text of at most ``max_chars`` with no control characters
+    but tabs and line breaks; else :class:`InvalidInputError` naming ``what``."""
+    found = _NOT_TEXT.search(value)
+    if found is not None:
+        raise _refuse(found, what)
+    if max_chars is not None and len(value) > max_chars:
+        raise InvalidInputError(f"{what} must be at most {max_chars} characters")
+    return value
+
+
+def check_name(value: str, what: str, *, max_chars: int) -> str:
+    """``value`` if it is a one-line name of at most ``max_chars`` with no control
+    characters; else :class:`InvalidInputError` naming ``what``."""
+    found = _NOT_NAME.search(value)
+    if found is not None:
+        raise _refuse(found, what)
+    if len(value) > max_chars:
+        raise InvalidInputError(f"{what} must be at most {max_chars} characters")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +118,11 @@ class AgentSpec:
         raw = text.strip() if isinstance(text, str) else ""
         if not raw:
             raise InvalidAgentSpecError(str(text), "empty agent spec")
+        shown = raw[:80] + "…" if len(raw) > 80 else raw  # a spec of any size, named readably
+        try:
+            check_name(raw, "an agent spec", max_chars=MAX_SPEC_CHARS)
+        except InvalidInputError as exc:
+            raise InvalidAgentSpecError(shown, exc.message.removeprefix("an agent spec ")) from None
         body, _, label = raw.partition("#")
         if "#" in raw and not label.strip():
             raise InvalidAgentSpecError(raw, "empty label after '#'")
@@ -67,6 +150,15 @@ class AgentSpec:
             )
         if any(ch.isspace() for ch in model):
             raise InvalidAgentSpecError(raw, "model names cannot contain spaces")
+        for part, value, limit in (
+            ("provider", provider, MAX_PROVIDER_CHARS),
+            ("model", model, MAX_MODEL_CHARS),
+            ("label", label.strip(), MAX_LABEL_CHARS),
+        ):
+            if len(value) > limit:
+                raise InvalidAgentSpecError(
+                    shown, f"the {part} must be at most {limit} characters, got {len(value)}"
+                )
         return cls(provider=provider, model=model, label=label.strip() or None, base_url=base_url)
 
     def __str__(self) -> str:
@@ -133,10 +225,14 @@ class Task:
             raise InvalidInputError("task must be a non-empty string")
         if len(self.question) > MAX_TASK_CHARS:
             raise InvalidInputError(f"task is longer than {MAX_TASK_CHARS} characters")
+        check_text(self.question, "task")
         if not isinstance(self.context, str):
             raise InvalidInputError("context must be a string")
         if len(self.context) > MAX_CONTEXT_CHARS:
             raise InvalidInputError(f"context is longer than {MAX_CONTEXT_CHARS} characters")
+        # Context may carry retrieved knowledge (model output), so only what no backend
+        # stores is refused here; the faces hold a person's own context to check_text.
+        check_storable(self.context, "context")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,19 +11,25 @@ the verdict is made from the answers that remain (when enough remain; see the pl
 The rules, in the order they are checked (the first that applies is the reason):
 
 1. **empty** — nothing usable in the reply;
-2. **unlabelled** — no ANSWER line (or JSON ``answer``): the prompt asks for one, and a
+2. **markup** — chat-template or special tokens anywhere in the reply (``<<SYS>>``,
+   ``[/INST]``, ``<start_of_turn>``, ``<|im_start|>``): a model that writes them is
+   continuing a transcript, not answering;
+3. **template** — a slot of the prompt's format anywhere in the reply (``<your answer on
+   one line: …>``, ``<a number from 0 to 1>``): the reply echoes the format;
+4. **unlabelled** — no ANSWER line (or JSON ``answer``): the prompt asks for one, and a
    first-line guess at free text has turned prose, echoes and worksheets into answers;
-3. **markup** — chat-template or special tokens in the answer;
-4. **placeholder** — the answer is a template slot (``<…>``, ``[your answer]``, ``{x}``);
-5. **cut off** — the provider stopped at the token limit inside the answer line;
-6. **too long** — over :data:`~aragora.debate.answers.MAX_ANSWER_CHARS` characters:
+5. **placeholder** — the answer is a template slot (``[your answer]``, ``{x}``) or talks
+   about itself ("Your answer appears here");
+6. **several answers** — the reply labels two different answers (a worksheet);
+7. **cut off** — the provider stopped at the token limit inside the answer line;
+8. **too long** — over :data:`~aragora.debate.answers.MAX_ANSWER_CHARS` characters:
    not a one-line answer;
-7. **declined** — "N/A", "unknown", "I don't know", "?" …: the agent gives no answer;
-8. **both** — it names both yes and no ("yes/no", "Yes or no");
-9. **new question** — it starts another question or task ("Question 2: …", "Q:");
-10. **task** — it repeats the task (the same words, the task inside it, or a question
+9. **declined** — "N/A", "unknown", "I don't know", "?" …: the agent gives no answer;
+10. **both** — it names both yes and no ("yes/no", "Yes or no");
+11. **new question** — it starts another question or task ("Question 2: …", "Q:");
+12. **task** — it repeats the task (the same words, the task inside it, or a question
     much like it);
-11. **instructions** — three or more words copied from the prompt's instructions that
+13. **instructions** — three or more words copied from the prompt's instructions that
     are not in the task or its background.
 
 All functions are pure and total on ``str``.
@@ -53,7 +59,13 @@ _PLACEHOLDER = re.compile(
     rf"|\{{\s*(?:{_SLOT_WORDS})\b[^{{}}]*\}})\s*[.!]?\s*$",
     re.IGNORECASE,
 )
-_SLOT_INSIDE = re.compile(rf"<\s*(?:{_SLOT_WORDS})\b[^<>]{{0,200}}>", re.IGNORECASE)
+# A template slot anywhere in a reply: "<your answer on one line: …>", "<a number from 0 to
+# 1>" (never an HTML tag: no "=" or quotes inside).
+_SLOT_INSIDE = re.compile(rf"<\s*(?:{_SLOT_WORDS})\b[^<>=\"']{{0,200}}>", re.IGNORECASE)
+_SELF_REFERENCE = re.compile(
+    r"\byour (?:own )?answer\b|\b(?:goes|appears|comes) here\b|\binsert\b.{0,40}\bhere\b",
+    re.IGNORECASE,
+)
 _DECLINED = frozenset(
     {
         *("n/a", "na", "n.a", "tbd", "todo", "unknown", "unsure", "not sure", "no idea"),
@@ -90,12 +102,16 @@ def answer_abstention(
     answer = parsed.answer.strip()
     if not answer:
         return "empty reply" if not reply.strip() else "reply held no usable answer"
+    if _MARKUP.search(reply):
+        return "reply holds chat-template markup, not an answer"
+    if _SLOT_INSIDE.search(reply):
+        return "reply echoes the prompt's template"
     if not parsed.labelled:
         return "reply did not follow the ANSWER/CONFIDENCE/REASONING format"
-    if _MARKUP.search(answer):
-        return "answer holds chat-template markup, not an answer"
-    if _PLACEHOLDER.match(answer) or _SLOT_INSIDE.search(answer):
+    if _PLACEHOLDER.match(answer) or _SELF_REFERENCE.search(answer):
         return "answer is the prompt's placeholder, not an answer"
+    if parsed.conflicting:
+        return "reply gives more than one answer"
     if truncated and _ends_with(reply, answer):
         return "reply was cut off at the token limit inside its answer"
     if any(problem.startswith("answer longer than") for problem in parsed.problems):
@@ -124,7 +140,7 @@ def critique_abstention(content: str, *, task: str, instructions: str) -> str | 
     if _MARKUP.search(text):
         return "critique holds chat-template markup"
     if _PLACEHOLDER.match(text) or _SLOT_INSIDE.search(text):
-        return "critique is the prompt's placeholder"
+        return "critique echoes the prompt's template"
     if _repeats(text, task):
         return "critique repeats the task"
     if _copied(text, instructions, task):

@@ -13,18 +13,23 @@ import (the item's ``created_at`` when absent). ``count`` comes after the items 
 streamed export states exactly how many it wrote. Key order is irrelevant to readers.
 
 :func:`export_chunks` streams the document from the index's scans (memory stays flat
-whatever the number of items); :func:`parse_document` reads and validates one, naming
-the first bad item by index and id.
+whatever the number of items). Reading is streamed too: :func:`scan_document` validates
+a document read from a file item by item (an incremental parser, so a backup of any size
+never sits in memory whole) and keeps only the ids and links; :func:`read_items` then
+reads the items again one at a time for storing. :func:`parse_document` does both for a
+document already in memory. Errors name the first bad item by index and id.
 """
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
+import ijson  # type: ignore[import-untyped]
 import orjson
 
 from aragora.errors import InvalidInputError
@@ -39,6 +44,7 @@ from aragora.storage.knowledge_repository import (
 __all__ = [
     "FORMAT",
     "VERSION",
+    "DocumentIndex",
     "ParsedDocument",
     "export_chunks",
     "format_time",
@@ -46,6 +52,8 @@ __all__ = [
     "link_json",
     "parse_document",
     "parse_time",
+    "read_items",
+    "scan_document",
 ]
 
 FORMAT = "aragora.knowledge"
@@ -75,6 +83,15 @@ class ParsedDocument:
     links: tuple[KnowledgeLink, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentIndex:
+    """What :func:`scan_document` keeps of a valid document: each item's id with its
+    position (``items[N]``), and every link (each link's source is among the ids)."""
+
+    positions: Mapping[str, int]
+    links: tuple[KnowledgeLink, ...]
+
+
 def format_time(moment: datetime) -> str:
     """``moment`` as ISO 8601 in UTC with microseconds (naive times are taken as UTC)."""
     if moment.tzinfo is None:
@@ -92,7 +109,10 @@ def parse_time(text: object, what: str) -> datetime:
         raise InvalidInputError(f"{what} is not an ISO 8601 time: {text[:40]!r}") from exc
     if moment.tzinfo is None:
         raise InvalidInputError(f"{what} must carry a timezone: {text[:40]!r}")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-00:01 is past the year 9999 in UTC
+        raise InvalidInputError(f"{what} is out of range in UTC: {text[:40]!r}") from None
 
 
 def link_json(link: KnowledgeLink) -> dict[str, Any]:
@@ -152,40 +172,111 @@ async def export_chunks(
 
 
 def parse_document(body: bytes | str) -> ParsedDocument:
-    """Read an export document; :class:`InvalidInputError` for anything wrong, naming the
-    first bad item as ``items[INDEX] (id 'ID')``. Line breaks anywhere are tolerated
-    (``curl -d @file`` strips them, which leaves valid JSON valid)."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"the body is not a JSON document: {exc}") from exc
-    if not isinstance(document, dict):
-        raise InvalidInputError("the document must be a JSON object")
-    if document.get("format") != FORMAT:
-        raise InvalidInputError(f"the document's format must be {FORMAT!r}")
-    if document.get("version") != VERSION:
-        raise InvalidInputError(f"unsupported version {document.get('version')!r} (expected 1)")
-    raw_items = document.get("items")
-    if not isinstance(raw_items, list):
-        raise InvalidInputError("the document must have an 'items' list")
-    count = document.get("count")
-    if count is not None and count != len(raw_items):
-        raise InvalidInputError(f"count is {count!r} but the document has {len(raw_items)} items")
-    items: list[KnowledgeItem] = []
+    """Read a whole export document held in memory; :class:`InvalidInputError` for
+    anything wrong, naming the first bad item as ``items[INDEX] (id 'ID')``. Line breaks
+    anywhere are tolerated (``curl -d @file`` strips them, which leaves valid JSON valid)."""
+    source = io.BytesIO(body.encode() if isinstance(body, str) else body)
+    index = scan_document(source)
+    source.seek(0)
+    return ParsedDocument(tuple(read_items(source)), index.links)
+
+
+def scan_document(source: IO[bytes]) -> DocumentIndex:
+    """Validate the export document in ``source`` (a binary file, read from where it
+    stands to the end; seekable, as it is read more than once) without holding its items:
+    the header, then each item in turn. :class:`InvalidInputError` for anything wrong,
+    naming the first bad item as ``items[INDEX] (id 'ID')``."""
+    start = source.tell()
+    count = _check_header(source, start)
+    source.seek(start)
+    positions: dict[str, int] = {}
     links: list[KnowledgeLink] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(raw_items):
+    total = 0
+    for index, raw in _raw_items(source):
+        total += 1
         where = _where(index, raw)
         try:
             item, outgoing = _parse_item(raw)
         except InvalidInputError as exc:
             raise InvalidInputError(f"{where}: {_strip_item_name(exc.message)}") from exc
-        if item.id in seen:
+        if item.id in positions:
             raise InvalidInputError(f"{where}: the id appears twice in the document")
-        seen.add(item.id)
-        items.append(item)
+        positions[item.id] = index
         links.extend(outgoing)
-    return ParsedDocument(tuple(items), tuple(links))
+    if count is not None and count != total:
+        raise InvalidInputError(f"count is {count!r} but the document has {total} items")
+    return DocumentIndex(positions, tuple(links))
+
+
+def read_items(source: IO[bytes]) -> Iterator[KnowledgeItem]:
+    """The items of a document :func:`scan_document` accepted, read from ``source`` one at
+    a time (memory holds one item, whatever the document's size); not checked again (the
+    store checks what it is given)."""
+    for _index, raw in _raw_items(source):
+        item, _links = _parse_item(raw, check=False)
+        yield item
+
+
+def _raw_items(source: IO[bytes]) -> Iterator[tuple[int, Any]]:
+    index = 0
+    try:
+        for raw in ijson.items(source, "items.item", use_float=True):
+            yield index, raw
+            index += 1
+    except ijson.JSONError as exc:
+        raise InvalidInputError(f"the body is not a JSON document: {_json_error(exc)}") from None
+
+
+def _parsed(values: Iterator[Any]) -> Iterator[Any]:
+    """``values`` of the incremental parser, its errors as :class:`InvalidInputError`."""
+    try:
+        yield from values
+    except ijson.JSONError as exc:
+        raise InvalidInputError(f"the body is not a JSON document: {_json_error(exc)}") from None
+
+
+_VALUE_STARTS = frozenset({"start_map", "start_array", "string", "number", "boolean", "null"})
+_MISSING = object()
+
+
+def _first(source: IO[bytes], start: int, key: str) -> Any:
+    """The top-level ``key``'s value (a scalar), or :data:`_MISSING`: the parser stops at
+    it, so a key near the start costs nearly nothing and one at the end one pass in C."""
+    source.seek(start)
+    return next(_parsed(ijson.items(source, key, use_float=True)), _MISSING)
+
+
+def _check_header(source: IO[bytes], start: int) -> int | None:
+    """The document is one JSON object of the right format and version with an ``items``
+    list; the ``count`` it states, if any (checked against the items later). Nothing of
+    the items is built here."""
+    events = _parsed(ijson.parse(source, use_float=True))
+    first = next(events, None)
+    if first is None or first[1] != "start_map":
+        raise InvalidInputError("the document must be a JSON object")
+    items_kind = None
+    for prefix, event, _value in events:  # up to the top-level "items" value only
+        if prefix == "items" and event in _VALUE_STARTS:
+            items_kind = event
+            break
+    if _first(source, start, "format") != FORMAT:
+        raise InvalidInputError(f"the document's format must be {FORMAT!r}")
+    version = _first(source, start, "version")
+    if version != VERSION or isinstance(version, bool):
+        shown = None if version is _MISSING else version
+        raise InvalidInputError(f"unsupported version {shown!r} (expected 1)")
+    if items_kind != "start_array":
+        raise InvalidInputError("the document must have an 'items' list")
+    count = _first(source, start, "count")
+    if count is _MISSING or count is None:
+        return None
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise InvalidInputError(f"count must be the number of items, got {count!r}")
+    return count
+
+
+def _json_error(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def _where(index: int, raw: object) -> str:
@@ -202,7 +293,7 @@ def _strip_item_name(message: str) -> str:
     return message
 
 
-def _parse_item(raw: object) -> tuple[KnowledgeItem, list[KnowledgeLink]]:
+def _parse_item(raw: object, *, check: bool = True) -> tuple[KnowledgeItem, list[KnowledgeLink]]:
     if not isinstance(raw, dict):
         raise InvalidInputError("an item must be a JSON object")
     unknown = sorted(set(raw) - _ITEM_FIELDS)
@@ -227,21 +318,22 @@ def _parse_item(raw: object) -> tuple[KnowledgeItem, list[KnowledgeLink]]:
         raise InvalidInputError("provenance must be an object")
     created_at = parse_time(raw.get("created_at"), "created_at")
     updated_at = parse_time(raw.get("updated_at", raw.get("created_at")), "updated_at")
-    item = check_item(
-        KnowledgeItem(
-            id=item_id,
-            kind=_text(raw, "kind"),
-            title=_text(raw, "title"),
-            content=_text(raw, "content", default=""),
-            created_at=created_at,
-            updated_at=updated_at,
-            source_debate_id=_optional_text(source, "debate_id", "source.debate_id"),
-            source_agent=_optional_text(source, "agent", "source.agent"),
-            confidence=None if confidence is None else float(confidence),
-            tags=tuple(tags),
-            provenance=provenance,
-        )
+    item = KnowledgeItem(
+        id=item_id,
+        kind=_text(raw, "kind"),
+        title=_text(raw, "title"),
+        content=_text(raw, "content", default=""),
+        created_at=created_at,
+        updated_at=updated_at,
+        source_debate_id=_optional_text(source, "debate_id", "source.debate_id"),
+        source_agent=_optional_text(source, "agent", "source.agent"),
+        confidence=None if confidence is None else float(confidence),
+        tags=tuple(tags),
+        provenance=provenance,
     )
+    if not check:  # read again after a scan: the store checks the item, links are known
+        return item, []
+    check_item(item)
     raw_links = _or(raw.get("links"), [])
     if not isinstance(raw_links, list):
         raise InvalidInputError("links must be a list of {kind, target}")

@@ -6,13 +6,21 @@ Documents returned are JSON-ready dicts in the export format's item shape
 
 from __future__ import annotations
 
+import asyncio
+import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from aragora.errors import InvalidInputError, NotFoundError
-from aragora.knowledge.format import export_chunks, format_time, item_json, parse_document
+from aragora.knowledge.format import (
+    export_chunks,
+    format_time,
+    item_json,
+    read_items,
+    scan_document,
+)
 from aragora.storage.knowledge_repository import (
     ITEM_KINDS,
     KnowledgeIndex,
@@ -130,18 +138,28 @@ class KnowledgeService:
         """The export document as bytes chunks, streamed from the index (flat memory)."""
         return export_chunks(self.index, exported_at=self._now(), batch=batch)
 
-    async def import_document(self, body: bytes | str) -> dict[str, Any]:
+    async def import_document(self, body: bytes | str | IO[bytes]) -> dict[str, Any]:
         """Store every item and link of an export document in one transaction, or none.
 
-        Items already stored identically are left alone, so importing the same document
-        twice changes nothing. :class:`InvalidInputError` names the first bad item (a
-        malformed field, a duplicate id, a link to an item in neither the document nor
-        the store). Returns ``{"imported", "unchanged", "count"}``: items written, items
-        already there as they are, and items stored now."""
-        document = parse_document(body)
-        positions = {item.id: n for n, item in enumerate(document.items)}
+        ``body`` is the document, or a seekable binary file holding it (read from where it
+        stands): a file is streamed, twice (validate, then store), so memory holds the
+        items' ids and links but never the document. Items already stored identically are
+        left alone, so importing the same document twice changes nothing.
+        :class:`InvalidInputError` names the first bad item (a malformed field, a value no
+        backend stores, a duplicate id, a link to an item in neither the document nor the
+        store) before anything is written. Returns ``{"imported", "unchanged", "count"}``:
+        items written, items already there as they are, and items stored now."""
+        source = (
+            io.BytesIO(body.encode() if isinstance(body, str) else body)
+            if isinstance(body, bytes | str)
+            else body
+        )
+        start = source.tell()
+        # Parsing is CPU work for seconds on a large backup: off the event loop.
+        index = await asyncio.to_thread(scan_document, source)
+        positions = index.positions
         known: set[str] = set()
-        for link in document.links:
+        for link in index.links:
             target = link.target_id
             if target in positions or target in known:
                 continue
@@ -154,10 +172,11 @@ class KnowledgeService:
                     "neither the document nor the knowledge base"
                 ) from exc
             known.add(target)
-        written = await self.repository.put(document.items, document.links)
+        source.seek(start)
+        written = await self.repository.put(read_items(source), index.links)
         return {
             "imported": written,
-            "unchanged": len(document.items) - written,
+            "unchanged": len(positions) - written,
             "count": await self.repository.count(),
         }
 

@@ -140,4 +140,7 @@ def debate_document(
         "duration_seconds": duration,
         "error": result.get("error"),
         "event_count": len(events),
+        # True while a running debate's worker has stopped (died or drained) and no other
+        # has taken it over yet; the service fills it in from the debate's lease.
+        "awaiting_resumption": False,
     }

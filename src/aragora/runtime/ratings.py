@@ -6,6 +6,9 @@ when the debate reached no decision every pair draws. Each agent's change is the
 its games of ``K / (n - 1) * (score - expected)``, so a panel's size does not scale how
 fast ratings move. Agents that failed take no part in the games (their debate is still
 counted).
+
+A rating belongs to an agent's (provider, model, name): the same name under two models
+is two leaderboard entries, so a label reused for a different model starts afresh.
 """
 
 from __future__ import annotations
@@ -14,17 +17,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from aragora.storage.repository import Rating
+from aragora.storage.repository import Rating, RatingKey
 
-__all__ = ["K_FACTOR", "leaderboard_rows", "rate_debate"]
+__all__ = ["K_FACTOR", "leaderboard_rows", "rate_debate", "rating_keys"]
 
 K_FACTOR = 32.0
 
 
-def rate_debate(document: Mapping[str, Any], current: Mapping[str, Rating]) -> list[Rating]:
+def rating_keys(document: Mapping[str, Any]) -> dict[str, RatingKey]:
+    """Each agent's name in a debate ``document`` and the key of its rating."""
+    return {
+        str(a["name"]): (str(a.get("provider") or ""), str(a.get("model") or ""), str(a["name"]))
+        for a in document.get("agents") or []
+    }
+
+
+def rate_debate(document: Mapping[str, Any], current: Mapping[RatingKey, Rating]) -> list[Rating]:
     """New ratings for the agents of a finished debate ``document`` (CONTRACT's debate
     document), starting from ``current`` (agents missing from it start at 1500)."""
-    agents = [str(a["name"]) for a in document.get("agents") or []]
+    keys = rating_keys(document)
+    agents = list(keys)
     if not agents:
         return []
     failed = {str(a["name"]) for a in document.get("agents") or [] if a.get("failed")}
@@ -35,7 +47,10 @@ def rate_debate(document: Mapping[str, Any], current: Mapping[str, Rating]) -> l
         if isinstance(p, Mapping) and "agent" in p
     }
     players = [a for a in agents if a not in failed]
-    ratings = {a: current.get(a) or Rating(agent=a) for a in agents}
+    ratings = {
+        a: current.get(keys[a]) or Rating(agent=a, provider=keys[a][0], model=keys[a][1])
+        for a in agents
+    }
     deltas = dict.fromkeys(agents, 0.0)
     k = K_FACTOR / max(1, len(players) - 1)
     for i, a in enumerate(players):
@@ -68,12 +83,15 @@ def _score(a: bool | None, b: bool | None) -> float:
 
 
 def leaderboard_rows(ratings: Sequence[Rating]) -> list[dict[str, Any]]:
-    """CONTRACT's ``rankings`` entries."""
+    """CONTRACT's ``rankings`` entries, with the ``provider`` and ``model`` the rating
+    belongs to (``null`` for a rating from before ratings knew their model)."""
     return [
         {
             "rank": index,
             "agent": r.agent,
             "name": r.agent,
+            "provider": r.provider or None,
+            "model": r.model or None,
             "elo": r.elo,
             "wins": r.wins,
             "losses": r.losses,

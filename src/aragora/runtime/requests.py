@@ -4,6 +4,7 @@ panel with the same seed)."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,14 @@ from typing import Any
 
 import orjson
 
-from aragora.debate.model import MAX_CONTEXT_CHARS, MAX_TASK_CHARS
+from aragora.debate.model import (
+    MAX_AGENT_NAME_CHARS,
+    MAX_CONTEXT_CHARS,
+    MAX_SPEC_CHARS,
+    MAX_TASK_CHARS,
+    check_name,
+    check_text,
+)
 from aragora.debate.protocol import DebateProtocol
 from aragora.errors import InvalidInputError
 
@@ -23,6 +31,33 @@ _TOP_LEVEL = ("mode", "rounds", "consensus", "judge")
 _KNOWN = frozenset(
     {"task", "question", "agents", "protocol", "context", "metadata", "priority", *_TOP_LEVEL}
 )
+# The JSON type each protocol field takes, checked before any value is used, so that the
+# same rule holds at the top level and inside ``protocol``: a bool is only ``true`` or
+# ``false``, an integer only a JSON integer (not a bool, not a string), a number an integer
+# or a finite float. ``null`` anywhere means "the default".
+_PROTOCOL_TYPES: dict[str, str] = {
+    "mode": "str",
+    "rounds": "int",
+    "consensus": "str",
+    "supermajority_threshold": "number",
+    "judge": "str",
+    "convergence_threshold": "number",
+    "early_stop": "bool",
+    "quorum": "int",
+    "agent_timeout": "number",
+    "debate_timeout": "number",
+    "max_tokens": "int",
+    "max_cost_usd": "number",
+    "max_answer_tokens": "int",
+}
+_TYPE_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "number": "a number",
+    "bool": "true or false",
+}
+# Timeouts are the operator's ceiling: a request may lower them, never raise or lift them.
+_CEILINGS = {"agent_timeout": "ARAGORA_AGENT_TIMEOUT", "debate_timeout": "ARAGORA_DEBATE_TIMEOUT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +81,10 @@ class DebateRequest:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     priority: int = 0
+    agents_from_operator: bool = False
+    """The agents are the operator's ``ARAGORA_DEFAULT_AGENTS`` (the request named none), so
+    they are trusted like the operator's own configuration; specs a caller supplied may
+    name only the endpoints of ``ARAGORA_AGENT_ENDPOINTS``."""
 
     def to_stored(self) -> dict[str, Any]:
         """The JSON form kept in the ``debates`` row."""
@@ -56,6 +95,7 @@ class DebateRequest:
             "metadata": dict(self.metadata),
             "seed": self.seed,
             "priority": self.priority,
+            "agents_from_operator": self.agents_from_operator,
         }
 
     @classmethod
@@ -69,6 +109,7 @@ class DebateRequest:
             metadata=dict(stored.get("metadata") or {}),
             seed=int(stored.get("seed") or 0),
             priority=int(stored.get("priority") or 0),
+            agents_from_operator=stored.get("agents_from_operator") is True,
         )
 
 
@@ -79,38 +120,32 @@ def parse_request(
 
     ``priority`` (-100..100, default 0) orders the queue: higher runs first. Top-level
     ``mode``, ``rounds``, ``consensus`` and ``judge`` override the same fields of
-    ``protocol``; ``question`` is accepted as another name for ``task``."""
+    ``protocol`` and follow the same rules; ``null`` for any of them (and for any other
+    optional field) means the default. ``question`` is accepted as another name for
+    ``task``. Text must be storable on every backend and free of control characters but
+    tabs and line breaks; timeouts may only be lowered below the operator's."""
     if not isinstance(body, Mapping):
         raise InvalidInputError("the request body must be a JSON object")
     unknown = sorted(set(body) - _KNOWN)
     if unknown:
         raise InvalidInputError(f"unknown field(s): {', '.join(unknown)}")
-    task = body.get("task", body.get("question"))
+    task_field = "task" if body.get("task") is not None else "question"
+    task = body.get(task_field)
     if not isinstance(task, str) or not task.strip():
         raise InvalidInputError("task must be a non-empty string")
-    if len(task) > MAX_TASK_CHARS:
-        raise InvalidInputError(f"task must be at most {MAX_TASK_CHARS} characters")
-    agents = _agents(body.get("agents"), defaults.agents)
+    check_text(task, task_field, max_chars=MAX_TASK_CHARS)
+    agents = _agents(body.get("agents"))
     protocol = _protocol(body, defaults)
     context = body.get("context")
     if context is None:
         context = ""
     if not isinstance(context, str):
         raise InvalidInputError("context must be a string")
-    if len(context) > MAX_CONTEXT_CHARS:
-        raise InvalidInputError(f"context must be at most {MAX_CONTEXT_CHARS} characters")
-    metadata = body.get("metadata")
-    if metadata is None:
-        metadata = {}
-    if not isinstance(metadata, Mapping):
-        raise InvalidInputError("metadata must be a JSON object")
-    try:
-        size = len(orjson.dumps(metadata))
-    except TypeError as exc:
-        raise InvalidInputError(f"metadata must be JSON: {exc}") from None
-    if size > MAX_METADATA_BYTES:
-        raise InvalidInputError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
-    priority = body.get("priority", 0)
+    check_text(context, "context", max_chars=MAX_CONTEXT_CHARS)
+    metadata = _metadata(body.get("metadata"))
+    priority = body.get("priority")
+    if priority is None:
+        priority = 0
     if (
         not isinstance(priority, int)
         or isinstance(priority, bool)
@@ -122,27 +157,59 @@ def parse_request(
     return DebateRequest(
         task=task.strip(),
         priority=priority,
-        agents=agents,
+        agents=agents or tuple(defaults.agents),
+        agents_from_operator=not agents,
         protocol=protocol,
         context=context,
-        metadata=dict(metadata),
+        metadata=metadata,
         seed=secrets.randbelow(2**31) if seed is None else seed,
     )
 
 
-def _agents(value: object, default: Sequence[str]) -> tuple[str, ...]:
+def _agents(value: object) -> tuple[str, ...]:
+    """The caller's specs (empty: none given, so the operator's defaults apply)."""
     if value is None:
-        return tuple(default)
+        return ()
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise InvalidInputError("agents must be a list of agent specs")
     specs = []
-    for item in value:
+    for position, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             raise InvalidInputError("each agent must be a non-empty agent spec string")
+        check_name(item, f"agents[{position}]", max_chars=MAX_SPEC_CHARS)
         specs.append(item.strip())
-    if not specs:
-        return tuple(default)
     return tuple(specs)
+
+
+def _metadata(value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("metadata must be a JSON object")
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError as exc:
+        raise InvalidInputError(f"metadata must be JSON: {exc}") from None
+    if size > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    _check_json_text(value, "metadata")
+    return dict(value)
+
+
+def _check_json_text(value: object, where: str) -> None:
+    """Every string (keys too) is text :func:`check_text` accepts and every number finite:
+    PostgreSQL's JSON refuses NaN, and NUL must not reach a text column either."""
+    if isinstance(value, str):
+        check_text(value, where)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(f"{where} must be a finite number, got {value!r}")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_text(str(key), f"a key of {where}")
+            _check_json_text(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for position, item in enumerate(value):
+            _check_json_text(item, f"{where}[{position}]")
 
 
 def _protocol(body: Mapping[str, Any], defaults: RequestDefaults) -> DebateProtocol:
@@ -151,15 +218,40 @@ def _protocol(body: Mapping[str, Any], defaults: RequestDefaults) -> DebateProto
         given = {}
     if not isinstance(given, Mapping):
         raise InvalidInputError("protocol must be a JSON object")
-    data: dict[str, Any] = {
-        "agent_timeout": defaults.agent_timeout,
-        "debate_timeout": defaults.debate_timeout,
-        **given,
-    }
+    unknown = sorted(set(given) - set(_PROTOCOL_TYPES))
+    if unknown:
+        raise InvalidInputError(f"unknown protocol field(s): {', '.join(map(str, unknown))}")
+    chosen: dict[str, Any] = {}
+    for name, value in given.items():
+        if value is not None:
+            chosen[name] = _typed(f"protocol.{name}", value, _PROTOCOL_TYPES[name])
     for name in _TOP_LEVEL:
-        if body.get(name) is not None:
-            data[name] = body[name]
-    try:
-        return DebateProtocol.from_dict(data)
-    except TypeError as exc:  # a field of the wrong type that the dataclass rejects
-        raise InvalidInputError(f"protocol: {exc}") from None
+        value = body.get(name)
+        if value is not None:
+            chosen[name] = _typed(name, value, _PROTOCOL_TYPES[name])
+    if "judge" in chosen:
+        check_name(chosen["judge"], "judge", max_chars=MAX_AGENT_NAME_CHARS)
+    ceilings = {"agent_timeout": defaults.agent_timeout, "debate_timeout": defaults.debate_timeout}
+    for name, ceiling in ceilings.items():
+        value = chosen.get(name)
+        if value is not None and value > ceiling:
+            raise InvalidInputError(
+                f"protocol.{name} may only lower the operator's limit of {ceiling:g} seconds "
+                f"({_CEILINGS[name]}), got {value!r}"
+            )
+    return DebateProtocol.from_dict({**ceilings, **chosen})
+
+
+def _typed(where: str, value: object, kind: str) -> object:
+    """``value`` if it is of the JSON type ``kind``; else :class:`InvalidInputError`."""
+    if kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise InvalidInputError(f"{where} must be {_TYPE_NAMES[kind]}, got {value!r}"[:300])
+    return value

@@ -12,18 +12,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aragora.debate.engine import DebateEngine
-from aragora.debate.events import Event, EventType
+from aragora.debate.events import Event, EventType, WarningCode
 from aragora.debate.invariants import check_log
 from aragora.debate.model import MAX_CONTEXT_CHARS, Participant, Task
 from aragora.debate.state import DebateSetup, fold
-from aragora.errors import DatabaseUnavailableError, InvalidInputError
+from aragora.errors import (
+    AragoraError,
+    DatabaseUnavailableError,
+    InvalidInputError,
+    StaleLeaseError,
+)
 from aragora.logs import log_event
 from aragora.runtime.bus import EventBus, frame_of
 from aragora.runtime.document import debate_document
 from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
-from aragora.runtime.ratings import rate_debate
+from aragora.runtime.ratings import rate_debate, rating_keys
 from aragora.runtime.requests import DebateRequest
-from aragora.storage.repository import DebateRecord, FencedEventSink, Lease, Storage
+from aragora.storage.repository import (
+    TERMINAL_STATUSES,
+    DebateRecord,
+    FencedEventSink,
+    Lease,
+    Storage,
+)
 
 __all__ = ["DebateRunner", "EventObserver"]
 
@@ -174,7 +185,9 @@ class DebateRunner:
         if not state.ended:
             try:
                 request = DebateRequest.from_stored(record.task, record.request)
-                panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
+                panel = self._build_panel(
+                    request.agents, seed=request.seed, trusted=request.agents_from_operator
+                )
                 setup = None
                 if not state.started:
                     context, references = await self._context(request)
@@ -240,37 +253,103 @@ class DebateRunner:
     async def _fail(
         self, record: DebateRecord, sink: _PublishingSink, last_seq: int, reason: str
     ) -> None:
-        now = datetime.now(UTC).isoformat()
-        await sink.append(
-            Event(
-                EventType.ERROR,
-                record.id,
-                last_seq + 1,
-                now,
-                data={"error": reason, "code": "panel_unavailable"},
+        await _append_end(sink, record.id, last_seq, "failed", reason, "panel_unavailable")
+
+    async def end(self, debate_id: str, lease: Lease | None, status: str, reason: str) -> None:
+        """End a debate that cannot run on (``failed``) or must stop now (``cancelled``),
+        whatever state its log is in, and store its document with ``reason``.
+
+        With ``lease`` an ``error`` (or ``warning``) and a ``debate_end`` event are appended
+        first, so the log tells what happened; when the log cannot take them (the same
+        data error that stopped the debate), the stored status alone ends it, and fences
+        off any writer still holding a lease. Raises :class:`DatabaseUnavailableError`
+        when the status cannot be stored either."""
+        storage = self._storage
+        record = await storage.debates.get(debate_id, primary=True)
+        if record.status in TERMINAL_STATUSES:
+            return
+        events = await storage.events.read(debate_id, primary=True)
+        if lease is not None and not fold(events).ended:
+            sink = _PublishingSink(
+                FencedEventSink(storage.events, lease.epoch), self._bus, self._observers
             )
-        )
-        await sink.append(
-            Event(
-                EventType.DEBATE_END,
-                record.id,
-                last_seq + 2,
-                now,
-                data={
-                    "result": {"status": "failed", "error": reason, "consensus_reached": False},
-                    "total_rounds": 0,
-                    "duration_seconds": 0.0,
-                },
-            )
-        )
+            code = "debate_failed" if status == "failed" else WarningCode.CANCELLED.value
+            try:
+                await _append_end(sink, debate_id, len(events), status, reason, code)
+            except StaleLeaseError:
+                raise
+            except AragoraError as exc:  # the status below still ends it
+                log_event(
+                    _log,
+                    "end_not_logged",
+                    debate_id=debate_id,
+                    error=exc.message,
+                    level=logging.WARNING,
+                )
+            events = await storage.events.read(debate_id, primary=True)
+        created_at = record.created_at.isoformat()
+        try:
+            document = debate_document(debate_id, events, status=status, created_at=created_at)
+        except Exception:  # a log the fold cannot read: describe the request alone
+            _log.exception("debate %s: its log cannot be folded", debate_id)
+            document = debate_document(debate_id, [], status=status, created_at=created_at)
+        if document["task"] is None:  # it never started: describe the request
+            document["task"] = record.task
+            document["context"] = record.request.get("context")
+            document["protocol"] = record.request.get("protocol")
+        if status == "failed":
+            document["error"] = document.get("error") or reason
+        await storage.debates.update(debate_id, status=status, document=document)
+        self._bus.nudge(debate_id)  # streams waiting on the debate look at its status
 
     async def _rate(self, debate_id: str, document: Mapping[str, Any]) -> None:
-        agents = [str(a["name"]) for a in document.get("agents") or []]
-        if not agents or document.get("status") == "cancelled":
+        keys = list(rating_keys(document).values())
+        if not keys or document.get("status") == "cancelled":
             return
-        await self._storage.ratings.record(
-            debate_id, agents, lambda current: rate_debate(document, current)
+        try:
+            await self._storage.ratings.record(
+                debate_id, keys, lambda current: rate_debate(document, current)
+            )
+        except (DatabaseUnavailableError, StaleLeaseError):
+            raise  # the debate is tried again later, and rated then
+        except AragoraError as exc:
+            # A rating that cannot be stored must not cost the debate its outcome.
+            log_event(
+                _log,
+                "rating_failed",
+                debate_id=debate_id,
+                error=exc.message,
+                level=logging.WARNING,
+            )
+
+
+async def _append_end(
+    sink: _PublishingSink, debate_id: str, last_seq: int, status: str, reason: str, code: str
+) -> None:
+    now = datetime.now(UTC).isoformat()
+    kind = EventType.ERROR if status == "failed" else EventType.WARNING
+    data = (
+        {"error": reason, "code": code}
+        if status == "failed"
+        else {
+            "code": code,
+            "message": reason,
+        }
+    )
+    await sink.append(Event(kind, debate_id, last_seq + 1, now, data=data))
+    await sink.append(
+        Event(
+            EventType.DEBATE_END,
+            debate_id,
+            last_seq + 2,
+            now,
+            data={
+                "result": {"status": status, "error": reason, "consensus_reached": False},
+                "total_rounds": 0,
+                "duration_seconds": 0.0,
+            },
         )
+    )
 
 
 def _setup(

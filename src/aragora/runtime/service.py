@@ -15,7 +15,13 @@ from typing import Any
 
 from aragora.debate.model import Participant
 from aragora.debate.ports import LLM, Availability
-from aragora.errors import ConflictError, InvalidInputError, MaintenanceError, UnavailableError
+from aragora.errors import (
+    ConflictError,
+    InvalidInputError,
+    MaintenanceError,
+    RateLimitedError,
+    UnavailableError,
+)
 from aragora.runtime.bus import EventBus, Frame
 from aragora.runtime.document import debate_document
 from aragora.runtime.maintenance import read_maintenance, write_maintenance
@@ -23,7 +29,7 @@ from aragora.runtime.ports import AgentCatalog, PanelBuilder
 from aragora.runtime.ratings import leaderboard_rows
 from aragora.runtime.requests import RequestDefaults, parse_request
 from aragora.runtime.stream import stream_frames
-from aragora.runtime.workers import CANCEL_KEY_PREFIX, WorkerPool
+from aragora.runtime.workers import WorkerPool
 from aragora.storage.repository import (
     TERMINAL_STATUSES,
     DebateRecord,
@@ -36,6 +42,7 @@ from aragora.storage.repository import (
 __all__ = ["DebateService"]
 
 MAINTENANCE_RETRY_AFTER = 60.0
+QUEUE_FULL_RETRY_AFTER = 30.0
 
 
 def _refuse_if_all_down(panel: Sequence[tuple[Participant, LLM]]) -> None:
@@ -71,6 +78,7 @@ class DebateService:
         refuse_when_agents_down: bool = False,
         stream_queue: int = 1000,
         cache_size: int = 1024,
+        max_queued: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._storage = storage
@@ -85,17 +93,20 @@ class DebateService:
         self._clock = clock
         self._started = clock()
         self._cache_size = cache_size
+        self._max_queued = max_queued
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- debates ----------------------------------------------------------------------------
-    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def create(self, body: Mapping[str, Any], *, seed: int | None = None) -> dict[str, Any]:
         """Validate and queue a debate: the 202 body of ``POST /api/v1/debates``.
 
         :class:`InvalidInputError` / :class:`InvalidAgentSpecError` name the first problem
         (nothing is stored); :class:`MaintenanceError` while maintenance is on or this
         replica drains; :class:`UnavailableError` (``agents_unavailable``) when the operator
         chose to refuse debates whose every agent is down (else such a debate is queued and
-        waits for its agents, visibly)."""
+        waits for its agents, visibly); :class:`RateLimitedError` (code ``queue_full``)
+        while ``max_queued`` debates already wait. ``seed`` fixes the panel's names, the
+        anonymisation and demo agents (``aragora debate --seed``); by default it is random."""
         if self._is_draining():
             raise MaintenanceError(
                 "this server is shutting down; retry on another replica",
@@ -105,15 +116,27 @@ class DebateService:
         if maintenance["enabled"]:
             message = maintenance["message"] or "maintenance mode: new debates are paused"
             raise MaintenanceError(message, retry_after=MAINTENANCE_RETRY_AFTER)
-        request = parse_request(body, self._defaults)
+        request = parse_request(body, self._defaults, seed=seed)
         # Build the panel once now so a bad spec is a 400 naming it, not a failed debate.
-        panel = self._build_panel(request.agents, seed=request.seed, trusted=False)
+        # The operator's default agents are trusted; a caller's specs are not.
+        panel = self._build_panel(
+            request.agents, seed=request.seed, trusted=request.agents_from_operator
+        )
         names = [participant.name for participant, _ in panel]
         judge = request.protocol.judge
         if judge is not None and judge not in names:
             raise InvalidInputError(f"judge {judge!r} is not on the panel ({', '.join(names)})")
         if self._refuse_when_agents_down:
             _refuse_if_all_down(panel)
+        if self._max_queued is not None:
+            # Counted across replicas; concurrent creates may pass it by a few.
+            queued = (await self._storage.debates.counts()).get("queued", 0)
+            if queued >= self._max_queued:
+                raise RateLimitedError(
+                    f"the queue is full ({queued} debates waiting); retry later",
+                    retry_after=QUEUE_FULL_RETRY_AFTER,
+                    code="queue_full",
+                )
         debate_id = str(uuid.uuid4())
         record = await self._storage.debates.create(
             NewDebate(
@@ -172,6 +195,10 @@ class DebateService:
             document["status"] = "cancelled"
         if record.status == "queued":
             document["queue_position"] = await self._storage.leases.position(record.id)
+        elif record.status == "running":
+            # A worker that died (or drained) leaves the debate "running" until another
+            # claims it; say so rather than let it look alive until then.
+            document["awaiting_resumption"] = await self._storage.leases.current(record.id) is None
         return document
 
     async def list(self, *, status: str | None, limit: int, offset: int) -> dict[str, Any]:
@@ -214,20 +241,12 @@ class DebateService:
         """Cancel a queued or running debate; :class:`ConflictError` once it has ended.
 
         A running debate stops at its next step with a ``cancelled`` warning and its
-        partial result; one still queued is cancelled at once."""
+        partial result; one still queued, or whose worker died or does not stop it in
+        time, is cancelled at once (see :meth:`WorkerPool.cancel`)."""
         record = await self._storage.debates.get(debate_id, primary=True)
         if record.status in TERMINAL_STATUSES:
             raise ConflictError(f"debate {debate_id} has already ended ({record.status})")
-        await self._storage.settings.set(CANCEL_KEY_PREFIX + debate_id, True)
-        status = "cancelling"
-        if not self._workers.cancel_local(debate_id) and record.status == "queued":
-            events = await self._storage.events.read(debate_id, primary=True)
-            if not events:
-                document = await self._document(record)
-                document["status"] = "cancelled"
-                await self._storage.debates.update(debate_id, status="cancelled", document=document)
-                self._bus.nudge(debate_id)  # its streams end: it will have no events
-                status = "cancelled"
+        status = await self._workers.cancel(debate_id)
         return {"success": True, "debate_id": debate_id, "id": debate_id, "status": status}
 
     def stream(self, debate_id: str, since: int = 0) -> AsyncIterator[Frame]:

@@ -4,7 +4,21 @@ drain so another worker (or this one after a restart) resumes them from their lo
 
 Cancellation crosses replicas through the shared settings table (``cancel:<id>``): the
 heartbeat of whichever worker runs the debate sees it. A cancel for a debate running here
-also takes effect at once.
+also takes effect at once. A debate that has not stopped :data:`CANCEL_GRACE` seconds after
+its cancel was seen is stopped by force and stored as cancelled.
+
+Failures are told apart by whether trying again can help:
+
+- the lease was lost (:class:`StaleLeaseError`): another worker carries on; stop quietly;
+- the database is unreachable or rolled the work back (:class:`DatabaseUnavailableError`):
+  hold on to the debate, wait (``poll_interval`` doubling per consecutive failure of that
+  debate, at most :data:`MAX_BACKOFF` seconds) and put it back on the queue; while the
+  database answers a ping, :data:`MAX_TRANSIENT_FAILURES` such failures in a row mean the
+  trouble is the debate's own, and it fails;
+- anything else (a value the database refuses, a bug): retrying gives the same result, so
+  the debate fails at once with the reason and its slot is freed.
+
+Each failure is one log line (a traceback only for an error Aragora did not expect).
 """
 
 from __future__ import annotations
@@ -12,16 +26,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aragora.errors import DatabaseUnavailableError, StaleLeaseError
+from aragora.errors import AragoraError, DatabaseUnavailableError, StaleLeaseError
 from aragora.logs import log_event
 from aragora.runtime.runner import DebateRunner
 from aragora.storage.repository import TERMINAL_STATUSES, Lease, Storage
 
-__all__ = ["CANCEL_KEY_PREFIX", "WorkerPool"]
+__all__ = [
+    "CANCEL_GRACE",
+    "CANCEL_KEY_PREFIX",
+    "MAX_BACKOFF",
+    "MAX_TRANSIENT_FAILURES",
+    "WorkerPool",
+]
 
 CANCEL_KEY_PREFIX = "cancel:"
+CANCEL_GRACE = 15.0
+"""Seconds a cancelled debate has to stop by itself before it is stopped by force."""
+MAX_BACKOFF = 30.0
+MAX_TRANSIENT_FAILURES = 8
 _log = logging.getLogger("aragora.runtime")
 
 
@@ -30,6 +56,8 @@ class _Running:
     lease: Lease
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    forced: bool = False
+    """The run was stopped by force after its cancel grace ran out."""
 
 
 class WorkerPool:
@@ -44,6 +72,8 @@ class WorkerPool:
         max_concurrent: int,
         lease_ttl: float,
         poll_interval: float = 1.0,
+        cancel_grace: float = CANCEL_GRACE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._storage = storage
         self._runner = runner
@@ -51,6 +81,11 @@ class WorkerPool:
         self._max = max_concurrent
         self._ttl = lease_ttl
         self._poll = poll_interval
+        self._cancel_grace = cancel_grace
+        self._clock = clock
+        self._failures: dict[str, tuple[int, int]] = {}
+        """Per debate (in this process): consecutive transient failures, and how many of
+        them happened while the database answered a ping."""
         self._running: dict[str, _Running] = {}
         self._wake = asyncio.Event()
         self._claiming = False
@@ -83,6 +118,31 @@ class WorkerPool:
             return False
         running.cancel.set()
         return True
+
+    async def cancel(self, debate_id: str) -> str:
+        """Ask for the debate to stop, on whichever replica runs it: ``"cancelled"`` when
+        it was ended now, ``"cancelling"`` when a live worker will stop it.
+
+        A queued debate, one whose lease has expired (its worker died) and one whose first
+        cancel is :data:`CANCEL_GRACE` seconds old (its worker is stuck) end at once, which
+        also fences off any worker still holding it; a debate running here is stopped by
+        this process, by force once the grace has passed."""
+        key = CANCEL_KEY_PREFIX + debate_id
+        asked = await self._storage.settings.get(key)
+        now = time.time()
+        first = asked.get("at") if isinstance(asked, dict) else None
+        if asked is None:
+            await self._storage.settings.set(key, {"at": now})
+            first = now
+        if self.cancel_local(debate_id):
+            return "cancelling"
+        alive = await self._storage.leases.current(debate_id) is not None
+        overdue = isinstance(first, int | float) and now - first >= self._cancel_grace
+        if alive and not overdue:
+            return "cancelling"
+        await self._runner.end(debate_id, None, "cancelled", "cancelled")
+        log_event(_log, "debate_cancelled", debate_id=debate_id, forced=alive)
+        return "cancelled"
 
     async def drain(self, grace: float) -> None:
         """Stop claiming; give running debates ``grace`` seconds to finish, then stop the
@@ -150,25 +210,25 @@ class WorkerPool:
                 running.cancel.set()
             log_event(_log, "debate_claimed", debate_id=debate_id, epoch=lease.epoch)
             status = await self._runner.run(record, lease, running.cancel)
+            self._failures.pop(debate_id, None)
             log_event(_log, "debate_finished", debate_id=debate_id, status=status)
         except asyncio.CancelledError:
-            requeue = True  # drained or fenced: the log holds every finished step
-            if heartbeat.done() and not heartbeat.cancelled() and heartbeat.result():
-                requeue = False  # the lease is gone; its new holder carries on
+            if running.forced:
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()  # our own stop, handled here: nothing is cancelling us
+                await self._end(running, "cancelled", "cancelled: the debate did not stop in time")
+            else:
+                requeue = True  # drained or fenced: the log holds every finished step
+                if heartbeat.done() and not heartbeat.cancelled() and heartbeat.result():
+                    requeue = False  # the lease is gone; its new holder carries on
         except StaleLeaseError:
             log_event(_log, "lease_lost", debate_id=debate_id, level=logging.WARNING)
         except DatabaseUnavailableError as exc:
-            requeue = True
-            log_event(
-                _log,
-                "debate_interrupted",
-                debate_id=debate_id,
-                error=str(exc),
-                level=logging.WARNING,
-            )
-        except Exception:
-            requeue = True
-            _log.exception("debate %s stopped on an unexpected error", debate_id)
+            requeue = await self._back_off(running, exc)
+        except Exception as exc:
+            self._failures.pop(debate_id, None)
+            await self._fail(running, exc)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -176,6 +236,84 @@ class WorkerPool:
             self._running.pop(debate_id, None)
             self._wake.set()
             await self._release(running.lease, requeue)
+
+    async def _back_off(self, running: _Running, error: DatabaseUnavailableError) -> bool:
+        """Wait before the debate is tried again; whether to put it back on the queue
+        (``False``: it failed for good, too many failures while the database answers)."""
+        debate_id = running.lease.debate_id
+        attempts, own = self._failures.get(debate_id, (0, 0))
+        attempts += 1
+        if await self._database_answers():
+            own += 1  # a failure of this debate's own: the database works for the rest
+        if own >= MAX_TRANSIENT_FAILURES:
+            self._failures.pop(debate_id, None)
+            await self._fail(running, error, attempts=attempts)
+            return False
+        self._failures[debate_id] = (attempts, own)
+        delay = min(self._poll * 2 ** (attempts - 1), MAX_BACKOFF)
+        log_event(
+            _log,
+            "debate_interrupted",
+            debate_id=debate_id,
+            error=error.message,
+            failures=attempts,
+            retry_in=delay,
+            level=logging.WARNING,
+        )
+        with contextlib.suppress(TimeoutError):
+            # The lease stays held (and renewed) meanwhile, so no other worker spins on it.
+            await asyncio.wait_for(running.cancel.wait(), delay)
+        return True
+
+    async def _database_answers(self) -> bool:
+        try:
+            await self._storage.ping()
+        except Exception:
+            return False
+        return True
+
+    async def _fail(self, running: _Running, error: Exception, *, attempts: int = 1) -> None:
+        """Fail the debate with the reason (retrying would not help): one log line, and a
+        traceback only for an error Aragora did not expect."""
+        debate_id = running.lease.debate_id
+        if isinstance(error, AragoraError):
+            reason = error.message
+            log_event(
+                _log,
+                "debate_failed",
+                debate_id=debate_id,
+                error=reason,
+                kind=type(error).__name__,
+                attempts=attempts,
+                level=logging.ERROR,
+            )
+        else:
+            reason = f"internal error ({type(error).__name__})"
+            log_event(
+                _log,
+                "debate_failed",
+                debate_id=debate_id,
+                error=reason,
+                kind=type(error).__name__,
+                attempts=attempts,
+                level=logging.ERROR,
+                exc_info=error,
+            )
+        await self._end(running, "failed", f"the debate cannot go on: {reason}")
+
+    async def _end(self, running: _Running, status: str, reason: str) -> None:
+        debate_id = running.lease.debate_id
+        try:
+            await self._runner.end(debate_id, running.lease, status, reason)
+        except Exception as exc:  # the job ends anyway; a cancel ends the debate later
+            log_event(
+                _log,
+                "debate_end_failed",
+                debate_id=debate_id,
+                status=status,
+                error=str(exc),
+                level=logging.ERROR,
+            )
 
     async def _release(self, lease: Lease, requeue: bool) -> None:
         try:
@@ -192,14 +330,28 @@ class WorkerPool:
             )
 
     async def _heartbeat(self, running: _Running, run_task: asyncio.Task[None] | None) -> bool:
-        """Renew the lease every third of its life; ``True`` (and the run is stopped) when
-        the lease was lost."""
-        interval = self._ttl / 3
+        """Renew the lease every third of its life and watch for a cancel; ``True`` (and the
+        run is stopped) when the lease was lost. A run still going :data:`CANCEL_GRACE`
+        seconds after its cancel was seen is stopped by force (``running.forced``)."""
+        interval = min(self._ttl / 3, max(self._cancel_grace / 3, 0.01))
         debate_id = running.lease.debate_id
+        renewed = self._clock()
+        cancel_seen: float | None = None
         while True:
             await asyncio.sleep(interval)
+            now = self._clock()
+            if running.cancel.is_set():
+                cancel_seen = now if cancel_seen is None else cancel_seen
+                if now - cancel_seen >= self._cancel_grace and run_task is not None:
+                    log_event(_log, "cancel_forced", debate_id=debate_id, level=logging.WARNING)
+                    running.forced = True
+                    run_task.cancel()
+                    return False
+            if now - renewed < self._ttl / 3:
+                continue
             try:
                 running.lease = await self._storage.leases.renew(running.lease, self._ttl)
+                renewed = now
                 if not running.cancel.is_set() and await self._cancel_requested(debate_id):
                     running.cancel.set()
             except StaleLeaseError:

@@ -9,7 +9,8 @@ alias CONTRACT.md promises). Probes, metrics, the docs page and the WebSocket li
 root. Later areas (knowledge, receipts) plug in the same way: ``include_api(app, router)``.
 
 Middleware, outermost first: HTTP metrics, request hygiene (request id, body limit,
-security headers, last-resort 500), CORS when ``ARAGORA_CORS_ORIGINS`` is set.
+NUL bytes, security headers, last-resort 500), CORS when ``ARAGORA_CORS_ORIGINS`` is set
+(so refusals carry its headers too), the inbound rate limit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
@@ -31,9 +31,12 @@ from aragora.server import docs, ws
 from aragora.server.errors import install_error_handlers
 from aragora.server.metrics import HttpMetrics, Metrics
 from aragora.server.middleware import RequestHygiene
+from aragora.server.openapi import complete_openapi
+from aragora.server.ratelimit import Limit, open_limiter
 from aragora.server.routes import admin, agents, debates, health, knowledge, receipts
 from aragora.server.routes import metrics as metrics_routes
 from aragora.server.state import AppState
+from aragora.server.throttling import RateLimitMiddleware, Throttle
 from aragora.settings import Settings, load_settings
 
 __all__ = ["API_PREFIX", "LEGACY_PREFIX", "create_app", "flatten", "include_api"]
@@ -87,31 +90,6 @@ def flatten(app: FastAPI, router: APIRouter, *, prefix: str = "", documented: bo
             raise TypeError(f"cannot add route {route!r}")
 
 
-def _document_bearer_auth(app: FastAPI) -> None:
-    """Describe bearer tokens in the OpenAPI document: the ``bearer`` scheme, required by
-    every operation that can answer 401 (the access checks themselves are plain
-    dependencies, see ``aragora.server.auth``)."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        components = schema.setdefault("components", {})
-        components.setdefault("securitySchemes", {})["bearer"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An Aragora API token (`aragora tokens create`) or the admin token.",
-        }
-        for item in schema.get("paths", {}).values():
-            for operation in item.values():
-                if "401" in operation.get("responses", {}):
-                    operation["security"] = [{"bearer": []}]
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
     """The Aragora HTTP + WebSocket application for ``settings`` (default: from the
     environment).
@@ -122,6 +100,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     closes it (``aragora serve`` does, to drain on SIGTERM)."""
     settings = settings or load_settings()
     state = AppState(settings=settings, metrics=Metrics())
+    state.throttle = _throttle(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -142,8 +121,12 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
             yield
         finally:
             state.node = None
-            if owned:
-                await running.close()
+            try:
+                if owned:
+                    await running.close()
+            finally:
+                if state.throttle is not None:
+                    await state.throttle.limiter.aclose()
 
     app = FastAPI(
         title="Aragora",
@@ -158,8 +141,11 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.aragora = state
+    # Trailing-slash redirects are answered by the 404 handler, with a relative Location
+    # (Starlette's own copies the Host header into it).
+    app.router.redirect_slashes = False
     install_error_handlers(app)
-    _document_bearer_auth(app)
+    complete_openapi(app, require_auth=state.require_auth)
 
     # Routes are tried in order: the hot ones first (WebSocket handshakes, probes, health).
     flatten(app, ws.router)
@@ -172,6 +158,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     flatten(app, metrics_routes.root)
     flatten(app, docs.router)
 
+    app.add_middleware(RateLimitMiddleware, throttle=lambda: state.throttle)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -186,3 +173,17 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     )
     app.add_middleware(HttpMetrics, metrics=state.metrics)
     return app
+
+
+def _throttle(settings: Settings) -> Throttle | None:
+    """The inbound limits ``settings`` ask for; ``None`` when both are off."""
+    requests = Limit("requests", settings.rate_limit) if settings.rate_limit else None
+    debates = Limit("debates", settings.rate_limit_debates) if settings.rate_limit_debates else None
+    if requests is None and debates is None:
+        return None
+    return Throttle(
+        open_limiter(settings),
+        requests=requests,
+        debates=debates,
+        limit_loopback=settings.rate_limit_loopback,
+    )

@@ -12,17 +12,19 @@ cancel)
 ======================  ============================  =================================
 
 A *local operator* is a caller whose peer address is loopback and whose request carries
-no ``X-Forwarded-For`` (nor ``Forwarded``) header: someone on the machine itself, not a
-client relayed by a proxy. The runbook calls ``/api/admin/stats`` that way.
+no header a proxy adds (``Forwarded``, ``Via``, any ``X-Forwarded-*``, ``X-Real-IP``,
+``X-Client-IP``, ``CF-Connecting-IP``, ``True-Client-IP`` and the like, see
+:data:`FORWARDING_HEADERS`): someone on the machine itself, not a client relayed by a
+proxy on it. The runbook calls ``/api/admin/stats`` that way.
 
 A token is validated whenever one is given, even where none is needed: a wrong token is
 always 401 (``WWW-Authenticate: Bearer``); a valid token whose role is too weak is 403.
-Health, liveness, readiness, metrics and the docs need no token.
+Health, liveness, readiness and the docs need no token; the Prometheus metrics are a
+``read`` route (a viewer token when ``ARAGORA_REQUIRE_AUTH`` is on).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Annotated
@@ -32,14 +34,17 @@ from starlette.requests import HTTPConnection
 
 from aragora.errors import AuthenticationError
 from aragora.runtime.auth import Authenticator, Principal
+from aragora.server.ratelimit import peer_is_loopback
 from aragora.server.state import app_state
 
 __all__ = [
+    "FORWARDING_HEADERS",
     "Access",
     "AdminAccess",
     "ReadAccess",
     "StatsAccess",
     "WriteAccess",
+    "access_of",
     "authorize",
     "bearer_token",
     "is_local_operator",
@@ -75,21 +80,37 @@ def bearer_token(connection: HTTPConnection, *, query: bool = False) -> str | No
     return None
 
 
+FORWARDING_HEADERS = frozenset(
+    {
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "client-ip",
+        "cf-connecting-ip",
+        "true-client-ip",
+        "x-cluster-client-ip",
+        "fastly-client-ip",
+        "x-original-forwarded-for",
+        "x-proxyuser-ip",
+        "x-envoy-external-address",
+        "x-appengine-user-ip",
+    }
+)
+"""Headers by which a proxy says whom it relays (every ``X-Forwarded-*`` header too): a
+request carrying any of them did not come from the local operator, whatever its peer."""
+
+
+def _forwarded(connection: HTTPConnection) -> bool:
+    for name in connection.headers:
+        if name in FORWARDING_HEADERS or name.startswith("x-forwarded-"):
+            return True
+    return False
+
+
 def is_local_operator(connection: HTTPConnection) -> bool:
-    """Peer on loopback and no proxy forwarding header."""
-    headers = connection.headers
-    if "x-forwarded-for" in headers or "forwarded" in headers:
-        return False
-    client = connection.client
-    if client is None:
-        return False
-    try:
-        address = ipaddress.ip_address(client.host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
+    """Peer on loopback and no header of a proxy (:data:`FORWARDING_HEADERS`)."""
+    return peer_is_loopback(connection) and not _forwarded(connection)
 
 
 async def authorize(
@@ -116,6 +137,15 @@ async def authorize(
     return principal
 
 
+_ACCESS_OF: dict[Callable[..., object], Access] = {}
+
+
+def access_of(dependency: Callable[..., object]) -> Access | None:
+    """The access level a route dependency checks (``None``: not an access check); the
+    OpenAPI document says from it which operations need a token."""
+    return _ACCESS_OF.get(dependency)
+
+
 def _dependency(access: Access) -> Callable[..., Awaitable[Principal | None]]:
     # One plain coroutine per access level: every sub-dependency costs per request, so
     # the bearer scheme is documented in the OpenAPI document by the app, not resolved.
@@ -126,6 +156,7 @@ def _dependency(access: Access) -> Callable[..., Awaitable[Principal | None]]:
         )
 
     check.__name__ = f"require_{access.name.lower()}"
+    _ACCESS_OF[check] = access
     return check
 
 

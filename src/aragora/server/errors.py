@@ -3,6 +3,7 @@
     UserError               400  (NotFound 404, Conflict 409, Authentication 401 with
                                   WWW-Authenticate, PermissionDenied 403, PayloadTooLarge 413)
     request schema          422  (a malformed JSON body: 400 ``invalid_json``)
+    RateLimitedError        429  with Retry-After (client over its limit, queue full)
     UnavailableError        503  with Retry-After (maintenance, draining)
     DatabaseUnavailable     503  with a short Retry-After
     ProviderError           503  with Retry-After (a provider failed while we waited on it)
@@ -16,26 +17,30 @@ from __future__ import annotations
 import logging
 import math
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 
 from aragora.errors import (
     AragoraError,
     AuthenticationError,
     ConflictError,
     DatabaseUnavailableError,
+    MaintenanceError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     ProviderError,
+    RateLimitedError,
     UnavailableError,
     UserError,
 )
 from aragora.logs import log_event
-from aragora.server.responses import json_response, request_id_of
+from aragora.server.responses import MAINTENANCE_KEY, json_response, request_id_of
 
 __all__ = [
     "DATABASE_RETRY_AFTER",
@@ -106,7 +111,8 @@ def response_for(exc: AragoraError, trace_id: str) -> Response:
         return error_response(trace_id, status, exc.message, exc.code, headers)
     if isinstance(exc, UnavailableError):
         headers = {"Retry-After": _retry_after(exc.retry_after)}
-        return error_response(trace_id, 503, exc.message, exc.code, headers)
+        status = 429 if isinstance(exc, RateLimitedError) else 503
+        return error_response(trace_id, status, exc.message, exc.code, headers)
     if isinstance(exc, DatabaseUnavailableError):
         log_event(logger, "database_unavailable", logging.WARNING, trace_id=trace_id, error=exc)
         headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
@@ -142,6 +148,8 @@ def _validation_message(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
 
 async def _aragora_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AragoraError)
+    if isinstance(exc, MaintenanceError):
+        request.scope[MAINTENANCE_KEY] = True  # planned: see aragora.server.metrics
     return response_for(exc, request_id_of(request.scope))
 
 
@@ -162,8 +170,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     path = request.url.path[:200]
     if status == 404:
+        location = _slash_redirect(request)
+        if location is not None:
+            return Response(status_code=307, headers={"Location": location})
         message = f"no such route: {request.method} {path}"
     elif status == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
         message = f"method {request.method} not allowed on {path}"
     else:
         message = str(exc.detail)
@@ -171,6 +183,43 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = "30"
     code = _HTTP_CODES.get(status, "http_error")
     return error_response(trace_id, status, message, code, headers or None)
+
+
+def _matching(request: Request, path: str | None = None) -> list[BaseRoute]:
+    """The app's routes whose path matches ``path`` (default: the request's), whatever
+    their methods."""
+    scope = request.scope if path is None else {**request.scope, "path": path}
+    return [route for route in request.app.router.routes if route.matches(scope)[0] != Match.NONE]
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (several routes may share it)."""
+    methods: set[str] = set()
+    for route in _matching(request):
+        methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def _slash_redirect(request: Request) -> str | None:
+    """Where the same path with its trailing slash removed (or added) is served, as a
+    relative URL with the query kept; ``None`` when it is not. Relative, so the
+    ``Host`` header a client sent never becomes the target."""
+    path = request.scope["path"]
+    if path == "/" or request.scope["type"] != "http":
+        return None
+    other = path.rstrip("/") if path.endswith("/") else path + "/"
+    # "//host" or "/\host" would be read as another site by browsers.
+    if (
+        not other.startswith("/")
+        or other.startswith(("//", "/\\"))
+        or not _matching(request, other)
+    ):
+        return None
+    raw = request.scope.get("raw_path")
+    encoded = raw.decode("latin-1") if isinstance(raw, bytes) else quote(path)
+    location = encoded.rstrip("/") if path.endswith("/") else encoded + "/"
+    query = request.scope.get("query_string", b"")
+    return f"{location}?{query.decode('latin-1')}" if query else location
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -26,8 +26,16 @@ from aragora import wiring
 from aragora.errors import AragoraError, ConfigurationError
 from aragora.logs import configure_logging, log_event
 from aragora.migrations.runner import ensure_schema
-from aragora.runtime.auth import ensure_admin_token
+from aragora.runtime.auth import AdminToken, ensure_admin_token
+from aragora.runtime.node import Node
 from aragora.server.app import create_app
+from aragora.server.startup import (
+    admin_token_missing,
+    check_exposure,
+    describe_bus,
+    describe_storage,
+    how_to_make_an_admin_token,
+)
 from aragora.settings import Settings
 
 __all__ = ["DrainingServer", "run_server", "serve", "server_config", "use_uvloop"]
@@ -161,11 +169,21 @@ async def run_server(settings: Settings, host: str | None = None, port: int | No
     the running loop until a signal drains it; returns the exit status (0 clean, 1 when
     the server could not start). Raises :class:`AragoraError` (one readable message) when
     the port is taken, the schema is out of date, or the configuration cannot work."""
+    # Everything derived from the address (whether auth is required, for the HTTP API
+    # and the WebSocket alike) follows the one really bound, not ARAGORA_HOST.
+    settings = settings.bound_to(host, port)
+    host, port = settings.host, settings.port
     admin = ensure_admin_token(settings)
     secrets = [*settings.secret_values(), *([admin.secret] if admin else [])]
-    configure_logging(settings.log_level, settings.log_format, stream=sys.stderr, secrets=secrets)
-    host = host or settings.host
-    port = settings.port if port is None else port
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        stream=sys.stderr,
+        secrets=secrets,
+        libraries=settings.log_libraries,
+        access_log=settings.access_log,
+    )
+    exposed = check_exposure(settings)
     sock = _bind(host, port)
     try:
         check = functools.partial(ensure_schema, auto_migrate=settings.effective_auto_migrate)
@@ -177,9 +195,24 @@ async def run_server(settings: Settings, host: str | None = None, port: int | No
         node.start()
         config = server_config(create_app(settings, node=node), host=host, port=port)
         server = DrainingServer(config, drain=lambda: node.drain(settings.shutdown_grace))
-        url = _url(sock, host)
-        note = f" (admin token in {admin.path})" if admin and admin.path else ""
-        server.on_started = lambda: print(f"aragora: serving on {url}{note}", flush=True)
+        banner = (
+            f"aragora: serving on {_url(sock, host)}"
+            f" (storage: {describe_storage(settings)}; bus: {describe_bus(settings)};"
+            f" auth: {'required' if settings.effective_require_auth else 'off'})"
+        )
+        if admin and admin.path:
+            banner += f" (admin token in {admin.path})"
+        notices = [f"aragora: {exposed}"] if exposed else []
+        if await _admin_token_missing(admin, node):
+            log_event(logger, "no_admin_token", logging.WARNING)
+            notices.append(f"aragora: {how_to_make_an_admin_token(settings)}")
+
+        def started() -> None:
+            print(banner, flush=True)
+            for notice in notices:
+                print(notice, file=sys.stderr, flush=True)
+
+        server.on_started = started
         try:
             await server.serve(sockets=[sock])
         except SystemExit:  # uvicorn's way of saying the application did not start
@@ -188,6 +221,14 @@ async def run_server(settings: Settings, host: str | None = None, port: int | No
     finally:
         sock.close()
         await node.close()
+
+
+async def _admin_token_missing(admin: AdminToken | None, node: Node) -> bool:
+    try:
+        return await admin_token_missing(admin, node.tokens)
+    except AragoraError as exc:  # only a notice: never a reason not to start
+        log_event(logger, "admin_token_check_failed", logging.WARNING, error=exc)
+        return False
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> int:

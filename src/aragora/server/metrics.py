@@ -28,6 +28,8 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aragora.debate.events import Event
+from aragora.logs import log_request
+from aragora.server.responses import MAINTENANCE_KEY, REQUEST_ID_KEY
 
 __all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "Metrics", "route_template"]
 
@@ -64,8 +66,9 @@ class Metrics:
         r = self.registry
         self.http_requests = Counter(
             "aragora_http_requests",
-            "HTTP requests answered, by method, route template and status.",
-            ("method", "route", "status"),
+            "HTTP requests answered, by method, route template and status; "
+            'maintenance="true" marks refusals of planned work (maintenance mode, draining).',
+            ("method", "route", "status", "maintenance"),
             registry=r,
         )
         self.http_duration = Histogram(
@@ -117,13 +120,16 @@ class Metrics:
         )
         for outcome in sorted(_OUTCOMES):  # every outcome's series exists from the start
             self.debates.labels(outcome)
-        self._http_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._http_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._panels: OrderedDict[str, dict[str, str]] = OrderedDict()
 
     # --- HTTP -----------------------------------------------------------------------------
-    def record_http(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request (children cached: ``labels()`` is the slow part)."""
-        key = (method, route, str(status))
+    def record_http(
+        self, method: str, route: str, status: int, seconds: float, *, maintenance: bool = False
+    ) -> None:
+        """Count one answered request (children cached: ``labels()`` is the slow part);
+        ``maintenance`` marks a refusal because of planned work (maintenance, draining)."""
+        key = (method, route, str(status), "true" if maintenance else "false")
         children = self._http_children.get(key)
         if children is None:
             children = (
@@ -217,7 +223,8 @@ def _amount(value: object) -> float:
 
 class HttpMetrics:
     """Pure ASGI middleware recording ``aragora_http_requests_total`` and
-    ``aragora_http_request_duration_seconds`` for every HTTP request."""
+    ``aragora_http_request_duration_seconds`` for every HTTP request, and writing its
+    access-log line (:func:`aragora.logs.log_request`)."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
@@ -240,12 +247,13 @@ class HttpMetrics:
             await self.app(scope, receive, send_status)
         finally:
             method = scope["method"]
+            known = method if method in _METHODS else "OTHER"
+            route = route_template(scope)
+            seconds = time.perf_counter() - started
             self.metrics.record_http(
-                method if method in _METHODS else "OTHER",
-                route_template(scope),
-                status,
-                time.perf_counter() - started,
+                known, route, status, seconds, maintenance=scope.get(MAINTENANCE_KEY) is True
             )
+            log_request(known, route, status, seconds, str(scope.get(REQUEST_ID_KEY, "")))
 
 
 def route_template(scope: Scope) -> str:

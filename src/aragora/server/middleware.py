@@ -12,6 +12,8 @@ For every HTTP request it
   ``POST /api/knowledge/import`` is one document and far larger than any other body);
 - adds security headers (``nosniff``, ``DENY`` framing, no referrer, a restrictive CSP
   unless the route set its own, ``Cache-Control: no-store`` unless the route set one);
+- refuses a URL whose path or query carries a NUL byte (``%00``) with 400: no route
+  takes one, and PostgreSQL cannot even compare text holding one;
 - answers an exception that escaped the application with a generic 500 in the CONTRACT
   shape, logged with the request id, instead of a bare text page.
 """
@@ -99,6 +101,11 @@ class RequestHygiene:
                 return
             await send(message)
 
+        if "\x00" in scope["path"] or _has_nul(scope.get("query_string", b"")):
+            await error_response(
+                trace_id, 400, "the URL must not contain NUL characters (%00)", "invalid_input"
+            )(scope, receive, send_with_headers)
+            return
         if length is not None:
             if not length.isdigit():
                 await error_response(trace_id, 400, "invalid Content-Length header", "bad_request")(
@@ -144,3 +151,8 @@ class RequestHygiene:
         response = response_for(exc, trace_id)
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+def _has_nul(query: bytes) -> bool:
+    """Whether a raw query string decodes to text holding a NUL byte."""
+    return b"\x00" in query or b"%00" in query

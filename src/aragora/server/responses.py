@@ -9,11 +9,16 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Scope
 
-__all__ = ["REQUEST_ID_KEY", "JSONBody", "json_response", "request_id_of"]
+__all__ = ["MAINTENANCE_KEY", "REQUEST_ID_KEY", "JSONBody", "json_response", "request_id_of"]
 
 REQUEST_ID_KEY = "aragora.request_id"
 """The ASGI scope key under which :class:`~aragora.server.middleware.RequestHygiene`
 stores the request id (echoed in ``X-Request-ID`` and in error bodies as ``trace_id``)."""
+
+MAINTENANCE_KEY = "aragora.maintenance"
+"""The ASGI scope key set (to ``True``) when a request was refused because of planned
+work, maintenance mode or a draining replica: the metrics label such answers
+``maintenance="true"`` so error-rate alerts can leave them out."""
 
 
 class JSONBody(Response):

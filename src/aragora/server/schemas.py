@@ -8,9 +8,12 @@ documentation of it, and the tests check real responses against them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+
+from aragora.debate.protocol import MAX_ROUNDS, ConsensusRule, Mode
+from aragora.runtime.requests import MAX_PRIORITY
 
 __all__ = [
     "AgentsBody",
@@ -29,6 +32,22 @@ __all__ = [
     "ReadinessBody",
     "StatsBody",
 ]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's integer is any number without a fraction (4.0 included), but never a
+    # boolean or a string: pydantic's lax int would take `true` and "4".
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the models are strict, and 4.0 is an integer in JSON Schema
+    return value
+
+
+# Integers as JSON Schema means them: 4 and 4.0, never true or "4". The bounds come before
+# the check so that the schema shows them as minimum/maximum.
+Rounds = Annotated[int, Field(ge=1, le=MAX_ROUNDS), BeforeValidator(_whole_number)]
+Priority = Annotated[int, Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY), BeforeValidator(_whole_number)]
 
 ComponentStatus = Literal["healthy", "degraded", "unhealthy", "disabled"]
 DebateStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
@@ -51,24 +70,31 @@ class ErrorBody(BaseModel):
 class CreateDebateRequest(BaseModel):
     """``POST /api/v1/debates``. Only ``task`` is required; top-level ``mode``, ``rounds``,
     ``consensus`` and ``judge`` override the same fields of ``protocol``. The service
-    validates the values (400 naming the first problem)."""
+    validates the values (400 naming the first problem). Strict: a value of the wrong
+    JSON type is refused, never converted (``"3"`` is not a number of rounds, ``true``
+    not 1), as inside ``protocol``; ``null`` means the default."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     task: str = Field(min_length=1, description="The question or task to deliberate.")
     agents: list[str] | None = Field(
         default=None, description="Agent specs (`provider:model[#label]`, `demo`, ...)."
     )
-    mode: str | None = Field(default=None, description="auto, debate, vote or single.")
-    rounds: int | None = Field(default=None, description="Maximum debate rounds.")
-    consensus: str | None = Field(default=None, description="The consensus rule.")
+    # Enums arrive as JSON strings: strict for everything but their conversion.
+    mode: Mode | None = Field(
+        default=None, strict=False, description="auto, debate, vote or single."
+    )
+    rounds: Rounds | None = Field(default=None, description="Maximum debate rounds.")
+    consensus: ConsensusRule | None = Field(
+        default=None, strict=False, description="The consensus rule."
+    )
     judge: str | None = Field(default=None, description="A panel member who decides.")
     protocol: dict[str, Any] | None = Field(default=None, description="Protocol settings.")
     context: str | None = Field(default=None, description="Background the agents see.")
     metadata: dict[str, Any] | None = Field(default=None, description="Kept with the debate.")
-    priority: int | None = Field(
+    priority: Priority | None = Field(
         default=None,
-        description="Queue priority from -100 to 100 (default 0): higher runs first.",
+        description="Queue priority from -100 to 100 (null or absent: 0): higher runs first.",
     )
 
     @model_validator(mode="before")
@@ -193,7 +219,7 @@ class MaintenanceBody(_Open):
 class MaintenanceUpdate(BaseModel):
     """Turn maintenance on or off; ``message`` is what clients are told meanwhile."""
 
-    enabled: bool
+    enabled: StrictBool
     message: str | None = None
 
 

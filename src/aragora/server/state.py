@@ -17,6 +17,7 @@ from aragora.runtime.auth import Authenticator
 from aragora.runtime.node import Node
 from aragora.runtime.service import DebateService
 from aragora.server.metrics import Metrics
+from aragora.server.throttling import Throttle
 from aragora.settings import Settings
 
 __all__ = ["AppState", "ServiceDep", "StateDep", "app_state"]
@@ -30,6 +31,8 @@ class AppState:
     metrics: Metrics
     node: Node | None = None
     authenticator: Authenticator | None = None
+    throttle: Throttle | None = None
+    """The inbound rate limits (``None``: none at all)."""
     started: float = field(default_factory=time.monotonic)
     require_auth: bool = field(init=False)
     """``settings.effective_require_auth``, computed once (it parses the host)."""

@@ -16,10 +16,13 @@ every 20 s (uvicorn's ``ws_ping_interval``), so idle connections survive proxies
 Close codes (besides the standard ones):
 
 ====  ====================================================================================
-4400  bad connection parameters (``since`` not a non-negative integer)
+4400  bad connection parameters (``since`` not an integer 0..2**31-1, or a ``debate_id``
+      that is longer than 200 characters or holds a NUL)
 4401  missing or invalid token
 4403  the token's role may not read debates
 4404  unknown debate
+4429  the client opened too many connections lately (``ARAGORA_RATE_LIMIT``); the
+      reason says ``rate limited; retry after <seconds> s``
 4008  the client fell behind (its queue overflowed); the reason says
       ``fell behind; reconnect with since=<last seq sent>``, and doing so loses nothing
 ====  ====================================================================================
@@ -43,18 +46,22 @@ from aragora.errors import (
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
     UserError,
 )
 from aragora.logs import log_event
 from aragora.runtime.bus import SlowConsumerError
 from aragora.runtime.service import DebateService
 from aragora.server.auth import Access, authorize
+from aragora.server.ratelimit import retry_after_header
+from aragora.server.routes import MAX_INT
 from aragora.server.state import AppState, app_state
 
 __all__ = [
     "CLOSE_BAD_REQUEST",
     "CLOSE_FORBIDDEN",
     "CLOSE_NOT_FOUND",
+    "CLOSE_RATE_LIMITED",
     "CLOSE_SLOW_CONSUMER",
     "CLOSE_UNAUTHORIZED",
     "router",
@@ -66,6 +73,8 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429
+MAX_DEBATE_ID = 200
 CLOSE_SLOW_CONSUMER = 4008
 
 router = APIRouter()
@@ -88,13 +97,21 @@ def _frame(kind: str, debate_id: str | None, data: dict[str, Any]) -> str:
 
 
 def _since(value: object) -> int | None:
-    """A non-negative integer from a query string or a JSON value; else ``None``."""
+    """An integer 0..``MAX_INT`` from a query string (ASCII digits only: ``str.isdigit``
+    also accepts ``²``, which ``int`` refuses) or a JSON value; else ``None``."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_INT:
+        return value
+    return None
+
+
+def _debate_id(value: object) -> str | None:
+    """A debate id as the HTTP routes take it (1..200 characters, no NUL); else ``None``."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_DEBATE_ID and "\x00" not in value:
+        return value
     return None
 
 
@@ -118,6 +135,17 @@ class _Session:
         requested = params.get("debate_id") or None
         reason = "client_closed"
         try:
+            throttle = self.state.throttle
+            if throttle is not None:
+                wait = await throttle.check(ws, throttle.requests, query_token=True)
+                if wait > 0:
+                    reason = "rate_limited"
+                    error = RateLimitedError(
+                        f"rate limited; retry after {retry_after_header(wait)} s",
+                        retry_after=wait,
+                    )
+                    await self.fail(None, error, CLOSE_RATE_LIMITED)
+                    return
             node = self.state.ready_node()
             try:
                 await authorize(
@@ -139,10 +167,9 @@ class _Session:
             await self.send(_frame("connected", requested, {"server_version": __version__}))
             if requested is not None:
                 since = _since(params.get("since", "0"))
-                if since is None:
+                if _debate_id(requested) is None or since is None:
                     reason = "bad_request"
-                    error = UserError("since must be a non-negative integer", code="invalid_input")
-                    await self.fail(requested, error, CLOSE_BAD_REQUEST)
+                    await self.refuse_parameters(requested)
                     return
                 self.subscribe(node.service, requested, since)
             reason = await self.receive_loop(node.service)
@@ -161,6 +188,16 @@ class _Session:
                 debate_id=self.debate_id or requested,
                 reason=reason,
             )
+
+    async def refuse_parameters(self, requested: str) -> None:
+        """Close 4400 naming the first bad connection parameter."""
+        if _debate_id(requested) is None:
+            message = f"debate_id must be 1..{MAX_DEBATE_ID} characters without NUL"
+            echoed = None  # not echoed back: it is not a debate id
+        else:
+            message = f"since must be an integer from 0 to {MAX_INT}"
+            echoed = requested
+        await self.fail(echoed, UserError(message, code="invalid_input"), CLOSE_BAD_REQUEST)
 
     async def receive_loop(self, service: DebateService) -> str:
         """Handle client frames until the connection ends; returns why it ended."""
@@ -186,12 +223,15 @@ class _Session:
         if kind == "ping":
             await self.send(_frame("pong", self.debate_id, {}))
         elif kind == "subscribe":
-            debate_id = frame.get("debate_id")
+            debate_id = _debate_id(frame.get("debate_id"))
             since = _since(frame.get("since", 0))
-            if not isinstance(debate_id, str) or not debate_id:
-                await self.error("subscribe needs a debate_id", "invalid_frame")
+            if debate_id is None:
+                await self.error(
+                    f"subscribe needs a debate_id of 1..{MAX_DEBATE_ID} characters without NUL",
+                    "invalid_frame",
+                )
             elif since is None:
-                await self.error("since must be a non-negative integer", "invalid_frame")
+                await self.error(f"since must be an integer from 0 to {MAX_INT}", "invalid_frame")
             else:
                 await self.stop_stream()
                 self.subscribe(service, debate_id, since)

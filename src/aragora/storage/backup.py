@@ -16,6 +16,7 @@ import sqlite3
 from pathlib import Path
 
 from aragora.errors import ConflictError, StorageError
+from aragora.storage.database import create_private_file
 
 __all__ = ["backup_sqlite"]
 
@@ -35,6 +36,8 @@ def _backup(source: Path, target: Path, overwrite: bool) -> int:
         raise ConflictError(f"{target} exists; choose another file or pass --force")
     partial = target.with_name(f".{target.name}.partial")
     try:
+        partial.unlink(missing_ok=True)
+        create_private_file(partial)  # a copy of the database is as private as the database
         with (
             contextlib.closing(sqlite3.connect(source, timeout=30)) as src,
             contextlib.closing(sqlite3.connect(partial)) as dst,
@@ -46,7 +49,7 @@ def _backup(source: Path, target: Path, overwrite: bool) -> int:
             if check is None or check[0] != "ok":
                 raise StorageError(f"backup of {source} failed its integrity check: {check}")
         os.replace(partial, target)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, OSError) as error:
         raise StorageError(f"backup of {source} to {target} failed: {error}") from error
     finally:
         partial.unlink(missing_ok=True)

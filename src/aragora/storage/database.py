@@ -19,7 +19,9 @@ connection when theirs turns out dead; either way the pool then drops its stale 
 PostgreSQL reads use their own pool in autocommit mode (no BEGIN/ROLLBACK round trips, no
 ping), which halves their fixed cost; ``ARAGORA_DB_POOL_SIZE`` sizes each pool.
 
-SQLite: the driver's implicit transactions are replaced by explicit ``BEGIN IMMEDIATE``
+SQLite: the database file is created 0600 in a directory created 0700 (its ``-wal`` and
+``-shm`` files follow the file's mode), since it holds every debate and token hash. The
+driver's implicit transactions are replaced by explicit ``BEGIN IMMEDIATE``
 (writer) and ``BEGIN`` (reader) so that DDL is transactional too and a writer takes the
 write lock before it reads; WAL mode lets readers run beside the writer; the writer pool
 holds one connection because SQLite has one writer at a time anyway.
@@ -28,9 +30,10 @@ holds one connection because SQLite has one writer at a time anyway.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -49,10 +52,18 @@ from aragora.errors import (
     AragoraError,
     ConfigurationError,
     DatabaseUnavailableError,
+    DataRejectedError,
     StorageError,
 )
 
-__all__ = ["Database", "PoolOptions", "mask_url", "sqlite_path", "translate_error"]
+__all__ = [
+    "Database",
+    "PoolOptions",
+    "create_private_file",
+    "mask_url",
+    "sqlite_path",
+    "translate_error",
+]
 
 _SQLITE_BUSY_TIMEOUT_MS = 15000
 AnyRow = sa.Row[*tuple[Any, ...]]
@@ -130,12 +141,12 @@ class Database:
         driver_url = _driver_url(url)
         self.dialect = "sqlite" if driver_url.get_backend_name() == "sqlite" else "postgresql"
         if self.dialect == "sqlite":
-            directory = Path(driver_url.database or "").parent
+            path = Path(driver_url.database or "")
             try:
-                directory.mkdir(parents=True, exist_ok=True)
+                create_private_file(path)
             except OSError as error:
                 raise DatabaseUnavailableError(
-                    f"database {self.display_url} unavailable: cannot create {directory}: "
+                    f"database {self.display_url} unavailable: cannot create {path}: "
                     f"{error.strerror or error}"
                 ) from error
         self.writer = self._engine(driver_url, writer=True)
@@ -245,23 +256,43 @@ class Database:
 
 def translate_error(error: Exception, display_url: str) -> Exception:
     """The :mod:`aragora.errors` exception for a driver or pool ``error`` (Aragora's own
-    errors pass through unchanged). Messages are one line and never hold a password."""
+    errors pass through unchanged). Messages are one line and never hold a password.
+
+    The classes tell a caller whether trying again can help:
+    :class:`DatabaseUnavailableError` (the database is unreachable, timed out, lost the
+    connection, or rolled the transaction back for a deadlock or serialization conflict:
+    a retry later may work), :class:`DataRejectedError` (the database refused a value:
+    too long, not storable in its encoding, a violated constraint; the same write always
+    fails), and :class:`StorageError` for the rest."""
     if isinstance(error, AragoraError):
         return error
     if isinstance(error, exc.TimeoutError):
         return DatabaseUnavailableError(
             f"database {display_url} unavailable: no connection free within the pool timeout"
         )
+    if isinstance(error, exc.StatementError) and isinstance(error.orig, UnicodeError):
+        error = error.orig  # a value the driver could not even encode
+    if isinstance(error, UnicodeError):
+        return DataRejectedError(f"database {display_url} refused a value: {_reason(error)}")
     if isinstance(error, exc.DBAPIError):
         reason = _reason(error.orig if error.orig is not None else error)
         if type(error.orig).__module__.startswith("sqlite3"):
             # SQLite raises OperationalError for bad SQL too; only these are "unavailable".
             if _SQLITE_UNAVAILABLE.search(reason):
                 return DatabaseUnavailableError(f"database {display_url} unavailable: {reason}")
+            if isinstance(error, exc.IntegrityError | exc.DataError) or _SQLITE_REFUSED.search(
+                reason
+            ):
+                return DataRejectedError(f"database {display_url} refused a value: {reason}")
             return StorageError(f"database {display_url} error: {reason}")
+        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+        if sqlstate[:2] in _PG_REFUSED_CLASSES:
+            return DataRejectedError(f"database {display_url} refused a value: {reason}")
         if (
             isinstance(error, exc.OperationalError | exc.InterfaceError)
             or error.connection_invalidated
+            or sqlstate[:2] in _PG_TRANSIENT_CLASSES
+            or sqlstate in _PG_TRANSIENT_STATES
             or _looks_like_connection_loss(error.orig)
         ):
             return DatabaseUnavailableError(f"database {display_url} unavailable: {reason}")
@@ -269,6 +300,21 @@ def translate_error(error: Exception, display_url: str) -> Exception:
     if isinstance(error, OSError | TimeoutError):
         return DatabaseUnavailableError(f"database {display_url} unavailable: {_reason(error)}")
     return error
+
+
+# PostgreSQL error classes (SQLSTATE's first two characters): 22 data exception (value too
+# long, invalid byte sequence, out of range ...), 23 integrity constraint violation (check,
+# not null, unique, foreign key). Whatever retries do, the same values fail the same way.
+_PG_REFUSED_CLASSES = frozenset({"22", "23"})
+# 08 connection exception, 40 transaction rollback (deadlock, serialization failure),
+# 53 insufficient resources, 57 operator intervention (shutdown, statement timeout): these
+# pass, so the work is tried again later.
+_PG_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57"})
+_PG_TRANSIENT_STATES = frozenset({"55P03"})  # lock_not_available
+_SQLITE_REFUSED = re.compile(
+    r"too big|constraint failed|error binding parameter|surrogates not allowed",
+    re.IGNORECASE,
+)
 
 
 def _looks_like_connection_loss(error: BaseException | None) -> bool:
@@ -387,6 +433,16 @@ def _postgres_engine(url: URL, options: PoolOptions, *, writer: bool) -> AsyncEn
 
 def _unique_statement_name() -> str:
     return f"__aragora_{uuid4().hex}__"
+
+
+def create_private_file(path: Path) -> None:
+    """Make sure ``path`` exists, creating it (and any missing directory) readable by this
+    user alone: a new directory 0700, a new file 0600. SQLite then gives the ``-wal`` and
+    ``-shm`` files it creates beside a database the database file's mode. An existing file
+    or directory keeps the mode the operator gave it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def sqlite_path(url: str) -> Path | None:

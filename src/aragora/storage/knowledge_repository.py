@@ -12,11 +12,12 @@ full-text search), held to it by one contract test suite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from aragora.debate.model import MAX_AGENT_NAME_CHARS, check_name, check_storable
 from aragora.errors import InvalidInputError
 
 __all__ = [
@@ -40,7 +41,9 @@ LINK_KINDS = ("supports", "contradicts", "supersedes")
 MAX_TITLE_CHARS = 500
 MAX_CONTENT_CHARS = 100_000
 MAX_TAGS = 32
+MAX_TAG_CHARS = 100
 MAX_ID_CHARS = 200
+"""An item's id and a source debate's id (the schema's column size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +101,9 @@ class SearchHit:
 class KnowledgeRepository(Protocol):
     """Items and links: writes are all-or-nothing."""
 
-    async def put(self, items: Sequence[KnowledgeItem], links: Sequence[KnowledgeLink] = ()) -> int:
-        """Store ``items`` and ``links`` in one transaction, all or none.
+    async def put(self, items: Iterable[KnowledgeItem], links: Iterable[KnowledgeLink] = ()) -> int:
+        """Store ``items`` and ``links`` in one transaction, all or none (``items`` may be
+        a generator: it is consumed once, and need not fit in memory).
 
         An item whose id exists is replaced when any field differs and left alone when
         identical; a link is identified by (source, target, kind) and stored once. A
@@ -147,32 +151,72 @@ class KnowledgeIndex(Protocol):
 
 
 def check_item(item: KnowledgeItem) -> KnowledgeItem:
-    """``item`` if its fields are valid; else :class:`InvalidInputError` naming the item
-    and the problem."""
+    """``item`` if its fields are valid and fit every backend; else
+    :class:`InvalidInputError` naming the item and the problem.
+
+    Ids, the source and tags are names (one line, no control characters, the schema's
+    sizes: the limits of :mod:`aragora.debate.model`); title, content and provenance are
+    text that may hold what a model wrote, so only what no backend stores (NUL, an
+    unpaired surrogate) is refused there."""
     where = f"item {item.id!r}"
-    if not isinstance(item.id, str) or not item.id.strip() or len(item.id) > MAX_ID_CHARS:
-        raise InvalidInputError(f"{where}: id must be 1..{MAX_ID_CHARS} characters")
-    if item.kind not in ITEM_KINDS:
-        raise InvalidInputError(f"{where}: kind must be one of {', '.join(ITEM_KINDS)}")
-    if not item.title.strip() or len(item.title) > MAX_TITLE_CHARS:
-        raise InvalidInputError(f"{where}: title must be 1..{MAX_TITLE_CHARS} characters")
-    if len(item.content) > MAX_CONTENT_CHARS:
-        raise InvalidInputError(f"{where}: content is longer than {MAX_CONTENT_CHARS}")
-    if item.confidence is not None and not 0.0 <= item.confidence <= 1.0:
-        raise InvalidInputError(f"{where}: confidence must be between 0 and 1")
-    if len(item.tags) > MAX_TAGS or any(not t.strip() or len(t) > 100 for t in item.tags):
-        raise InvalidInputError(f"{where}: at most {MAX_TAGS} tags of 1..100 characters")
-    if item.created_at.tzinfo is None or item.updated_at.tzinfo is None:
-        raise InvalidInputError(f"{where}: times must carry a timezone")
+    try:
+        _check_fields(item)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}: {exc.message}") from None
     return item
 
 
+def _check_fields(item: KnowledgeItem) -> None:
+    if not isinstance(item.id, str) or not item.id.strip() or len(item.id) > MAX_ID_CHARS:
+        raise InvalidInputError(f"id must be 1..{MAX_ID_CHARS} characters")
+    check_name(item.id, "id", max_chars=MAX_ID_CHARS)
+    if item.kind not in ITEM_KINDS:
+        raise InvalidInputError(f"kind must be one of {', '.join(ITEM_KINDS)}")
+    if not item.title.strip() or len(item.title) > MAX_TITLE_CHARS:
+        raise InvalidInputError(f"title must be 1..{MAX_TITLE_CHARS} characters")
+    check_storable(item.title, "title")
+    if len(item.content) > MAX_CONTENT_CHARS:
+        raise InvalidInputError(f"content is longer than {MAX_CONTENT_CHARS}")
+    check_storable(item.content, "content")
+    if item.source_debate_id is not None:
+        check_name(item.source_debate_id, "source.debate_id", max_chars=MAX_ID_CHARS)
+    if item.source_agent is not None:
+        check_name(item.source_agent, "source.agent", max_chars=MAX_AGENT_NAME_CHARS)
+    if item.confidence is not None and not 0.0 <= item.confidence <= 1.0:
+        raise InvalidInputError("confidence must be between 0 and 1")
+    if len(item.tags) > MAX_TAGS or any(not t.strip() or len(t) > MAX_TAG_CHARS for t in item.tags):
+        raise InvalidInputError(f"at most {MAX_TAGS} tags of 1..{MAX_TAG_CHARS} characters")
+    for n, tag in enumerate(item.tags):
+        check_name(tag, f"tags[{n}]", max_chars=MAX_TAG_CHARS)
+    _check_json_strings(item.provenance, "provenance")
+    if item.created_at.tzinfo is None or item.updated_at.tzinfo is None:
+        raise InvalidInputError("times must carry a timezone")
+
+
+def _check_json_strings(value: object, where: str) -> None:
+    if isinstance(value, str):
+        check_storable(value, where)
+    elif isinstance(value, Mapping):
+        for key, inner in value.items():
+            check_storable(str(key), f"a key of {where}")
+            _check_json_strings(inner, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for n, inner in enumerate(value):
+            _check_json_strings(inner, f"{where}[{n}]")
+
+
 def check_link(link: KnowledgeLink) -> KnowledgeLink:
-    """``link`` if its kind is known and it does not point at itself."""
+    """``link`` if its kind is known, its ends are ids and it does not point at itself."""
     if link.kind not in LINK_KINDS:
         raise InvalidInputError(
             f"link {link.source_id!r} -> {link.target_id!r}: kind must be one of "
             f"{', '.join(LINK_KINDS)}"
+        )
+    for end in (link.source_id, link.target_id):
+        if not end or len(end) > MAX_ID_CHARS:
+            raise InvalidInputError(f"link {link.source_id!r}: ids must be 1..{MAX_ID_CHARS}")
+        check_name(
+            end, f"link {link.source_id!r} -> {link.target_id!r}: id", max_chars=MAX_ID_CHARS
         )
     if link.source_id == link.target_id:
         raise InvalidInputError(f"link {link.source_id!r}: an item cannot link to itself")

@@ -53,11 +53,7 @@ WORD = re.compile(r"[^\W_]+")
 def normal_item(item: KnowledgeItem) -> KnowledgeItem:
     """``item`` checked and in the form the stores keep and return: times in UTC, tags a
     tuple, provenance a fresh JSON-ready dict (:class:`InvalidInputError` otherwise)."""
-    check_item(item)
-    texts = (item.id, item.title, item.content, item.source_debate_id, item.source_agent)
-    if any("\x00" in text for text in (*texts, *item.tags) if text):
-        # PostgreSQL cannot store NUL in text; refuse it everywhere alike.
-        raise InvalidInputError(f"item {item.id!r}: text must not contain NUL characters")
+    check_item(item)  # also refuses what a backend cannot store (NUL, lone surrogates)
     try:
         text = json.dumps(dict(item.provenance), ensure_ascii=False, allow_nan=False)
         provenance = json.loads(text)
@@ -90,8 +86,6 @@ def normal_links(links: Sequence[KnowledgeLink]) -> list[KnowledgeLink]:
     unique: dict[tuple[str, str, str], KnowledgeLink] = {}
     for link in links:
         check_link(link)
-        if "\x00" in link.source_id + link.target_id:
-            raise InvalidInputError(f"link {link.source_id!r}: ids must not contain NUL")
         if link.created_at.tzinfo is None:
             raise InvalidInputError(
                 f"link {link.source_id!r} -> {link.target_id!r}: time must carry a timezone"

@@ -16,7 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aragora.debate.events import Event
-from aragora.errors import ConflictError, InvalidInputError, NotFoundError, StaleLeaseError
+from aragora.errors import (
+    ConflictError,
+    DataRejectedError,
+    InvalidInputError,
+    NotFoundError,
+    StaleLeaseError,
+)
 from aragora.storage.memory_knowledge import memory_knowledge
 from aragora.storage.repository import (
     DEBATE_STATUSES,
@@ -28,11 +34,16 @@ from aragora.storage.repository import (
     NewDebate,
     NewReceipt,
     Rating,
+    RatingKey,
     Storage,
     StoredReceipt,
+    check_event,
+    check_new_debate,
     check_page,
+    check_rating,
     check_role,
     check_status,
+    check_token_name,
     hash_secret,
     new_token_id,
 )
@@ -43,7 +54,12 @@ Now = Callable[[], datetime]
 
 
 def _json(value: Any) -> Any:
-    return json.loads(json.dumps(value, ensure_ascii=False))
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # what a database's UTF-8 text refuses
+        raise DataRejectedError(f"the store refused a value: {error}") from None
+    return json.loads(text)
 
 
 @dataclass(slots=True)
@@ -63,7 +79,7 @@ class _State:
     jobs: dict[str, _Job] = field(default_factory=dict)
     tokens: dict[str, tuple[ApiToken, str]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
-    ratings: dict[str, Rating] = field(default_factory=dict)
+    ratings: dict[RatingKey, Rating] = field(default_factory=dict)
     rated: set[str] = field(default_factory=set)
     receipts: list[StoredReceipt] = field(default_factory=list)
 
@@ -75,6 +91,7 @@ class _MemoryEvents:
     async def append(self, event: Event, *, epoch: int) -> None:
         if event.seq is None or event.seq < 1:
             raise InvalidInputError(f"only events with a seq of 1 or more are stored: {event}")
+        check_event(event)
         job = self._s.jobs.get(event.debate_id)
         if job is None:
             raise StaleLeaseError(f"debate {event.debate_id}: no lease exists")
@@ -112,8 +129,7 @@ class _MemoryDebates:
         self._now = now
 
     async def create(self, debate: NewDebate) -> DebateRecord:
-        if not debate.id or not debate.task.strip():
-            raise InvalidInputError("a debate needs an id and a non-empty task")
+        check_new_debate(debate)
         if debate.id in self._s.debates:
             raise ConflictError(f"debate {debate.id} already exists")
         now = self._now()
@@ -185,22 +201,25 @@ class _MemoryLeases:
         self._s = state
         self._now = now
 
-    async def claim(self, owner: str, ttl: float) -> Lease | None:
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         _check_ttl(ttl)
         now = self._now()
         candidates = [
-            (job.state == "queued", -job.priority, job.enqueued_at, debate_id, job)
-            for debate_id, job in self._s.jobs.items()
-            if job.state == "queued"
-            or (job.state == "running" and job.expires_at is not None and job.expires_at < now)
+            (job.state == "queued", -job.priority, job.enqueued_at, key, job)
+            for key, job in self._s.jobs.items()
+            if (debate_id is None or key == debate_id)
+            and (
+                job.state == "queued"
+                or (job.state == "running" and job.expires_at is not None and job.expires_at < now)
+            )
         ]
         if not candidates:
             return None
         # expired leases first (their worker died mid-debate), then the queue in order
-        *_, debate_id, job = min(candidates, key=lambda c: (c[0], c[1], c[2], c[3]))
+        *_, chosen, job = min(candidates, key=lambda c: (c[0], c[1], c[2], c[3]))
         job.state, job.epoch, job.owner = "running", job.epoch + 1, owner
         job.expires_at = now + timedelta(seconds=ttl)
-        return Lease(debate_id, owner, job.epoch, job.expires_at)
+        return Lease(chosen, owner, job.epoch, job.expires_at)
 
     async def renew(self, lease: Lease, ttl: float) -> Lease:
         _check_ttl(ttl)
@@ -225,6 +244,14 @@ class _MemoryLeases:
             if other.state == "queued" and (-other.priority, other.enqueued_at, other_id) < mine
         )
 
+    async def current(self, debate_id: str) -> Lease | None:
+        job = self._s.jobs.get(debate_id)
+        if job is None or job.state != "running" or job.expires_at is None:
+            return None
+        if job.expires_at <= self._now():
+            return None
+        return Lease(debate_id, job.owner or "", job.epoch, job.expires_at)
+
     def _held(self, lease: Lease, *, finished_too: bool = False) -> _Job:
         job = self._s.jobs.get(lease.debate_id)
         states = ("running", "done") if finished_too else ("running",)
@@ -244,8 +271,9 @@ class _MemoryTokens:
         self._now = now
 
     async def create(self, *, name: str, role: str, secret: str) -> ApiToken:
-        if not name.strip() or not secret:
-            raise InvalidInputError("a token needs a non-empty name and secret")
+        name = check_token_name(name)
+        if not secret:
+            raise InvalidInputError("a token needs a non-empty secret")
         check_role(role)
         hashed = hash_secret(secret)
         if any(stored == hashed for _, stored in self._s.tokens.values()):
@@ -297,30 +325,38 @@ class _MemoryRatings:
     def __init__(self, state: _State) -> None:
         self._s = state
 
-    async def get(self, agents: Sequence[str]) -> dict[str, Rating]:
-        return {a: self._s.ratings[a] for a in agents if a in self._s.ratings}
+    async def get(self, keys: Sequence[RatingKey]) -> dict[RatingKey, Rating]:
+        return {k: self._s.ratings[k] for k in keys if k in self._s.ratings}
 
     async def put(self, ratings: Sequence[Rating]) -> None:
         for rating in ratings:
-            self._s.ratings[rating.agent] = rating
+            check_rating(rating)
+        for rating in ratings:
+            self._s.ratings[rating.key] = rating
 
     async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
         if limit < 1:
             raise InvalidInputError(f"limit must be at least 1, got {limit}")
-        return sorted(self._s.ratings.values(), key=lambda r: (-r.elo, r.agent))[:limit]
+        order = sorted(self._s.ratings.values(), key=lambda r: (-r.elo, r.agent, *r.key[:2]))
+        return order[:limit]
 
     async def record(
         self,
         debate_id: str,
-        agents: Sequence[str],
-        rate: Callable[[Mapping[str, Rating]], Sequence[Rating]],
+        keys: Sequence[RatingKey],
+        rate: Callable[[Mapping[RatingKey, Rating]], Sequence[Rating]],
     ) -> bool:
+        for provider, model, agent in keys:
+            check_rating(Rating(agent, provider=provider, model=model))
         # No await between the check and the write: atomic on the event loop.
         if debate_id in self._s.rated:
             return False
-        current = {a: self._s.ratings[a] for a in agents if a in self._s.ratings}
-        for rating in rate(current):
-            self._s.ratings[rating.agent] = rating
+        current = {k: self._s.ratings[k] for k in keys if k in self._s.ratings}
+        updated = list(rate(current))
+        for rating in updated:
+            check_rating(rating)
+        for rating in updated:
+            self._s.ratings[rating.key] = rating
         self._s.rated.add(debate_id)
         return True
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, replace
 
 from aragora.errors import InvalidInputError, NotFoundError
@@ -76,10 +76,10 @@ class MemoryKnowledge:
     def __init__(self, mound: _Mound) -> None:
         self._m = mound
 
-    async def put(self, items: Sequence[KnowledgeItem], links: Sequence[KnowledgeLink] = ()) -> int:
+    async def put(self, items: Iterable[KnowledgeItem], links: Iterable[KnowledgeLink] = ()) -> int:
         """See :meth:`KnowledgeRepository.put`."""
-        new_items = normal_items(items)
-        new_links = normal_links(links)
+        new_items = normal_items(list(items))
+        new_links = normal_links(list(links))
         ids = {item.id for item in new_items}
         for link in new_links:
             for end in (link.source_id, link.target_id):

@@ -21,17 +21,26 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from aragora.debate.events import Event
+from aragora.debate.model import (
+    MAX_AGENT_NAME_CHARS,
+    MAX_MODEL_CHARS,
+    MAX_PROVIDER_CHARS,
+    check_name,
+    check_storable,
+)
 from aragora.errors import InvalidInputError
 from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeRepository
 
 __all__ = [
     "DEBATE_STATUSES",
+    "MAX_TOKEN_NAME",
     "ROLES",
     "TERMINAL_STATUSES",
     "ApiToken",
@@ -45,15 +54,20 @@ __all__ = [
     "NewDebate",
     "NewReceipt",
     "Rating",
+    "RatingKey",
     "RatingRepository",
     "ReceiptRepository",
     "SettingsRepository",
     "Storage",
     "StoredReceipt",
     "TokenRepository",
+    "check_event",
+    "check_new_debate",
     "check_page",
+    "check_rating",
     "check_role",
     "check_status",
+    "check_token_name",
     "hash_secret",
     "new_token_id",
 ]
@@ -133,9 +147,15 @@ class ApiToken:
         return self.revoked_at is not None
 
 
+RatingKey = tuple[str, str, str]
+"""Whose rating: (provider, model, agent name). The same name under two models is two
+entries; ``("", "", name)`` is a rating from before ratings knew their model (migration
+0005 could not tell which model that name had played)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rating:
-    """An agent's ELO rating and record."""
+    """An agent's ELO rating and record, kept per (provider, model, name)."""
 
     agent: str
     elo: float = 1500.0
@@ -143,6 +163,13 @@ class Rating:
     losses: int = 0
     draws: int = 0
     debates: int = 0
+    provider: str = ""
+    model: str = ""
+
+    @property
+    def key(self) -> RatingKey:
+        """(provider, model, agent): what identifies this rating."""
+        return (self.provider, self.model, self.agent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,11 +260,13 @@ class DebateRepository(Protocol):
 class LeaseRepository(Protocol):
     """The queue of debates to run and the leases that fence their writers."""
 
-    async def claim(self, owner: str, ttl: float) -> Lease | None:
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         """Claim a debate whose lease expired (its worker died; these come first), else the
         queued debate of highest priority (oldest first among equals), for ``ttl`` seconds,
         raising its epoch; ``None`` when there is nothing to claim. Concurrent claimers
-        never get the same debate."""
+        never get the same debate. With ``debate_id``, only that debate is claimed (when it
+        is queued or its lease expired): a process that runs only its own debates (the
+        ``aragora debate`` command) never takes another's."""
         ...
 
     async def renew(self, lease: Lease, ttl: float) -> Lease:
@@ -254,6 +283,13 @@ class LeaseRepository(Protocol):
         """Where a queued debate stands in the queue (1 is claimed next), counting every
         queued debate claimed before it (higher priority, or equal and queued earlier);
         ``None`` when it is not queued (running, finished, or unknown)."""
+        ...
+
+    async def current(self, debate_id: str) -> Lease | None:
+        """The live lease of a running debate, held by a worker that keeps it alive; ``None``
+        when the debate is queued (or back on the queue), done or unknown, or its lease has
+        expired (the worker died or stopped renewing: the debate awaits resumption)
+        (primary read)."""
         ...
 
 
@@ -296,28 +332,29 @@ class SettingsRepository(Protocol):
 
 
 class RatingRepository(Protocol):
-    """Agents' ELO ratings."""
+    """Agents' ELO ratings, one per :data:`RatingKey` (provider, model, name)."""
 
-    async def get(self, agents: Sequence[str]) -> dict[str, Rating]:
-        """The stored ratings of those agents that have one."""
+    async def get(self, keys: Sequence[RatingKey]) -> dict[RatingKey, Rating]:
+        """The stored ratings of those keys that have one."""
         ...
 
     async def put(self, ratings: Sequence[Rating]) -> None:
-        """Insert or replace these ratings, all or none (last writer wins)."""
+        """Insert or replace these ratings, all or none (last writer wins);
+        :class:`InvalidInputError` for a name, provider or model that does not fit."""
         ...
 
     async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
-        """Ratings by ELO, highest first (ties by agent name)."""
+        """Ratings by ELO, highest first (ties by agent name, then provider and model)."""
         ...
 
     async def record(
         self,
         debate_id: str,
-        agents: Sequence[str],
-        rate: Callable[[Mapping[str, Rating]], Sequence[Rating]],
+        keys: Sequence[RatingKey],
+        rate: Callable[[Mapping[RatingKey, Rating]], Sequence[Rating]],
     ) -> bool:
         """Rate one finished debate exactly once: in one transaction, unless ``debate_id``
-        was rated before, read the ``agents``' ratings (held against concurrent raters
+        was rated before, read the ratings of ``keys`` (held against concurrent raters
         until the end), store ``rate(current)`` and remember the debate. Whether it rated;
         ``False`` means it had been rated already and nothing changed."""
         ...
@@ -395,6 +432,37 @@ def new_token_id() -> str:
     return "tok_" + secrets.token_hex(8)
 
 
+def check_event(event: Event) -> Event:
+    """``event`` if its columns fit every backend (the agent's name within
+    ``MAX_AGENT_NAME_CHARS``, one line); else :class:`InvalidInputError`. SQLite would store
+    a longer name that PostgreSQL refuses, so both stores check it alike."""
+    if event.agent is not None:
+        check_name(
+            event.agent, f"debate {event.debate_id}: agent name", max_chars=MAX_AGENT_NAME_CHARS
+        )
+    return event
+
+
+def check_new_debate(debate: NewDebate) -> NewDebate:
+    """``debate`` if it has an id and a task every backend can store; else
+    :class:`InvalidInputError`."""
+    if not debate.id or not debate.task.strip():
+        raise InvalidInputError("a debate needs an id and a non-empty task")
+    check_storable(debate.task, "task")
+    return debate
+
+
+def check_rating(rating: Rating) -> Rating:
+    """``rating`` if its name, provider and model fit their columns; else
+    :class:`InvalidInputError`."""
+    check_name(rating.agent, "a rated agent's name", max_chars=MAX_AGENT_NAME_CHARS)
+    check_name(rating.provider, "a rated agent's provider", max_chars=MAX_PROVIDER_CHARS)
+    check_name(rating.model, "a rated agent's model", max_chars=MAX_MODEL_CHARS)
+    if not rating.agent:
+        raise InvalidInputError("a rating needs an agent name")
+    return rating
+
+
 def check_status(status: str) -> str:
     """``status`` if it is a debate status; else :class:`InvalidInputError`."""
     if status not in DEBATE_STATUSES:
@@ -402,6 +470,28 @@ def check_status(status: str) -> str:
             f"unknown debate status {status!r} (expected one of {', '.join(DEBATE_STATUSES)})"
         )
     return status
+
+
+MAX_TOKEN_NAME = 200
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def check_token_name(name: str) -> str:
+    """``name`` without surrounding blanks, if it can name a token: 1..200 characters and
+    no control, format or line-separator character (a newline would forge a line of
+    ``tokens list``, a bidi override would disguise the name); else
+    :class:`InvalidInputError`."""
+    stripped = name.strip()
+    if not stripped:
+        raise InvalidInputError("a token name must not be blank")
+    if len(stripped) > MAX_TOKEN_NAME:
+        raise InvalidInputError(f"a token name has at most {MAX_TOKEN_NAME} characters")
+    for char in stripped:
+        if unicodedata.category(char) in _CONTROL_CATEGORIES:
+            raise InvalidInputError(
+                f"a token name must not contain control characters (found U+{ord(char):04X})"
+            )
+    return stripped
 
 
 def check_role(role: str) -> str:

@@ -13,6 +13,9 @@ Choices that matter:
   their key order and costs less to write.
 - Times are UTC: ``timestamptz`` in PostgreSQL, ISO text in SQLite (see :class:`UTCDateTime`);
   an event keeps its own ``timestamp`` text exactly as the engine wrote it.
+- Column sizes of names and ids are the limits the faces check (``aragora.debate.model``,
+  ``aragora.storage.knowledge_repository``), so what passes validation fits; the stores
+  check them too, because SQLite does not enforce a ``VARCHAR`` size and PostgreSQL does.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+
+from aragora.debate.model import MAX_AGENT_NAME_CHARS, MAX_MODEL_CHARS, MAX_PROVIDER_CHARS
+from aragora.storage.knowledge_repository import MAX_ID_CHARS
 
 __all__ = [
     "SEARCH_OBJECTS",
@@ -101,7 +107,7 @@ debate_events = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("round", sa.Integer, nullable=True),
-    sa.Column("agent", sa.String(200), nullable=True),
+    sa.Column("agent", sa.String(MAX_AGENT_NAME_CHARS), nullable=True),
     sa.Column("timestamp", sa.String(40), nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -158,10 +164,14 @@ settings = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# One rating per (provider, model, name): "a" under two models is two entries. Rows from
+# before migration 0005 whose model could not be told have provider = model = "".
 agent_ratings = sa.Table(
     "agent_ratings",
     metadata,
-    sa.Column("agent", sa.String(200), primary_key=True),
+    sa.Column("provider", sa.String(MAX_PROVIDER_CHARS), primary_key=True),
+    sa.Column("model", sa.String(MAX_MODEL_CHARS), primary_key=True),
+    sa.Column("agent", sa.String(MAX_AGENT_NAME_CHARS), primary_key=True),
     sa.Column("elo", sa.Float, nullable=False),
     sa.Column("wins", sa.Integer, nullable=False),
     sa.Column("losses", sa.Integer, nullable=False),
@@ -195,7 +205,9 @@ receipts = sa.Table(
 # --- the Knowledge Mound ----------------------------------------------------------------------
 # Ids sort by code point on both databases (PostgreSQL: the "C" collation; SQLite compares
 # bytes), as the in-memory store sorts them, so scans come out in the same order.
-_KNOWLEDGE_ID = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+_KNOWLEDGE_ID = sa.String(MAX_ID_CHARS).with_variant(
+    sa.String(MAX_ID_CHARS, collation="C"), "postgresql"
+)
 
 # Full-text search lives beside these tables and is built by migration 0003 only, in each
 # database's own terms (see SEARCH_OBJECTS): on PostgreSQL a stored generated ``search``
@@ -209,8 +221,8 @@ knowledge_items = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("content", sa.Text, nullable=False),
-    sa.Column("source_debate_id", sa.String(200), nullable=True),
-    sa.Column("source_agent", sa.String(200), nullable=True),
+    sa.Column("source_debate_id", sa.String(MAX_ID_CHARS), nullable=True),
+    sa.Column("source_agent", sa.String(MAX_AGENT_NAME_CHARS), nullable=True),
     sa.Column("confidence", sa.Float, nullable=True),
     sa.Column("tags", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
     sa.Column("provenance", sa.JSON, nullable=False),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import RowMapping
 
-from aragora.errors import ConflictError, InvalidInputError, NotFoundError
+from aragora.errors import ConflictError, NotFoundError
 from aragora.storage.database import Database
 from aragora.storage.repository import (
     DEBATE_STATUSES,
@@ -18,6 +18,7 @@ from aragora.storage.repository import (
     DebatePage,
     DebateRecord,
     NewDebate,
+    check_new_debate,
     check_page,
     check_status,
 )
@@ -45,8 +46,7 @@ class SqlDebateRepository:
 
     async def create(self, debate: NewDebate) -> DebateRecord:
         """See :meth:`DebateRepository.create`."""
-        if not debate.id or not debate.task.strip():
-            raise InvalidInputError("a debate needs an id and a non-empty task")
+        check_new_debate(debate)
         now = self._now()
         record = DebateRecord(debate.id, "queued", debate.task, dict(debate.request), now, now)
         async with self._db.write() as conn:

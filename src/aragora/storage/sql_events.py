@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aragora.debate.events import Event
 from aragora.errors import ConflictError, InvalidInputError, StaleLeaseError
 from aragora.storage.database import Database
-from aragora.storage.repository import Lease
+from aragora.storage.repository import Lease, check_event
 from aragora.storage.schema import debate_events, jobs
 
 __all__ = ["SqlEventRepository", "SqlLeaseRepository", "events_after"]
@@ -70,6 +70,7 @@ class SqlEventRepository:
         """See :meth:`EventRepository.append`."""
         if event.seq is None or event.seq < 1:
             raise InvalidInputError(f"only events with a seq of 1 or more are stored: {event}")
+        check_event(event)
         seq = event.seq
         async with self._db.write() as conn:
             await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
@@ -165,7 +166,7 @@ class SqlLeaseRepository:
         self._db = database
         self._now = now
 
-    async def claim(self, owner: str, ttl: float) -> Lease | None:
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         """See :meth:`LeaseRepository.claim`."""
         _check_ttl(ttl)
         now = self._now()
@@ -173,9 +174,13 @@ class SqlLeaseRepository:
             # Two index-ordered lookups rather than one OR (which makes the database sort
             # every candidate): a debate whose worker died first, then the queue.
             expired = sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now)
+            queued = jobs.c.state == "queued"
+            if debate_id is not None:
+                expired = sa.and_(expired, jobs.c.debate_id == debate_id)
+                queued = sa.and_(queued, jobs.c.debate_id == debate_id)
             row = (await conn.execute(self._first(expired))).first()
             if row is None:
-                row = (await conn.execute(self._first(jobs.c.state == "queued"))).first()
+                row = (await conn.execute(self._first(queued))).first()
             if row is None:
                 return None
             lease = Lease(row.debate_id, owner, row.epoch + 1, now + timedelta(seconds=ttl))
@@ -233,6 +238,19 @@ class SqlLeaseRepository:
             )
             if result.rowcount != 1:
                 raise StaleLeaseError(f"debate {lease.debate_id}: lease epoch {lease.epoch} lost")
+
+    async def current(self, debate_id: str) -> Lease | None:
+        """See :meth:`LeaseRepository.current`."""
+        query = sa.select(jobs.c.owner, jobs.c.epoch, jobs.c.lease_expires_at).where(
+            jobs.c.debate_id == debate_id,
+            jobs.c.state == "running",
+            jobs.c.lease_expires_at > self._now(),
+        )
+        rows = await self._db.rows(query, primary=True)
+        if not rows:
+            return None
+        owner, epoch, expires_at = rows[0]
+        return Lease(debate_id, owner or "", epoch, expires_at)
 
     async def position(self, debate_id: str) -> int | None:
         """See :meth:`LeaseRepository.position`."""

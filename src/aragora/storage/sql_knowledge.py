@@ -21,8 +21,9 @@ each batch its own short query, so memory stays flat and no transaction stays op
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = ["RANKED_MATCHES", "SqlKnowledgeIndex", "SqlKnowledgeRepository"]
 
 Now = Callable[[], datetime]
 _IN_CHUNK = 1000  # ids per IN list: far below either database's parameter limit
+_WRITE_BATCH = 5000  # items a put holds at once (~10 MB): fewer, larger statements
 RANKED_MATCHES = 300
 """A search ranks at most this many matches: the first the database finds (after the
 filters), in no particular order. Ranking reads every ranked row, so a word found in most
@@ -97,6 +99,12 @@ def _item_row(item: KnowledgeItem) -> dict[str, Any]:
     }
 
 
+def _batches(items: Iterable[KnowledgeItem], size: int) -> Iterator[list[KnowledgeItem]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
 def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
     return [values[n : n + _IN_CHUNK] for n in range(0, len(values), _IN_CHUNK)]
 
@@ -108,26 +116,46 @@ class SqlKnowledgeRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def put(self, items: Sequence[KnowledgeItem], links: Sequence[KnowledgeLink] = ()) -> int:
-        """See :meth:`KnowledgeRepository.put`."""
-        new_items = normal_items(items)
-        new_links = normal_links(links)
-        if not new_items and not new_links:
-            return 0
-        ids = [item.id for item in new_items]
+    async def put(self, items: Iterable[KnowledgeItem], links: Iterable[KnowledgeLink] = ()) -> int:
+        """See :meth:`KnowledgeRepository.put`. ``items`` is read :data:`_WRITE_BATCH` at a
+        time inside the one transaction, so a generator of any length is stored in flat
+        memory (a restore of a whole backup)."""
+        new_links = normal_links(list(links))
+        seen: set[str] = set()
+        written = 0
         async with self._db.write() as conn:
-            stored = await _stored(conn, ids)
-            await _check_ends(conn, new_links, set(ids))
-            fresh = [item for item in new_items if item.id not in stored]
-            changed = [item for item in new_items if item.id in stored and stored[item.id] != item]
-            try:
-                await _write(conn, self._db.dialect, fresh, changed, new_links)
-            except exc.IntegrityError:
-                # Only a concurrent writer gets here (this transaction checked ids and ends).
-                raise ConflictError(
-                    "knowledge items changed concurrently; nothing was written, retry"
-                ) from None
-        return len(fresh) + len(changed)
+            for batch in _batches(items, _WRITE_BATCH):
+                new_items = normal_items(batch)
+                for item in new_items:
+                    if item.id in seen:
+                        raise InvalidInputError(f"item {item.id!r} appears twice in one write")
+                    seen.add(item.id)
+                stored = await _stored(conn, [item.id for item in new_items])
+                fresh = [item for item in new_items if item.id not in stored]
+                changed = [
+                    item for item in new_items if item.id in stored and stored[item.id] != item
+                ]
+                written += len(fresh) + len(changed)
+                await self._write(conn, fresh, changed, [])
+            if new_links:
+                await _check_ends(conn, new_links, seen)
+                await self._write(conn, [], [], new_links)
+        return written
+
+    async def _write(
+        self,
+        conn: AsyncConnection,
+        fresh: list[KnowledgeItem],
+        changed: list[KnowledgeItem],
+        links: list[KnowledgeLink],
+    ) -> None:
+        try:
+            await _write(conn, self._db.dialect, fresh, changed, links)
+        except exc.IntegrityError:
+            # Only a concurrent writer gets here (this transaction checked ids and ends).
+            raise ConflictError(
+                "knowledge items changed concurrently; nothing was written, retry"
+            ) from None
 
     async def get(self, item_id: str) -> KnowledgeItem:
         """See :meth:`KnowledgeRepository.get`."""

@@ -18,9 +18,12 @@ from aragora.storage.repository import (
     ApiToken,
     NewReceipt,
     Rating,
+    RatingKey,
     StoredReceipt,
     check_page,
+    check_rating,
     check_role,
+    check_token_name,
     hash_secret,
     new_token_id,
 )
@@ -36,23 +39,29 @@ __all__ = [
 Now = Callable[[], datetime]
 
 
-def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]], key: str) -> sa.Executable:
+def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]], *key: str) -> sa.Executable:
     """``INSERT … ON CONFLICT (key) DO UPDATE`` in the dialect's spelling."""
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(rows)
-    updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name != key}
-    return insert.on_conflict_do_update(index_elements=[key], set_=updated)
+    updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in key}
+    return insert.on_conflict_do_update(index_elements=list(key), set_=updated)
 
 
 def _insert_ignore(
-    dialect: str, table: sa.Table, rows: list[dict[str, Any]], key: str
+    dialect: str, table: sa.Table, rows: list[dict[str, Any]], *key: str
 ) -> sa.Executable:
     """``INSERT … ON CONFLICT (key) DO NOTHING`` in the dialect's spelling."""
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(rows)
-    return insert.on_conflict_do_nothing(index_elements=[key])
+    return insert.on_conflict_do_nothing(index_elements=list(key))
+
+
+_RATING_KEY = ("provider", "model", "agent")
 
 
 def _rating_row(rating: Rating, now: datetime) -> dict[str, Any]:
+    check_rating(rating)
     return {
+        "provider": rating.provider,
+        "model": rating.model,
         "agent": rating.agent,
         "elo": rating.elo,
         "wins": rating.wins,
@@ -72,8 +81,9 @@ class SqlTokenRepository:
 
     async def create(self, *, name: str, role: str, secret: str) -> ApiToken:
         """See :meth:`TokenRepository.create`."""
-        if not name.strip() or not secret:
-            raise InvalidInputError("a token needs a non-empty name and secret")
+        name = check_token_name(name)
+        if not secret:
+            raise InvalidInputError("a token needs a non-empty secret")
         token = ApiToken(new_token_id(), name.strip(), check_role(role), self._now())
         async with self._db.write() as conn:
             try:
@@ -174,32 +184,33 @@ class SqlRatingRepository:
         self._db = database
         self._now = now
 
-    async def get(self, agents: Sequence[str]) -> dict[str, Rating]:
+    async def get(self, keys: Sequence[RatingKey]) -> dict[RatingKey, Rating]:
         """See :meth:`RatingRepository.get`."""
-        if not agents:
+        if not keys:
             return {}
-        query = sa.select(*_RATING_COLUMNS).where(agent_ratings.c.agent.in_(list(agents)))
-        rows = await self._db.rows(query, primary=True)
-        return {row.agent: Rating(**row._mapping) for row in rows}
+        rows = await self._db.rows(_ratings_of(sorted(set(keys))), primary=True)
+        return {(r.provider, r.model, r.agent): Rating(**r._mapping) for r in rows}
 
     async def put(self, ratings: Sequence[Rating]) -> None:
         """See :meth:`RatingRepository.put`."""
         if not ratings:
             return
         now = self._now()
-        rows = [_rating_row(r, now) for r in {rating.agent: rating for rating in ratings}.values()]
+        rows = [_rating_row(r, now) for r in {rating.key: rating for rating in ratings}.values()]
         async with self._db.write() as conn:
-            await conn.execute(_upsert(self._db.dialect, agent_ratings, rows, "agent"))
+            await conn.execute(_upsert(self._db.dialect, agent_ratings, rows, *_RATING_KEY))
 
     async def record(
         self,
         debate_id: str,
-        agents: Sequence[str],
-        rate: Callable[[Mapping[str, Rating]], Sequence[Rating]],
+        keys: Sequence[RatingKey],
+        rate: Callable[[Mapping[RatingKey, Rating]], Sequence[Rating]],
     ) -> bool:
         """See :meth:`RatingRepository.record`."""
         now = self._now()
-        names = sorted(set(agents))
+        wanted = sorted(set(keys))
+        # Checked before the transaction: a name that cannot be stored is the caller's error.
+        fresh = [_rating_row(Rating(agent, provider=p, model=m), now) for p, m, agent in wanted]
         async with self._db.write() as conn:
             claimed = await conn.execute(
                 _insert_ignore(
@@ -211,22 +222,23 @@ class SqlRatingRepository:
             )
             if claimed.rowcount != 1:
                 return False  # rated before: by an earlier attempt or another worker
-            current: dict[str, Rating] = {}
-            if names:
+            current: dict[RatingKey, Rating] = {}
+            if wanted:
                 # Rows exist before they are locked: a concurrent first rating of the same
                 # new agent waits on this insert instead of reading "no rating" as well.
-                fresh = [_rating_row(Rating(name), now) for name in names]
-                await conn.execute(_insert_ignore(self._db.dialect, agent_ratings, fresh, "agent"))
-                query = sa.select(*_RATING_COLUMNS).where(agent_ratings.c.agent.in_(names))
+                await conn.execute(
+                    _insert_ignore(self._db.dialect, agent_ratings, fresh, *_RATING_KEY)
+                )
+                query = _ratings_of(wanted)
                 if self._db.dialect == "postgresql":
-                    # Rows in name order so two raters never lock in opposite orders.
-                    query = query.order_by(agent_ratings.c.agent).with_for_update()
+                    # Rows in key order so two raters never lock in opposite orders.
+                    query = query.order_by(*_KEY_COLUMNS).with_for_update()
                 rows = (await conn.execute(query)).all()
-                current = {row.agent: Rating(**row._mapping) for row in rows}
-            updated = {r.agent: r for r in rate(current)}
+                current = {(r.provider, r.model, r.agent): Rating(**r._mapping) for r in rows}
+            updated = {r.key: r for r in rate(current)}
             if updated:
                 rows_out = [_rating_row(r, now) for r in updated.values()]
-                await conn.execute(_upsert(self._db.dialect, agent_ratings, rows_out, "agent"))
+                await conn.execute(_upsert(self._db.dialect, agent_ratings, rows_out, *_RATING_KEY))
         return True
 
     async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
@@ -235,7 +247,12 @@ class SqlRatingRepository:
             raise InvalidInputError(f"limit must be at least 1, got {limit}")
         query = (
             sa.select(*_RATING_COLUMNS)
-            .order_by(agent_ratings.c.elo.desc(), agent_ratings.c.agent)
+            .order_by(
+                agent_ratings.c.elo.desc(),
+                agent_ratings.c.agent,
+                agent_ratings.c.provider,
+                agent_ratings.c.model,
+            )
             .limit(limit)
         )
         return [Rating(**row._mapping) for row in await self._db.rows(query)]
@@ -248,7 +265,15 @@ _RATING_COLUMNS = (
     agent_ratings.c.losses,
     agent_ratings.c.draws,
     agent_ratings.c.debates,
+    agent_ratings.c.provider,
+    agent_ratings.c.model,
 )
+_KEY_COLUMNS = (agent_ratings.c.provider, agent_ratings.c.model, agent_ratings.c.agent)
+
+
+def _ratings_of(keys: Sequence[RatingKey]) -> sa.Select[Any]:
+    """The ratings of ``keys`` (one row-value ``IN``, which both databases index)."""
+    return sa.select(*_RATING_COLUMNS).where(sa.tuple_(*_KEY_COLUMNS).in_(list(keys)))
 
 
 class SqlReceiptRepository:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from aragora.server.auth import ReadAccess, WriteAccess
 from aragora.server.responses import json_response
-from aragora.server.routes import errors
+from aragora.server.routes import MAX_INT, errors
 from aragora.server.schemas import (
     CancelBody,
     CreateDebateBody,
@@ -21,6 +21,7 @@ from aragora.server.schemas import (
     MessagesBody,
 )
 from aragora.server.state import ServiceDep
+from aragora.server.throttling import DebateStartLimit
 
 __all__ = ["router"]
 
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/debates", tags=["debates"])
 
 DebateId = Annotated[str, Path(min_length=1, max_length=200, description="The debate's id.")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (1..1000).")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="Items to skip.")]
 
 
 @router.post(
@@ -38,10 +39,14 @@ Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
     summary="Start a debate",
     responses=errors(400, 401, 403, 413, 422, 503),
 )
-async def create_debate(body: CreateDebateRequest, service: ServiceDep, _: WriteAccess) -> Response:
+async def create_debate(
+    body: CreateDebateRequest, service: ServiceDep, _: WriteAccess, __: DebateStartLimit
+) -> Response:
     """Validate and queue a debate; follow it with ``GET /debates/{id}`` or the
-    WebSocket. 503 with ``Retry-After`` in maintenance mode."""
-    created = await service.create(body.model_dump(exclude_unset=True))
+    WebSocket. 429 with ``Retry-After`` when the caller started too many debates lately
+    (``ARAGORA_RATE_LIMIT_DEBATES``) or the queue is full (``ARAGORA_MAX_QUEUED_DEBATES``);
+    503 with ``Retry-After`` in maintenance mode."""
+    created = await service.create(body.model_dump(mode="json", exclude_unset=True))
     return json_response(created, 202)
 
 
@@ -94,7 +99,7 @@ async def debate_events(
     debate_id: DebateId,
     service: ServiceDep,
     _: ReadAccess,
-    since: Annotated[int, Query(ge=0, description="Events with a greater seq.")] = 0,
+    since: Annotated[int, Query(ge=0, le=MAX_INT, description="Events with a greater seq.")] = 0,
     limit: Limit = 100,
 ) -> Response:
     """Stored events after ``since`` (the WebSocket's polling fallback)."""

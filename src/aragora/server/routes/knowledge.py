@@ -10,6 +10,7 @@ Its body limit is :data:`IMPORT_MAX_BODY_BYTES`, not ``ARAGORA_MAX_BODY_BYTES`` 
 
 from __future__ import annotations
 
+import tempfile
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -33,6 +34,7 @@ BODY_LIMITS = {
     f"{prefix}/knowledge/import": IMPORT_MAX_BODY_BYTES for prefix in ("/api/v1", "/api")
 }
 """Per-path body limits for :class:`~aragora.server.middleware.RequestHygiene`."""
+_SPOOL_IN_MEMORY = 1024 * 1024  # an import body larger than this goes to a temporary file
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
@@ -199,10 +201,17 @@ async def import_knowledge(request: Request, service: KnowledgeDep, _: AdminAcce
     whatever its ``Content-Type`` (``curl -d @file`` works). Items already stored as they
     are stay unchanged, so importing twice changes nothing. 400 names the first bad item
     and nothing is imported."""
-    body = await request.body()
-    if not body.strip():
-        raise InvalidInputError("the body must be a knowledge export document")
-    return json_response(await service.import_document(body))
+    # Spooled to a file as it arrives (a backup can be hundreds of megabytes) and parsed
+    # from there item by item: memory never holds the whole document.
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+        blank = True
+        async for chunk in request.stream():
+            spool.write(chunk)
+            blank = blank and not chunk.strip()
+        if blank:
+            raise InvalidInputError("the body must be a knowledge export document")
+        spool.seek(0)
+        return json_response(await service.import_document(spool))
 
 
 @router.get(

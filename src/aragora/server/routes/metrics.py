@@ -1,5 +1,8 @@
-"""Prometheus text: ``GET /metrics`` and ``GET /api/v1/metrics/prometheus``. No token:
-scrapers call it (keep it off the public ingress)."""
+"""Prometheus text: ``GET /metrics`` and ``GET /api/v1/metrics/prometheus``.
+
+Access is that of any read: open while ``ARAGORA_REQUIRE_AUTH`` is off, a viewer token
+when it is on (give Prometheus one: ``authorization: {credentials_file: ...}`` in its
+scrape config). Never rate limited, so a scrape always gets through."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from starlette.responses import Response
 
 from aragora.errors import AragoraError
 from aragora.logs import log_event
+from aragora.server.auth import ReadAccess
 from aragora.server.metrics import CONTENT_TYPE_LATEST
+from aragora.server.routes import errors
 from aragora.server.state import app_state
 
 __all__ = ["root", "router"]
@@ -22,7 +27,11 @@ router = APIRouter(tags=["metrics"])
 root = APIRouter(tags=["metrics"])
 
 _TEXT: dict[int | str, dict[str, Any]] = {
-    200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format."}
+    200: {
+        "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+        "description": "Prometheus text format.",
+    },
+    **errors(401, 403),
 }
 
 
@@ -38,7 +47,7 @@ async def _scrape(request: Request) -> Response:
 
 
 @root.get("/metrics", summary="Prometheus metrics", responses=_TEXT, response_class=Response)
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, _: ReadAccess) -> Response:
     """Every Aragora metric and the process metrics, in Prometheus text format."""
     return await _scrape(request)
 
@@ -46,6 +55,6 @@ async def metrics(request: Request) -> Response:
 @router.get(
     "/metrics/prometheus", summary="Prometheus metrics", responses=_TEXT, response_class=Response
 )
-async def metrics_prometheus(request: Request) -> Response:
+async def metrics_prometheus(request: Request, _: ReadAccess) -> Response:
     """Same as ``GET /metrics``."""
     return await _scrape(request)

@@ -23,7 +23,7 @@ from aragora.receipts.render import render_html, render_markdown
 from aragora.receipts.service import ReceiptService, envelope
 from aragora.server.auth import ReadAccess
 from aragora.server.responses import json_response
-from aragora.server.routes import errors
+from aragora.server.routes import MAX_INT, errors
 from aragora.server.state import app_state
 
 __all__ = ["root", "router"]
@@ -60,7 +60,7 @@ async def debate_receipt(debate_id: DebateId, receipts: ReceiptsDep, _: ReadAcce
     return json_response(envelope(await receipts.for_debate(debate_id)))
 
 
-@root.get("/api/v2/receipts/signing-key", summary="The receipt signing key")
+@root.get("/api/v2/receipts/signing-key", summary="The receipt signing key", responses=errors(404))
 async def signing_key(receipts: ReceiptsDep, key_id: KeyId = None) -> Response:
     """``{"algorithm", "key_id", "public_key_pem"}`` of the current key, or of an earlier
     one by ``key_id`` (keys stay published after a rotation). No token needed."""
@@ -75,19 +75,56 @@ async def signing_keys(receipts: ReceiptsDep) -> Response:
     return json_response({"keys": keys, "current": receipts.key.key_id})
 
 
-@root.get("/.well-known/aragora-odr-signing-key", summary="The receipt signing key (PEM)")
+_PEM = "application/x-pem-file"
+_NDJSON = "application/x-ndjson"
+_TEXT_SCHEMA: dict[str, Any] = {"schema": {"type": "string"}}
+_PEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The public key, PEM.", "content": {_PEM: _TEXT_SCHEMA}}
+}
+_CHAIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`json`: `{links, next_after}`; `jsonl`: one link a line.",
+        "content": {"application/json": {"schema": {"type": "object"}}, _NDJSON: _TEXT_SCHEMA},
+    }
+}
+_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`odr` and `json`: JSON; `md`/`markdown`: Markdown; `html`: a page.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/markdown": _TEXT_SCHEMA,
+            "text/html": _TEXT_SCHEMA,
+        },
+    }
+}
+
+
+class _PemResponse(Response):
+    media_type = _PEM
+
+
+@root.get(
+    "/.well-known/aragora-odr-signing-key",
+    summary="The receipt signing key (PEM)",
+    response_class=_PemResponse,
+    responses={**_PEM_RESPONSES, **errors(404)},
+)
 async def well_known_key(receipts: ReceiptsDep, key_id: KeyId = None) -> Response:
     """The current (or ``key_id``) public key as PEM, for ``aragora-verify --pubkey``."""
     await receipts.publish_key()
     key = await receipts.public_key(key_id)
-    return Response(key.pem, media_type="application/x-pem-file")
+    return _PemResponse(key.pem)
 
 
-@root.get("/api/v2/receipts/chain", summary="The receipt chain")
+@root.get(
+    "/api/v2/receipts/chain",
+    summary="The receipt chain",
+    responses={**_CHAIN_RESPONSES, **errors(401, 403)},
+)
 async def chain(
     receipts: ReceiptsDep,
     _: ReadAccess,
-    after: Annotated[int, Query(ge=0, description="Links after this position.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INT, description="Links after this position.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     format: Annotated[Literal["json", "jsonl"], Query(description="jsonl: one link a line.")] = (
         "json"
@@ -97,12 +134,16 @@ async def chain(
     ``prev_hash``, as ``aragora-verify --chain`` reads them) and the receipt itself."""
     links = [link_of(stored).to_line() for stored in await receipts.chain(after=after, limit=limit)]
     if format == "jsonl":
-        return Response(_jsonl(links), media_type="application/x-ndjson")
+        return Response(_jsonl(links), media_type=_NDJSON)
     next_after = links[-1]["position"] if len(links) == limit else None
     return json_response({"links": links, "next_after": next_after})
 
 
-@root.get("/api/v2/receipts/chain/verify", summary="Verify the receipt chain")
+@root.get(
+    "/api/v2/receipts/chain/verify",
+    summary="Verify the receipt chain",
+    responses=errors(401, 403),
+)
 async def verify_chain(receipts: ReceiptsDep, _: ReadAccess) -> Response:
     """Walk the stored chain: every link follows the one before, every receipt hashes to
     its digest and verifies under a published key. ``{"valid", "length", "head",
@@ -110,13 +151,17 @@ async def verify_chain(receipts: ReceiptsDep, _: ReadAccess) -> Response:
     return json_response((await receipts.verify_chain()).to_dict())
 
 
-@root.get("/api/v2/receipts/{receipt_id}", summary="A receipt")
+@root.get("/api/v2/receipts/{receipt_id}", summary="A receipt", responses=errors(401, 403))
 async def get_receipt(receipt_id: ReceiptId, receipts: ReceiptsDep, _: ReadAccess) -> Response:
     """The receipt (the signed ODR document under ``odr``) with its chain place and links."""
     return json_response(envelope(await receipts.get(receipt_id)))
 
 
-@root.get("/api/v2/receipts/{receipt_id}/export", summary="Export a receipt")
+@root.get(
+    "/api/v2/receipts/{receipt_id}/export",
+    summary="Export a receipt",
+    responses={**_EXPORT_RESPONSES, **errors(401, 403)},
+)
 async def export_receipt(
     receipt_id: ReceiptId,
     receipts: ReceiptsDep,
