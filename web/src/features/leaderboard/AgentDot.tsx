@@ -1,0 +1,10 @@
+import { agentHue, agentLabel } from '@/lib/format';
+
+export function AgentDot({ name }: { name: string }) {
+  return (
+    <span class="agent-name">
+      <span class="agent-dot" aria-hidden="true" style={{ background: `hsl(${agentHue(name)} 65% 50%)` }} />
+      {agentLabel(name)}
+    </span>
+  );
+}
