@@ -29,12 +29,27 @@ export function useDebateList(params: ListParams, refetchInterval: number | fals
   });
 }
 
+/** Finished, and nothing more will be added to the document. */
+function settled(doc: DebateDoc | undefined): boolean {
+  if (!doc || !TERMINAL.includes(doc.status)) return false;
+  if (doc.status !== 'completed') return true;
+  return Boolean(doc.receipt) || ageSeconds(doc.completed_at) > 30;
+}
+
+function ageSeconds(iso: string | null | undefined): number {
+  return iso ? (Date.now() - new Date(iso).getTime()) / 1000 : Infinity;
+}
+
 export function useDebate(id: string) {
   return useQuery({
     queryKey: debateKeys.one(id),
     queryFn: ({ signal }) => api<DebateDoc>(`/api/v1/debates/${encodeURIComponent(id)}`, { signal }),
-    // A finished debate never changes.
-    staleTime: (query) => (query.state.data && TERMINAL.includes(query.state.data.status) ? Infinity : 0),
+    // A finished debate never changes, once its receipt is issued (just after the end).
+    staleTime: (query) => (settled(query.state.data) ? Infinity : 0),
+    refetchInterval: (query) => {
+      const data = query.state.data;
+      return data && TERMINAL.includes(data.status) && !settled(data) ? 1000 : false;
+    },
   });
 }
 
