@@ -37,12 +37,12 @@ def provider() -> Iterator[ThreadedProvider]:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, provider: ThreadedProvider) -> Iterator[Server]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, provider: ThreadedProvider
+) -> Iterator[Server]:
     ensure_build()
     endpoint = provider.base_url.removesuffix("/v1")
-    running = Server(
-        tmp_path_factory.mktemp("aragora"), env={"ARAGORA_AGENT_ENDPOINTS": endpoint}
-    )
+    running = Server(tmp_path_factory.mktemp("aragora"), env={"ARAGORA_AGENT_ENDPOINTS": endpoint})
     running.start()
     try:
         yield running

@@ -109,6 +109,8 @@ def test_knowledge_search_finds_the_ingested_decision(
     expect(results.locator("mark").first).to_have_text(re.compile("zanzibar", re.I))
     results.get_by_role("link", name="Which city hosts the Zanzibar summit?").click()
     expect(page).to_have_url(re.compile(r"/knowledge/dec-"))
-    expect(page.get_by_role("link", name=str(scripted_debate["id"])[:8], exact=True)).to_be_visible()
+    expect(
+        page.get_by_role("link", name=str(scripted_debate["id"])[:8], exact=True)
+    ).to_be_visible()
     expect(page.get_by_test_id("links")).to_contain_text("supports")
     assert page.locator("main img").count() == 0
