@@ -52,6 +52,15 @@ def free_port() -> int:
         return port
 
 
+class HttpStatusError(Exception):
+    """An error answer of the server: its status and its JSON body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status = status
+        self.body = body
+
+
 @dataclass
 class Server:
     """``aragora serve`` on a free loopback port, with its own data directory."""
@@ -119,8 +128,12 @@ class Server:
         request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            with error:
+                raise HttpStatusError(error.code, json.loads(error.read() or b"null")) from None
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)
@@ -225,4 +238,5 @@ def fetch_status(url: str) -> int:
             status: int = response.status
             return status
     except urllib.error.HTTPError as error:
-        return error.code
+        with error:
+            return error.code

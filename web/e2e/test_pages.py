@@ -85,8 +85,9 @@ def test_unknown_paths(page_and_watch: tuple[Page, Watch], server: Server) -> No
         request = urllib.request.Request(server.url + path, headers={"Accept": "text/html"})
         with pytest.raises(urllib.error.HTTPError) as answer:
             urllib.request.urlopen(request, timeout=10)
-        assert answer.value.code == 404
-        assert json.loads(answer.value.read())["code"] == "not_found"
+        with answer.value as error:
+            assert error.code == 404
+            assert json.loads(error.read())["code"] == "not_found"
 
 
 def test_headers_of_the_app(server: Server) -> None:

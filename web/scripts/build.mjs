@@ -4,6 +4,8 @@
 //   node web/scripts/build.mjs           build if the sources' digest differs from dist's
 //   node web/scripts/build.mjs --check   exit 0 if dist is current, 1 if not (no build)
 //   node web/scripts/build.mjs --force   build anyway
+//   node web/scripts/build.mjs --deps    also make sure node_modules is installed (for the
+//                                        type check, lint and unit tests), build if needed
 //
 // The digest covers every file the build reads (package-lock.json, configs, index.html,
 // public/, src/); it is written to dist/.source-digest after a build. Dependencies come
@@ -66,15 +68,20 @@ const digest = sourceDigest();
 if (args.has('--check')) {
   process.exit(current(digest) ? 0 : 1);
 }
+function ensureDependencies() {
+  const modules = join(web, 'node_modules', '.package-lock.json');
+  if (!existsSync(modules) || statSync(modules).mtimeMs < statSync(join(web, 'package-lock.json')).mtimeMs) {
+    console.error('web: installing dependencies (npm ci, from package-lock.json)');
+    run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
+  }
+}
+
+if (args.has('--deps')) ensureDependencies();
 if (!args.has('--force') && current(digest)) {
   console.error('web: the UI build is current');
   process.exit(0);
 }
-const modules = join(web, 'node_modules', '.package-lock.json');
-if (!existsSync(modules) || statSync(modules).mtimeMs < statSync(join(web, 'package-lock.json')).mtimeMs) {
-  console.error('web: installing dependencies (npm ci, from package-lock.json)');
-  run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
-}
+ensureDependencies();
 console.error('web: building the UI (vite build)');
 run(join(web, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn']);
 gzipAssets();
