@@ -162,8 +162,19 @@ async def test_unknown_page_is_the_app_with_404_for_browsers_only(
 
 
 async def test_pages_take_no_writes(client: httpx.AsyncClient) -> None:
-    response = await client.post("/debates", json={"task": "x"})
-    assert response.status_code == 405
+    _is_json_404(await client.post("/debates", json={"task": "x"}))
+
+
+async def test_routes_added_after_the_ui_still_win(build: Path) -> None:
+    app = _app(build)
+
+    @app.get("/later/{name}")
+    async def later(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    async with client_for(app) as client:
+        assert (await client.get("/later/x", headers=HTML)).json() == {"name": "x"}
+        _is_app_page(await client.get("/debates/later", headers=HTML))
 
 
 async def test_head_gives_headers_without_a_body(client: httpx.AsyncClient) -> None:

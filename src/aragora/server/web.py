@@ -4,7 +4,7 @@ from files.
     mount(app)               # the build found by find_build(), or a page saying how to build it
     mount(app, root=path)    # a given build directory (tests, another build)
 
-What it answers, after every other route of the app has had its chance:
+What it answers, when no route of the app matches (it is the router's fallback):
 
 - ``/`` and the app's client routes (``/debates``, ``/debates/{id}``, ``/knowledge``,
   ``/knowledge/{id}``, ``/leaderboard``, ``/admin``, anything below them): ``index.html``,
@@ -33,8 +33,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 __all__ = [
     "APP_CSP",
@@ -207,28 +206,20 @@ def _reserved(path: str) -> bool:
     return path.lstrip("/").split("/", 1)[0] in RESERVED_PREFIXES
 
 
-class _AppRoute(Route):
-    """A GET/HEAD catch-all that does not even match the API's prefixes, so an unknown API
-    path is still the API's own 404, and a wrong method on an API route still its 405."""
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and _reserved(scope["path"]):
-            return Match.NONE, {}
-        return super().matches(scope)
-
-
 def mount(app: FastAPI, root: Path | None = None) -> None:
     """Serve the UI build at ``root`` (default :func:`find_build`) from ``app``.
 
-    Call it after every other route is added: it answers only what no other route does.
-    Without a build (no ``index.html`` there), the app's pages explain how to build the
-    UI and the API is unaffected."""
+    The UI is the router's fallback, not a route: it answers only requests that no route
+    of the app matches (also routes added after this call), so an unknown API path is
+    still the API's 404 and a wrong method on a route still its 405. Without a build (no
+    ``index.html`` there), the app's pages explain how to build the UI."""
     build = find_build() if root is None else WebBuild(root)
     if build is not None and not build.index.is_file():
         build = None
+    fallback = app.router.default
 
     async def serve(request: Request) -> Response:
-        path = request.path_params.get("path", "")
+        path = request.url.path.lstrip("/")
         first = path.split("/", 1)[0]
         if first == "assets":
             found = build.file(path) if build is not None else None
@@ -245,7 +236,15 @@ def mount(app: FastAPI, root: Path | None = None) -> None:
             return _page(request, build, 404)
         raise _not_found()
 
-    for template in ("/", "/{path:path}"):
-        app.router.routes.append(
-            _AppRoute(template, serve, methods=["GET", "HEAD"], include_in_schema=False)
-        )
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or _reserved(scope["path"])
+        ):
+            await fallback(scope, receive, send)
+            return
+        response = await serve(Request(scope, receive))
+        await response(scope, receive, send)
+
+    app.router.default = default
