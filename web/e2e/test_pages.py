@@ -126,3 +126,22 @@ def test_wire_types_match_the_running_server(server: Server, tmp_path: Path) -> 
         "web/src/api/schema.gen.ts is out of date with the server's OpenAPI document: "
         "run `npm run gen:api` in web/ against a running server (see README, Web UI)"
     )
+
+
+def test_dark_theme_follows_the_system(
+    browser: Browser, server: Server, scripted_debate: dict[str, Any]
+) -> None:
+    width, height = VIEWPORTS["desktop"]
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, base_url=server.url, color_scheme="dark"
+    )
+    page = context.new_page()
+    watch = watch_page(page, server.url)
+    page.goto(f"/debates/{scripted_debate['id']}")
+    expect(page.get_by_test_id("receipt-status")).to_have_attribute("data-valid", "true")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(19, 20, 23)", background  # --bg of the dark palette
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"debate-dark-{width}x{height}.png"))
+    context.close()
+    assert watch.problems() == []

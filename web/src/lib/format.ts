@@ -38,11 +38,15 @@ export function agentLabel(name: string): string {
   return name.startsWith('demo:') ? `${name.slice(5)} (demo)` : name;
 }
 
-/** A stable hue per agent name, for lanes and chart lines. */
+/** A stable hue per agent name, for lanes and chart lines: FNV-1a, scattered by the golden
+ * ratio so names that differ in one letter still get far-apart colours. */
 export function agentHue(name: string): number {
-  let hash = 0;
-  for (let i = 0; i < name.length; i += 1) hash = (hash * 31 + name.charCodeAt(i)) >>> 0;
-  return hash % 360;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i += 1) {
+    hash ^= name.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return Math.round(((hash * 0.618033988749895) % 1) * 360);
 }
 
 export function plural(count: number, one: string, many = `${one}s`): string {
