@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aragora.agents.fakes import Answer, FakeProvider
+from aragora.agents.fakes import Answer, Fail, FakeProvider, FakeRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -181,13 +181,22 @@ def message_seqs(events: list[dict[str, Any]]) -> list[int]:
 
 
 class ThreadedProvider:
-    """A :class:`FakeProvider` (OpenAI wire) on its own event loop in a thread."""
+    """A :class:`FakeProvider` (OpenAI wire) on its own event loop in a thread. Every
+    model answers ``text``, except the model ``broken``, which gets the provider's 400
+    (never retried, so the agent fails at once)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.fake = FakeProvider("openai", default=Answer(text, delay=0.02))
+
+        def behave(request: FakeRequest) -> Answer | Fail:
+            body = request.body if isinstance(request.body, dict) else {}
+            if body.get("model") == "broken":
+                return Fail(400, "invalid_request_error", "this model is broken on purpose")
+            return Answer(text, delay=0.02)
+
+        self.fake = FakeProvider("openai", script=behave)
 
     def __enter__(self) -> ThreadedProvider:
         self.thread.start()

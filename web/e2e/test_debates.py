@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from .support import Server, message_seqs
+from .support import Server, ThreadedProvider, message_seqs
 
 SLOW_DEBATE = {"mode": "debate", "rounds": 3, "protocol": {"early_stop": False}}
 
@@ -114,3 +114,25 @@ def test_knowledge_search_finds_the_ingested_decision(
     ).to_be_visible()
     expect(page.get_by_test_id("links")).to_contain_text("supports")
     assert page.locator("main img").count() == 0
+
+
+def test_a_failing_agent_is_shown_where_it_failed(
+    page: Page, server: Server, provider: ThreadedProvider
+) -> None:
+    agents = [
+        f"openai-compatible:fake-model@{provider.base_url}#steady-1",
+        f"openai-compatible:fake-model@{provider.base_url}#steady-2",
+        f"openai-compatible:broken@{provider.base_url}#flaky",
+    ]
+    created = server.post(
+        "/api/v1/debates",
+        {"task": "Which city hosts the Yerevan summit?", "agents": agents, "mode": "vote"},
+    )
+    page.goto(f"/debates/{created['id']}")
+    wait_for_verdict(page)
+    proposals = page.locator("section.phase[data-phase=propose]")
+    notice = proposals.locator(".notice[data-code=agent_error]")
+    expect(notice).to_contain_text("flaky")
+    expect(notice).to_contain_text("failed")
+    expect(page.locator("#warnings")).to_contain_text("agent_error")
+    expect(page.locator("#verdict")).to_contain_text("2 valid of 3; 2 needed")

@@ -3,7 +3,7 @@ import { useQuery } from '@tanstack/preact-query';
 import { api } from '@/api/client';
 import type { Leaderboard } from '@/api/types';
 import { Empty, ErrorNote, Spinner } from '@/components/ui';
-import { AgentDot } from './AgentDot';
+import { AgentName } from '@/components/AgentName';
 
 export function LeaderboardPage() {
   const board = useQuery({
@@ -41,7 +41,7 @@ export function LeaderboardPage() {
                   <tr key={row.agent}>
                     <td class="num">{row.rank ?? index + 1}</td>
                     <td>
-                      <AgentDot name={row.agent} />
+                      <AgentName name={row.agent} />
                     </td>
                     <td class="num">{Math.round(row.elo)}</td>
                     <td class="num">{row.wins}</td>

@@ -2,18 +2,10 @@
  * facts around it (targets, what changed, abstention, truncation, usage). */
 import { memo } from 'preact/compat';
 import { Markdown } from '@/lib/markdown';
-import { agentHue, agentLabel, percent, tokens, usd } from '@/lib/format';
+import { percent, tokens, usd } from '@/lib/format';
+import { AgentName } from '@/components/AgentName';
 import { Badge } from '@/components/ui';
 import type { MessageItem } from '../live/fold';
-
-function AgentName({ name }: { name: string }) {
-  return (
-    <span class="agent-name">
-      <span class="agent-dot" aria-hidden="true" style={{ background: `hsl(${agentHue(name)} 65% 50%)` }} />
-      {agentLabel(name)}
-    </span>
-  );
-}
 
 export { AgentName };
 
