@@ -201,12 +201,17 @@ class DebateService:
             document["awaiting_resumption"] = await self._storage.leases.current(record.id) is None
         return document
 
-    async def list(self, *, status: str | None, limit: int, offset: int) -> dict[str, Any]:
-        """One page of debates, newest first (CONTRACT's list body)."""
+    async def list(
+        self, *, status: str | None, limit: int, offset: int, query: str | None = None
+    ) -> dict[str, Any]:
+        """One page of debates, newest first (CONTRACT's list body); ``query`` keeps only
+        tasks containing it."""
         if status is not None:
             check_status(status)
         check_page(limit, offset)
-        page = await self._storage.debates.list(status=status, limit=limit, offset=offset)
+        page = await self._storage.debates.list(
+            status=status, query=query or None, limit=limit, offset=offset
+        )
         items = [_summary(r) for r in page.items]
         return {
             "debates": items,

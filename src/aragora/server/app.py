@@ -27,13 +27,13 @@ from aragora import __version__, wiring
 from aragora.migrations.runner import ensure_schema
 from aragora.runtime.auth import Authenticator, ensure_admin_token
 from aragora.runtime.node import Node
-from aragora.server import docs, ws
+from aragora.server import docs, web, ws
 from aragora.server.errors import install_error_handlers
 from aragora.server.metrics import HttpMetrics, Metrics
 from aragora.server.middleware import RequestHygiene
 from aragora.server.openapi import complete_openapi
 from aragora.server.ratelimit import Limit, open_limiter
-from aragora.server.routes import admin, agents, debates, health, knowledge, receipts
+from aragora.server.routes import admin, agents, console, debates, health, knowledge, receipts
 from aragora.server.routes import metrics as metrics_routes
 from aragora.server.state import AppState
 from aragora.server.throttling import RateLimitMiddleware, Throttle
@@ -153,10 +153,12 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     for router in (health.router, debates.router, agents.router, admin.router, knowledge.router):
         include_api(app, router)
     include_api(app, receipts.router)
+    include_api(app, console.router)  # the web console's tokens and maintenance notice
     flatten(app, receipts.root, documented=True)  # /api/v2/receipts/..., /.well-known/...
     include_api(app, metrics_routes.router)
     flatten(app, metrics_routes.root)
     flatten(app, docs.router)
+    web.mount(app)  # last: the UI answers only paths no other route takes
 
     app.add_middleware(RateLimitMiddleware, throttle=lambda: state.throttle)
     if settings.cors_origins:

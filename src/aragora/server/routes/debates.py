@@ -62,9 +62,12 @@ async def list_debates(
     limit: Limit = 20,
     offset: Offset = 0,
     status: Annotated[DebateStatus | None, Query(description="Only debates in this state.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=500, description="Only debates whose task contains this.")
+    ] = None,
 ) -> Response:
     """One page of debates, newest first."""
-    return json_response(await service.list(status=status, limit=limit, offset=offset))
+    return json_response(await service.list(status=status, query=q, limit=limit, offset=offset))
 
 
 @router.get(

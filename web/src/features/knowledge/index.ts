@@ -1,0 +1,1 @@
+export { KnowledgeItemPage, KnowledgeSearchPage, Snippet } from './KnowledgePages';

@@ -1,0 +1,2 @@
+export { NewDebatePage } from './NewDebatePage';
+export { estimate } from './estimate';
