@@ -219,7 +219,12 @@ def mount(app: FastAPI, root: Path | None = None) -> None:
     fallback = app.router.default
 
     async def serve(request: Request) -> Response:
-        path = request.url.path.lstrip("/")
+        raw = str(request.scope["path"])
+        if raw.startswith("//"):
+            # "//host/...": no route of the app, and a reader could take it for another
+            # origin; request.url would even parse it as one (path "/").
+            raise _not_found()
+        path = raw.lstrip("/")
         first = path.split("/", 1)[0]
         if first == "assets":
             found = build.file(path) if build is not None else None
