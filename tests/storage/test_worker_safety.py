@@ -70,6 +70,7 @@ async def pool(
     max_concurrent: int = 1,
     cancel_grace: float = 30.0,
     lease_ttl: float = 30.0,
+    wall_clock: Any = None,
 ) -> AsyncIterator[WorkerPool]:
     runner = DebateRunner(storage=store, bus=LocalBus(), build_panel=panel, build_engine=engine)
     workers = WorkerPool(
@@ -80,6 +81,7 @@ async def pool(
         lease_ttl=lease_ttl,
         poll_interval=0.01,
         cancel_grace=cancel_grace,
+        **({"wall_clock": wall_clock} if wall_clock is not None else {}),
     )
     workers.start()
     try:
@@ -251,10 +253,16 @@ async def test_cancel_of_a_stuck_worker_elsewhere_ends_it_after_the_grace(store:
     await queue(store, "d1")
     other = await store.leases.claim("other", 30)
     assert other is not None
-    async with pool(store, max_concurrent=0, cancel_grace=0.2) as workers:
+    wall = FakeClock()
+
+    def seconds() -> float:
+        return wall.current.timestamp()
+
+    async with pool(store, max_concurrent=0, cancel_grace=15, wall_clock=seconds) as workers:
         assert await workers.cancel("d1") == "cancelling"
+        wall.advance(14)
         assert await workers.cancel("d1") == "cancelling"
-        await asyncio.sleep(0.25)
+        wall.advance(1)
         assert await workers.cancel("d1") == "cancelled"
     assert (await store.debates.get("d1")).status == "cancelled"
     with pytest.raises(Exception, match=r"stale|lost"):

@@ -74,6 +74,7 @@ class WorkerPool:
         poll_interval: float = 1.0,
         cancel_grace: float = CANCEL_GRACE,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._storage = storage
         self._runner = runner
@@ -83,6 +84,7 @@ class WorkerPool:
         self._poll = poll_interval
         self._cancel_grace = cancel_grace
         self._clock = clock
+        self._wall_clock = wall_clock  # cancels are timed across replicas: wall time
         self._failures: dict[str, tuple[int, int]] = {}
         """Per debate (in this process): consecutive transient failures, and how many of
         them happened while the database answered a ping."""
@@ -129,7 +131,7 @@ class WorkerPool:
         this process, by force once the grace has passed."""
         key = CANCEL_KEY_PREFIX + debate_id
         asked = await self._storage.settings.get(key)
-        now = time.time()
+        now = self._wall_clock()
         first = asked.get("at") if isinstance(asked, dict) else None
         if asked is None:
             await self._storage.settings.set(key, {"at": now})
