@@ -21,6 +21,7 @@ export type SearchHit = Schemas['SearchHitBody'];
 export type KnowledgeItem = Schemas['KnowledgeItemBody'] & { backlinks?: ItemLink[] };
 export type ItemLink = Schemas['ItemLink'];
 export type CreateDebateRequest = Schemas['CreateDebateRequest'];
+export type ConsensusRule = Schemas['ConsensusRule'];
 export type CreatedDebate = Schemas['CreateDebateBody'];
 export type TokenInfo = Schemas['TokenBody'];
 export type CreatedToken = Schemas['CreatedTokenBody'];

@@ -4,7 +4,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { Link, useLocation } from 'wouter-preact';
 import { ApiError, describeError } from '@/api/client';
 import { useAgents, useMaintenance } from '@/api/shared';
-import type { AgentInfo, CreateDebateRequest } from '@/api/types';
+import type { AgentInfo, ConsensusRule, CreateDebateRequest } from '@/api/types';
 import { Badge, Button, Card, Empty, ErrorNote, Spinner, statusTone } from '@/components/ui';
 import { useCreateDebate, useDebateList } from '@/features/debates';
 import { agentLabel, plural, tokens, usd, when } from '@/lib/format';
@@ -16,7 +16,11 @@ const MODES: { value: Mode; label: string; hint: string }[] = [
   { value: 'vote', label: 'Vote', hint: 'Independent answers, then a vote.' },
   { value: 'single', label: 'Single', hint: 'One agent answers.' },
 ];
-const RULES = ['majority', 'supermajority', 'unanimous', 'weighted', 'judge'];
+function ruleOf(value: string): ConsensusRule {
+  return RULES.find((r) => r === value) ?? 'majority';
+}
+
+const RULES: readonly ConsensusRule[] = ['majority', 'supermajority', 'unanimous', 'weighted', 'judge'];
 
 function priceOf(agent: AgentInfo): { input: number; output: number } | null {
   if (agent.provider === 'demo' || agent.provider === 'sim') return { input: 0, output: 0 };
@@ -63,7 +67,7 @@ export function NewDebatePage() {
   const [extra, setExtra] = useState('');
   const [mode, setMode] = useState<Mode>('auto');
   const [rounds, setRounds] = useState(3);
-  const [rule, setRule] = useState('majority');
+  const [rule, setRule] = useState<ConsensusRule>('majority');
   const [judge, setJudge] = useState('');
   const [budgetUsd, setBudgetUsd] = useState('');
   const [budgetTokens, setBudgetTokens] = useState('');
@@ -177,7 +181,7 @@ export function NewDebatePage() {
           </label>
           <label class="field">
             <span>Consensus rule</span>
-            <select value={rule} onChange={(e) => setRule(e.currentTarget.value)} name="consensus">
+            <select value={rule} onChange={(e) => setRule(ruleOf(e.currentTarget.value))} name="consensus">
               {RULES.map((r) => (
                 <option key={r} value={r}>
                   {r}
