@@ -268,6 +268,7 @@ async def open_node(
     registry = build_registry(settings, hub)
     bus: EventBus
     redis_health: Callable[[], Awaitable[str]] | None = None
+    redis_bus: RedisBus | None = None
     if settings.redis_url is not None:
         redis_bus = _redis_bus(settings.redis_url)
         bus, redis_health = redis_bus, redis_bus.health
@@ -321,6 +322,11 @@ async def open_node(
         max_concurrent=settings.max_concurrent_debates,
         lease_ttl=settings.lease_ttl,
     )
+    announce_queued: Callable[[], None] | None = None
+    if redis_bus is not None and own_debates is None:
+        # Debates queued on any replica wake this one's workers at once.
+        redis_bus.on_queued(workers.wake)
+        announce_queued = redis_bus.announce_queued
     draining = _Flag()
     service = DebateService(
         storage=storage,
@@ -336,6 +342,7 @@ async def open_node(
         is_draining=lambda: draining.value,
         refuse_when_agents_down=settings.refuse_when_agents_down,
         max_queued=settings.max_queued_debates,
+        announce_queued=announce_queued,
     )
     monitor = HealthMonitor(
         ping_database=storage.ping,

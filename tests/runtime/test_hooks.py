@@ -11,8 +11,9 @@ from typing import Any
 from aragora import wiring
 from aragora.debate.events import Event
 from aragora.errors import DatabaseUnavailableError
+from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.settings import load_settings
-from tests.runtime.support import TASK, finish, new_storage
+from tests.runtime.support import TASK, finish, new_storage, wait_until
 
 
 async def background(task: str, context: str) -> tuple[str, list[dict[str, Any]]]:
@@ -80,7 +81,7 @@ async def failing_database(
     raise DatabaseUnavailableError("database at sqlite://x is unreachable")
 
 
-async def test_a_finisher_that_cannot_reach_the_database_leaves_the_debate_unfinished(
+async def test_a_finisher_that_cannot_reach_the_database_leaves_the_follow_ups_owed(
     tmp_path: Path,
 ) -> None:
     storage = new_storage()
@@ -93,7 +94,58 @@ async def test_a_finisher_that_cannot_reach_the_database_leaves_the_debate_unfin
     try:
         created = await node.service.create({"task": TASK})
         await finish(node, created["id"])
+
+        async def outcome_stored() -> bool:
+            return (await storage.debates.get(created["id"])).status != "running"
+
+        await wait_until(outcome_stored)
         record = await storage.debates.get(created["id"])
-        assert record.status == "running"  # to be finished again by a later claim
+        # The outcome is visible at once; the follow-ups are owed (a later claim runs them).
+        assert record.status == "completed"
+        assert record.document is not None
+        assert record.document[FOLLOWUPS_PENDING] is True
+        assert "receipt" not in record.document
+        assert (await node.service.get(created["id"]))[FOLLOWUPS_PENDING] is True
+    finally:
+        await node.close()
+
+
+async def test_owed_follow_ups_run_once_on_the_next_claim(tmp_path: Path) -> None:
+    """A worker that stopped between storing the outcome and its follow-ups (here: the
+    database failed under the first finisher) leaves the job to a later claim, which runs
+    them and stores the final document; each follow-up lands exactly once."""
+    failures = [DatabaseUnavailableError("database at sqlite://x is unreachable")]
+    issued: list[str] = []
+
+    async def flaky_receipt(
+        debate_id: str, events: Sequence[Event], document: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        if failures:
+            raise failures.pop()
+        issued.append(debate_id)
+        return {"receipt": {"id": f"r-{debate_id}"}}
+
+    storage = new_storage()
+    settings = load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)})
+    node = await wiring.open_node(settings, storage=storage, finishers=[flaky_receipt])
+    node.start()
+    try:
+        created = await node.service.create({"task": TASK})
+        debate_id = created["id"]
+
+        async def settled() -> bool:
+            document = (await storage.debates.get(debate_id)).document or {}
+            return "receipt" in document
+
+        await wait_until(settled, within=20)
+        document = await node.service.get(debate_id)
+        assert document["status"] == "completed"
+        assert document["receipt"] == {"id": f"r-{debate_id}"}
+        assert FOLLOWUPS_PENDING not in document
+        assert issued == [debate_id]
+        ratings = await storage.ratings.leaderboard(limit=10)
+        assert ratings
+        assert all(r.debates == 1 for r in ratings)
+        assert await storage.leases.current(debate_id) is None  # off the queue
     finally:
         await node.close()

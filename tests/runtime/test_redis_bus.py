@@ -83,3 +83,21 @@ async def test_losing_redis_degrades_and_recovers(proxy: TcpProxy) -> None:
         assert await bus.health() == "healthy"
     finally:
         await bus.close()
+
+
+async def test_a_queued_debate_wakes_the_other_replicas() -> None:
+    a, b = RedisBus("redis://127.0.0.1:6379/0"), RedisBus("redis://127.0.0.1:6379/0")
+    woken = asyncio.Event()
+    try:
+        b.on_queued(woken.set)
+        await healthy(b)
+        woken.clear()  # (re)connecting wakes too: debates may have been queued meanwhile
+        a.announce_queued()  # skipped (a is not connected yet), but connects a
+        await healthy(a)
+        await asyncio.sleep(0.2)  # b's subscription takes effect
+        a.announce_queued()
+        async with asyncio.timeout(2):
+            await woken.wait()
+    finally:
+        await a.close()
+        await b.close()

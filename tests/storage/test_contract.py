@@ -179,6 +179,63 @@ async def test_appends_must_be_contiguous(store: Storage) -> None:
     assert [e.seq for e in await store.events.read("d1")] == [1]
 
 
+async def test_events_appended_together_are_stored_all_or_none(store: Storage) -> None:
+    lease = await running(store)
+    await store.events.append_many([event("d1", 1)], epoch=lease.epoch)
+    batch = [event("d1", seq) for seq in (2, 3, 4)]
+    await store.events.append_many(batch, epoch=lease.epoch)
+    assert await store.events.read("d1") == [event("d1", 1), *batch]
+    with pytest.raises(ConflictError, match="expected 5"):  # not the next one: nothing
+        await store.events.append_many([event("d1", 6), event("d1", 7)], epoch=lease.epoch)
+    with pytest.raises(ConflictError):  # its first is already stored: nothing
+        await store.events.append_many([event("d1", 4), event("d1", 5)], epoch=lease.epoch)
+    with pytest.raises(InvalidInputError, match="consecutive"):
+        await store.events.append_many([event("d1", 5), event("d1", 7)], epoch=lease.epoch)
+    with pytest.raises(InvalidInputError, match="consecutive"):
+        await store.events.append_many([event("d1", 5), event("d2", 6)], epoch=lease.epoch)
+    with pytest.raises(InvalidInputError):
+        await store.events.append_many([], epoch=lease.epoch)
+    with pytest.raises(StaleLeaseError):
+        await store.events.append_many([event("d1", 5), event("d1", 6)], epoch=lease.epoch + 1)
+    too_long = replace(event("d1", 6), agent="a" * (MAX_AGENT_NAME_CHARS + 1))
+    with pytest.raises(InvalidInputError):  # one event no backend stores: none stored
+        await store.events.append_many([event("d1", 5), too_long], epoch=lease.epoch)
+    assert [e.seq for e in await store.events.read("d1", primary=True)] == [1, 2, 3, 4]
+    await FencedEventSink(store.events, lease.epoch).append_many([event("d1", 5)])
+    assert await store.events.last_seq("d1") == 5
+
+
+async def test_a_claim_marks_a_queued_debate_running(store: Storage, clock: FakeClock) -> None:
+    lease = await running(store)
+    assert (await store.debates.get("d1", primary=True)).status == "running"
+    assert (await store.debates.counts())["running"] == 1
+    assert (await store.debates.counts())["queued"] == 0
+    await store.debates.update("d1", status="completed", document={"status": "completed"})
+    assert (await store.debates.counts())["running"] == 0
+    await store.leases.release(lease)
+
+
+async def test_a_terminal_status_with_follow_ups_keeps_the_job(
+    store: Storage, clock: FakeClock
+) -> None:
+    lease = await running(store)
+    await store.debates.update(
+        "d1", status="completed", document={"followups_pending": True}, followups=True
+    )
+    assert (await store.debates.get("d1")).status == "completed"
+    assert (await store.debates.counts())["completed"] == 1
+    assert await store.leases.current("d1") is not None  # still held by its worker
+    clock.advance(31)  # the worker died: the job is claimed again
+    again = await store.leases.claim("worker-2", 30)
+    assert again is not None
+    assert (again.debate_id, again.epoch) == ("d1", lease.epoch + 1)
+    assert (await store.debates.get("d1")).status == "completed"  # a claim leaves it
+    await store.debates.update("d1", status="completed", document={"receipt": "r"})
+    assert await store.leases.current("d1") is None  # done: off the queue
+    assert await store.leases.claim("worker-3", 30) is None
+    assert (await store.debates.counts())["completed"] == 1
+
+
 async def test_an_append_needs_the_current_lease(store: Storage, clock: FakeClock) -> None:
     await store.debates.create(NewDebate("d1", "t"))
     with pytest.raises(StaleLeaseError):  # queued: nobody holds it

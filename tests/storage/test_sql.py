@@ -4,6 +4,7 @@ mode, hashed secrets, masked URLs, and a whole debate run through the fenced sin
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,10 @@ async def test_a_debate_runs_through_the_fenced_sink(store: Storage) -> None:
         async def append(self, event: Event) -> None:
             await super().append(event)
             produced.append(event)
+
+        async def append_many(self, events: Sequence[Event]) -> None:
+            await super().append_many(events)
+            produced.extend(events)
 
     panel = wiring.build_panel(["demo", "demo", "demo"], settings, seed=7)
     setup = DebateSetup(

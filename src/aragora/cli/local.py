@@ -36,6 +36,7 @@ from aragora.errors import ConflictError
 from aragora.logs import log_event
 from aragora.migrations.runner import ensure_schema
 from aragora.runtime.node import Node
+from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.settings import Settings
 from aragora.storage.memory import memory_storage
 from aragora.storage.repository import TERMINAL_STATUSES
@@ -106,13 +107,15 @@ async def run_local_debate(
 
 async def _final_document(node: Node, debate_id: str, within: float) -> dict[str, Any]:
     """The document once the debate's record is final (receipt and knowledge included:
-    they are added after ``debate_end``, before the terminal status is stored); the
-    document as it stands if that takes longer than ``within`` seconds."""
+    they are added just after the terminal status is stored, while the document says
+    ``followups_pending``); the document as it stands if that takes longer than ``within``
+    seconds."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(within):
             while True:
                 record = await node.storage.debates.get(debate_id, primary=True)
-                if record.status in TERMINAL_STATUSES:
+                pending = record.document is not None and record.document.get(FOLLOWUPS_PENDING)
+                if record.status in TERMINAL_STATUSES and not pending:
                     break
                 await asyncio.sleep(0.02)
     return dict(await node.service.get(debate_id))

@@ -24,6 +24,7 @@ from aragora.debate.planner import Calls, Done, Emit, Planner
 from aragora.debate.ports import (
     LLM,
     Availability,
+    BatchEventSink,
     Clock,
     Completion,
     CostEstimator,
@@ -77,6 +78,9 @@ class DebateEngine:
         self._planner = Planner(CallBuilder(prompts), similarity)
         self._publish_token = publish_token
         self._agent_wait = agent_wait
+        self._unwritten: dict[str, list[Event]] = {}
+        """Per debate: events folded into its state but not yet appended (see
+        :meth:`_append` and :meth:`_flush`)."""
 
     async def start(
         self,
@@ -128,6 +132,7 @@ class DebateEngine:
                         continue
                 step = self._planner.next_step(state)
                 if isinstance(step, Done):
+                    await self._flush(state)
                     return state
                 if isinstance(step, Emit):
                     await self._append(
@@ -137,6 +142,7 @@ class DebateEngine:
                     await self._run_calls(state, step, agents, cancel, watcher)
         finally:
             watcher.cancel()
+            self._unwritten.pop(state.require_setup().debate_id, None)
 
     def _outside_stop(self, state: DebateState, cancel: asyncio.Event) -> dict[str, Any] | None:
         if cancel.is_set():
@@ -181,6 +187,8 @@ class DebateEngine:
             return
         if not await self._await_agents(state, step, agents, watcher):
             return  # cancelled, or the debate's time ran out while waiting: the loop says
+        # Everything the calls are made upon is durable before the first one leaves.
+        await self._flush(state)
         # Each finished call (and a cancellation) lands in one queue, so waiting costs O(1)
         # per result however many calls are in flight. The calls of a batch start together,
         # so one deadline (per-call timeout) covers all the calls the engine times itself.
@@ -221,6 +229,10 @@ class DebateEngine:
                     alarm = asyncio.get_running_loop().call_later(
                         min(debate_left, calls_left), finished.put_nowait, _DEADLINE
                     )
+                # Answers so far are stored (and streamed) before waiting for the rest; the
+                # wave's last answer is stored with the steps that follow it, before the
+                # next wave's calls (see _append).
+                await self._flush(state)
                 item = await finished.get()
                 if item is _DEADLINE:
                     alarm = None
@@ -288,6 +300,7 @@ class DebateEngine:
             left = min(self._agent_wait - (now - since), self._remaining(state))
             if left <= 0:
                 return self._remaining(state) > 0
+            await self._flush(state)
             await asyncio.wait({watcher}, timeout=min(shortest, left) + 0.01)
             if watcher.done():
                 return False
@@ -430,6 +443,12 @@ class DebateEngine:
         agent: str | None = None,
         debate_id: str | None = None,
     ) -> None:
+        """Fold the event into ``state`` now and append it at the next :meth:`_flush`.
+
+        The engine flushes before it waits on anything outside (before a wave's calls
+        start, between a wave's answers, at the end), so every event is durable before
+        anything is done upon it, and a crash loses only steps the planner derives again
+        from the log; the steps between two waves are written together, in one append."""
         now = self._clock.now()
         event = Event(
             type=str(event_type),
@@ -440,12 +459,25 @@ class DebateEngine:
             agent=agent,
             data=_storable(_with_duration(state, event_type, data, now)),
         )
-        try:
-            await self._sink.append(event)
-        except StaleLeaseError:
-            log.warning("lease lost for debate %s at seq %s; stopping", event.debate_id, event.seq)
-            raise
         apply(state, event)
+        self._unwritten.setdefault(event.debate_id, []).append(event)
+
+    async def _flush(self, state: DebateState) -> None:
+        """Append the debate's unwritten events durably (one append when the sink takes
+        several at once)."""
+        debate_id = state.require_setup().debate_id
+        events = self._unwritten.pop(debate_id, None)
+        if not events:
+            return
+        try:
+            if len(events) > 1 and isinstance(self._sink, BatchEventSink):
+                await self._sink.append_many(events)
+            else:
+                for event in events:
+                    await self._sink.append(event)
+        except StaleLeaseError:
+            log.warning("lease lost for debate %s at seq %s; stopping", debate_id, events[0].seq)
+            raise
 
 
 def _storable(value: Any) -> Any:

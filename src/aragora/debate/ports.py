@@ -7,7 +7,7 @@ The engine calls agents only through :class:`LLM` and reads time only through
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -17,6 +17,7 @@ from aragora.debate.events import Event
 __all__ = [
     "LLM",
     "Availability",
+    "BatchEventSink",
     "Clock",
     "Completion",
     "CompletionRequest",
@@ -182,3 +183,12 @@ class EventSink(Protocol):
     """
 
     async def append(self, event: Event) -> None: ...
+
+
+@runtime_checkable
+class BatchEventSink(Protocol):
+    """Optionally implemented by an :class:`EventSink`: append several consecutive events
+    of one debate durably in one go (all or none), so that the steps between two waves of
+    agent calls cost one write rather than one each."""
+
+    async def append_many(self, events: Sequence[Event]) -> None: ...

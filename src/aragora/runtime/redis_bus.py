@@ -6,6 +6,12 @@ single pub/sub connection per replica subscribes to exactly the debates that hav
 subscribers, and frames a replica published itself are recognised by their origin and
 not delivered twice.
 
+The same connection carries the queue's wake-ups: :meth:`RedisBus.announce_queued`
+publishes on :data:`QUEUE_CHANNEL` when a debate is queued, and every other replica calls
+the callbacks given to :meth:`RedisBus.on_queued` (its workers' ``wake``), so an idle
+replica claims a new debate at once rather than at its next poll, which stays the
+fallback while Redis is down.
+
 Redis holds nothing durable here. When it is unreachable the bus reports ``degraded``,
 publishing is skipped, every local stream is nudged to read the log and then polls it
 about once a second; when Redis is back the subscriptions are restored and streams are
@@ -27,10 +33,11 @@ from redis.exceptions import RedisError
 from aragora.logs import log_event
 from aragora.runtime.bus import Frame, LocalBus, Subscription
 
-__all__ = ["RedisBus"]
+__all__ = ["QUEUE_CHANNEL", "RedisBus"]
 
 _log = logging.getLogger("aragora.runtime.bus")
 CHANNEL_PREFIX = "aragora:debate:"
+QUEUE_CHANNEL = "aragora:queue"
 _SEPARATOR = "\x1f"  # ASCII unit separator: never in ids, types or JSON text
 HEALTHY_POLL = 5.0
 DEGRADED_POLL = 1.0
@@ -61,6 +68,7 @@ class RedisBus:
         self._listener: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._on_queued: list[Callable[[], None]] = []
 
     # --- EventBus ---------------------------------------------------------------------------
     @property
@@ -101,6 +109,28 @@ class RedisBus:
 
     def nudge(self, debate_id: str | None = None) -> None:
         self._local.nudge(debate_id)
+
+    # --- the queue's wake-ups -------------------------------------------------------------
+    def on_queued(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever another replica announces a queued debate."""
+        self._on_queued.append(callback)
+        self._ensure_listener()
+
+    def announce_queued(self) -> None:
+        """Tell the other replicas a debate was queued (best effort, never blocks: a
+        replica that misses it claims the debate at its next poll)."""
+        self._ensure_listener()
+        if not self._healthy or len(self._pending) > 1000:
+            return
+        task = asyncio.get_running_loop().create_task(self._announce())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _announce(self) -> None:
+        try:
+            await asyncio.wait_for(self._client.publish(QUEUE_CHANNEL, self._origin), self._timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._mark_down(exc)
 
     async def close(self) -> None:
         self._closed = True
@@ -162,6 +192,8 @@ class RedisBus:
                     self._healthy = True
                     log_event(_log, "redis_connected")
                 self._local.nudge()  # anything published while we were away is in the log
+                for callback in self._on_queued:
+                    callback()  # and debates queued meanwhile wait in the queue
                 while not self._closed:
                     if not self._healthy:
                         # A publish failed (e.g. on a pooled connection Redis closed when it
@@ -192,8 +224,9 @@ class RedisBus:
         removed = self._subscribed - wanted
         if added or force:
             channels = [CHANNEL_PREFIX + d for d in (wanted if force else added)]
-            # Always hold one channel so the connection is in pub/sub mode and its loss shows.
-            await pubsub.subscribe(CHANNEL_PREFIX + "_", *channels)
+            # Always hold the queue's channel: the connection is then in pub/sub mode (so
+            # its loss shows) and hears of debates queued on other replicas.
+            await pubsub.subscribe(QUEUE_CHANNEL, *channels)
         if removed:
             await pubsub.unsubscribe(*[CHANNEL_PREFIX + d for d in removed])
         self._subscribed = wanted
@@ -203,6 +236,12 @@ class RedisBus:
     def _deliver(self, message: dict[str, Any]) -> None:
         data = message.get("data")
         text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
+        channel = message.get("channel")
+        if (channel.decode() if isinstance(channel, bytes) else channel) == QUEUE_CHANNEL:
+            if text != self._origin:
+                for callback in self._on_queued:
+                    callback()
+            return
         parts = text.split(_SEPARATOR, 4)
         if len(parts) != 5 or parts[0] == self._origin:
             return

@@ -36,7 +36,11 @@ from aragora.storage.repository import (
     Storage,
 )
 
-__all__ = ["DebateRunner", "EventObserver"]
+__all__ = ["FOLLOWUPS_PENDING", "DebateRunner", "EventObserver"]
+
+FOLLOWUPS_PENDING = "followups_pending"
+"""The document field that says a finished debate's receipt, knowledge and ratings are
+still to be stored (it is gone from the document once they are)."""
 
 EventObserver = Callable[[Event], None]
 _log = logging.getLogger("aragora.runtime")
@@ -58,7 +62,8 @@ class _PublishingSink:
         observers: Sequence[EventObserver],
         *,
         token_window: float = 0.25,
-        before_end: Callable[[Event], Awaitable[list[dict[str, Any]]]] | None = None,
+        before_end: Callable[[Sequence[Event], Event], Awaitable[list[dict[str, Any]]]]
+        | None = None,
     ) -> None:
         self._fenced = fenced
         self._bus = bus
@@ -69,21 +74,32 @@ class _PublishingSink:
         self._timer: asyncio.TimerHandle | None = None
 
     async def append(self, event: Event) -> None:
-        if event.type == EventType.DEBATE_END and self._before_end is not None:
+        await self.append_many([event])
+
+    async def append_many(self, events: Sequence[Event]) -> None:
+        """Append ``events`` (consecutive, of one debate) in one durable write, then
+        publish each and tell the observers."""
+        events = list(events)
+        end = events[-1]
+        if end.type == EventType.DEBATE_END and self._before_end is not None:
             # Warnings about the outcome go in just before the end; the engine appends
             # nothing after debate_end, so renumbering the end is safe.
-            for data in await self._before_end(event):
-                await self._store(
-                    Event(EventType.WARNING, event.debate_id, event.seq, event.timestamp, data=data)
-                )
-                event = replace(event, seq=(event.seq or 0) + 1)
-        await self._store(event)
-
-    async def _store(self, event: Event) -> None:
-        await self._fenced.append(event)
+            warnings = [
+                Event(EventType.WARNING, end.debate_id, None, end.timestamp, data=data)
+                for data in await self._before_end(events[:-1], end)
+            ]
+            first = end.seq or 0
+            events[-1:] = [
+                replace(event, seq=first + n) for n, event in enumerate([*warnings, end])
+            ]
+        if len(events) == 1:
+            await self._fenced.append(events[0])
+        else:
+            await self._fenced.append_many(events)
         self.flush_tokens()
-        await self._bus.publish(frame_of(event))
-        self._observe(event)
+        for event in events:
+            await self._bus.publish(frame_of(event))
+            self._observe(event)
 
     def publish_token(self, event: Event) -> None:
         if self._window <= 0:
@@ -151,10 +167,12 @@ class DebateRunner:
         when the log cannot be written; the debate is then left for a later claim."""
         storage = self._storage
 
-        async def before_end(end: Event) -> list[dict[str, Any]]:
+        async def before_end(unwritten: Sequence[Event], end: Event) -> list[dict[str, Any]]:
             if not self._end_checks:
                 return []
-            events = await storage.events.read(record.id, primary=True)
+            # The log as it will stand just before the end: what is stored, and what is
+            # appended together with the end.
+            events = [*await storage.events.read(record.id, primary=True), *unwritten]
             warnings: list[dict[str, Any]] = []
             for check in self._end_checks:
                 warnings.extend(await check(record.id, events, end))
@@ -216,21 +234,42 @@ class DebateRunner:
                 count=len(violations),
                 violations=violations[:20],
             )
+        status = str(document["status"])
+        if not self._finishers and not rating_keys(document):
+            await storage.debates.update(record.id, status=status, document=document)
+            return status
+        # The outcome is visible first; the follow-ups (receipt, knowledge, ratings) come
+        # after it. The job stays held meanwhile, and the stored document says they are
+        # owed: a worker that dies before they are stored leaves the job to be claimed
+        # again, and the next worker runs them (each is idempotent).
+        document[FOLLOWUPS_PENDING] = True
+        await storage.debates.update(record.id, status=status, document=document, followups=True)
+        await self.follow_up(record.id, events, document)
+        return status
+
+    async def follow_up(
+        self, debate_id: str, events: Sequence[Event], document: Mapping[str, Any]
+    ) -> None:
+        """Run the follow-ups of a finished debate whose stored ``document`` says they are
+        owed (:data:`FOLLOWUPS_PENDING`), then store the document with what they added and
+        take the debate off the queue. Each finisher and the rating is idempotent, so this
+        may run again after a crash. Raises :class:`DatabaseUnavailableError` (the job is
+        then tried again later) and :class:`StaleLeaseError`."""
+        final = {k: v for k, v in document.items() if k != FOLLOWUPS_PENDING}
         for finisher in self._finishers:
             try:
-                extra = await finisher(record.id, events, document)
+                extra = await finisher(debate_id, events, final)
             except DatabaseUnavailableError:
                 raise
             except Exception:
-                _log.exception("finishing debate %s failed in %r", record.id, finisher)
+                _log.exception("finishing debate %s failed in %r", debate_id, finisher)
                 continue
             if extra:
-                document.update(extra)
-        # Ratings before the terminal status: once that is stored the job is done and the
+                final.update(extra)
+        # Ratings before the final store: once that is stored the job is done and the
         # lease ends, so nothing of the debate's own may still be running after it.
-        await self._rate(record.id, document)
-        await storage.debates.update(record.id, status=document["status"], document=document)
-        return str(document["status"])
+        await self._rate(debate_id, final)
+        await self._storage.debates.update(debate_id, status=str(final["status"]), document=final)
 
     async def _context(self, request: DebateRequest) -> tuple[str, list[dict[str, Any]]]:
         context = request.context

@@ -28,6 +28,7 @@ from aragora.runtime.maintenance import read_maintenance, write_maintenance
 from aragora.runtime.ports import AgentCatalog, PanelBuilder
 from aragora.runtime.ratings import leaderboard_rows
 from aragora.runtime.requests import RequestDefaults, parse_request
+from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.runtime.stream import stream_frames
 from aragora.runtime.workers import WorkerPool
 from aragora.storage.repository import (
@@ -79,6 +80,7 @@ class DebateService:
         stream_queue: int = 1000,
         cache_size: int = 1024,
         max_queued: int | None = None,
+        announce_queued: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._storage = storage
@@ -94,6 +96,7 @@ class DebateService:
         self._started = clock()
         self._cache_size = cache_size
         self._max_queued = max_queued
+        self._announce_queued = announce_queued
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- debates ----------------------------------------------------------------------------
@@ -146,7 +149,11 @@ class DebateService:
                 priority=request.priority,
             )
         )
+        # This replica's workers look now; the others when the announcement reaches them
+        # (through Redis), else at their next poll.
         self._workers.wake()
+        if self._announce_queued is not None:
+            self._announce_queued()
         position = await self._storage.leases.position(debate_id)
         return {
             "success": True,
@@ -171,7 +178,11 @@ class DebateService:
             return cached
         record = await self._storage.debates.get(debate_id)
         document = await self._document(record)
-        if record.status in TERMINAL_STATUSES and record.document is not None:
+        if (
+            record.status in TERMINAL_STATUSES
+            and record.document is not None
+            and not record.document.get(FOLLOWUPS_PENDING)
+        ):
             self._finished[debate_id] = document
             if len(self._finished) > self._cache_size:
                 self._finished.popitem(last=False)

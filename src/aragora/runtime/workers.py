@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from aragora.errors import AragoraError, DatabaseUnavailableError, StaleLeaseError
 from aragora.logs import log_event
-from aragora.runtime.runner import DebateRunner
+from aragora.runtime.runner import FOLLOWUPS_PENDING, DebateRunner
 from aragora.storage.repository import TERMINAL_STATUSES, Lease, Storage
 
 __all__ = [
@@ -170,6 +170,10 @@ class WorkerPool:
     async def _claim_loop(self) -> None:
         backoff = self._poll
         while self._claiming:
+            # Cleared before looking, never after: a debate queued while a claim is under
+            # way (too late for its query) sets the flag again, so the wait below returns
+            # at once and claims it instead of sleeping until the next poll.
+            self._wake.clear()
             if len(self._running) >= self._max:
                 await self._wait(None)
                 continue
@@ -195,7 +199,6 @@ class WorkerPool:
             )
 
     async def _wait(self, seconds: float | None) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
@@ -207,6 +210,12 @@ class WorkerPool:
         try:
             record = await self._storage.debates.get(debate_id, primary=True)
             if record.status in TERMINAL_STATUSES:
+                document = record.document or {}
+                if document.get(FOLLOWUPS_PENDING):
+                    # Its worker stopped after storing the outcome, before the follow-ups.
+                    log_event(_log, "debate_followups_resumed", debate_id=debate_id)
+                    events = await self._storage.events.read(debate_id, primary=True)
+                    await self._runner.follow_up(debate_id, events, document)
                 return
             if await self._cancel_requested(debate_id):
                 running.cancel.set()

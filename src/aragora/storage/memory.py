@@ -37,6 +37,7 @@ from aragora.storage.repository import (
     RatingKey,
     Storage,
     StoredReceipt,
+    check_batch,
     check_event,
     check_new_debate,
     check_page,
@@ -87,6 +88,17 @@ class _State:
 class _MemoryEvents:
     def __init__(self, state: _State) -> None:
         self._s = state
+
+    async def append_many(self, events: Sequence[Event], *, epoch: int) -> None:
+        batch = check_batch(events)
+        log = self._s.events.setdefault(batch[0].debate_id, [])
+        saved = list(log)
+        try:
+            for event in batch:
+                await self.append(event, epoch=epoch)
+        except BaseException:
+            log[:] = saved  # all or nothing
+            raise
 
     async def append(self, event: Event, *, epoch: int) -> None:
         if event.seq is None or event.seq < 1:
@@ -168,7 +180,12 @@ class _MemoryDebates:
         return DebatePage(page, len(found), limit, offset)
 
     async def update(
-        self, debate_id: str, *, status: str, document: Mapping[str, Any] | None = None
+        self,
+        debate_id: str,
+        *,
+        status: str,
+        document: Mapping[str, Any] | None = None,
+        followups: bool = False,
     ) -> None:
         check_status(status)
         record = self._s.debates.get(debate_id)
@@ -181,7 +198,7 @@ class _MemoryDebates:
             document=record.document if document is None else _json(dict(document)),
         )
         job = self._s.jobs.get(debate_id)
-        if status in TERMINAL_STATUSES and job is not None:
+        if status in TERMINAL_STATUSES and job is not None and not followups:
             job.state, job.owner, job.expires_at = "done", None, None
 
     async def counts(self) -> dict[str, int]:
@@ -219,6 +236,9 @@ class _MemoryLeases:
         *_, chosen, job = min(candidates, key=lambda c: (c[0], c[1], c[2], c[3]))
         job.state, job.epoch, job.owner = "running", job.epoch + 1, owner
         job.expires_at = now + timedelta(seconds=ttl)
+        record = self._s.debates.get(chosen)
+        if record is not None and record.status == "queued":
+            self._s.debates[chosen] = replace(record, status="running", updated_at=now)
         return Lease(chosen, owner, job.epoch, job.expires_at)
 
     async def renew(self, lease: Lease, ttl: float) -> Lease:

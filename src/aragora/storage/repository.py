@@ -61,6 +61,7 @@ __all__ = [
     "Storage",
     "StoredReceipt",
     "TokenRepository",
+    "check_batch",
     "check_event",
     "check_new_debate",
     "check_page",
@@ -210,6 +211,12 @@ class EventRepository(Protocol):
         concurrent writers do)."""
         ...
 
+    async def append_many(self, events: Sequence[Event], *, epoch: int) -> None:
+        """Store consecutive ``events`` of one debate durably in one transaction, or none
+        of them; the same checks as :meth:`append` (:class:`InvalidInputError` when they
+        are not consecutive events of one debate)."""
+        ...
+
     async def read(
         self, debate_id: str, *, since: int = 0, limit: int | None = None, primary: bool = False
     ) -> list[Event]:
@@ -246,10 +253,18 @@ class DebateRepository(Protocol):
         ...
 
     async def update(
-        self, debate_id: str, *, status: str, document: Mapping[str, Any] | None = None
+        self,
+        debate_id: str,
+        *,
+        status: str,
+        document: Mapping[str, Any] | None = None,
+        followups: bool = False,
     ) -> None:
         """Set the status and, if given, the cached document. A terminal status also takes
-        the debate off the queue. :class:`NotFoundError` if it does not exist."""
+        the debate off the queue, unless ``followups``: then its job stays held (and is
+        claimed again if its worker dies) until the follow-ups of a finished debate
+        (receipt, knowledge, ratings) are stored by a later update without it.
+        :class:`NotFoundError` if it does not exist."""
         ...
 
     async def counts(self) -> dict[str, int]:
@@ -263,7 +278,8 @@ class LeaseRepository(Protocol):
     async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
         """Claim a debate whose lease expired (its worker died; these come first), else the
         queued debate of highest priority (oldest first among equals), for ``ttl`` seconds,
-        raising its epoch; ``None`` when there is nothing to claim. Concurrent claimers
+        raising its epoch, and mark a ``queued`` debate ``running`` in the same write;
+        ``None`` when there is nothing to claim. Concurrent claimers
         never get the same debate. With ``debate_id``, only that debate is claimed (when it
         is queued or its lease expired): a process that runs only its own debates (the
         ``aragora debate`` command) never takes another's."""
@@ -419,6 +435,10 @@ class FencedEventSink:
         """Append ``event`` fenced by this sink's epoch."""
         await self._events.append(event, epoch=self._epoch)
 
+    async def append_many(self, events: Sequence[Event]) -> None:
+        """Append consecutive ``events`` in one write, fenced by this sink's epoch."""
+        await self._events.append_many(events, epoch=self._epoch)
+
 
 # --- shared rules ---------------------------------------------------------------------------
 def hash_secret(secret: str) -> str:
@@ -441,6 +461,26 @@ def check_event(event: Event) -> Event:
             event.agent, f"debate {event.debate_id}: agent name", max_chars=MAX_AGENT_NAME_CHARS
         )
     return event
+
+
+def check_batch(events: Sequence[Event]) -> list[Event]:
+    """``events`` as a list if they are one or more consecutive events of one debate, each
+    with a seq of 1 or more and columns every backend stores; else
+    :class:`InvalidInputError`."""
+    batch = list(events)
+    if not batch:
+        raise InvalidInputError("an append needs at least one event")
+    first = batch[0]
+    for n, event in enumerate(batch):
+        if event.seq is None or event.seq < 1:
+            raise InvalidInputError(f"only events with a seq of 1 or more are stored: {event}")
+        if event.debate_id != first.debate_id or event.seq != (first.seq or 0) + n:
+            raise InvalidInputError(
+                f"debate {first.debate_id}: events appended together must be consecutive "
+                f"events of one debate (got {event.debate_id} seq {event.seq} at {n})"
+            )
+        check_event(event)
+    return batch
 
 
 def check_new_debate(debate: NewDebate) -> NewDebate:

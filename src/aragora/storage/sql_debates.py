@@ -24,7 +24,7 @@ from aragora.storage.repository import (
 )
 from aragora.storage.schema import debate_counts, debates, jobs
 
-__all__ = ["SqlDebateRepository"]
+__all__ = ["SqlDebateRepository", "count_changes"]
 
 Now = Callable[[], datetime]
 _SUMMARY_COLUMNS = (
@@ -74,7 +74,7 @@ class SqlDebateRepository:
                     priority=debate.priority,
                 )
             )
-            for change in _count_changes(None, "queued"):
+            for change in count_changes(None, "queued"):
                 await conn.execute(change)
         return record
 
@@ -119,7 +119,12 @@ class SqlDebateRepository:
         return DebatePage(tuple(_record(row._mapping) for row in rows), total, limit, offset)
 
     async def update(
-        self, debate_id: str, *, status: str, document: Mapping[str, Any] | None = None
+        self,
+        debate_id: str,
+        *,
+        status: str,
+        document: Mapping[str, Any] | None = None,
+        followups: bool = False,
     ) -> None:
         """See :meth:`DebateRepository.update`."""
         values: dict[str, Any] = {"status": check_status(status), "updated_at": self._now()}
@@ -134,9 +139,9 @@ class SqlDebateRepository:
                 raise NotFoundError(f"debate {debate_id} not found")
             await conn.execute(debates.update().where(debates.c.id == debate_id).values(**values))
             if previous != status:
-                for change in _count_changes(previous, status):
+                for change in count_changes(previous, status):
                     await conn.execute(change)
-            if status in TERMINAL_STATUSES:
+            if status in TERMINAL_STATUSES and not followups:
                 await conn.execute(
                     jobs.update()
                     .where(jobs.c.debate_id == debate_id)
@@ -150,7 +155,7 @@ class SqlDebateRepository:
         return {status: found.get(status, 0) for status in DEBATE_STATUSES}
 
 
-def _count_changes(previous: str | None, status: str) -> list[sa.Update]:
+def count_changes(previous: str | None, status: str) -> list[sa.Update]:
     """The statements moving a debate from ``previous`` (``None``: new) to ``status`` in
     the counts, in status-name order: every transaction locks count rows in the same order,
     so concurrent status changes cannot deadlock on them."""

@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aragora.debate.events import Event
 from aragora.errors import ConflictError, InvalidInputError, StaleLeaseError
 from aragora.storage.database import Database
-from aragora.storage.repository import Lease, check_event
-from aragora.storage.schema import debate_events, jobs
+from aragora.storage.repository import Lease, check_batch
+from aragora.storage.schema import debate_events, debates, jobs
+from aragora.storage.sql_debates import count_changes
 
 __all__ = ["SqlEventRepository", "SqlLeaseRepository", "events_after"]
 
@@ -68,10 +69,15 @@ class SqlEventRepository:
 
     async def append(self, event: Event, *, epoch: int) -> None:
         """See :meth:`EventRepository.append`."""
-        if event.seq is None or event.seq < 1:
-            raise InvalidInputError(f"only events with a seq of 1 or more are stored: {event}")
-        check_event(event)
-        seq = event.seq
+        await self.append_many([event], epoch=epoch)
+
+    async def append_many(self, events: Sequence[Event], *, epoch: int) -> None:
+        """See :meth:`EventRepository.append_many`: one transaction, the lease checked
+        once, the first event inserted only if it is the next one and the rest after it
+        (a concurrent writer collides on the primary key)."""
+        batch = check_batch(events)
+        event = batch[0]
+        seq = event.seq or 0
         async with self._db.write() as conn:
             await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
             previous = (
@@ -104,6 +110,27 @@ class SqlEventRepository:
                 raise ConflictError(
                     f"debate {event.debate_id}: append of seq {seq}, expected {last + 1}"
                 )
+            if len(batch) > 1:
+                created_at = self._now()
+                rows = [
+                    {
+                        "debate_id": e.debate_id,
+                        "seq": e.seq,
+                        "type": e.type,
+                        "round": e.round,
+                        "agent": e.agent,
+                        "timestamp": e.timestamp,
+                        "data": dict(e.data),
+                        "created_at": created_at,
+                    }
+                    for e in batch[1:]
+                ]
+                try:
+                    await conn.execute(debate_events.insert(), rows)
+                except exc.IntegrityError:
+                    raise ConflictError(
+                        f"debate {event.debate_id}: seq {batch[1].seq}.. is already stored"
+                    ) from None
 
     async def read(
         self, debate_id: str, *, since: int = 0, limit: int | None = None, primary: bool = False
@@ -195,6 +222,23 @@ class SqlLeaseRepository:
                     attempts=jobs.c.attempts + 1,
                 )
             )
+            # The debate runs from its claim on (one write fewer before its first call).
+            # PostgreSQL: never wait for the debate's row (a status change holding it
+            # takes the job row next): a row locked now is left alone, and the runner
+            # marks the debate running itself.
+            waiting = sa.select(debates.c.id).where(
+                debates.c.id == row.debate_id, debates.c.status == "queued"
+            )
+            if self._db.dialect == "postgresql":
+                waiting = waiting.with_for_update(skip_locked=True)
+            started = await conn.execute(
+                debates.update()
+                .where(debates.c.id.in_(waiting.scalar_subquery()))
+                .values(status="running", updated_at=now)
+            )
+            if started.rowcount == 1:
+                for change in count_changes("queued", "running"):
+                    await conn.execute(change)
             return lease
 
     def _first(self, condition: sa.ColumnElement[bool]) -> sa.Select[tuple[str, int]]:

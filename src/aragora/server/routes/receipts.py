@@ -56,7 +56,9 @@ KeyId = Annotated[
 )
 async def debate_receipt(debate_id: DebateId, receipts: ReceiptsDep, _: ReadAccess) -> Response:
     """The signed Open Decision Receipt of a completed debate (under ``odr``), its place in
-    the chain and links to its exports; 404 until the debate has completed."""
+    the chain and links to its exports; 404 until the debate has completed and its
+    receipt is issued (just after the status turns ``completed``: the document says
+    ``followups_pending`` until then)."""
     return json_response(envelope(await receipts.for_debate(debate_id)))
 
 

@@ -1,0 +1,71 @@
+"""The engine's appends in batches: the steps between two waves of calls are written in one
+append, and nothing is acted upon before it is durable (each call starts after every event
+before it is stored; each answer but a wave's last is stored before the rest arrive)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aragora.agents.scripted import ScriptedLLM
+from aragora.debate.events import Event, EventType
+from aragora.debate.invariants import check_log
+from aragora.debate.ports import BatchEventSink, CompletionRequest
+from aragora.debate.protocol import DebateProtocol, Mode
+from aragora.runtime.eventlog import MemoryEventLog
+
+from .helpers import engine_for, panel, setup_for, stance
+
+
+class BatchLog(MemoryEventLog):
+    """The in-memory log, taking several events at once and recording each append."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    async def append(self, event: Event) -> None:
+        await self.append_many([event])
+
+    async def append_many(self, events: Sequence[Event]) -> None:
+        self.batches.append([e.type for e in events])
+        for event in events:
+            await MemoryEventLog.append(self, event)
+
+
+async def test_the_steps_between_waves_are_one_append_made_before_the_next_calls() -> None:
+    log = BatchLog()
+    assert isinstance(log, BatchEventSink)
+    stored_when_called: list[tuple[str, int]] = []
+
+    def watched(reply: object) -> ScriptedLLM:
+        def answer(request: CompletionRequest) -> str:
+            # What the log held when this call was made: everything before it, stored.
+            stored_when_called.append((request.phase, len(log.events("d-1"))))
+            return reply(request)  # type: ignore[operator]
+
+        return ScriptedLLM(answer)
+
+    agents = panel(
+        watched(stance(["PostgreSQL", "PostgreSQL"])),
+        watched(stance(["SQLite", "SQLite"])),
+        watched(stance(["PostgreSQL"])),
+    )
+    setup = setup_for(agents, DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False))
+    state = await engine_for(log).start(setup, agents)
+    events = log.events("d-1")
+    assert check_log(events) == []
+    assert state.ended
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    # The start and the first phase go in together; a wave's last answer goes in with
+    # the steps it leads to; the end goes in with the last vote.
+    assert log.batches[0] == [EventType.DEBATE_START, EventType.ROUND_START, "phase_change"]
+    assert log.batches[1] == [EventType.PROPOSE]
+    assert log.batches[3][0] == EventType.PROPOSE
+    assert log.batches[3][-1] == "phase_change"
+    assert log.batches[-1][0] == EventType.VOTE
+    assert log.batches[-1][-1] == EventType.DEBATE_END
+    assert len(log.batches) < len(events)
+    # Every call saw the whole log up to its wave: nothing acted upon was unwritten.
+    for phase, seen in stored_when_called:
+        before = events[:seen]
+        assert before[-1].type == "phase_change", (phase, [e.type for e in before[-3:]])
