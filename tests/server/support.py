@@ -111,12 +111,17 @@ async def next_json(ws: ClientConnection, within: float = 10) -> dict[str, Any]:
 
 
 async def wait_recorded(client: httpx.AsyncClient, debate_id: str, *, within: float = 20) -> str:
-    """Poll until the debate's stored status (the list's) is terminal; returns it."""
+    """Poll until the debate's stored status (the list's) is terminal and its follow-ups
+    (receipt, knowledge, ratings) are recorded; returns the status."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         page = (await client.get("/api/v1/debates", params={"limit": 1000})).json()
         status = next((d["status"] for d in page["debates"] if d["id"] == debate_id), None)
-        if status in ("completed", "failed", "cancelled") or loop.time() > deadline:
+        if status in ("completed", "failed", "cancelled"):
+            document = (await client.get(f"/api/v1/debates/{debate_id}")).json()
+            if not document.get("followups_pending"):
+                return str(status)
+        if loop.time() > deadline:
             return str(status)
         await asyncio.sleep(0.02)
