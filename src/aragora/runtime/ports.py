@@ -60,12 +60,13 @@ class EndCheck(Protocol):
 
 
 class Finisher(Protocol):
-    """Runs once a debate has ended, before its document is stored; returns fields to add
-    to the document (e.g. a link to its receipt), or ``None``.
+    """Runs once a debate has ended and its outcome is stored (the document says
+    ``followups_pending``), before its final document is; returns fields to add to the
+    document (e.g. a link to its receipt), or ``None``.
 
     Must be idempotent (a debate can finish again after a crash) and should raise only
-    :class:`~aragora.errors.DatabaseUnavailableError` for a retryable failure: the debate
-    then stays unfinished and is finished again later. Any other error is logged and the
+    :class:`~aragora.errors.DatabaseUnavailableError` for a retryable failure: the
+    follow-ups then stay owed and run again later. Any other error is logged and the
     debate finishes without that finisher's fields."""
 
     async def __call__(
