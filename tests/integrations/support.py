@@ -36,3 +36,8 @@ async def stdio_client(env: Mapping[str, str]) -> AsyncIterator[Client]:
     params = StdioServerParameters(command=aragora_command(), args=["mcp"], env=dict(env))
     async with Client(params, read_timeout_seconds=120) as client:
         yield client
+
+
+def fake_agents(base_url: str) -> str:
+    """``ARAGORA_DEFAULT_AGENTS`` naming three agents on a fake OpenAI-wire server."""
+    return ",".join(f"openai-compatible:fake@{base_url}#{n}" for n in "abc")
