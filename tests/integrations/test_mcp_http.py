@@ -17,7 +17,7 @@ from aragora.server.app import create_app
 
 from ..server import live
 from ..server.live import ADMIN_TOKEN, running_server
-from ..server.support import live_server, make_settings, node_of
+from ..server.support import ADMIN, live_server, make_settings, node_of
 from .mcp_checks import check_errors, check_tools
 from .support import fake_agents, http_client
 
@@ -50,8 +50,11 @@ async def test_every_tool_on_a_running_server(
 
 @pytest.fixture
 async def secured(tmp_path: Path) -> AsyncIterator[str]:
-    """The app with auth required, on uvicorn; a viewer token ``viewer-secret-1``."""
-    app = create_app(make_settings(tmp_path, ARAGORA_REQUIRE_AUTH="true"))
+    """The app with auth required and one debate start a minute per client, on uvicorn; a
+    viewer token ``viewer-secret-1``."""
+    app = create_app(
+        make_settings(tmp_path, ARAGORA_REQUIRE_AUTH="true", ARAGORA_RATE_LIMIT_DEBATES="1")
+    )
     async with LifespanManager(app), live_server(app) as url:
         await node_of(app).tokens.create(name="viewer", role="viewer", secret="viewer-secret-1")
         yield url
@@ -87,3 +90,10 @@ async def test_mcp_follows_the_apis_access_rules(secured: str) -> None:
     assert "operator role" in str(refused_call.content)
     assert listed.structured_content is not None
     assert listed.structured_content["total"] == 0  # nothing was created
+    # An operator (here the admin) starts debates, counted against its start limit.
+    async with http_client(secured, ADMIN) as client:
+        first = await client.call_tool("deliberate", {"task": "What is 2+2?", "mode": "vote"})
+        second = await client.call_tool("deliberate", {"task": "What is 3+3?", "mode": "vote"})
+    assert not first.is_error, first.content
+    assert second.is_error
+    assert "too many debates started" in str(second.content)

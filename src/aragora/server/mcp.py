@@ -3,7 +3,8 @@
 Every request to ``/mcp`` needs read access, exactly as a ``GET /api/v1/...`` does (a viewer
 token when ``ARAGORA_REQUIRE_AUTH`` is on; a wrong token is always 401); the ``deliberate``
 tool, which starts a debate, then needs write access on the same request, as ``POST
-/api/v1/debates`` does. Refusals are the API's error bodies (401 with ``WWW-Authenticate``).
+/api/v1/debates`` does, and counts against the caller's debate start limit. Refusals are
+the API's error bodies (401 with ``WWW-Authenticate``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aragora.server.auth import Access, authorize
 from aragora.server.errors import response_for
 from aragora.server.responses import request_id_of
 from aragora.server.state import AppState
+from aragora.server.throttling import count_debate_start
 
 __all__ = ["MCP_PATH", "McpRoute", "mcp_route"]
 
@@ -44,13 +46,14 @@ class McpRoute:
             service=node.service,
             knowledge=node.knowledge,
             receipts=node.receipts,
-            may_write=self._may_write,
+            may_start=self._may_start,
         )
 
-    async def _may_write(self, request: HTTPConnection | None) -> None:
+    async def _may_start(self, request: HTTPConnection | None) -> None:
         if request is None:  # not reached over HTTP: every call carries its request
             raise UnavailableError("no HTTP request to check the caller's access on")
         await self._check(request, Access.WRITE)
+        await count_debate_start(request)  # as POST /api/v1/debates counts one
 
     async def _check(self, connection: HTTPConnection, access: Access) -> None:
         await authorize(

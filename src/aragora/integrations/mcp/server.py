@@ -232,7 +232,7 @@ def build_mcp_server(backend_of: Callable[[], McpBackend]) -> MCPServer[Any]:
             await ctx.report_progress(seen, None, _progress_message(frame))
 
         try:
-            await backend.may_write(_request_of(ctx))
+            await backend.may_start(_request_of(ctx))
             created = await backend.service.create(body)
             debate_id = str(created["debate_id"])
             if backend.on_created is not None:
