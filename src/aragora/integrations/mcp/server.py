@@ -212,7 +212,6 @@ def build_mcp_server(backend_of: Callable[[], McpBackend]) -> MCPServer[Any]:
         rounds: Annotated[int | None, Field(ge=1, le=20, description="At most this many.")] = None,
         context: Annotated[str | None, Field(description="Background for the task.")] = None,
     ) -> Deliberation:
-        backend = backend_of()
         body: dict[str, Any] = {"task": task}
         for name, value in (
             ("agents", agents),
@@ -232,6 +231,7 @@ def build_mcp_server(backend_of: Callable[[], McpBackend]) -> MCPServer[Any]:
             await ctx.report_progress(seen, None, _progress_message(frame))
 
         try:
+            backend = backend_of()
             await backend.may_start(_request_of(ctx))
             created = await backend.service.create(body)
             debate_id = str(created["debate_id"])
