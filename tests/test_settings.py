@@ -74,6 +74,8 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_RATE_LIMIT_LOOPBACK",
         "ARAGORA_LOG_LIBRARIES",
         "ARAGORA_ACCESS_LOG",
+        # issue 19: the OpenAI-compatible API's named panels
+        "ARAGORA_PANELS",
     }
 )
 
