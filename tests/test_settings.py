@@ -74,6 +74,9 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_RATE_LIMIT_LOOPBACK",
         "ARAGORA_LOG_LIBRARIES",
         "ARAGORA_ACCESS_LOG",
+        # issue 16: past decisions within a token budget
+        "ARAGORA_KNOWLEDGE_CONTEXT_TOKENS",
+        "ARAGORA_KNOWLEDGE_RELEVANCE",
     }
 )
 

@@ -257,12 +257,22 @@ class RecordingSource:
     """A bucket source that hands out local buckets and records what it was asked."""
 
     def __init__(self) -> None:
-        self.asked: list[tuple[str, str, float, int]] = []
+        self.asked: list[tuple[str, str, str, float, int]] = []
         self.closed = False
 
-    def bucket(self, provider: str, endpoint: str, rate: float, burst: int) -> TokenBucket:
-        self.asked.append((provider, endpoint, rate, burst))
-        return TokenBucket(rate, burst)
+    def bucket(
+        self,
+        provider: str,
+        endpoint: str,
+        rate: float,
+        burst: int,
+        *,
+        model: str = "",
+        max_rate: float | None = None,
+        fixed: bool = False,
+    ) -> TokenBucket:
+        self.asked.append((provider, endpoint, model, rate, burst))
+        return TokenBucket(rate, burst, max_rate=max_rate, fixed=fixed)
 
     async def aclose(self) -> None:
         self.closed = True
@@ -273,12 +283,14 @@ async def test_the_hub_takes_start_buckets_from_its_source_and_closes_it() -> No
     config = ProviderConfig(api_keys={"openai": "sk-test"}, limits=LimitPolicy(rate=3.0, burst=7))
     async with ProviderHub(config, buckets=source) as hub:
         hub.build(AgentSpec.parse("openai:gpt-4o"))
-        hub.build(AgentSpec.parse("openai:gpt-4o-mini"))  # same endpoint, same bucket
+        hub.build(AgentSpec.parse("openai:gpt-4o#again"))  # same endpoint and model
+        hub.build(AgentSpec.parse("openai:gpt-4o-mini"))  # a model of its own
         hub.build(AgentSpec.parse("openai-compatible:m@http://127.0.0.1:9/v1"))
-        hub.build(AgentSpec.parse("openai-compatible:n@HTTP://127.0.0.1:9/v1/"))  # the same
+        hub.build(AgentSpec.parse("openai-compatible:m@HTTP://127.0.0.1:9/v1/"))  # the same
     assert source.asked == [
-        ("openai", "https://api.openai.com/v1", 3.0, 7),
-        ("openai-compatible", "http://127.0.0.1:9/v1", 3.0, 7),
+        ("openai", "https://api.openai.com/v1", "gpt-4o", 3.0, 7),
+        ("openai", "https://api.openai.com/v1", "gpt-4o-mini", 3.0, 7),
+        ("openai-compatible", "http://127.0.0.1:9/v1", "m", 3.0, 7),
     ]
     assert source.closed
 
@@ -290,5 +302,5 @@ async def test_the_composition_root_shares_start_rates_only_with_redis(
     settings = Settings(ARAGORA_REDIS_URL=redis_url, OPENAI_API_KEY="sk-test")
     async with wiring.build_provider_hub(settings) as hub:
         hub.build(AgentSpec.parse("openai:gpt-4o"))
-        [limit] = hub.limits().values()
-        assert isinstance(limit.bucket, kind)
+        [bucket] = hub.rates().values()
+        assert isinstance(bucket, kind)
