@@ -1,8 +1,10 @@
 """How an endpoint's limits follow what the provider says: additive increase while calls
 are answered, multiplicative decrease on a 429 (AIMD, as TCP finds a link's capacity).
 
-- **Start rate.** Each answered call raises the rate by :attr:`AdaptivePolicy.increase`
-  starts a second, up to the *ceiling*; a 429 multiplies it by
+- **Start rate.** Until the first 429 each answered call doubles the rate (TCP's slow
+  start: a provider that states a limit far above the default is reached in a few calls),
+  after it each answered call raises it by :attr:`AdaptivePolicy.increase` starts a second;
+  never above the *ceiling*. A 429 multiplies it by
   :attr:`AdaptivePolicy.decrease` (at least :attr:`AdaptivePolicy.floor`). The 429s of one
   wave cut once: a cut within :attr:`AdaptivePolicy.hold` seconds of the last one does not
   cut again, and the rate does not rise again during that time either.
@@ -79,7 +81,9 @@ class RateState:
                 self.rate = max(policy.floor, self.rate * policy.decrease)
                 self.cut_at = now
         elif signal.answered and not holding:
-            self.rate = self.rate + policy.increase
+            # slow start until the first 429, then additive increase (as TCP does)
+            starting = math.isinf(self.cut_at)
+            self.rate = self.rate * 2 if starting else self.rate + policy.increase
         self.rate = max(policy.floor, min(self.rate, self.ceiling))
         if signal.retry_after is not None and (signal.limited or signal.remaining == 0):
             self.paused_until = max(self.paused_until, now + signal.retry_after)

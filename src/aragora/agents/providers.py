@@ -105,11 +105,13 @@ class LimitPolicy:
             raise ValueError("max_rate needs a rate, and may not be below it")
 
 
-LOCAL_LIMITS = LimitPolicy(max_concurrency=32, rate=None, burst=16)
+LOCAL_LIMITS = LimitPolicy(max_concurrency=256, rate=None, burst=16)
 """A server of one's own (``ollama``, ``openai-compatible``): no start rate (nobody bills
-or throttles it per minute), 32 calls in flight; the server queues or batches what it
-cannot run at once, a one-slot server that interrupts streams is served one call at a time
-once it does, and a 429 halves the calls in flight."""
+or throttles it per minute), and up to 256 calls in flight, the sequences vLLM batches by
+default (``--max-num-seqs``): such servers schedule and queue their own requests (Ollama
+queues up to 512, llama.cpp's server queues what its slots cannot take), so a lower cap
+here would only move their queue into ours. A one-slot server that interrupts streams is
+served one call at a time once it does, and a 429 halves the calls in flight."""
 
 DEFAULT_LIMITS: Mapping[str, LimitPolicy] = {
     # Tier 1 allows gpt-4o 500 requests a minute (8.3/s); every response states the

@@ -143,7 +143,11 @@ if limited == 1 then
     cut = now
   end
 elseif answered == 1 and not holding then
-  rate = rate + increase
+  if cut == nil then
+    rate = rate * 2  -- slow start until the first 429
+  else
+    rate = rate + increase
+  end
 end
 rate = math.max(floor, math.min(rate, ceiling))
 if retry_after >= 0 and (limited == 1 or remaining == 0) then
@@ -266,11 +270,20 @@ class RedisTokenBucket:
             rate, burst, max_rate=max_rate, fixed=fixed, policy=policy, clock=clock, sleep=sleep
         )
         self._lock = asyncio.Lock()  # FIFO among this process's callers
-        self.rate = rate
-        """The shared rate as Redis last reported it."""
-        self.ceiling = self._ceiling
-        """The shared ceiling as Redis last reported it."""
+        self._shared_rate = rate
+        self._shared_ceiling = self._ceiling
         self._stated: int | None = None
+
+    @property
+    def rate(self) -> float:
+        """Starts a second: the shared rate as Redis last reported it, the local bucket's
+        during an outage."""
+        return self._shared_rate if self._link.up else self._local.rate
+
+    @property
+    def ceiling(self) -> float:
+        """The most the rate may rise to (as :attr:`rate`, shared or local)."""
+        return self._shared_ceiling if self._link.up else self._local.state.ceiling
 
     @property
     def shared(self) -> bool:
@@ -348,8 +361,8 @@ class RedisTokenBucket:
         return signal.answered and self.rate < self.ceiling
 
     def _view(self, rate_milli: int, ceiling_milli: int) -> None:
-        self.rate = rate_milli / 1000 if rate_milli > 0 else self._rate
-        self.ceiling = ceiling_milli / 1000 if ceiling_milli > 0 else self._ceiling
+        self._shared_rate = rate_milli / 1000 if rate_milli > 0 else self._rate
+        self._shared_ceiling = ceiling_milli / 1000 if ceiling_milli > 0 else self._ceiling
 
     async def _run(self, sha: str, script: str, args: tuple[object, ...], size: int) -> list[int]:
         try:
