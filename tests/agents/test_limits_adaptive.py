@@ -280,3 +280,16 @@ async def test_local_endpoints_start_a_wave_without_waiting() -> None:
             [limit] = hub.limits().values()
             assert limit.max_concurrency == LOCAL_LIMITS.max_concurrency
     assert all(a.queued_seconds < 0.001 for a in answers)
+
+
+async def test_a_risen_rate_holds_a_seconds_worth_of_starts() -> None:
+    clock = Clock()
+    sleep = Ticking(clock)
+    bucket = TokenBucket(8.0, 16, clock=clock, sleep=sleep)
+    for _ in range(4):
+        await bucket.learn(RateSignal(answered=True, limit_per_minute=6000))
+    assert bucket.burst == 100.0  # 16 at 8/s; a second's worth at 100/s
+    clock.now += 1.0
+    for _ in range(60):  # a wave of 60 calls the provider allows
+        await bucket.take()
+    assert sleep.calls == []

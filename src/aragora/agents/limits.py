@@ -100,7 +100,9 @@ class TokenBucket:
     """``rate`` tokens a second, holding at most ``burst``; :meth:`take` waits for one.
 
     The rate adapts (:meth:`learn`) between ``policy.floor`` and ``max_rate`` (default
-    ``rate``) or the limit the provider states (never above a ``fixed`` ceiling)."""
+    ``rate``) or the limit the provider states (never above a ``fixed`` ceiling); once it
+    has risen above ``rate`` and ``burst`` the bucket holds one second's worth of starts,
+    so a wave a provider allows is not staggered by a burst sized for the starting rate."""
 
     def __init__(
         self,
@@ -117,6 +119,7 @@ class TokenBucket:
             raise ValueError("a token bucket needs rate > 0, burst >= 1 and max_rate >= rate")
         ceiling = rate if max_rate is None else max_rate
         self._state = RateState(rate=rate, ceiling=ceiling, fixed=fixed, configured=ceiling)
+        self._initial = rate
         self._policy = policy or AdaptivePolicy()
         self._burst = float(burst)
         self._tokens = float(burst)
@@ -131,6 +134,13 @@ class TokenBucket:
         return self._state.rate
 
     @property
+    def burst(self) -> float:
+        """The most tokens held: the configured burst, or one second's worth of starts once
+        the rate has risen above the configured one."""
+        rate = self._state.rate
+        return max(self._burst, rate) if rate > self._initial else self._burst
+
+    @property
     def state(self) -> RateState:
         """The adaptive state (a copy)."""
         return dataclasses.replace(self._state)
@@ -138,7 +148,7 @@ class TokenBucket:
     def _refill(self) -> None:
         now = self._clock()
         gained = max(0.0, now - max(self._updated, self._state.paused_until)) * self._state.rate
-        self._tokens = min(self._burst, self._tokens + gained)
+        self._tokens = min(self.burst, self._tokens + gained)
         self._updated = max(self._updated, now)
 
     async def take(self) -> None:

@@ -79,6 +79,9 @@ local ceiling = tonumber(state[5]) or 0
 if adapted ~= nil then
   rate = adapted
 end
+if rate > tonumber(ARGV[1]) then
+  burst = math.max(burst, rate)  -- one second's worth once the rate has risen above it
+end
 local shown = {math.floor((adapted or 0) * 1000), math.floor(ceiling * 1000)}
 if now < paused then
   return {0, math.ceil((paused - now) * 1000000), shown[1], shown[2]}
@@ -129,7 +132,11 @@ local paused = tonumber(state[4]) or 0
 local ceiling = tonumber(state[5]) or tonumber(ARGV[2])
 local cut = tonumber(state[6])
 -- the tokens accrued so far at the old rate
-tokens = math.min(burst, tokens + math.max(0, now - math.max(ts, paused)) * rate)
+local cap = burst
+if rate > tonumber(ARGV[1]) then
+  cap = math.max(burst, rate)
+end
+tokens = math.min(cap, tokens + math.max(0, now - math.max(ts, paused)) * rate)
 if per_minute >= 0 then
   ceiling = per_minute / 60
   if tonumber(ARGV[3]) == 1 then
