@@ -293,3 +293,15 @@ async def test_a_risen_rate_holds_a_seconds_worth_of_starts() -> None:
     for _ in range(60):  # a wave of 60 calls the provider allows
         await bucket.take()
     assert sleep.calls == []
+
+
+async def test_a_raised_rate_wakes_the_call_waiting_for_a_token() -> None:
+    bucket = TokenBucket(1.0, 1, max_rate=100.0)
+    await bucket.take()  # the burst spent: the next token is a second away at 1/s
+    waiting = asyncio.create_task(bucket.take())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    for _ in range(7):  # answers arrive: the rate doubles to 100/s
+        await bucket.learn(RateSignal(answered=True))
+    async with asyncio.timeout(0.5):  # not the second it would have slept at 1/s
+        await waiting

@@ -50,6 +50,7 @@ __all__ = [
     "ProviderLimit",
     "StartBucket",
     "TokenBucket",
+    "Wakeup",
 ]
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -96,6 +97,32 @@ class BucketSource(Protocol):
         ...
 
 
+class Wakeup:
+    """A ``sleep`` that :meth:`poke` ends early (a waiting bucket's rate went up)."""
+
+    def __init__(self, sleep: Sleep) -> None:
+        self._sleep = sleep
+        self._poked: asyncio.Event | None = None
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds``; True when poked before they were up."""
+        poked = self._poked = asyncio.Event()
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        waking = asyncio.ensure_future(poked.wait())
+        try:
+            done, _ = await asyncio.wait((sleeping, waking), return_when=asyncio.FIRST_COMPLETED)
+            return sleeping not in done
+        finally:
+            for task in (sleeping, waking):
+                task.cancel()
+            self._poked = None
+
+    def poke(self) -> None:
+        """End the sleep under way, if any."""
+        if self._poked is not None:
+            self._poked.set()
+
+
 class TokenBucket:
     """``rate`` tokens a second, holding at most ``burst``; :meth:`take` waits for one.
 
@@ -127,6 +154,7 @@ class TokenBucket:
         self._sleep = sleep
         self._updated = clock()
         self._lock = asyncio.Lock()  # FIFO: waiters are served in arrival order
+        self._wakeup = Wakeup(sleep)
 
     @property
     def rate(self) -> float:
@@ -158,16 +186,22 @@ class TokenBucket:
             if pause > 0:
                 await self._sleep(pause)
             self._refill()
-            if self._tokens < 1:
-                await self._sleep((1 - self._tokens) / self._state.rate)
+            # A rate raised meanwhile (an answer arrived) wakes the wait to count again.
+            while self._tokens < 1 and await self._wakeup.sleep(
+                (1 - self._tokens) / self._state.rate
+            ):
                 self._refill()
+            self._refill()
             self._tokens = max(0.0, self._tokens - 1)
 
     async def learn(self, signal: RateSignal) -> None:
         """Adapt to one response (see :mod:`aragora.agents.adaptive`); a window the
         provider says has ``remaining`` requests left caps the tokens held."""
         self._refill()
+        before = self._state.rate
         self._state.learn(signal, self._clock(), self._policy)
+        if self._state.rate > before:
+            self._wakeup.poke()
         if signal.remaining is not None:
             self._tokens = min(self._tokens, float(signal.remaining))
 

@@ -39,7 +39,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from aragora.agents.adaptive import AdaptivePolicy
-from aragora.agents.limits import TokenBucket
+from aragora.agents.limits import TokenBucket, Wakeup
 from aragora.agents.rate_signal import RateSignal
 from aragora.logs import log_event
 
@@ -277,6 +277,7 @@ class RedisTokenBucket:
             rate, burst, max_rate=max_rate, fixed=fixed, policy=policy, clock=clock, sleep=sleep
         )
         self._lock = asyncio.Lock()  # FIFO among this process's callers
+        self._wakeup = Wakeup(sleep)
         self._shared_rate = rate
         self._shared_ceiling = self._ceiling
         self._stated: int | None = None
@@ -311,7 +312,7 @@ class RedisTokenBucket:
                 self._link.answered()
                 if wait <= 0:
                     return
-                await self._sleep(wait)
+                await self._wakeup.sleep(wait)  # a rate raised meanwhile asks again at once
             await self._local.take()
 
     async def attempt(self) -> float:
@@ -356,7 +357,10 @@ class RedisTokenBucket:
             return
         self._link.answered()
         self._stated = signal.limit_per_minute or self._stated
+        before = self._shared_rate
         self._view(rate, ceiling)
+        if self._shared_rate > before:
+            self._wakeup.poke()
 
     def _worth_asking(self, signal: RateSignal) -> bool:
         if signal.limited or signal.remaining == 0:
