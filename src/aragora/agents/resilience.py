@@ -58,6 +58,7 @@ from dataclasses import dataclass
 
 from aragora.agents.http import Kind
 from aragora.agents.limits import CALL_QUEUED, ProviderLimit, StartBucket
+from aragora.agents.rate_signal import RateSignal
 from aragora.agents.retry import RETRYABLE_KINDS, RetryPolicy, not_answered
 from aragora.agents.wrapper import Wrapper
 from aragora.debate.ports import (
@@ -215,6 +216,11 @@ class Dispatch(Wrapper):
                     )
                 except _Failed as failed:
                     error, streamed = failed.error, failed.streamed
+                if error.kind == Kind.RATE_LIMITED and limit is not None:
+                    # Also a 429 whose wait is in its body (Gemini's RetryInfo) or inside a
+                    # stream, which no header told the limiter of (the same wave cuts once).
+                    signal = RateSignal(limited=True, retry_after=error.retry_after)
+                    await limit.learn(signal, self._bucket)
                 # decided outside the except block, so a failure that ends the call goes up
                 # as the provider's error, not chained to this loop's marker
                 wait, refused = self._next_wait(call, error, streamed, started)
