@@ -332,6 +332,18 @@ class Settings(BaseSettings):
     """Whether clients on a loopback address are rate limited too (a reverse proxy on the
     same machine is one such client)."""
 
+    # --- knowledge: past decisions shown to new debates ----------------------------------
+    knowledge_context_tokens: int = Field(
+        default=800, ge=0, validation_alias="ARAGORA_KNOWLEDGE_CONTEXT_TOKENS"
+    )
+    """Most tokens of past decisions added to a debate's context (each prompt carries
+    them); ``0`` shows none."""
+
+    knowledge_relevance: float = Field(
+        default=0.3, ge=0, le=1, validation_alias="ARAGORA_KNOWLEDGE_RELEVANCE"
+    )
+    """Least similarity (0..1, words of the questions) for a past decision to be shown."""
+
     # --- sources --------------------------------------------------------------------------
     @classmethod
     def settings_customise_sources(

@@ -10,10 +10,19 @@ from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aragora.agents.providers import KEY_VARIABLES, LimitPolicy, ProviderConfig, ProviderHub
+from aragora.agents.endpoints import canonical_endpoint
+from aragora.agents.providers import (
+    DEFAULT_LIMITS,
+    KEY_VARIABLES,
+    LOCAL_LIMITS,
+    LimitPolicy,
+    ProviderConfig,
+    ProviderHub,
+)
 from aragora.agents.registry import AgentRegistry, default_registry
 from aragora.agents.resilience import RetryPolicy
 from aragora.agents.status import agent_statuses
+from aragora.agents.tokens import estimate_text_tokens
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.engine import DebateEngine, TokenPublisher
 from aragora.debate.model import Participant
@@ -61,8 +70,9 @@ def provider_config(settings: Settings) -> ProviderConfig:
     not there is retried for ``ARAGORA_AGENT_CONNECT_RETRY``. With OpenRouter fallback on,
     the provider asked first gets half of the call's time before the call moves on, so the
     fallback still has time inside it. ``ARAGORA_AGENT_LIMITS`` sets the slots and start
-    rates per provider or endpoint URL, over the default of 16 in flight and 8 starts a
-    second in bursts of 16."""
+    rates per provider or endpoint URL (fixed ceilings for the adaptation), over each
+    provider's own defaults (``DEFAULT_LIMITS``); parts of an entry left out keep the
+    ``default`` entry's, else that provider's defaults."""
     keys = {
         provider: secret.get_secret_value()
         for provider in KEY_VARIABLES
@@ -70,7 +80,24 @@ def provider_config(settings: Settings) -> ProviderConfig:
     }
     fallback = settings.effective_openrouter_fallback
     overrides = dict(settings.agent_limits)
-    default = _limit_policy(LimitPolicy(), overrides.pop("default", None))
+    given = overrides.pop("default", None)
+    default = None if given is None else _limit_policy(LOCAL_LIMITS, given)
+    own_urls = {
+        canonical_endpoint(url): provider
+        for provider, url in (
+            ("anthropic", settings.anthropic_base_url),
+            ("openai", settings.openai_base_url),
+            ("openrouter", settings.openrouter_base_url),
+            ("gemini", settings.gemini_base_url),
+        )
+    }
+
+    def base(key: str) -> LimitPolicy:
+        if default is not None:
+            return default
+        provider = own_urls.get(canonical_endpoint(key), "") if "://" in key else key
+        return DEFAULT_LIMITS.get(provider, LOCAL_LIMITS)
+
     return ProviderConfig(
         api_keys=keys,
         anthropic_base_url=settings.anthropic_base_url,
@@ -86,7 +113,7 @@ def provider_config(settings: Settings) -> ProviderConfig:
         openrouter_models_file=settings.openrouter_models_file,
         retry=RetryPolicy(connect_retry=settings.agent_connect_retry),
         limits=default,
-        endpoint_limits={key: _limit_policy(default, parts) for key, parts in overrides.items()},
+        endpoint_limits={key: _limit_policy(base(key), parts) for key, parts in overrides.items()},
     )
 
 
@@ -94,14 +121,24 @@ def _limit_policy(
     base: LimitPolicy, parts: tuple[int, float | None, int | None] | None
 ) -> LimitPolicy:
     """``base`` with the parts of one ``ARAGORA_AGENT_LIMITS`` entry that were given
-    (a rate of 0 means no start-rate limit)."""
+    (a rate of 0 means no start-rate limit). A rate the entry gives is a fixed ceiling: the
+    operator's word, which a provider's stated limit may lower but never raise."""
     if parts is None:
         return base
     concurrency, rate, burst = parts
+    if rate is None:
+        return LimitPolicy(
+            max_concurrency=concurrency,
+            rate=base.rate,
+            burst=base.burst if burst is None else burst,
+            max_rate=base.max_rate,
+            fixed=base.fixed,
+        )
     return LimitPolicy(
         max_concurrency=concurrency,
-        rate=base.rate if rate is None else (rate or None),
+        rate=rate or None,
         burst=base.burst if burst is None else burst,
+        fixed=True,
     )
 
 
@@ -296,7 +333,14 @@ async def open_node(
     checks: list[EndCheck] = [*end_checks]
     # The Knowledge Mound: past decisions as background, a warning when a verdict
     # contradicts one on the same question, and every finished debate ingested.
-    sources.append(PastDecisions(storage.knowledge_index))
+    sources.append(
+        PastDecisions(
+            storage.knowledge_index,
+            floor=settings.knowledge_relevance,
+            budget_tokens=settings.knowledge_context_tokens,
+            count_tokens=estimate_text_tokens,
+        )
+    )
     checks.append(ConflictCheck(storage.knowledge_index))
     receipts = build_receipts(settings, storage, key=signing_key)
     finishing: list[Finisher] = [receipts.finish, *finishers]
