@@ -70,7 +70,7 @@ def _request(task: str, phase: str = "propose", **metadata: str) -> CompletionRe
 
 def test_without_an_answer_key_it_refuses_all_but_plain_arithmetic() -> None:
     agent = SimLLM(SimProfile(1.0), name="1.0")
-    with pytest.raises(ProviderError, match="answers only questions whose answer it is given"):
+    with pytest.raises(ProviderError, match="simulated agent: no answer for this task"):
         agent.reply(_request("Should we use PostgreSQL?"))
     reply = agent.reply(_request("What is the result of 3+4*5-2?"))
     assert parse_answer(reply).answer == "21"

@@ -185,8 +185,8 @@ class SimLLM:
         if question.kind == "arithmetic":
             return KeyedAnswer(question.value, "number")
         raise ProviderError(
-            "a simulated agent answers only questions whose answer it is given (aragora eval "
-            "supplies an answer key) or plain arithmetic; it has no answer for this task",
+            "simulated agent: no answer for this task (it answers only aragora eval's "
+            "questions, from their answer key, and plain arithmetic)",
             kind="invalid_request",
             provider="sim",
         )
