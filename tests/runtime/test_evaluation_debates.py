@@ -52,3 +52,14 @@ async def test_evaluation_debates_leave_knowledge_and_ratings_alone() -> None:
 
         again = await _run(node, {})  # an ordinary debate is offered the first one's decision
         assert again["references"]
+
+
+async def test_simulated_agents_are_accepted_by_the_service() -> None:
+    async with running_node() as node:
+        body = {"task": "What is 3+4*5?", "agents": ["sim:1", "sim:1", "sim:1"], "mode": "vote"}
+        created = await node.service.create(body, seed=1)
+        await finish(node, str(created["debate_id"]))
+        document = await node.service.get(str(created["debate_id"]))
+        assert document["final_answer"] == "23"  # plain arithmetic: solved without a key
+        assert [a["provider"] for a in document["agents"]] == ["sim"] * 3
+        assert all("[simulated 1]" in m["content"] for m in document["messages"])
