@@ -71,6 +71,9 @@ def test_points_skip_modes_without_results() -> None:
     }
     assert points_of(modes) == [Point("vote", 5.0, 0.5, 0.4, 0.6)]
     accuracy_plot([])  # an empty run still draws its axes
+    for value in (0.0, 1.0):  # every question wrong, or every one right, at no cost
+        canvas = accuracy_plot([Point("single", 0.0, value, value, value)])
+        assert PALETTE["single"] in {canvas.get(x, y) for x in range(70, 80) for y in range(420)}
 
 
 def test_no_plotting_library_is_imported() -> None:

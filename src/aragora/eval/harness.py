@@ -43,8 +43,14 @@ async def evaluate(
     """Run (or resume) the evaluation ``config`` into ``out`` and return its summary."""
     questions = load_suite(config.suite, n=config.n, seed=config.seed)
     store = ResultStore(out)
-    # As many debates in flight as the run asks, whatever the server's own setting.
-    settings = settings.model_copy(update={"max_concurrent_debates": config.concurrency})
+    # As many debates in flight as the run asks, whatever the server's own settings (the
+    # run never has more than --concurrency of its own debates queued).
+    settings = settings.model_copy(
+        update={
+            "max_concurrent_debates": config.concurrency,
+            "max_queued_debates": max(settings.max_queued_debates, config.concurrency),
+        }
+    )
     async with open_debates(
         settings, answer_key=answer_key(questions, config.seed), memory=memory
     ) as debates:

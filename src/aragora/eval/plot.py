@@ -189,8 +189,9 @@ def accuracy_plot(points: Sequence[Point], *, width: int = 640, height: int = 42
     x_max = _nice(max((p.tokens for p in points), default=1.0) * 1.1)
     y_low = math.floor(min((p.low for p in points), default=0.0) * 10) / 10
     y_high = min(1.0, math.ceil(max((p.high for p in points), default=1.0) * 10) / 10)
-    if y_high - y_low < 0.1:
+    if y_high - y_low < 0.1:  # one value (all right, or all wrong): a tenth of the scale
         y_low = max(0.0, y_high - 0.1)
+        y_high = y_low + 0.1
 
     def sx(tokens: float) -> int:
         return left + round((right - left) * tokens / x_max)
