@@ -390,6 +390,14 @@ class Settings(BaseSettings):
             raise ValueError("must name at least one agent spec")
         if not all(specs):
             raise ValueError("agent specs must not be blank")
+        simulated = [spec for spec in specs if spec.partition(":")[0].strip().lower() == "sim"]
+        if simulated:
+            # Simulated agents answer only evaluation questions; as defaults they would
+            # quietly answer every caller's debate with refusals.
+            raise ValueError(
+                f"must not name simulated agents ({', '.join(simulated)}); "
+                "use sim: specs in aragora eval or a request's agents"
+            )
         return specs
 
     @field_validator("panels", mode="before")

@@ -21,6 +21,7 @@ from aragora.agents.providers import (
 )
 from aragora.agents.registry import AgentRegistry, default_registry
 from aragora.agents.resilience import RetryPolicy
+from aragora.agents.sim import AnswerKey
 from aragora.agents.status import agent_statuses
 from aragora.agents.tokens import estimate_text_tokens
 from aragora.debate.convergence import lexical_similarity
@@ -171,11 +172,16 @@ def _shared_rate_buckets(settings: Settings) -> RedisBuckets | None:
     return RedisBuckets(client, timeout=0.5, retry_interval=1.0)
 
 
-def build_registry(settings: Settings, hub: ProviderHub) -> AgentRegistry:
-    """Every provider: the offline ``demo`` agents and the network ones of ``hub``, with
-    the operator's allowed endpoints for untrusted specs."""
+def build_registry(
+    settings: Settings, hub: ProviderHub, *, answer_key: AnswerKey | None = None
+) -> AgentRegistry:
+    """Every provider: the offline ``demo`` and ``sim`` agents (``sim`` answering from
+    ``answer_key``, which only an evaluation supplies) and the network ones of ``hub``,
+    with the operator's allowed endpoints for untrusted specs."""
     registry = default_registry(
-        demo_delay=settings.demo_delay, allowed_endpoints=settings.agent_endpoints
+        demo_delay=settings.demo_delay,
+        allowed_endpoints=settings.agent_endpoints,
+        answer_key=answer_key,
     )
     hub.register(registry)
     return registry
@@ -271,6 +277,7 @@ async def open_node(
     end_checks: Sequence[EndCheck] = (),
     finishers: Sequence[Finisher] = (),
     own_debates: AbstractSet[str] | None = None,
+    answer_key: AnswerKey | None = None,
 ) -> Node:
     """This replica's runtime: database and storage, providers, bus, workers, service and
     health, built from ``settings``. Call ``node.start()`` to begin claiming debates and
@@ -288,7 +295,8 @@ async def open_node(
     ``aragora.migrations.runner.ensure_schema`` (wiring sits below migrations, so it cannot
     call it itself). ``storage`` replaces the database entirely (tests pass
     ``aragora.storage.memory.memory_storage()``). ``context_sources``, ``end_checks`` and
-    ``finishers`` run besides the built-in ones (see :mod:`aragora.runtime.ports`)."""
+    ``finishers`` run besides the built-in ones (see :mod:`aragora.runtime.ports`).
+    ``answer_key`` gives simulated (``sim``) agents the right answers (``aragora eval``)."""
     # First, so a bad key file fails the start before anything is opened.
     signing_key = ensure_signing_key(settings.receipt_signing_key_file, settings.data_dir)
     database: Database | None = None
@@ -302,7 +310,7 @@ async def open_node(
             raise
         storage = build_storage(database)
     hub = build_provider_hub(settings)
-    registry = build_registry(settings, hub)
+    registry = build_registry(settings, hub, answer_key=answer_key)
     bus: EventBus
     redis_health: Callable[[], Awaitable[str]] | None = None
     if settings.redis_url is not None:

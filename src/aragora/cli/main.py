@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "receipt": ("aragora.cli.receipt", "add_receipt_command"),
     "knowledge": ("aragora.cli.knowledge", "add_knowledge_command"),
     "mcp": ("aragora.cli.mcp", "add_mcp_command"),
+    "eval": ("aragora.cli.evaluate", "add_eval_command"),
 }
 """Command name -> (module, function registering it on the sub-command parser)."""
 
