@@ -10,6 +10,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from aragora.agents.calllog import CallLog, logs_calls
 from aragora.agents.endpoints import canonical_endpoint
 from aragora.agents.providers import (
     DEFAULT_LIMITS,
@@ -325,7 +326,10 @@ async def open_node(
     trust_all = own_debates is not None
 
     def panel(specs: Sequence[str], *, seed: int, trusted: bool) -> list[tuple[Participant, LLM]]:
-        return registry.build_panel(specs, seed=seed, trusted=trusted or trust_all)
+        built = registry.build_panel(specs, seed=seed, trusted=trusted or trust_all)
+        if logs_calls():  # agent_request lines at DEBUG
+            return [(who, CallLog(llm, agent=who.name)) for who, llm in built]
+        return built
 
     def engine(*, sink: EventSink, publish_token: TokenPublisher | None) -> DebateEngine:
         return build_engine(settings, sink=sink, publish_token=publish_token)

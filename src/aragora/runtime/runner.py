@@ -209,6 +209,7 @@ class DebateRunner:
                 if record.status != "running":
                     await storage.debates.update(record.id, status="running")
                 if setup is None:
+                    log_event(_log, "debate_resumed", debate_id=record.id, events=len(events))
                     await engine.resume(events, agents, cancel=cancel)
                 else:
                     await engine.start(setup, agents, cancel=cancel)

@@ -15,6 +15,7 @@ NUL bytes, security headers, last-resort 500), CORS when ``ARAGORA_CORS_ORIGINS`
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
 from collections.abc import AsyncIterator
@@ -22,7 +23,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.utils import generate_unique_id
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import compile_path
 
 from aragora import __version__, wiring
 from aragora.integrations.openai.panels import Panels
@@ -59,8 +62,27 @@ stream over the WebSocket `/ws?debate_id=ID&since=SEQ&token=T`."""
 
 def include_api(app: FastAPI, router: APIRouter) -> None:
     """Add ``router``'s routes under ``/api/v1`` (documented) and ``/api`` (alias)."""
-    for prefix, documented in ((API_PREFIX, True), (LEGACY_PREFIX, False)):
-        flatten(app, router, prefix=prefix, documented=documented)
+    first = len(app.router.routes)
+    flatten(app, router, prefix=API_PREFIX)
+    for route in app.router.routes[first:]:
+        if isinstance(route, APIRoute):
+            app.router.routes.append(_alias(route))
+        elif isinstance(route, APIWebSocketRoute):
+            path = LEGACY_PREFIX + route.path.removeprefix(API_PREFIX)
+            app.router.add_api_websocket_route(path, route.endpoint, name=route.name)
+
+
+def _alias(route: APIRoute) -> APIRoute:
+    """The undocumented ``/api`` twin of an ``/api/v1`` route: the same route (its
+    parameters, body and response models, handler) under the other path. A copy rather
+    than a second ``add_api_route``, which would analyse the endpoint and build its
+    models again (a sixth of the server's start, over every route)."""
+    alias = copy.copy(route)
+    alias.path = LEGACY_PREFIX + route.path.removeprefix(API_PREFIX)
+    alias.path_regex, alias.path_format, alias.param_convertors = compile_path(alias.path)
+    alias.include_in_schema = False
+    alias.unique_id = route.operation_id or generate_unique_id(alias)
+    return alias
 
 
 def flatten(app: FastAPI, router: APIRouter, *, prefix: str = "", documented: bool = True) -> None:
