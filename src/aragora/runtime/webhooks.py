@@ -15,6 +15,7 @@ from aragora.storage.repository import (
     NewWebhook,
     Webhook,
     WebhookRepository,
+    check_new_webhook,
     new_webhook_id,
 )
 
@@ -44,22 +45,22 @@ class WebhookService:
         """Register a webhook: its JSON with the ``secret``, which is shown this once.
         :class:`InvalidInputError` for a URL the server may not send to, an unknown or
         missing event, or an unknown format."""
-        url = url.strip()
-        try:
-            await self._guard(url)
-        except UnavailableError as exc:
-            raise InvalidInputError(f"webhook URL refused: {exc.message}") from exc
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-        webhook = await self._repository.create(
+        new = check_new_webhook(
             NewWebhook(
                 id=new_webhook_id(),
-                url=url,
+                url=url.strip(),
                 events=tuple(events),
                 secret=secret,
                 description=description,
                 format=format,
             )
         )
+        try:
+            await self._guard(new.url)  # after the cheap checks: it may resolve a name
+        except UnavailableError as exc:
+            raise InvalidInputError(f"webhook URL refused: {exc.message}") from exc
+        webhook = await self._repository.create(new)
         return {**webhook_json(webhook), "secret": secret}
 
     async def list(self) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from aragora.storage.webhook_repository import (
     Outcome,
     Webhook,
     WebhookRepository,
+    check_new_webhook,
     new_webhook_id,
 )
 
@@ -88,6 +89,7 @@ __all__ = [
     "WebhookRepository",
     "check_event",
     "check_new_debate",
+    "check_new_webhook",
     "check_page",
     "check_rating",
     "check_role",
