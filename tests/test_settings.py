@@ -74,6 +74,10 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_RATE_LIMIT_LOOPBACK",
         "ARAGORA_LOG_LIBRARIES",
         "ARAGORA_ACCESS_LOG",
+        # issue 19: webhooks
+        "ARAGORA_WEBHOOK_ENDPOINTS",
+        "ARAGORA_WEBHOOK_MAX_ATTEMPTS",
+        "ARAGORA_WEBHOOK_TIMEOUT",
     }
 )
 

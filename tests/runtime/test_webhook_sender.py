@@ -239,3 +239,25 @@ def test_signature_format_and_replay_window() -> None:
     assert not verify("whsec_y", header, body, now=1_700_000_000)
     assert not verify("whsec_x", header, body + b" ", now=1_700_000_000)
     assert not verify("whsec_x", "v1=" + mac[3:], body, now=1_700_000_000)
+
+
+def _readme_receiver() -> dict[str, object]:
+    """The Python receiver of the README's Webhooks section, loaded (not served)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Webhooks", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {"__name__": "readme_example"}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace
+
+
+def test_the_readme_receiver_accepts_our_signature_and_refuses_replays() -> None:
+    verify_signature = _readme_receiver()["verify_signature"]
+    assert callable(verify_signature)
+    body = b'{"id":"dlv_1","event":"debate.completed","created_at":"x","data":{}}'
+    now = int(time.time())
+    assert verify_signature("whsec_x", sign("whsec_x", now, body), body)
+    assert not verify_signature("whsec_x", sign("whsec_x", now - 301, body), body)  # replay
+    assert not verify_signature("whsec_x", sign("whsec_x", now, body), body + b"x")
+    assert not verify_signature("whsec_y", sign("whsec_x", now, body), body)
+    assert not verify_signature("whsec_x", "", body)
