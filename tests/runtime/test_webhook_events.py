@@ -4,6 +4,7 @@ Mound's conflict warnings, nothing for a cancelled debate; and the egress rule."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -115,6 +116,13 @@ async def test_the_egress_rule_resolves_names() -> None:
         await mixed("https://rebind.example/x")
     with pytest.raises(UnavailableError):
         await EgressGuard(resolver=_resolver([]))("https://nowhere.example/x")
+
+    async def hang(host: str, port: int) -> list[str]:
+        await asyncio.sleep(10)
+        return []
+
+    with pytest.raises(UnavailableError, match="timed out"):
+        await EgressGuard(resolver=hang, resolve_timeout=0.05)("https://slow.example/x")
     allowed = EgressGuard(["https://internal.example/hooks"], resolver=_resolver(["10.0.0.7"]))
     await allowed("https://internal.example/hooks/a")
     with pytest.raises(InvalidInputError):

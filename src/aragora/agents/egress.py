@@ -59,9 +59,16 @@ class EgressGuard:
     raises :class:`InvalidInputError` when it may not (the message says why), and
     :class:`UnavailableError` when the host cannot be resolved now."""
 
-    def __init__(self, allowed: Iterable[str] = (), *, resolver: Resolver = system_resolver):
+    def __init__(
+        self,
+        allowed: Iterable[str] = (),
+        *,
+        resolver: Resolver = system_resolver,
+        resolve_timeout: float = 5.0,
+    ) -> None:
         self._allowlist = EndpointAllowlist(allowed)
         self._resolve = resolver
+        self._resolve_timeout = resolve_timeout
 
     async def __call__(self, url: str) -> None:
         parts = urlsplit(url.strip())
@@ -83,7 +90,13 @@ class EgressGuard:
         host = parts.hostname
         default_port = 443 if scheme == "https" else 80
         try:
-            addresses = [host] if _is_ip(host) else await self._resolve(host, port or default_port)
+            if _is_ip(host):
+                addresses = [host]
+            else:
+                async with asyncio.timeout(self._resolve_timeout):
+                    addresses = await self._resolve(host, port or default_port)
+        except TimeoutError as exc:
+            raise UnavailableError(f"cannot resolve {host!r}: timed out", retry_after=60) from exc
         except OSError as exc:
             raise UnavailableError(f"cannot resolve {host!r}: {exc}", retry_after=60) from exc
         if not addresses:
