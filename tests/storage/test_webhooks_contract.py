@@ -4,6 +4,7 @@ each other and expire, attempts and outcomes, removal."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -186,3 +187,13 @@ async def test_claim_limit_and_order(store: Storage, clock: FakeClock) -> None:
     assert len(await store.webhooks.deliveries(hook.id, limit=2)) == 2
     with pytest.raises(InvalidInputError):
         await store.webhooks.deliveries(hook.id, limit=0)
+
+
+async def test_concurrent_claimers_never_share_a_delivery(store: Storage) -> None:
+    """Replicas claiming at once (SKIP LOCKED on PostgreSQL, the writer lock on SQLite)."""
+    await store.webhooks.create(_hook())
+    for n in range(24):
+        await store.webhooks.enqueue([OutboxEvent("debate.completed", {"n": n})])
+    batches = await asyncio.gather(*(store.outbox.claim(f"r{i}", 30, limit=5) for i in range(6)))
+    claimed = [c.id for batch in batches for c in batch]
+    assert len(claimed) == len(set(claimed)) == 24
