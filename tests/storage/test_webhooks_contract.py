@@ -105,6 +105,16 @@ async def test_terminal_status_writes_the_outbox_in_its_transaction(
     assert delivered.attempts == 0
 
 
+async def test_a_debate_finished_twice_is_reported_once(store: Storage) -> None:
+    hook = await store.webhooks.create(_hook())
+    await store.debates.create(NewDebate("d1", "task"))
+    for _ in range(2):
+        await store.debates.update(
+            "d1", status="completed", document={}, outbox=[OutboxEvent("debate.completed", {})]
+        )
+    assert len(await store.webhooks.deliveries(hook.id)) == 1
+
+
 async def test_a_refused_outbox_leaves_the_status_unchanged(store: Storage) -> None:
     await store.webhooks.create(_hook())
     await store.debates.create(NewDebate("d1", "task"))

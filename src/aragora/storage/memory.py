@@ -189,7 +189,8 @@ class _MemoryDebates:
             updated_at=now,
             document=record.document if document is None else _json(dict(document)),
         )
-        enqueue(self._s.webhooks, outbox, now)  # first: it may refuse, and then nothing changes
+        if record.status != status:  # a debate finished twice is reported once
+            enqueue(self._s.webhooks, outbox, now)  # first: it may refuse, then nothing changes
         self._s.debates[debate_id] = updated
         job = self._s.jobs.get(debate_id)
         if status in TERMINAL_STATUSES and job is not None:

@@ -285,7 +285,9 @@ class DebateRepository(Protocol):
         the debate off the queue. In the same transaction, each of ``outbox`` is put in
         the webhook outbox for every webhook subscribed to it (see
         ``WebhookRepository.enqueue``), so what a debate's end reports is stored exactly
-        when the end is. :class:`NotFoundError` if it does not exist."""
+        when the end is; only when ``status`` differs from the stored one (a debate
+        finished again after a crash is not reported twice). :class:`NotFoundError` if it
+        does not exist."""
         ...
 
     async def counts(self) -> dict[str, int]:

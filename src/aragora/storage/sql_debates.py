@@ -150,7 +150,8 @@ class SqlDebateRepository:
                     .where(jobs.c.debate_id == debate_id)
                     .values(state="done", owner=None, lease_expires_at=None)
                 )
-            await insert_outbox(conn, outbox, now)
+            if previous != status:  # a debate finished twice is reported once
+                await insert_outbox(conn, outbox, now)
 
     async def counts(self) -> dict[str, int]:
         """See :meth:`DebateRepository.counts`."""
