@@ -27,7 +27,7 @@ from aragora.runtime.bus import EventBus, frame_of
 from aragora.runtime.document import debate_document
 from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
 from aragora.runtime.ratings import rate_debate, rating_keys
-from aragora.runtime.requests import DebateRequest
+from aragora.runtime.requests import DebateRequest, is_evaluation
 from aragora.runtime.webhook_payloads import outbox_events
 from aragora.storage.repository import (
     TERMINAL_STATUSES,
@@ -161,15 +161,16 @@ class DebateRunner:
                 warnings.extend(await check(record.id, events, end))
             return warnings
 
+        evaluation = is_evaluation(record.request)
         sink = _PublishingSink(
             FencedEventSink(storage.events, lease.epoch),
             self._bus,
             self._observers,
-            before_end=before_end,
+            before_end=None if evaluation else before_end,
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
         try:
-            return await self._drive(record, sink, engine, cancel)
+            return await self._drive(record, sink, engine, cancel, evaluation=evaluation)
         finally:
             sink.flush_tokens()
 
@@ -179,7 +180,12 @@ class DebateRunner:
         sink: _PublishingSink,
         engine: DebateEngine,
         cancel: asyncio.Event,
+        *,
+        evaluation: bool,
     ) -> str:
+        # An evaluation debate is judged on its panel alone and leaves nothing behind but
+        # its own record: no background from the knowledge base (answers would leak between
+        # questions), no end checks or finishers (receipts, knowledge ingest), no rating.
         storage = self._storage
         events = await storage.events.read(record.id, primary=True)
         state = fold(events)
@@ -191,7 +197,9 @@ class DebateRunner:
                 )
                 setup = None
                 if not state.started:
-                    context, references = await self._context(request)
+                    context, references = (
+                        (request.context, []) if evaluation else await self._context(request)
+                    )
                     setup = _setup(record.id, request, [p for p, _ in panel], context, references)
             except InvalidInputError as exc:
                 # A request valid when accepted can stop being so (a key removed, an
@@ -217,7 +225,7 @@ class DebateRunner:
                 count=len(violations),
                 violations=violations[:20],
             )
-        for finisher in self._finishers:
+        for finisher in () if evaluation else self._finishers:
             try:
                 extra = await finisher(record.id, events, document)
             except DatabaseUnavailableError:
@@ -229,9 +237,11 @@ class DebateRunner:
                 document.update(extra)
         # Ratings before the terminal status: once that is stored the job is done and the
         # lease ends, so nothing of the debate's own may still be running after it.
-        await self._rate(record.id, document)
+        if not evaluation:
+            await self._rate(record.id, document)
+        outbox = [] if evaluation else outbox_events(document)
         await storage.debates.update(
-            record.id, status=document["status"], document=document, outbox=outbox_events(document)
+            record.id, status=document["status"], document=document, outbox=outbox
         )
         return str(document["status"])
 
@@ -302,7 +312,7 @@ class DebateRunner:
             document["protocol"] = record.request.get("protocol")
         if status == "failed":
             document["error"] = document.get("error") or reason
-        outbox = outbox_events(document)
+        outbox = [] if is_evaluation(record.request) else outbox_events(document)
         await storage.debates.update(debate_id, status=status, document=document, outbox=outbox)
         self._bus.nudge(debate_id)  # streams waiting on the debate look at its status
 

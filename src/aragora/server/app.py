@@ -16,6 +16,7 @@ NUL bytes, security headers, last-resort 500), CORS when ``ARAGORA_CORS_ORIGINS`
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,13 +25,16 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.middleware.cors import CORSMiddleware
 
 from aragora import __version__, wiring
+from aragora.integrations.openai.panels import Panels
 from aragora.migrations.runner import ensure_schema
 from aragora.runtime.auth import Authenticator, ensure_admin_token
 from aragora.runtime.node import Node
 from aragora.server import docs, web, ws
 from aragora.server.errors import install_error_handlers
+from aragora.server.mcp import McpRoute, mcp_route
 from aragora.server.metrics import HttpMetrics, Metrics
 from aragora.server.middleware import RequestHygiene
+from aragora.server.openai_errors import OpenAIErrorShape
 from aragora.server.openapi import complete_openapi
 from aragora.server.ratelimit import Limit, open_limiter
 from aragora.server.routes import (
@@ -44,6 +48,7 @@ from aragora.server.routes import (
     webhooks,
 )
 from aragora.server.routes import metrics as metrics_routes
+from aragora.server.routes import openai as openai_routes
 from aragora.server.state import AppState
 from aragora.server.throttling import RateLimitMiddleware, Throttle
 from aragora.settings import Settings, load_settings
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     settings = settings or load_settings()
     state = AppState(settings=settings, metrics=Metrics())
     state.throttle = _throttle(settings)
+    mcp = McpRoute(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,6 +136,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
             state.node = running
             yield
         finally:
+            await mcp.endpoint.aclose()  # MCP calls in flight end before their node
             state.node = None
             try:
                 if owned:
@@ -151,6 +158,12 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.aragora = state
+    # Checked now, so a panel that cannot run stops the start with a message naming it.
+    setattr(
+        app.state,
+        openai_routes.PANELS_KEY,
+        Panels.from_settings(settings, created=int(time.time())),
+    )
     # Trailing-slash redirects are answered by the 404 handler, with a relative Location
     # (Starlette's own copies the Host header into it).
     app.router.redirect_slashes = False
@@ -169,6 +182,11 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     include_api(app, metrics_routes.router)
     flatten(app, metrics_routes.root)
     flatten(app, docs.router)
+    # The OpenAI-compatible routes: /v1 is canonical (documented), the others aliases.
+    flatten(app, openai_routes.router, prefix="/v1")
+    for prefix in (f"{API_PREFIX}/openai", f"{LEGACY_PREFIX}/openai"):
+        flatten(app, openai_routes.router, prefix=prefix, documented=False)
+    app.router.routes.append(mcp_route(mcp))  # /mcp: the MCP streamable HTTP transport
     web.mount(app)  # last: the UI answers only paths no other route takes
 
     app.add_middleware(RateLimitMiddleware, throttle=lambda: state.throttle)
@@ -184,6 +202,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     app.add_middleware(
         RequestHygiene, max_body_bytes=settings.max_body_bytes, path_limits=knowledge.BODY_LIMITS
     )
+    app.add_middleware(OpenAIErrorShape)  # outside every layer that may answer an error
     app.add_middleware(HttpMetrics, metrics=state.metrics)
     return app
 

@@ -707,6 +707,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask a panel (OpenAI-compatible chat completion)
+         * @description The last user message is put to the panel the model names; the answer is its
+         *     verdict (or says that no decision was reached), with the debate under ``aragora``.
+         */
+        post: operations["chat_completions_v1_chat_completions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The panels offered as models
+         * @description ``aragora/auto``, ``aragora/debate``, ``aragora/vote`` and the operator's panels
+         *     (``ARAGORA_PANELS``), each with its agents and mode under ``aragora``.
+         */
+        get: operations["list_models_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One panel offered as a model
+         * @description The model object of one panel (404 ``model_not_found`` for another name).
+         */
+        get: operations["get_model_v1_models__model__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -738,6 +800,101 @@ export interface components {
             id: string;
             /** Status */
             status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ChatChoice */
+        ChatChoice: {
+            /** Index */
+            index: number;
+            message: components["schemas"]["ChatMessageOut"];
+            /**
+             * Finish Reason
+             * @description `no_decision` when the debate ended without a decision (tie, no quorum, failed, cancelled): the content then says so and gives no verdict.
+             * @enum {string}
+             */
+            finish_reason: "stop" | "no_decision";
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChatCompletion
+         * @description ``chat.completion``; with ``stream: true`` the answer is instead a
+         *     ``text/event-stream`` of ``chat.completion.chunk`` objects (``data: {...}`` lines,
+         *     comment lines as keep-alives while the panel deliberates), ending ``data: [DONE]``.
+         */
+        ChatCompletion: {
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "chat.completion";
+            /** Created */
+            created: number;
+            /** Model */
+            model: string;
+            /** Choices */
+            choices: components["schemas"]["ChatChoice"][];
+            usage: components["schemas"]["Usage"];
+            aragora: components["schemas"]["DebateExtension"];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChatCompletionRequest
+         * @description A chat completion request; ``model`` names the panel (``aragora/auto``...). The last
+         *     user message is the task, the others its context. Sampling parameters are ignored.
+         */
+        ChatCompletionRequest: {
+            /**
+             * Model
+             * @example aragora/auto
+             */
+            model: string;
+            /** Messages */
+            messages: components["schemas"]["ChatMessageIn"][];
+            /**
+             * Stream
+             * @default false
+             */
+            stream: boolean | null;
+            stream_options?: components["schemas"]["StreamOptions"] | null;
+            /**
+             * N
+             * @description Only 1: a panel gives one verdict.
+             */
+            n?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChatMessageIn
+         * @description A message: ``content`` is text or a list of ``{"type": "text", "text"}`` parts.
+         */
+        ChatMessageIn: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "developer" | "user" | "assistant" | "tool" | "function";
+            /** Content */
+            content?: string | {
+                [key: string]: unknown;
+            }[] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ChatMessageOut */
+        ChatMessageOut: {
+            /**
+             * Role
+             * @constant
+             */
+            role: "assistant";
+            /** Content */
+            content: string;
         } & {
             [key: string]: unknown;
         };
@@ -948,6 +1105,45 @@ export interface components {
             error?: string | {
                 [key: string]: unknown;
             } | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * DebateExtension
+         * @description The debate behind the answer (field ``aragora`` of a completion and of its last
+         *     chunk).
+         */
+        DebateExtension: {
+            /** Debate Id */
+            debate_id: string;
+            /** Status */
+            status: string;
+            /** Decided */
+            decided: boolean;
+            /** Verdict */
+            verdict: string | null;
+            /** Confidence */
+            confidence: number | null;
+            /** Consensus Reached */
+            consensus_reached: boolean;
+            /** Outcome */
+            outcome: string | null;
+            /** Reason */
+            reason: string | null;
+            /** Dissent */
+            dissent: {
+                [key: string]: unknown;
+            }[];
+            /** Cost */
+            cost: {
+                [key: string]: unknown;
+            };
+            /** Receipt */
+            receipt: {
+                [key: string]: unknown;
+            } | null;
+            /** Url */
+            url: string;
         } & {
             [key: string]: unknown;
         };
@@ -1260,6 +1456,41 @@ export interface components {
          * @enum {string}
          */
         Mode: "single" | "vote" | "debate" | "auto";
+        /** ModelList */
+        ModelList: {
+            /**
+             * Object
+             * @constant
+             */
+            object: "list";
+            /** Data */
+            data: components["schemas"]["ModelObject"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ModelObject
+         * @description A panel offered as a model; ``aragora`` describes it (agents, mode, rounds).
+         */
+        ModelObject: {
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "model";
+            /** Created */
+            created: number;
+            /** Owned By */
+            owned_by: string;
+            /** Aragora */
+            aragora: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * NoteRequest
          * @description A note written by a person; ``links`` go from the note to existing items.
@@ -1278,6 +1509,30 @@ export interface components {
             confidence?: number | null;
             /** Links */
             links?: components["schemas"]["ItemLink"][];
+        };
+        /** OpenAIError */
+        OpenAIError: {
+            /** Message */
+            message: string;
+            /**
+             * Type
+             * @description invalid_request_error, authentication_error, permission_error, not_found_error, rate_limit_error or server_error.
+             */
+            type: string;
+            /** Param */
+            param?: string | null;
+            /**
+             * Code
+             * @description Aragora's machine code, e.g. model_not_found.
+             */
+            code: string | null;
+        };
+        /**
+         * OpenAIErrorBody
+         * @description OpenAI's error shape, used by every ``/v1/...`` answer that is an error.
+         */
+        OpenAIErrorBody: {
+            error: components["schemas"]["OpenAIError"];
         };
         /**
          * ReadinessBody
@@ -1341,6 +1596,16 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * StreamOptions
+         * @description ``include_usage``: a last chunk with ``usage`` and no choices.
+         */
+        StreamOptions: {
+            /** Include Usage */
+            include_usage?: boolean | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * TokenBody
          * @description An API token as listed: never its secret.
          */
@@ -1385,6 +1650,20 @@ export interface components {
              * @enum {string}
              */
             role: "admin" | "operator" | "viewer";
+        };
+        /**
+         * Usage
+         * @description Every token of the whole debate (all agents, all rounds).
+         */
+        Usage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
+        } & {
+            [key: string]: unknown;
         };
         /** ValidationError */
         ValidationError: {
@@ -4371,6 +4650,235 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    chat_completions_v1_chat_completions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatCompletion"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Invalid request (OpenAI's `invalid_request_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token (the client's api_key). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description No such model (code `model_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too many requests or debates; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+        };
+    };
+    list_models_v1_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description Missing or invalid bearer token (the client's api_key). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+        };
+    };
+    get_model_v1_models__model__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A model's id. */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelObject"];
+                };
+            };
+            /** @description Invalid input (the message names the first problem). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token (the client's api_key). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description No such model (code `model_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
                 };
             };
         };
