@@ -79,6 +79,10 @@ EXTRA_VARIABLES = frozenset(
         # past decisions within a token budget
         "ARAGORA_KNOWLEDGE_CONTEXT_TOKENS",
         "ARAGORA_KNOWLEDGE_RELEVANCE",
+        # issue 19: webhooks
+        "ARAGORA_WEBHOOK_ENDPOINTS",
+        "ARAGORA_WEBHOOK_MAX_ATTEMPTS",
+        "ARAGORA_WEBHOOK_TIMEOUT",
     }
 )
 

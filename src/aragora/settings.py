@@ -265,6 +265,24 @@ class Settings(BaseSettings):
     under one of them); comma-separated in the environment. The operator's own specs
     (environment, CLI) may name any endpoint."""
 
+    # --- webhooks ------------------------------------------------------------------------
+    webhook_endpoints: list[str] = Field(
+        default_factory=list, validation_alias="ARAGORA_WEBHOOK_ENDPOINTS"
+    )
+    """URL prefixes a webhook may target even on a loopback, private or link-local address
+    (comma-separated). Any other webhook must resolve to public addresses only."""
+
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, validation_alias="ARAGORA_WEBHOOK_MAX_ATTEMPTS"
+    )
+    """Tries of one delivery before it is marked failed (backoff from 10 s, doubling, with
+    jitter, at most an hour apart)."""
+
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, le=300, validation_alias="ARAGORA_WEBHOOK_TIMEOUT"
+    )
+    """Seconds one delivery attempt may take (connect and answer)."""
+
     # --- agent resilience: per-endpoint limits, queueing, reconnects ---------------------
     agent_limits: dict[str, tuple[int, float | None, int | None]] = Field(
         default_factory=dict, validation_alias="ARAGORA_AGENT_LIMITS"
@@ -436,14 +454,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"panel {name!r}: agent specs must not be blank")
         return value
 
-    @field_validator("agent_endpoints", mode="before")
+    @field_validator("agent_endpoints", "webhook_endpoints", mode="before")
     @classmethod
     def _split_endpoints(cls, value: object) -> object:
         if isinstance(value, str):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
 
-    @field_validator("agent_endpoints", mode="after")
+    @field_validator("agent_endpoints", "webhook_endpoints", mode="after")
     @classmethod
     def _http_endpoints(cls, value: list[str]) -> list[str]:
         for url in value:

@@ -10,7 +10,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from aragora.agents.calllog import CallLog, logs_calls
+from aragora.agents.egress import EgressGuard
 from aragora.agents.endpoints import canonical_endpoint
 from aragora.agents.providers import (
     DEFAULT_LIMITS,
@@ -35,11 +38,13 @@ from aragora.receipts.service import ReceiptService
 from aragora.receipts.signing import SigningKey, ensure_signing_key
 from aragora.runtime.bus import EventBus, LocalBus
 from aragora.runtime.health import HealthMonitor
-from aragora.runtime.node import Node
+from aragora.runtime.node import Background, Node
 from aragora.runtime.ports import ContextSource, EndCheck, Finisher
 from aragora.runtime.requests import RequestDefaults
 from aragora.runtime.runner import DebateRunner, EventObserver
 from aragora.runtime.service import DebateService
+from aragora.runtime.webhook_sender import DeliveryPolicy, OutcomeObserver, WebhookSender
+from aragora.runtime.webhooks import WebhookService
 from aragora.runtime.workers import WorkerPool
 from aragora.settings import Settings
 from aragora.storage.database import Database, PoolOptions
@@ -59,6 +64,8 @@ __all__ = [
     "build_receipts",
     "build_registry",
     "build_storage",
+    "build_webhook_sender",
+    "build_webhooks",
     "open_node",
     "provider_config",
 ]
@@ -263,6 +270,37 @@ def build_knowledge(storage: Storage) -> KnowledgeService:
     return KnowledgeService(storage.knowledge, storage.knowledge_index)
 
 
+def build_webhooks(settings: Settings, storage: Storage) -> WebhookService:
+    """Webhook registration on ``storage``, targets checked against
+    ``ARAGORA_WEBHOOK_ENDPOINTS`` and the public-address rule."""
+    return WebhookService(storage.webhooks, EgressGuard(settings.webhook_endpoints))
+
+
+def build_webhook_sender(
+    settings: Settings,
+    storage: Storage,
+    *,
+    owner: str,
+    observers: Sequence[OutcomeObserver] = (),
+    policy: DeliveryPolicy | None = None,
+) -> WebhookSender:
+    """The sender of the webhook outbox for one replica (``owner`` names its claims):
+    ``ARAGORA_WEBHOOK_MAX_ATTEMPTS`` tries of ``ARAGORA_WEBHOOK_TIMEOUT`` seconds each."""
+    if policy is None:
+        policy = DeliveryPolicy(
+            max_attempts=settings.webhook_max_attempts, timeout=settings.webhook_timeout
+        )
+    return WebhookSender(
+        outbox=storage.outbox,
+        # Proxy variables are ignored: a proxy would connect where the egress rule did not look.
+        client=httpx.AsyncClient(trust_env=False, follow_redirects=False),
+        guard=EgressGuard(settings.webhook_endpoints),
+        owner=owner,
+        policy=policy,
+        observers=observers,
+    )
+
+
 def build_storage(database: Database) -> Storage:
     """Every repository on ``database`` (check its schema first with
     ``aragora.migrations.runner.ensure_schema``)."""
@@ -370,13 +408,21 @@ async def open_node(
     claiming = storage
     if own_debates is not None:
         claiming = replace(storage, leases=_OwnLeases(storage.leases, own_debates))
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     workers = WorkerPool(
         storage=claiming,
         runner=runner,
-        owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        owner=owner,
         max_concurrent=settings.max_concurrent_debates,
         lease_ttl=settings.lease_ttl,
     )
+    webhook_observers: list[OutcomeObserver] = []
+    # A replica delivers the webhook outbox; an operator command's node does not.
+    senders: list[Background] = []
+    if own_debates is None:
+        senders.append(
+            build_webhook_sender(settings, storage, owner=owner, observers=webhook_observers)
+        )
     draining = _Flag()
     service = DebateService(
         storage=storage,
@@ -408,8 +454,11 @@ async def open_node(
         health_monitor=monitor,
         observers=observers,
         on_close=hub.aclose,
+        background=senders,
+        webhook_observers=webhook_observers,
     )
     node.receipts = receipts
+    node.webhooks = build_webhooks(settings, storage)
     node.knowledge = build_knowledge(storage)
     draining.source = node
     return node

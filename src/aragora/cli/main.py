@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "knowledge": ("aragora.cli.knowledge", "add_knowledge_command"),
     "mcp": ("aragora.cli.mcp", "add_mcp_command"),
     "eval": ("aragora.cli.evaluate", "add_eval_command"),
+    "webhooks": ("aragora.cli.webhooks", "add_webhooks_command"),
 }
 """Command name -> (module, function registering it on the sub-command parser)."""
 

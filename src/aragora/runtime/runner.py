@@ -28,6 +28,7 @@ from aragora.runtime.document import debate_document
 from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
 from aragora.runtime.ratings import rate_debate, rating_keys
 from aragora.runtime.requests import DebateRequest, is_evaluation
+from aragora.runtime.webhook_payloads import outbox_events
 from aragora.storage.repository import (
     TERMINAL_STATUSES,
     DebateRecord,
@@ -239,7 +240,10 @@ class DebateRunner:
         # lease ends, so nothing of the debate's own may still be running after it.
         if not evaluation:
             await self._rate(record.id, document)
-        await storage.debates.update(record.id, status=document["status"], document=document)
+        outbox = [] if evaluation else outbox_events(document)
+        await storage.debates.update(
+            record.id, status=document["status"], document=document, outbox=outbox
+        )
         return str(document["status"])
 
     async def _context(self, request: DebateRequest) -> tuple[str, list[dict[str, Any]]]:
@@ -309,7 +313,8 @@ class DebateRunner:
             document["protocol"] = record.request.get("protocol")
         if status == "failed":
             document["error"] = document.get("error") or reason
-        await storage.debates.update(debate_id, status=status, document=document)
+        outbox = [] if is_evaluation(record.request) else outbox_events(document)
+        await storage.debates.update(debate_id, status=status, document=document, outbox=outbox)
         self._bus.nudge(debate_id)  # streams waiting on the debate look at its status
 
     async def _rate(self, debate_id: str, document: Mapping[str, Any]) -> None:

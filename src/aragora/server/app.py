@@ -40,7 +40,16 @@ from aragora.server.middleware import RequestHygiene
 from aragora.server.openai_errors import OpenAIErrorShape
 from aragora.server.openapi import complete_openapi
 from aragora.server.ratelimit import Limit, open_limiter
-from aragora.server.routes import admin, agents, console, debates, health, knowledge, receipts
+from aragora.server.routes import (
+    admin,
+    agents,
+    console,
+    debates,
+    health,
+    knowledge,
+    receipts,
+    webhooks,
+)
 from aragora.server.routes import metrics as metrics_routes
 from aragora.server.routes import openai as openai_routes
 from aragora.server.state import AppState
@@ -143,6 +152,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
                 running.tokens, admin_token.secret if admin_token else None
             )
             running.observe(state.metrics.observe_event)
+            running.observe_webhooks(state.metrics.observe_webhook)
             if owned:
                 running.start()
             state.node = running
@@ -189,6 +199,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         include_api(app, router)
     include_api(app, receipts.router)
     include_api(app, console.router)  # the web console's tokens and maintenance notice
+    include_api(app, webhooks.router)
     flatten(app, receipts.root, documented=True)  # /api/v2/receipts/..., /.well-known/...
     include_api(app, metrics_routes.router)
     flatten(app, metrics_routes.root)

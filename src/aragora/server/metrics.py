@@ -127,10 +127,23 @@ class Metrics:
         self.websocket_connections = Gauge(
             "aragora_websocket_connections", "Open WebSocket connections.", registry=r
         )
+        self.webhook_deliveries = Counter(
+            "aragora_webhook_deliveries",
+            "Webhook delivery attempts made by this process, by outcome "
+            "(delivered, retry: failed and due again, failed: given up).",
+            ("outcome",),
+            registry=r,
+        )
         for outcome in sorted(_OUTCOMES):  # every outcome's series exists from the start
             self.debates.labels(outcome)
+        for outcome in ("delivered", "failed", "retry"):
+            self.webhook_deliveries.labels(outcome)
         self._http_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._panels: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+    def observe_webhook(self, outcome: str) -> None:
+        """Count one webhook delivery attempt by its outcome."""
+        self.webhook_deliveries.labels(outcome).inc()
 
     # --- HTTP -----------------------------------------------------------------------------
     def record_http(

@@ -37,22 +37,46 @@ from aragora.debate.model import (
 )
 from aragora.errors import InvalidInputError
 from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeRepository
+from aragora.storage.webhook_repository import (
+    WEBHOOK_EVENTS,
+    WEBHOOK_FORMATS,
+    ClaimedDelivery,
+    Delivery,
+    DeliveryAttempt,
+    NewWebhook,
+    OutboxEvent,
+    OutboxRepository,
+    Outcome,
+    Webhook,
+    WebhookRepository,
+    check_new_webhook,
+    new_webhook_id,
+)
 
 __all__ = [
     "DEBATE_STATUSES",
     "MAX_TOKEN_NAME",
     "ROLES",
     "TERMINAL_STATUSES",
+    "WEBHOOK_EVENTS",
+    "WEBHOOK_FORMATS",
     "ApiToken",
+    "ClaimedDelivery",
     "DebatePage",
     "DebateRecord",
     "DebateRepository",
+    "Delivery",
+    "DeliveryAttempt",
     "EventRepository",
     "FencedEventSink",
     "Lease",
     "LeaseRepository",
     "NewDebate",
     "NewReceipt",
+    "NewWebhook",
+    "OutboxEvent",
+    "OutboxRepository",
+    "Outcome",
     "Rating",
     "RatingKey",
     "RatingRepository",
@@ -61,8 +85,11 @@ __all__ = [
     "Storage",
     "StoredReceipt",
     "TokenRepository",
+    "Webhook",
+    "WebhookRepository",
     "check_event",
     "check_new_debate",
+    "check_new_webhook",
     "check_page",
     "check_rating",
     "check_role",
@@ -70,6 +97,7 @@ __all__ = [
     "check_token_name",
     "hash_secret",
     "new_token_id",
+    "new_webhook_id",
 ]
 
 DEBATE_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
@@ -246,10 +274,20 @@ class DebateRepository(Protocol):
         ...
 
     async def update(
-        self, debate_id: str, *, status: str, document: Mapping[str, Any] | None = None
+        self,
+        debate_id: str,
+        *,
+        status: str,
+        document: Mapping[str, Any] | None = None,
+        outbox: Sequence[OutboxEvent] = (),
     ) -> None:
         """Set the status and, if given, the cached document. A terminal status also takes
-        the debate off the queue. :class:`NotFoundError` if it does not exist."""
+        the debate off the queue. In the same transaction, each of ``outbox`` is put in
+        the webhook outbox for every webhook subscribed to it (see
+        ``WebhookRepository.enqueue``), so what a debate's end reports is stored exactly
+        when the end is; only when ``status`` differs from the stored one (a debate
+        finished again after a crash is not reported twice). :class:`NotFoundError` if it
+        does not exist."""
         ...
 
     async def counts(self) -> dict[str, int]:
@@ -401,6 +439,10 @@ class Storage:
     """The Knowledge Mound's items and links (see ``aragora.storage.knowledge_repository``)."""
     knowledge_index: KnowledgeIndex
     """Full-text search over the Knowledge Mound and its streaming scans."""
+    webhooks: WebhookRepository
+    """Registered webhooks and their deliveries (see ``aragora.storage.webhook_repository``)."""
+    outbox: OutboxRepository
+    """The webhook senders' claims and attempts."""
     ping: Callable[[], Awaitable[None]]
     """Raises :class:`DatabaseUnavailableError` unless the primary answers."""
     close: Callable[[], Awaitable[None]]
