@@ -74,6 +74,15 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_RATE_LIMIT_LOOPBACK",
         "ARAGORA_LOG_LIBRARIES",
         "ARAGORA_ACCESS_LOG",
+        # the OpenAI-compatible API's named panels
+        "ARAGORA_PANELS",
+        # past decisions within a token budget
+        "ARAGORA_KNOWLEDGE_CONTEXT_TOKENS",
+        "ARAGORA_KNOWLEDGE_RELEVANCE",
+        # issue 19: webhooks
+        "ARAGORA_WEBHOOK_ENDPOINTS",
+        "ARAGORA_WEBHOOK_MAX_ATTEMPTS",
+        "ARAGORA_WEBHOOK_TIMEOUT",
     }
 )
 

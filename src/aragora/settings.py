@@ -18,6 +18,7 @@ never echoed in such messages.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -27,13 +28,13 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aragora.errors import ConfigurationError
 
-__all__ = ["LogFormat", "LogLevel", "Settings", "load_settings"]
+__all__ = ["LogFormat", "LogLevel", "PanelConfig", "Settings", "load_settings"]
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["json", "console"]
@@ -53,6 +54,25 @@ _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar(
 
 def _default_data_dir() -> Path:
     return Path.home() / ".aragora"
+
+
+_PANEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+BUILT_IN_PANELS = ("auto", "debate", "vote")
+"""The panels every server offers (``aragora/auto`` ...): the mode of that name, on
+``ARAGORA_DEFAULT_AGENTS``; ``ARAGORA_PANELS`` cannot redefine them."""
+
+
+class PanelConfig(BaseModel):
+    """One operator-named panel of ``ARAGORA_PANELS``: how its debates run. A field left
+    out takes the debate default (agents: ``ARAGORA_DEFAULT_AGENTS``, mode ``auto``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agents: list[str] | None = Field(default=None, min_length=1)
+    mode: Literal["auto", "debate", "vote", "single"] | None = None
+    rounds: int | None = Field(default=None, ge=1)
+    consensus: str | None = None
+    description: str | None = Field(default=None, max_length=500)
 
 
 class Settings(BaseSettings):
@@ -135,6 +155,12 @@ class Settings(BaseSettings):
         validation_alias="ARAGORA_DEFAULT_AGENTS",
     )
     """Agent specs for debates that name none (comma-separated in the environment)."""
+
+    panels: dict[str, PanelConfig] = Field(default_factory=dict, validation_alias="ARAGORA_PANELS")
+    """Named panels the OpenAI-compatible API offers as models ``aragora/NAME``: a JSON
+    object mapping each name to ``{"agents"?: [spec], "mode"?, "rounds"?, "consensus"?,
+    "description"?}``, e.g. ``{"review": {"agents": ["anthropic:claude-sonnet-4-5",
+    "openai:gpt-4o"], "mode": "debate", "rounds": 2}}``."""
 
     demo_delay: float = Field(default=0.5, ge=0, validation_alias="ARAGORA_DEMO_DELAY")
     """Seconds a ``demo`` agent takes per answer, so a demo can be watched."""
@@ -239,6 +265,24 @@ class Settings(BaseSettings):
     under one of them); comma-separated in the environment. The operator's own specs
     (environment, CLI) may name any endpoint."""
 
+    # --- webhooks ------------------------------------------------------------------------
+    webhook_endpoints: list[str] = Field(
+        default_factory=list, validation_alias="ARAGORA_WEBHOOK_ENDPOINTS"
+    )
+    """URL prefixes a webhook may target even on a loopback, private or link-local address
+    (comma-separated). Any other webhook must resolve to public addresses only."""
+
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, validation_alias="ARAGORA_WEBHOOK_MAX_ATTEMPTS"
+    )
+    """Tries of one delivery before it is marked failed (backoff from 10 s, doubling, with
+    jitter, at most an hour apart)."""
+
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, le=300, validation_alias="ARAGORA_WEBHOOK_TIMEOUT"
+    )
+    """Seconds one delivery attempt may take (connect and answer)."""
+
     # --- agent resilience: per-endpoint limits, queueing, reconnects ---------------------
     agent_limits: dict[str, tuple[int, float | None, int | None]] = Field(
         default_factory=dict, validation_alias="ARAGORA_AGENT_LIMITS"
@@ -306,6 +350,18 @@ class Settings(BaseSettings):
     """Whether clients on a loopback address are rate limited too (a reverse proxy on the
     same machine is one such client)."""
 
+    # --- knowledge: past decisions shown to new debates ----------------------------------
+    knowledge_context_tokens: int = Field(
+        default=800, ge=0, validation_alias="ARAGORA_KNOWLEDGE_CONTEXT_TOKENS"
+    )
+    """Most tokens of past decisions added to a debate's context (each prompt carries
+    them); ``0`` shows none."""
+
+    knowledge_relevance: float = Field(
+        default=0.3, ge=0, le=1, validation_alias="ARAGORA_KNOWLEDGE_RELEVANCE"
+    )
+    """Least similarity (0..1, words of the questions) for a past decision to be shown."""
+
     # --- sources --------------------------------------------------------------------------
     @classmethod
     def settings_customise_sources(
@@ -352,16 +408,60 @@ class Settings(BaseSettings):
             raise ValueError("must name at least one agent spec")
         if not all(specs):
             raise ValueError("agent specs must not be blank")
+        simulated = [spec for spec in specs if spec.partition(":")[0].strip().lower() == "sim"]
+        if simulated:
+            # Simulated agents answer only evaluation questions; as defaults they would
+            # quietly answer every caller's debate with refusals.
+            raise ValueError(
+                f"must not name simulated agents ({', '.join(simulated)}); "
+                "use sim: specs in aragora eval or a request's agents"
+            )
         return specs
 
-    @field_validator("agent_endpoints", mode="before")
+    @field_validator("panels", mode="before")
+    @classmethod
+    def _panels_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be a JSON object of panels: {exc}") from None
+        if not isinstance(value, Mapping):
+            raise ValueError("must be a JSON object of panels")
+        panels = {}
+        for name, config in value.items():
+            try:
+                panels[name] = PanelConfig.model_validate(config)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise ValueError(
+                    f"panel {name!r}: {where + ': ' if where else ''}{first['msg']}"
+                ) from None
+        return panels
+
+    @field_validator("panels", mode="after")
+    @classmethod
+    def _panel_names(cls, value: dict[str, PanelConfig]) -> dict[str, PanelConfig]:
+        for name, panel in value.items():
+            if not _PANEL_NAME.fullmatch(name):
+                raise ValueError(
+                    f"panel name {name!r} must be 1-64 letters, digits, '.', '_' or '-'"
+                )
+            if name in BUILT_IN_PANELS:
+                raise ValueError(f"panel {name!r} is built in (aragora/{name}); pick another name")
+            if panel.agents is not None and not all(spec.strip() for spec in panel.agents):
+                raise ValueError(f"panel {name!r}: agent specs must not be blank")
+        return value
+
+    @field_validator("agent_endpoints", "webhook_endpoints", mode="before")
     @classmethod
     def _split_endpoints(cls, value: object) -> object:
         if isinstance(value, str):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
 
-    @field_validator("agent_endpoints", mode="after")
+    @field_validator("agent_endpoints", "webhook_endpoints", mode="after")
     @classmethod
     def _http_endpoints(cls, value: list[str]) -> list[str]:
         for url in value:

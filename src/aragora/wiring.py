@@ -10,10 +10,24 @@ from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aragora.agents.providers import KEY_VARIABLES, LimitPolicy, ProviderConfig, ProviderHub
+import httpx
+
+from aragora.agents.calllog import CallLog, logs_calls
+from aragora.agents.egress import EgressGuard
+from aragora.agents.endpoints import canonical_endpoint
+from aragora.agents.providers import (
+    DEFAULT_LIMITS,
+    KEY_VARIABLES,
+    LOCAL_LIMITS,
+    LimitPolicy,
+    ProviderConfig,
+    ProviderHub,
+)
 from aragora.agents.registry import AgentRegistry, default_registry
 from aragora.agents.resilience import RetryPolicy
+from aragora.agents.sim import AnswerKey
 from aragora.agents.status import agent_statuses
+from aragora.agents.tokens import estimate_text_tokens
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.engine import DebateEngine, TokenPublisher
 from aragora.debate.model import Participant
@@ -24,11 +38,13 @@ from aragora.receipts.service import ReceiptService
 from aragora.receipts.signing import SigningKey, ensure_signing_key
 from aragora.runtime.bus import EventBus, LocalBus
 from aragora.runtime.health import HealthMonitor
-from aragora.runtime.node import Node
+from aragora.runtime.node import Background, Node
 from aragora.runtime.ports import ContextSource, EndCheck, Finisher
 from aragora.runtime.requests import RequestDefaults
 from aragora.runtime.runner import DebateRunner, EventObserver
 from aragora.runtime.service import DebateService
+from aragora.runtime.webhook_sender import DeliveryPolicy, OutcomeObserver, WebhookSender
+from aragora.runtime.webhooks import WebhookService
 from aragora.runtime.workers import WorkerPool
 from aragora.settings import Settings
 from aragora.storage.database import Database, PoolOptions
@@ -48,6 +64,8 @@ __all__ = [
     "build_receipts",
     "build_registry",
     "build_storage",
+    "build_webhook_sender",
+    "build_webhooks",
     "open_node",
     "provider_config",
 ]
@@ -61,8 +79,9 @@ def provider_config(settings: Settings) -> ProviderConfig:
     not there is retried for ``ARAGORA_AGENT_CONNECT_RETRY``. With OpenRouter fallback on,
     the provider asked first gets half of the call's time before the call moves on, so the
     fallback still has time inside it. ``ARAGORA_AGENT_LIMITS`` sets the slots and start
-    rates per provider or endpoint URL, over the default of 16 in flight and 8 starts a
-    second in bursts of 16."""
+    rates per provider or endpoint URL (fixed ceilings for the adaptation), over each
+    provider's own defaults (``DEFAULT_LIMITS``); parts of an entry left out keep the
+    ``default`` entry's, else that provider's defaults."""
     keys = {
         provider: secret.get_secret_value()
         for provider in KEY_VARIABLES
@@ -70,7 +89,24 @@ def provider_config(settings: Settings) -> ProviderConfig:
     }
     fallback = settings.effective_openrouter_fallback
     overrides = dict(settings.agent_limits)
-    default = _limit_policy(LimitPolicy(), overrides.pop("default", None))
+    given = overrides.pop("default", None)
+    default = None if given is None else _limit_policy(LOCAL_LIMITS, given)
+    own_urls = {
+        canonical_endpoint(url): provider
+        for provider, url in (
+            ("anthropic", settings.anthropic_base_url),
+            ("openai", settings.openai_base_url),
+            ("openrouter", settings.openrouter_base_url),
+            ("gemini", settings.gemini_base_url),
+        )
+    }
+
+    def base(key: str) -> LimitPolicy:
+        if default is not None:
+            return default
+        provider = own_urls.get(canonical_endpoint(key), "") if "://" in key else key
+        return DEFAULT_LIMITS.get(provider, LOCAL_LIMITS)
+
     return ProviderConfig(
         api_keys=keys,
         anthropic_base_url=settings.anthropic_base_url,
@@ -86,7 +122,7 @@ def provider_config(settings: Settings) -> ProviderConfig:
         openrouter_models_file=settings.openrouter_models_file,
         retry=RetryPolicy(connect_retry=settings.agent_connect_retry),
         limits=default,
-        endpoint_limits={key: _limit_policy(default, parts) for key, parts in overrides.items()},
+        endpoint_limits={key: _limit_policy(base(key), parts) for key, parts in overrides.items()},
     )
 
 
@@ -94,14 +130,24 @@ def _limit_policy(
     base: LimitPolicy, parts: tuple[int, float | None, int | None] | None
 ) -> LimitPolicy:
     """``base`` with the parts of one ``ARAGORA_AGENT_LIMITS`` entry that were given
-    (a rate of 0 means no start-rate limit)."""
+    (a rate of 0 means no start-rate limit). A rate the entry gives is a fixed ceiling: the
+    operator's word, which a provider's stated limit may lower but never raise."""
     if parts is None:
         return base
     concurrency, rate, burst = parts
+    if rate is None:
+        return LimitPolicy(
+            max_concurrency=concurrency,
+            rate=base.rate,
+            burst=base.burst if burst is None else burst,
+            max_rate=base.max_rate,
+            fixed=base.fixed,
+        )
     return LimitPolicy(
         max_concurrency=concurrency,
-        rate=base.rate if rate is None else (rate or None),
+        rate=rate or None,
         burst=base.burst if burst is None else burst,
+        fixed=True,
     )
 
 
@@ -134,11 +180,16 @@ def _shared_rate_buckets(settings: Settings) -> RedisBuckets | None:
     return RedisBuckets(client, timeout=0.5, retry_interval=1.0)
 
 
-def build_registry(settings: Settings, hub: ProviderHub) -> AgentRegistry:
-    """Every provider: the offline ``demo`` agents and the network ones of ``hub``, with
-    the operator's allowed endpoints for untrusted specs."""
+def build_registry(
+    settings: Settings, hub: ProviderHub, *, answer_key: AnswerKey | None = None
+) -> AgentRegistry:
+    """Every provider: the offline ``demo`` and ``sim`` agents (``sim`` answering from
+    ``answer_key``, which only an evaluation supplies) and the network ones of ``hub``,
+    with the operator's allowed endpoints for untrusted specs."""
     registry = default_registry(
-        demo_delay=settings.demo_delay, allowed_endpoints=settings.agent_endpoints
+        demo_delay=settings.demo_delay,
+        allowed_endpoints=settings.agent_endpoints,
+        answer_key=answer_key,
     )
     hub.register(registry)
     return registry
@@ -219,6 +270,37 @@ def build_knowledge(storage: Storage) -> KnowledgeService:
     return KnowledgeService(storage.knowledge, storage.knowledge_index)
 
 
+def build_webhooks(settings: Settings, storage: Storage) -> WebhookService:
+    """Webhook registration on ``storage``, targets checked against
+    ``ARAGORA_WEBHOOK_ENDPOINTS`` and the public-address rule."""
+    return WebhookService(storage.webhooks, EgressGuard(settings.webhook_endpoints))
+
+
+def build_webhook_sender(
+    settings: Settings,
+    storage: Storage,
+    *,
+    owner: str,
+    observers: Sequence[OutcomeObserver] = (),
+    policy: DeliveryPolicy | None = None,
+) -> WebhookSender:
+    """The sender of the webhook outbox for one replica (``owner`` names its claims):
+    ``ARAGORA_WEBHOOK_MAX_ATTEMPTS`` tries of ``ARAGORA_WEBHOOK_TIMEOUT`` seconds each."""
+    if policy is None:
+        policy = DeliveryPolicy(
+            max_attempts=settings.webhook_max_attempts, timeout=settings.webhook_timeout
+        )
+    return WebhookSender(
+        outbox=storage.outbox,
+        # Proxy variables are ignored: a proxy would connect where the egress rule did not look.
+        client=httpx.AsyncClient(trust_env=False, follow_redirects=False),
+        guard=EgressGuard(settings.webhook_endpoints),
+        owner=owner,
+        policy=policy,
+        observers=observers,
+    )
+
+
 def build_storage(database: Database) -> Storage:
     """Every repository on ``database`` (check its schema first with
     ``aragora.migrations.runner.ensure_schema``)."""
@@ -234,6 +316,7 @@ async def open_node(
     end_checks: Sequence[EndCheck] = (),
     finishers: Sequence[Finisher] = (),
     own_debates: AbstractSet[str] | None = None,
+    answer_key: AnswerKey | None = None,
 ) -> Node:
     """This replica's runtime: database and storage, providers, bus, workers, service and
     health, built from ``settings``. Call ``node.start()`` to begin claiming debates and
@@ -251,7 +334,8 @@ async def open_node(
     ``aragora.migrations.runner.ensure_schema`` (wiring sits below migrations, so it cannot
     call it itself). ``storage`` replaces the database entirely (tests pass
     ``aragora.storage.memory.memory_storage()``). ``context_sources``, ``end_checks`` and
-    ``finishers`` run besides the built-in ones (see :mod:`aragora.runtime.ports`)."""
+    ``finishers`` run besides the built-in ones (see :mod:`aragora.runtime.ports`).
+    ``answer_key`` gives simulated (``sim``) agents the right answers (``aragora eval``)."""
     # First, so a bad key file fails the start before anything is opened.
     signing_key = ensure_signing_key(settings.receipt_signing_key_file, settings.data_dir)
     database: Database | None = None
@@ -265,7 +349,7 @@ async def open_node(
             raise
         storage = build_storage(database)
     hub = build_provider_hub(settings)
-    registry = build_registry(settings, hub)
+    registry = build_registry(settings, hub, answer_key=answer_key)
     bus: EventBus
     redis_health: Callable[[], Awaitable[str]] | None = None
     redis_bus: RedisBus | None = None
@@ -281,7 +365,10 @@ async def open_node(
     trust_all = own_debates is not None
 
     def panel(specs: Sequence[str], *, seed: int, trusted: bool) -> list[tuple[Participant, LLM]]:
-        return registry.build_panel(specs, seed=seed, trusted=trusted or trust_all)
+        built = registry.build_panel(specs, seed=seed, trusted=trusted or trust_all)
+        if logs_calls():  # agent_request lines at DEBUG
+            return [(who, CallLog(llm, agent=who.name)) for who, llm in built]
+        return built
 
     def engine(*, sink: EventSink, publish_token: TokenPublisher | None) -> DebateEngine:
         return build_engine(settings, sink=sink, publish_token=publish_token)
@@ -297,7 +384,14 @@ async def open_node(
     checks: list[EndCheck] = [*end_checks]
     # The Knowledge Mound: past decisions as background, a warning when a verdict
     # contradicts one on the same question, and every finished debate ingested.
-    sources.append(PastDecisions(storage.knowledge_index))
+    sources.append(
+        PastDecisions(
+            storage.knowledge_index,
+            floor=settings.knowledge_relevance,
+            budget_tokens=settings.knowledge_context_tokens,
+            count_tokens=estimate_text_tokens,
+        )
+    )
     checks.append(ConflictCheck(storage.knowledge_index))
     receipts = build_receipts(settings, storage, key=signing_key)
     finishing: list[Finisher] = [receipts.finish, *finishers]
@@ -315,10 +409,11 @@ async def open_node(
     claiming = storage
     if own_debates is not None:
         claiming = replace(storage, leases=_OwnLeases(storage.leases, own_debates))
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     workers = WorkerPool(
         storage=claiming,
         runner=runner,
-        owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        owner=owner,
         max_concurrent=settings.max_concurrent_debates,
         lease_ttl=settings.lease_ttl,
     )
@@ -327,6 +422,13 @@ async def open_node(
         # Debates queued on any replica wake this one's workers at once.
         redis_bus.on_queued(workers.wake)
         announce_queued = redis_bus.announce_queued
+    webhook_observers: list[OutcomeObserver] = []
+    # A replica delivers the webhook outbox; an operator command's node does not.
+    senders: list[Background] = []
+    if own_debates is None:
+        senders.append(
+            build_webhook_sender(settings, storage, owner=owner, observers=webhook_observers)
+        )
     draining = _Flag()
     service = DebateService(
         storage=storage,
@@ -359,8 +461,11 @@ async def open_node(
         health_monitor=monitor,
         observers=observers,
         on_close=hub.aclose,
+        background=senders,
+        webhook_observers=webhook_observers,
     )
     node.receipts = receipts
+    node.webhooks = build_webhooks(settings, storage)
     node.knowledge = build_knowledge(storage)
     draining.source = node
     return node

@@ -179,9 +179,9 @@ async def test_limits_come_from_the_setting_per_provider_and_per_url() -> None:
             "ollama:llama3.2",
         ):
             hub.build(AgentSpec.parse(spec))
+        rates = {url: getattr(bucket, "rate", None) for (url, _), bucket in hub.rates().items()}
         limits = {
-            url: (limit.max_concurrency, getattr(limit.bucket, "_rate", None))
-            for url, limit in hub.limits().items()
+            url: (limit.max_concurrency, rates.get(url)) for url, limit in hub.limits().items()
         }
     assert limits == {
         "http://127.0.0.1:8081/v1": (1, 2.0),  # the URL's concurrency, the default's rate

@@ -153,7 +153,7 @@ def test_providers_are_plugins() -> None:
 
     registry = default_registry()
     registry.register("acme", acme)
-    assert registry.providers == ("acme", "demo")
+    assert registry.providers == ("acme", "demo", "sim")
     panel = registry.build_panel(["acme:large", "acme:large#b", "demo"], seed=10)
     assert [p for p, _ in panel] == [
         Participant("acme:large", "acme:large", "acme", "large"),

@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from aragora import wiring
 from aragora.agents.limits import StartBucket, TokenBucket
 from aragora.agents.providers import LimitPolicy, ProviderConfig, ProviderHub
+from aragora.agents.rate_signal import RateSignal
 from aragora.agents.shared_limits import RedisBuckets, RedisTokenBucket, bucket_key
 from aragora.debate.model import AgentSpec
 from aragora.settings import Settings
@@ -257,12 +258,22 @@ class RecordingSource:
     """A bucket source that hands out local buckets and records what it was asked."""
 
     def __init__(self) -> None:
-        self.asked: list[tuple[str, str, float, int]] = []
+        self.asked: list[tuple[str, str, str, float, int]] = []
         self.closed = False
 
-    def bucket(self, provider: str, endpoint: str, rate: float, burst: int) -> TokenBucket:
-        self.asked.append((provider, endpoint, rate, burst))
-        return TokenBucket(rate, burst)
+    def bucket(
+        self,
+        provider: str,
+        endpoint: str,
+        rate: float,
+        burst: int,
+        *,
+        model: str = "",
+        max_rate: float | None = None,
+        fixed: bool = False,
+    ) -> TokenBucket:
+        self.asked.append((provider, endpoint, model, rate, burst))
+        return TokenBucket(rate, burst, max_rate=max_rate, fixed=fixed)
 
     async def aclose(self) -> None:
         self.closed = True
@@ -273,12 +284,14 @@ async def test_the_hub_takes_start_buckets_from_its_source_and_closes_it() -> No
     config = ProviderConfig(api_keys={"openai": "sk-test"}, limits=LimitPolicy(rate=3.0, burst=7))
     async with ProviderHub(config, buckets=source) as hub:
         hub.build(AgentSpec.parse("openai:gpt-4o"))
-        hub.build(AgentSpec.parse("openai:gpt-4o-mini"))  # same endpoint, same bucket
+        hub.build(AgentSpec.parse("openai:gpt-4o#again"))  # same endpoint and model
+        hub.build(AgentSpec.parse("openai:gpt-4o-mini"))  # a model of its own
         hub.build(AgentSpec.parse("openai-compatible:m@http://127.0.0.1:9/v1"))
-        hub.build(AgentSpec.parse("openai-compatible:n@HTTP://127.0.0.1:9/v1/"))  # the same
+        hub.build(AgentSpec.parse("openai-compatible:m@HTTP://127.0.0.1:9/v1/"))  # the same
     assert source.asked == [
-        ("openai", "https://api.openai.com/v1", 3.0, 7),
-        ("openai-compatible", "http://127.0.0.1:9/v1", 3.0, 7),
+        ("openai", "https://api.openai.com/v1", "gpt-4o", 3.0, 7),
+        ("openai", "https://api.openai.com/v1", "gpt-4o-mini", 3.0, 7),
+        ("openai-compatible", "http://127.0.0.1:9/v1", "m", 3.0, 7),
     ]
     assert source.closed
 
@@ -290,5 +303,76 @@ async def test_the_composition_root_shares_start_rates_only_with_redis(
     settings = Settings(ARAGORA_REDIS_URL=redis_url, OPENAI_API_KEY="sk-test")
     async with wiring.build_provider_hub(settings) as hub:
         hub.build(AgentSpec.parse("openai:gpt-4o"))
-        [limit] = hub.limits().values()
-        assert isinstance(limit.bucket, kind)
+        [bucket] = hub.rates().values()
+        assert isinstance(bucket, kind)
+
+
+# -- adaptation shared by the replicas -----------------------------------------------------
+
+
+async def test_a_429_met_by_one_replica_slows_and_pauses_the_other(prefix: str) -> None:
+    one, other = connect(), connect()  # two replicas, two connections
+    try:
+        source_a = RedisBuckets(one, prefix=prefix)
+        source_b = RedisBuckets(other, prefix=prefix)
+        a = source_a.bucket("openai", "https://x/v1", 8.0, 16, model="gpt-4o")
+        b = source_b.bucket("openai", "https://x/v1", 8.0, 16, model="gpt-4o")
+        mini = source_b.bucket("openai", "https://x/v1", 8.0, 16, model="gpt-4o-mini")
+        assert await b.attempt() == 0.0
+
+        await a.learn(RateSignal(limited=True, retry_after=0.4))
+        assert a.rate == 4.0  # the shared rate, halved
+        wait = await b.attempt()  # the other replica meets the pause Redis keeps
+        assert 0.3 < wait <= 0.4
+        assert b.rate == 4.0  # and learns the halved rate from the reply
+        assert await mini.attempt() == 0.0  # another model has limits of its own
+
+        # The provider states its limit on an answer: one replica learns it for all.
+        await asyncio.sleep(1.0)  # past the cut's hold
+        await a.learn(RateSignal(answered=True, limit_per_minute=6000, remaining=5999))
+        assert (a.rate, a.ceiling) == (5.0, 100.0)
+        assert 0 < await client_ttl(one, a.key) <= 61_000  # an adapted bucket lives a minute
+        await asyncio.sleep(0.45)
+        assert await b.attempt() == 0.0
+        assert (b.rate, b.ceiling) == (5.0, 100.0)
+    finally:
+        await one.aclose()
+        await other.aclose()
+
+
+async def client_ttl(client: Redis, key: str) -> int:
+    return int(await client.pttl(key))
+
+
+async def test_the_script_adapts_as_the_local_bucket_does(client: Redis, prefix: str) -> None:
+    shared = RedisTokenBucket(client, prefix + "same", 2.0, 4, max_rate=10.0)
+    local = TokenBucket(2.0, 4, max_rate=10.0)
+    signals = [
+        *([RateSignal(answered=True)] * 3),  # slow start: 4, 8, 10
+        RateSignal(limited=True, retry_after=0.0),  # 5
+        RateSignal(limited=True),  # same wave: no second cut
+        RateSignal(answered=True, limit_per_minute=120),  # held, but the ceiling drops to 2
+    ]
+    for signal in signals:
+        await shared.learn(signal)
+        await local.learn(signal)
+        assert shared.rate == pytest.approx(local.rate, abs=1e-3)
+    assert (shared.rate, shared.ceiling) == (2.0, 2.0)
+    assert local.state.ceiling == 2.0
+    fixed = RedisTokenBucket(client, prefix + "fixed", 4.0, 4, fixed=True)
+    await fixed.learn(RateSignal(answered=True, limit_per_minute=6000))
+    assert (fixed.rate, fixed.ceiling) == (4.0, 4.0)  # the operator's ceiling holds
+
+
+async def test_learning_while_redis_is_down_stays_local(caplog: pytest.LogCaptureFixture) -> None:
+    client = connect(f"redis://127.0.0.1:{closed_port()}/0")
+    bucket = RedisTokenBucket(client, "aragora:test:down", 8.0, 16, retry_interval=60.0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="aragora.agents"):
+            await bucket.learn(RateSignal(limited=True, retry_after=0.0))
+            await bucket.learn(RateSignal(limited=True, retry_after=0.0))
+    finally:
+        await client.aclose()
+    assert not bucket.shared
+    assert len(records(caplog, "rate_limit_fallback")) == 1
+    assert bucket.rate == 4.0  # the local fallback learned it

@@ -208,7 +208,7 @@ def test_a_debate_left_by_a_dead_worker_shows_it_awaits_resumption(
 
 def test_version_loads_no_database_or_http_stack() -> None:
     # Issue 13 item 9: `aragora --version` took seconds importing the server up front.
-    heavy = ("sqlalchemy", "fastapi", "uvicorn", "httpx", "starlette", "alembic", "redis")
+    heavy = ("sqlalchemy", "fastapi", "uvicorn", "httpx", "starlette", "alembic", "redis", "mcp")
     code = (
         "import sys\n"
         "from aragora.cli.main import main\n"

@@ -358,3 +358,21 @@ def test_log_lines_go_around_the_live_lines() -> None:
     assert out.getvalue().endswith(
         "  … alpha answering: thinking\n\x1b[1F\x1b[J  … alpha answering: thinking\n"
     )
+
+
+def test_the_summary_shows_time_queued_in_limits_and_what_past_decisions_cost() -> None:
+    document = {
+        "status": "completed",
+        "final_answer": "4",
+        "consensus_reached": True,
+        "cost": {"tokens": 10, "input_tokens": 8, "output_tokens": 2, "usd": 0.0},
+        "queued_ms": 1250.0,
+        "references": [{"id": "dec-1", "tokens": 40}],
+        "knowledge_tokens": 40,
+    }
+    lines = summary(document).splitlines()
+    assert "  waited 1.25 s in all in provider limits before calls were sent" in "\n".join(lines)
+    assert "  past decisions in the context: 1 item, 40 tokens in every prompt" in lines
+    quiet = summary({**document, "queued_ms": 0.4, "references": [], "knowledge_tokens": 0})
+    assert "provider limits" not in quiet
+    assert "past decisions" not in quiet

@@ -13,6 +13,7 @@ from aragora.knowledge.retrieval import (
     ConflictCheck,
     PastDecisions,
     relevant_decisions,
+    rough_tokens,
     search_queries,
 )
 from aragora.storage.knowledge_repository import KnowledgeItem
@@ -72,9 +73,11 @@ async def test_the_top_relevant_decisions_come_with_their_ids() -> None:
     assert lines[1].startswith(f"- [dec-a] {QUESTION} -> PostgreSQL (decided 2026-01-20")
     assert "confidence 0.75" in lines[1]
     assert [r["id"] for r in references] == ["dec-a", "dec-b"]  # dec-c: below the floor
-    assert set(references[0]) == {"id", "kind", "title", "score", "debate_id"}
+    assert set(references[0]) == {"id", "kind", "title", "score", "debate_id", "tokens"}
     assert references[0]["debate_id"] == "a"
-    assert 0.25 <= references[1]["score"] < references[0]["score"] <= 1.0
+    assert 0.3 <= references[1]["score"] < references[0]["score"] <= 1.0
+    # what each costs every prompt, the heading on the first: the whole block, no more
+    assert sum(r["tokens"] for r in references) == rough_tokens(text)
 
 
 async def test_at_most_three_and_nothing_when_nothing_is_relevant() -> None:

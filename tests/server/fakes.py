@@ -73,6 +73,7 @@ class FakeNode:
         self.tokens = memory_storage(now=lambda: datetime.now(UTC)).tokens
         self.draining = False
         self.observers: list[Callable[[Event], None]] = []
+        self.webhook_observers: list[Callable[[str], None]] = []
 
     async def health(self) -> HealthReport:
         return self.report
@@ -82,3 +83,6 @@ class FakeNode:
 
     def observe(self, callback: Callable[[Event], None]) -> None:
         self.observers.append(callback)
+
+    def observe_webhooks(self, callback: Callable[[str], None]) -> None:
+        self.webhook_observers.append(callback)

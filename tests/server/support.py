@@ -66,7 +66,13 @@ async def running_app(
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with its lifespan run, and a loopback client."""
     app = create_app(settings, node=node)
-    async with LifespanManager(app), client_for(app) as client:
+    # asgi-lifespan's 5 s default is too short on a loaded 2-core CI box: a shutdown that
+    # drains workers and closes Redis and the database pool then fails the test and leaks
+    # its sockets into the next one.
+    async with (
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+        client_for(app) as client,
+    ):
         yield app, client
 
 

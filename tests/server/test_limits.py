@@ -17,7 +17,8 @@ from websockets.asyncio.client import connect
 
 from aragora import wiring
 from aragora.server.app import create_app
-from aragora.server.ratelimit import Limit, LocalLimiter, RedisLimiter
+from aragora.server.ratelimit import Limit, LocalLimiter
+from aragora.server.redis_limiter import RedisLimiter
 from aragora.storage.memory import memory_storage
 
 from .support import (

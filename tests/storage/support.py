@@ -29,7 +29,8 @@ from aragora.storage.repository import FencedEventSink, NewDebate, Storage
 PG_SERVER = os.environ.get("ARAGORA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 TABLES = (
     "debates, debate_events, jobs, api_tokens, settings, agent_ratings, receipts, "
-    "knowledge_items, knowledge_links, rated_debates"
+    "knowledge_items, knowledge_links, rated_debates, webhooks, webhook_deliveries, "
+    "webhook_attempts"
 )
 FAST = PoolOptions(pool_size=4, max_overflow=4, pool_timeout=5, connect_timeout=3)
 

@@ -4,8 +4,10 @@ A subclass says how to phrase a request (:meth:`HTTPAdapter.request_body`) and h
 its stream (:meth:`HTTPAdapter.read_stream`); this class sends it over the provider's pooled
 client, turns a failed response or transport error into a classified
 :class:`~aragora.errors.ProviderError` (with the API key scrubbed from its message), and
-logs ``agent_response_time`` for every call, ``rate_limit`` for every 429 and ``timeout``
-for every stalled or timed-out call.
+logs ``agent_response_time`` for every call (with ``queued_ms``, the time the call waited in
+our own limits before it was sent), ``rate_limit`` for every 429 and ``timeout`` for every
+stalled or timed-out call. Every response's status and headers go to ``on_response`` when
+given (the endpoint's limiter learns the provider's limits from them) before its body is read.
 
 How a stream ends decides what the call returns, the same way for every wire format:
 
@@ -35,7 +37,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,15 +52,19 @@ from aragora.agents.http import (
     error_from_response,
     sse_events,
 )
+from aragora.agents.limits import CALL_QUEUED
 from aragora.agents.pricing import PriceTable
 from aragora.agents.tokens import estimate_prompt_tokens, estimate_text_tokens
 from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage
 from aragora.errors import ProviderError
 from aragora.logs import log_event
 
-__all__ = ["Finish", "HTTPAdapter", "StreamResult"]
+__all__ = ["Finish", "HTTPAdapter", "ResponseHook", "StreamResult"]
 
 log = logging.getLogger("aragora.agents")
+
+ResponseHook = Callable[[int, Mapping[str, str]], Awaitable[None]]
+"""Receives each response's status and headers as soon as they arrive."""
 
 
 class Finish(enum.Enum):
@@ -103,8 +109,10 @@ class HTTPAdapter(ABC):
         prices: PriceTable,
         quirks: ModelQuirks | None = None,
         secrets: Sequence[str] = (),
+        on_response: ResponseHook | None = None,
     ) -> None:
         self._provider = provider
+        self._on_response = on_response
         self._model = model
         self._client = client
         self._prices = prices
@@ -161,6 +169,7 @@ class HTTPAdapter(ABC):
                 model=self._model,
                 agent=request.metadata.get("agent", ""),
                 seconds=round(time.perf_counter() - started, 4),
+                queued_ms=round(CALL_QUEUED.get() * 1000, 1),
                 tokens=tokens,
                 outcome=outcome,
             )
@@ -176,6 +185,8 @@ class HTTPAdapter(ABC):
                     "POST", self.url(), json=body, headers=self.request_headers()
                 ) as response,
             ):
+                if self._on_response is not None:
+                    await self._on_response(response.status_code, response.headers)
                 if response.status_code != 200:
                     raise self._failed(response, await response.aread())
                 lines = response.aiter_lines()

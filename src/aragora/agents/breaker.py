@@ -21,6 +21,7 @@ model name served by two servers has two breakers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -29,6 +30,7 @@ from aragora.agents.http import Kind
 from aragora.agents.wrapper import Wrapper
 from aragora.debate.ports import LLM, Completion, CompletionRequest, TokenCallback
 from aragora.errors import ProviderError
+from aragora.logs import log_event
 
 __all__ = [
     "TRIPPING_KINDS",
@@ -38,6 +40,8 @@ __all__ = [
     "CircuitBreaker",
     "Health",
 ]
+
+_log = logging.getLogger("aragora.agents")
 
 TRIPPING_KINDS = frozenset(
     {
@@ -147,6 +151,8 @@ class CircuitBreaker:
 
     def success(self) -> None:
         """An admitted call succeeded: close."""
+        if self._opened_at is not None:
+            log_event(_log, "circuit_closed", breaker=self.name)
         self._failures = 0
         self._opened_at = None
         self._end_probe()
@@ -155,6 +161,16 @@ class CircuitBreaker:
         """An admitted call failed for a tripping reason: count it, maybe open."""
         self._failures += 1
         if self._probing or self._failures >= self._threshold:
+            if self._probing or self._opened_at is None:  # it opens (again), not stays open
+                log_event(
+                    _log,
+                    "circuit_open",
+                    logging.WARNING,
+                    breaker=self.name,
+                    failures=self._failures,
+                    probe=self._probing,
+                    reset_seconds=self._reset_timeout,
+                )
             self._opened_at = self._clock()
         self._end_probe()
 

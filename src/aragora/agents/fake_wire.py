@@ -305,9 +305,17 @@ def http_chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-async def send_stream_head(writer: asyncio.StreamWriter, *, body: bytes = b"") -> None:
-    """A 200 event-stream response head (and, at once, ``body``: ready-made chunks)."""
-    writer.write(_STREAM_HEAD + body)
+async def send_stream_head(
+    writer: asyncio.StreamWriter,
+    *,
+    body: bytes = b"",
+    headers: Iterable[tuple[str, str]] = (),
+) -> None:
+    """A 200 event-stream response head with extra ``headers`` (a provider's rate-limit
+    headers), and, at once, ``body``: ready-made chunks."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1")
+    head = _STREAM_HEAD[: -len(b"\r\n")] + extra + b"\r\n"
+    writer.write(head + body)
     await writer.drain()
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -90,6 +91,9 @@ class Answer:
     ``MAX_TOKENS``, ``content_filter``, ``SAFETY`` …); ``None``: the wire's normal stop."""
     usage: Literal["full", "prompt", "none"] = "full"
     """Which token counts the stream reports: both, only the prompt's, or none."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra response headers, e.g. the provider's rate-limit headers
+    (``x-ratelimit-remaining-requests``, ``anthropic-ratelimit-requests-reset`` …)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,8 @@ class FakeRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: Any
+    received_at: float = field(default_factory=time.monotonic)
+    """When the request's head and body had arrived (``time.monotonic``)."""
 
     @property
     def prompt(self) -> str:
@@ -405,9 +411,13 @@ class FakeProvider:
             events = answer_events(wire, model, behaviour, dialect)
             if not behaviour.delay and self.slots is None and self.ping_interval is None:
                 # all at once: one write, as a server with the whole answer ready would send it
-                await send_stream_head(writer, body=b"".join(map(http_chunk, [*events, b""])))
+                await send_stream_head(
+                    writer,
+                    body=b"".join(map(http_chunk, [*events, b""])),
+                    headers=behaviour.headers,
+                )
                 return True
-            return await self._generate(writer, events, behaviour.delay)
+            return await self._generate(writer, events, behaviour.delay, behaviour.headers)
         if isinstance(behaviour, CutOff):
             events = cut_off_events(wire, model, behaviour.text, dialect)
             marker = end_marker(wire)
@@ -450,13 +460,17 @@ class FakeProvider:
         return True
 
     async def _generate(
-        self, writer: asyncio.StreamWriter, events: list[bytes], delay: float
+        self,
+        writer: asyncio.StreamWriter,
+        events: list[bytes],
+        delay: float,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> bool:
         """Stream ``events`` as the model generates them: the head at once (as
         sse-starlette sends it), then a slot, then one event at a time; with ``interrupt``
         a waiting request ends the stream after the current event, as llama-cpp-python's
         ``get_event_publisher`` does."""
-        await send_stream_head(writer)
+        await send_stream_head(writer, headers=headers)
         pinging = asyncio.create_task(self._ping(writer)) if self.ping_interval else None
         try:
             async with self._slot():

@@ -50,7 +50,10 @@ __all__ = [
     "error_from_payload",
     "error_from_response",
     "make_client",
+    "parse_duration",
+    "parse_timestamp",
     "scrub",
+    "seconds_or_date",
     "sse_events",
 ]
 
@@ -305,7 +308,7 @@ def _error_fields(payload: Any) -> tuple[str, str, float | None]:
     delay = None
     for detail in error.get("details") or ():
         if isinstance(detail, Mapping) and "retryDelay" in detail:
-            delay = _duration(str(detail["retryDelay"]))
+            delay = parse_duration(str(detail["retryDelay"]))
         if isinstance(detail, Mapping) and detail.get("reason") == "API_KEY_INVALID":
             error_type = "API_KEY_INVALID"
     return str(error_type), message, delay
@@ -344,7 +347,7 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def _duration(text: str) -> float | None:
+def parse_duration(text: str) -> float | None:
     """``1s``, ``6m0s``, ``20ms``, ``37s``, ``1.5s`` (OpenAI, Gemini) in seconds."""
     text = text.strip()
     parts = _DURATION_PART.findall(text)
@@ -363,23 +366,24 @@ def _retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
             pass
     value = lowered.get("retry-after")
     if value is not None:
-        seconds = _seconds_or_date(value, now)
+        seconds = seconds_or_date(value, now)
         if seconds is not None:
             return seconds
     resets: list[float] = []
     for limit in ("requests", "tokens", "input-tokens", "output-tokens"):
         if lowered.get(f"anthropic-ratelimit-{limit}-remaining") == "0":
-            when = _timestamp(lowered.get(f"anthropic-ratelimit-{limit}-reset", ""))
+            when = parse_timestamp(lowered.get(f"anthropic-ratelimit-{limit}-reset", ""))
             if when is not None:
                 resets.append(max(0.0, (when - now).total_seconds()))
         if lowered.get(f"x-ratelimit-remaining-{limit}") == "0":
-            delay = _duration(lowered.get(f"x-ratelimit-reset-{limit}", ""))
+            delay = parse_duration(lowered.get(f"x-ratelimit-reset-{limit}", ""))
             if delay is not None:
                 resets.append(delay)
     return max(resets) if resets else None
 
 
-def _seconds_or_date(value: str, now: datetime) -> float | None:
+def seconds_or_date(value: str, now: datetime) -> float | None:
+    """A ``Retry-After`` value (seconds, or an HTTP date) as seconds from ``now``."""
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -393,7 +397,8 @@ def _seconds_or_date(value: str, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _timestamp(value: str) -> datetime | None:
+def parse_timestamp(value: str) -> datetime | None:
+    """An RFC 3339 time (Anthropic's ``anthropic-ratelimit-*-reset``), UTC if unzoned."""
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

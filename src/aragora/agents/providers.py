@@ -2,10 +2,11 @@
 
 A :class:`ProviderHub` belongs to one process (the server's lifespan, or one CLI run). It
 owns what agents of the same endpoint share: one connection pool per provider and endpoint,
-one :class:`~aragora.agents.limits.ProviderLimit` per endpoint URL (its slots and start rate
-from :class:`LimitPolicy`, per provider or per URL; the start rate from the hub's
-:class:`~aragora.agents.limits.BucketSource`: local, or shared by every replica through
-Redis), one circuit breaker per endpoint and model
+one :class:`~aragora.agents.limits.ProviderLimit` per endpoint URL (its slots from
+:class:`LimitPolicy`, per provider or per URL) and one start-rate bucket per endpoint and
+model (from the hub's :class:`~aragora.agents.limits.BucketSource`: local, or shared by
+every replica through Redis), both adapting to the rate-limit headers and 429s of every
+response (:mod:`aragora.agents.adaptive`), one circuit breaker per endpoint and model
 (:class:`~aragora.agents.breaker.BreakerBoard`, whose states are the agents' health), and
 each endpoint's last probe (:mod:`aragora.agents.probe`). An endpoint is its base URL in
 one spelling (:func:`~aragora.agents.endpoints.canonical_endpoint`): the spec's URL for
@@ -28,16 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from aragora.agents.adapter import ResponseHook
 from aragora.agents.anthropic import AnthropicLLM, anthropic_client
 from aragora.agents.breaker import Breaker, BreakerBoard, BreakerState, Health
 from aragora.agents.catalog import OpenRouterMap, QuirkBook
 from aragora.agents.endpoints import canonical_endpoint
 from aragora.agents.gemini import GeminiLLM, gemini_client
 from aragora.agents.http import ClientPool
-from aragora.agents.limits import BucketSource, LocalBuckets, ProviderLimit
+from aragora.agents.limits import BucketSource, LocalBuckets, ProviderLimit, StartBucket
 from aragora.agents.openai import OpenAIChatLLM, openai_client
 from aragora.agents.pricing import PriceTable
 from aragora.agents.probe import Probe, ProbeCache, probe_endpoint, probe_path
+from aragora.agents.rate_signal import read_rate_signal
 from aragora.agents.registry import AgentRegistry, ProviderFactory
 from aragora.agents.resilience import Dispatch, FallbackChain, RetryPolicy
 from aragora.debate.model import AgentSpec
@@ -45,8 +48,10 @@ from aragora.debate.ports import LLM
 from aragora.errors import InvalidAgentSpecError
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DEFAULT_MODELS",
     "KEY_VARIABLES",
+    "LOCAL_LIMITS",
     "NETWORK_PROVIDERS",
     "BreakerPolicy",
     "LimitPolicy",
@@ -80,15 +85,52 @@ _OPENROUTER_HEADERS = {"X-Title": "Aragora"}
 @dataclass(frozen=True, slots=True)
 class LimitPolicy:
     """Per-endpoint limits: calls in flight, and calls started per second (None: no rate
-    limit beyond the providers' own 429s) with bursts up to ``burst``."""
+    limit beyond the providers' own 429s) with bursts up to ``burst``.
+
+    Both adapt (:mod:`aragora.agents.adaptive`): the calls in flight between 1 and
+    ``max_concurrency``; the start rate, per model, up to ``max_rate`` (None: ``rate``) or
+    to the limit the provider states in its headers, unless ``fixed`` (an operator's
+    setting), which the provider's limit may lower but never raise."""
 
     max_concurrency: int = 16
     rate: float | None = 8.0
     burst: int = 16
+    max_rate: float | None = None
+    fixed: bool = False
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1 or self.burst < 1 or (self.rate is not None and self.rate < 0):
             raise ValueError("limits need max_concurrency >= 1, burst >= 1 and rate >= 0")
+        if self.max_rate is not None and (self.rate is None or self.max_rate < self.rate):
+            raise ValueError("max_rate needs a rate, and may not be below it")
+
+
+LOCAL_LIMITS = LimitPolicy(max_concurrency=256, rate=None, burst=16)
+"""A server of one's own (``ollama``, ``openai-compatible``): no start rate (nobody bills
+or throttles it per minute), and up to 256 calls in flight, the sequences vLLM batches by
+default (``--max-num-seqs``): such servers schedule and queue their own requests (Ollama
+queues up to 512, llama.cpp's server queues what its slots cannot take), so a lower cap
+here would only move their queue into ours. A one-slot server that interrupts streams is
+served one call at a time once it does, and a 429 halves the calls in flight."""
+
+DEFAULT_LIMITS: Mapping[str, LimitPolicy] = {
+    # Tier 1 allows gpt-4o 500 requests a minute (8.3/s); every response states the
+    # organisation's real limit (x-ratelimit-limit-requests), which the rate then rises to.
+    "openai": LimitPolicy(max_concurrency=64, rate=8.0, burst=16),
+    # Tier 1 allows 50 requests a minute (Tier 2: 1,000; Tier 4: 4,000); every response
+    # states the limit (anthropic-ratelimit-requests-limit), which the rate rises to.
+    "anthropic": LimitPolicy(max_concurrency=64, rate=0.8, burst=8),
+    # Tier 1 (billing on) allows Gemini 2.5 Pro 150 requests a minute and 2.5 Flash 1,000;
+    # Gemini states no limit in headers, so the rate probes up to Flash's while no 429 comes.
+    "gemini": LimitPolicy(max_concurrency=64, rate=2.5, burst=8, max_rate=16.0),
+    # OpenRouter does not limit paid models per minute beyond its DDoS protection (free
+    # ``:free`` variants: 20 a minute, which their 429s teach the limiter).
+    "openrouter": LimitPolicy(max_concurrency=64, rate=20.0, burst=20),
+    "ollama": LOCAL_LIMITS,
+    "openai-compatible": LOCAL_LIMITS,
+}
+"""Each provider's limits when ``ARAGORA_AGENT_LIMITS`` says nothing of it (see README,
+"Provider limits", for the published tier limits behind them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +166,9 @@ class ProviderConfig:
     call (None: only the hop's own failures move the call on)."""
     openrouter_models_file: Path | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    limits: LimitPolicy = field(default_factory=LimitPolicy)
-    """The limits of an endpoint that :attr:`endpoint_limits` does not name."""
+    limits: LimitPolicy | None = None
+    """The limits of an endpoint that :attr:`endpoint_limits` does not name (None: its
+    provider's :data:`DEFAULT_LIMITS`)."""
     endpoint_limits: Mapping[str, LimitPolicy] = field(default_factory=dict)
     """Limits by endpoint URL (any spelling of it) or by provider name; a URL wins."""
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
@@ -141,7 +184,12 @@ class ProviderConfig:
         for key, policy in self.endpoint_limits.items():
             if "://" in key and canonical_endpoint(key) == wanted:
                 return policy
-        return self.endpoint_limits.get(provider, self.limits)
+        named = self.endpoint_limits.get(provider)
+        if named is not None:
+            return named
+        if self.limits is not None:
+            return self.limits
+        return DEFAULT_LIMITS.get(provider, LOCAL_LIMITS)
 
 
 class ProviderHub:
@@ -178,6 +226,7 @@ class ProviderHub:
         self._clock = clock
         self._clients: dict[tuple[str, str], ClientPool] = {}
         self._limits: dict[str, ProviderLimit] = {}
+        self._rates: dict[tuple[str, str], StartBucket | None] = {}
         self._buckets = buckets if buckets is not None else LocalBuckets(clock=clock, sleep=sleep)
         self._secrets = tuple(key for key in config.api_keys.values() if key)
         self.probes = ProbeCache(ttl=config.probe_ttl, clock=clock)
@@ -232,6 +281,10 @@ class ProviderHub:
         """The request limit of each endpoint in use (by canonical URL), whose
         ``in_flight`` and ``waiting`` counts show the load and the queue."""
         return dict(self._limits)
+
+    def rates(self) -> dict[tuple[str, str], StartBucket]:
+        """The start-rate bucket of each (endpoint, model) in use that has a rate limit."""
+        return {key: bucket for key, bucket in self._rates.items() if bucket is not None}
 
     def health(self) -> Health:
         """The agents' health for the health endpoint, from the circuit breakers."""
@@ -305,10 +358,18 @@ class ProviderHub:
         config = self.config
         endpoint = self.endpoint(provider, base_url)
         limit = self._limit(provider, endpoint)
-        adapter = self._adapter(provider, model, base_url, limit.max_concurrency)
+        bucket = self._bucket(provider, endpoint, model)
+
+        async def learn(status: int, headers: Mapping[str, str]) -> None:
+            signal = read_rate_signal(status, headers)
+            if signal.says_anything:
+                await limit.learn(signal, bucket)
+
+        adapter = self._adapter(provider, model, base_url, limit.max_concurrency, learn)
         dispatch = Dispatch(
             adapter,
             limit=limit,
+            bucket=bucket,
             policy=config.retry,
             timeout=config.call_timeout,
             queue_timeout=config.queue_timeout,
@@ -330,7 +391,14 @@ class ProviderHub:
             "ollama": config.ollama_host.rstrip("/") + "/v1",
         }.get(provider) or (base_url or "")
 
-    def _adapter(self, provider: str, model: str, base_url: str | None, connections: int) -> LLM:
+    def _adapter(
+        self,
+        provider: str,
+        model: str,
+        base_url: str | None,
+        connections: int,
+        on_response: ResponseHook,
+    ) -> LLM:
         config = self.config
         quirks = self.quirks.for_model(provider, model)
         key = config.api_keys.get(provider)
@@ -349,6 +417,7 @@ class ProviderHub:
             prices=self.prices,
             quirks=quirks,
             secrets=self._secrets,
+            on_response=on_response,
         )
 
     def _client(
@@ -383,11 +452,31 @@ class ProviderHub:
         limit = self._limits.get(endpoint)
         if limit is None:
             policy = self.config.limit_for(provider, endpoint)
-            bucket = None
-            if policy.rate:
-                bucket = self._buckets.bucket(provider, endpoint, policy.rate, policy.burst)
             limit = ProviderLimit(
-                policy.max_concurrency, bucket=bucket, provider=provider, endpoint=endpoint
+                policy.max_concurrency,
+                provider=provider,
+                endpoint=endpoint,
+                clock=self._clock,
+                sleep=self._sleep,
             )
             self._limits[endpoint] = limit
         return limit
+
+    def _bucket(self, provider: str, endpoint: str, model: str) -> StartBucket | None:
+        # One start rate per endpoint and model: providers limit each model on its own.
+        key = (endpoint, model)
+        if key not in self._rates:
+            policy = self.config.limit_for(provider, endpoint)
+            bucket = None
+            if policy.rate:
+                bucket = self._buckets.bucket(
+                    provider,
+                    endpoint,
+                    policy.rate,
+                    policy.burst,
+                    model=model,
+                    max_rate=policy.max_rate,
+                    fixed=policy.fixed,
+                )
+            self._rates[key] = bucket
+        return self._rates[key]

@@ -7,7 +7,8 @@ third-party provider would::
     registry.register("acme", make_acme_llm)
     panel = registry.build_panel(["acme:large#lead", "demo", "demo"])
 
-Only the offline ``demo`` provider ships here (:func:`default_registry`); the network
+The offline ``demo`` and ``sim`` (simulated, for evaluation: :mod:`aragora.agents.sim`)
+providers ship here (:func:`default_registry`); the network
 providers are registered by :class:`aragora.agents.providers.ProviderHub`, which the
 composition root builds from the operator's settings.
 
@@ -29,6 +30,7 @@ from typing import Protocol
 
 from aragora.agents.demo import PERSONAS, DemoLLM, persona_for
 from aragora.agents.endpoints import EndpointAllowlist
+from aragora.agents.sim import AnswerKey, sim_factory
 from aragora.debate.model import AgentSpec, Participant
 from aragora.debate.ports import LLM
 from aragora.errors import ConfigurationError, InvalidAgentSpecError, InvalidInputError
@@ -221,11 +223,16 @@ def demo_factory(*, delay: float = 0.0) -> ProviderFactory:
 
 
 def default_registry(
-    *, demo_delay: float = 0.0, allowed_endpoints: Sequence[str] = ()
+    *,
+    demo_delay: float = 0.0,
+    allowed_endpoints: Sequence[str] = (),
+    answer_key: AnswerKey | None = None,
 ) -> AgentRegistry:
-    """A registry with the providers that need no configuration: today, ``demo``."""
+    """A registry with the providers that need no configuration: ``demo``, and ``sim``
+    (simulated agents answering from ``answer_key``, see :mod:`aragora.agents.sim`)."""
     registry = AgentRegistry(allowed_endpoints=allowed_endpoints)
     registry.register("demo", demo_factory(delay=demo_delay), default_models=PERSONAS)
+    registry.register("sim", sim_factory(answer_key))
     return registry
 
 

@@ -57,7 +57,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from aragora.agents.http import Kind
-from aragora.agents.limits import ProviderLimit
+from aragora.agents.limits import CALL_QUEUED, ProviderLimit, StartBucket
+from aragora.agents.rate_signal import RateSignal
 from aragora.agents.retry import RETRYABLE_KINDS, RetryPolicy, not_answered
 from aragora.agents.wrapper import Wrapper
 from aragora.debate.ports import (
@@ -130,6 +131,8 @@ class AttemptTimeout(Wrapper):
 class _Sent:
     seconds: float = 0.0
     """How long the call ran after it was sent (0 when it never was)."""
+    queued: float = 0.0
+    """How long it waited in the endpoint's limits."""
 
 
 _DEFAULT_POLICY = RetryPolicy()
@@ -151,6 +154,7 @@ class Dispatch(Wrapper):
         inner: LLM,
         *,
         limit: ProviderLimit | None = None,
+        bucket: StartBucket | None = None,
         policy: RetryPolicy = _DEFAULT_POLICY,
         timeout: float | None = None,
         queue_timeout: float | None = None,
@@ -164,6 +168,7 @@ class Dispatch(Wrapper):
         ):
             raise ValueError("timeouts must be positive")
         self._limit = limit
+        self._bucket = bucket
         self._policy = policy
         self._timeout = timeout
         self._queue_timeout = queue_timeout
@@ -190,17 +195,32 @@ class Dispatch(Wrapper):
         call = _Call(self.timeout_for(request))
         limit = self._limit
         holding = False
+        queued = 0.0
+        token = CALL_QUEUED.set(0.0)
         try:
             while True:
                 if limit is not None and not holding:
-                    await limit.acquire(self._queue_timeout)
+                    waiting = self._clock()
+                    try:
+                        await limit.acquire(self._queue_timeout, self._bucket)
+                    finally:
+                        queued += self._clock() - waiting
+                        CALL_QUEUED.set(queued)
                     holding = True
                 started = self._clock()
                 call.begin(started)
                 try:
-                    return await self._attempt(request, on_token, call, started)
+                    completion = await self._attempt(request, on_token, call, started)
+                    return dataclasses.replace(
+                        completion, queued_seconds=completion.queued_seconds + queued
+                    )
                 except _Failed as failed:
                     error, streamed = failed.error, failed.streamed
+                if error.kind == Kind.RATE_LIMITED and limit is not None:
+                    # Also a 429 whose wait is in its body (Gemini's RetryInfo) or inside a
+                    # stream, which no header told the limiter of (the same wave cuts once).
+                    signal = RateSignal(limited=True, retry_after=error.retry_after)
+                    await limit.learn(signal, self._bucket)
                 # decided outside the except block, so a failure that ends the call goes up
                 # as the provider's error, not chained to this loop's marker
                 wait, refused = self._next_wait(call, error, streamed, started)
@@ -222,11 +242,14 @@ class Dispatch(Wrapper):
                 )
                 await self._sleep(wait)
         finally:
+            CALL_QUEUED.reset(token)
             if holding and limit is not None:
                 limit.release()
             record = _SENT.get()
-            if record is not None and call.sent_at is not None:
-                record.seconds = self._clock() - call.sent_at
+            if record is not None:
+                record.queued = queued
+                if call.sent_at is not None:
+                    record.seconds = self._clock() - call.sent_at
 
     async def _attempt(
         self, request: CompletionRequest, on_token: TokenCallback | None, call: _Call, now: float
@@ -455,6 +478,7 @@ class FallbackChain:
         taken: list[Fallback] = []
         errors: list[str] = []
         budget = request.timeout
+        queued = 0.0  # what the hops that failed waited in their limits
         for index, hop in enumerate(self._hops):
             last = index == len(self._hops) - 1
             hop_request, cut = self._hop_limits(hop, request, budget, last)
@@ -479,9 +503,14 @@ class FallbackChain:
                     raise _with_history(exc, errors) from exc
                 error = exc
             else:
-                return dataclasses.replace(completion, fallbacks=(*taken, *completion.fallbacks))
+                return dataclasses.replace(
+                    completion,
+                    fallbacks=(*taken, *completion.fallbacks),
+                    queued_seconds=completion.queued_seconds + queued,
+                )
             finally:
                 _SENT.reset(token)
+            queued += record.queued
             if budget is not None:
                 ran = record.seconds if _times_calls(hop) else time.perf_counter() - started
                 budget -= ran

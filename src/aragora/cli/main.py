@@ -32,6 +32,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "maintenance": ("aragora.cli.maintenance", "add_maintenance_command"),
     "receipt": ("aragora.cli.receipt", "add_receipt_command"),
     "knowledge": ("aragora.cli.knowledge", "add_knowledge_command"),
+    "mcp": ("aragora.cli.mcp", "add_mcp_command"),
+    "eval": ("aragora.cli.evaluate", "add_eval_command"),
+    "webhooks": ("aragora.cli.webhooks", "add_webhooks_command"),
 }
 """Command name -> (module, function registering it on the sub-command parser)."""
 

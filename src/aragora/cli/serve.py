@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from collections.abc import Coroutine
 from typing import Any
 
-from aragora.server.main import run_server, use_uvloop
 from aragora.settings import load_settings
 
 __all__ = ["add_serve_command"]
@@ -42,6 +42,14 @@ def _serve(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     # `aragora` runs what a handler returns with asyncio.run(); the server wants uvloop,
     # so the loop policy is set here, before that loop is created. Not `async def` for
     # that reason: the call happens before asyncio.run, the body runs inside it.
+    # The start builds some hundred thousand objects that live as long as the process
+    # (modules, classes, routes, schemas); the cyclic garbage collector would walk them
+    # over and over on the way, a sixth of the start. It stays off until the server has
+    # started, which collects once, freezes what is left and turns it back on
+    # (aragora.server.main.DrainingServer.startup).
+    gc.disable()
+    from aragora.server.main import run_server, use_uvloop
+
     settings = load_settings()
     use_uvloop()
     return run_server(settings, args.host, args.port)

@@ -189,6 +189,19 @@ def _cost(document: Mapping[str, Any], name: Any) -> list[str]:
     lines = [line]
     if estimated:
         lines.append("  estimated: a provider reported no usage, so tokens were counted locally")
+    queued = _number(document.get("queued_ms")) or 0.0
+    if queued >= 1:
+        lines.append(
+            f"  waited {queued / 1000:.3g} s in all in provider limits before calls were sent"
+            " (ARAGORA_AGENT_LIMITS)"
+        )
+    references = document.get("references")
+    knowledge = _int(document.get("knowledge_tokens"))
+    if knowledge and isinstance(references, Sequence):
+        lines.append(
+            f"  past decisions in the context: {count(len(references), 'item')}, "
+            f"{count(knowledge, 'token')} in every prompt"
+        )
     for agent, entry in sorted(per_agent.items()):
         if not isinstance(entry, Mapping):
             continue

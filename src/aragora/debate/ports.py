@@ -101,6 +101,9 @@ class Completion:
     truncated: bool = False
     """The provider stopped at the output token limit (OpenAI ``finish_reason: length``,
     Anthropic ``max_tokens``, Gemini ``MAX_TOKENS``): ``text`` is cut short."""
+    queued_seconds: float = 0.0
+    """How long the call waited in our own limits for its endpoint (slots, start rate,
+    pauses a provider asked for) before it was sent, over every attempt and hop."""
 
 
 TokenCallback = Callable[[str], None]

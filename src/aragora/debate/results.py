@@ -41,6 +41,8 @@ def _base(key: CallKey, completion: Completion, seconds: float) -> dict[str, Any
         "model": completion.model,
         "provider": completion.provider,
         "duration_seconds": round(seconds, 4),
+        # the part of that time spent waiting in our own limits before the call was sent
+        "queued_ms": round(completion.queued_seconds * 1000, 1),
     }
     if usage.estimated:
         data["usage"]["estimated"] = True

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from aragora.knowledge.ingest import CONFLICT_CODE, decision_id
 from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeItem, SearchFilters
 
 __all__ = [
+    "CONTEXT_TOKENS",
     "RELEVANCE_FLOOR",
     "SAME_ANSWER",
     "SAME_QUESTION",
@@ -37,11 +38,20 @@ __all__ = [
     "PastDecisions",
     "RelevantDecision",
     "relevant_decisions",
+    "rough_tokens",
     "search_queries",
 ]
 
-RELEVANCE_FLOOR = 0.25
-"""Least similarity of questions for a past decision to be shown to a new debate."""
+RELEVANCE_FLOOR = 0.3
+"""Least similarity of questions for a past decision to be shown to a new debate
+(``ARAGORA_KNOWLEDGE_RELEVANCE``). Paraphrases and questions on the same subject measure
+0.43 to 0.73; questions sharing one content word and nothing else 0.14 to 0.26 (one shared
+word between two short questions of two and three content words: 1/sqrt(15) = 0.258), so
+0.3 keeps a merely shared word out. See README, "Past decisions as context"."""
+CONTEXT_TOKENS = 800
+"""Most tokens the past decisions shown to a debate may add to each prompt
+(``ARAGORA_KNOWLEDGE_CONTEXT_TOKENS``): three decisions of a few sentences each."""
+HEADING = "Relevant past decisions:"
 SAME_QUESTION = 0.85
 """Least similarity of questions for two decisions to answer the same question. High on
 purpose: a warning about a merely related question would be noise."""
@@ -142,28 +152,61 @@ def search_queries(question: str) -> list[str]:
     return queries
 
 
-class PastDecisions:
-    """The context source: up to ``k`` relevant past decisions as background, each with
-    its id, and their references for attribution."""
+def rough_tokens(text: str) -> int:
+    """Four characters a token, the usual rule of thumb for English (the composition root
+    passes the calibrated estimate of :mod:`aragora.agents.tokens` instead)."""
+    return -(-len(text) // 4)
 
-    def __init__(self, index: KnowledgeIndex, *, k: int = 3, floor: float = RELEVANCE_FLOOR):
+
+class PastDecisions:
+    """The context source: the most relevant past decisions (at most ``k``, each at least
+    ``floor`` similar) as background, each with its id, within ``budget_tokens`` of context
+    as ``count_tokens`` counts them; and their references for attribution, each with the
+    ``tokens`` its line costs every prompt (the first one's includes the heading line).
+
+    A decision that does not fit in what is left of the budget is left out (a shorter,
+    less relevant one may still fit); a budget of 0 shows none."""
+
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        *,
+        k: int = 3,
+        floor: float = RELEVANCE_FLOOR,
+        budget_tokens: int = CONTEXT_TOKENS,
+        count_tokens: Callable[[str], int] = rough_tokens,
+    ):
+        if k < 0 or budget_tokens < 0 or not 0 <= floor <= 1:
+            raise ValueError("past decisions need k >= 0, budget_tokens >= 0, 0 <= floor <= 1")
         self._index = index
         self._k = k
         self._floor = floor
+        self._budget = budget_tokens
+        self._count = count_tokens
 
     async def __call__(self, task: str, context: str) -> tuple[str, list[dict[str, Any]]]:
-        found = await relevant_decisions(self._index, task, limit=self._k, floor=self._floor)
-        if not found:
+        if self._k == 0 or self._budget == 0:
             return "", []
-        lines = ["Relevant past decisions:"]
+        found = await relevant_decisions(self._index, task, limit=self._k, floor=self._floor)
+        block = HEADING
+        references: list[dict[str, Any]] = []
+        spent = 0  # tokens of the block shown so far (0 while it shows nothing)
         for decision in found:
             item = decision.item
             confidence = "" if item.confidence is None else f", confidence {item.confidence:.2f}"
-            lines.append(
+            line = (
                 f"- [{item.id}] {_clip(decision.question)} -> {_clip(decision.answer)}"
                 f" (decided {item.created_at.date().isoformat()}{confidence})"
             )
-        return "\n".join(lines), [d.reference() for d in found]
+            grown = f"{block}\n{line}"
+            cost = self._count(grown) - spent  # so the items' costs add up to the block's
+            if spent + cost > self._budget:
+                continue
+            block, spent = grown, spent + cost
+            references.append({**decision.reference(), "tokens": cost})
+        if not references:
+            return "", []
+        return block, references
 
 
 class ConflictCheck:

@@ -24,20 +24,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 
 from aragora import wiring
@@ -49,6 +45,14 @@ from aragora.errors import (
 )
 from aragora.settings import load_settings
 from aragora.storage.database import Database, translate_error
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic (with Mako and Pygments) takes a few hundred milliseconds to import: it is
+# imported only when a migration has to be looked at or applied, never by a start on a
+# database already at this code's head (see ``ensure_schema``).
 
 __all__ = [
     "MIGRATE_COMMAND",
@@ -100,6 +104,8 @@ class Migrator:
         self._locations = [_HERE / "versions", *extra_versions]
 
     def _config(self) -> Config:
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(_HERE))
         config.set_main_option("path_separator", "os")
@@ -107,6 +113,8 @@ class Migrator:
         return config
 
     def _script(self) -> ScriptDirectory:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self._config())
 
     async def status(self) -> SchemaStatus:
@@ -119,6 +127,9 @@ class Migrator:
         return self._status(current)
 
     def _status(self, current: str | None, target: str | None = None) -> SchemaStatus:
+        from alembic.script.revision import RevisionError
+        from alembic.util.exc import CommandError
+
         script = self._script()
         head = script.get_current_head()
         if head is None:  # the package always ships at least one version
@@ -137,6 +148,8 @@ class Migrator:
     async def migrate(self, *, target: str | None = None) -> MigrationResult:
         """Apply every pending migration (up to ``target``, default the newest) in one
         transaction under the migration lock."""
+        from alembic.util.exc import CommandError
+
         try:
             async with self._db.writer.connect() as conn:
                 result = await conn.run_sync(self._upgrade, target)
@@ -166,6 +179,8 @@ class Migrator:
         if not status.known:
             raise SchemaMismatchError(_newer_message(self._db.display_url, status))
         if status.pending:
+            from alembic import command
+
             config = self._config()
             config.attributes["connection"] = conn
             command.upgrade(config, target or "head")
@@ -174,7 +189,52 @@ class Migrator:
 
 
 def _current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
+
+
+_REVISION = re.compile(r"""^revision\s*=\s*["']([^"']+)["']\s*$""", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"""^down_revision\s*=\s*(?:None|["']([^"']+)["'])\s*$""", re.MULTILINE)
+
+
+@functools.cache
+def _shipped_head() -> str | None:
+    """The head revision of this package's version files, read as text (the
+    ``revision = "..."`` and ``down_revision = ...`` lines Alembic's template writes);
+    ``None`` when that is not one linear chain with one head (a merge, a file written by
+    hand in another form): the caller then asks Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((_HERE / "versions").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        revision = _REVISION.findall(text)
+        down = _DOWN_REVISION.findall(text)
+        if len(revision) != 1 or len(down) != 1 or revision[0] in revisions:
+            return None
+        revisions.add(revision[0])
+        if down[0]:
+            parents.add(down[0])
+    heads = revisions - parents
+    if len(heads) != 1 or not parents <= revisions:
+        return None
+    return heads.pop()
+
+
+async def _stored_revisions(database: Database) -> tuple[str, ...] | None:
+    """The revisions in ``database``'s ``alembic_version`` table; ``None`` when it cannot
+    be read (no such table yet: Alembic's path takes over). An unreachable database is
+    raised at once rather than tried a second time."""
+    query = sa.text("SELECT version_num FROM alembic_version")
+    try:
+        rows = await database.rows(query, primary=True)
+    except DatabaseUnavailableError:
+        raise
+    except Exception:
+        return None
+    return tuple(str(row[0]) for row in rows)
 
 
 def _os_joined(paths: Sequence[Path]) -> str:
@@ -193,7 +253,15 @@ async def ensure_schema(database: Database, *, auto_migrate: bool) -> SchemaStat
 
     Pending migrations are applied when ``auto_migrate`` (``ARAGORA_AUTO_MIGRATE``) is on;
     otherwise :class:`SchemaMismatchError` names the command to run. A schema newer than
-    this code is always refused. Returns the (final) status."""
+    this code is always refused. Returns the (final) status.
+
+    A database already at the head costs one small query: its revision is read from
+    ``alembic_version`` and compared with the head named in this package's version files,
+    without importing Alembic. Anything else (an empty database, another revision, more
+    than one row, a version file this check cannot read) takes Alembic's own path."""
+    head = _shipped_head()
+    if head is not None and await _stored_revisions(database) == (head,):
+        return SchemaStatus(head, head, ())
     migrator = Migrator(database)
     status = await migrator.status()
     if not status.known:

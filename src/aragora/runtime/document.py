@@ -13,6 +13,7 @@ from aragora.debate.state import fold
 __all__ = ["DOCUMENT_VERSION", "debate_document"]
 
 DOCUMENT_VERSION = 1
+_CALL_TYPES = frozenset({EventType.PROPOSE, EventType.CRITIQUE, EventType.REVISION, EventType.VOTE})
 _MESSAGE_TYPES = {
     EventType.PROPOSE: "proposal",
     EventType.CRITIQUE: "critique",
@@ -46,6 +47,7 @@ def debate_document(
         )
     messages = []
     warnings = []
+    queued: dict[str, float] = {}  # ms each agent's calls waited in our limits
     for event in events:
         data = event.data
         if event.type in _MESSAGE_TYPES and not data.get("derived"):
@@ -67,12 +69,16 @@ def debate_document(
                 "changed",
                 "abstained",
                 "truncated",
+                "queued_ms",
             ):
                 if field in data:
                     message[field] = data[field]
             messages.append(message)
         if event.type == EventType.WARNING:
             warnings.append({"seq": event.seq, **dict(data)})
+        if event.type in _CALL_TYPES and isinstance(data.get("queued_ms"), int | float):
+            agent = str(data.get("agent") or event.agent or "")
+            queued[agent] = queued.get(agent, 0.0) + float(data["queued_ms"])
     # Usage is summed once, by the fold.
     per_agent = {
         agent: {
@@ -82,11 +88,13 @@ def debate_document(
             "usd": round(usage.cost_usd, 8),
             "calls": state.calls.get(agent, 0),
             "estimated": usage.estimated,
+            "queued_ms": round(queued.get(agent, 0.0), 1),
         }
         for agent, usage in state.usage.items()
     }
     total = state.total_usage()
     protocol = setup.protocol if setup else None
+    references = [dict(r) for r in setup.references] if setup else []
     return {
         "id": debate_id,
         "debate_id": debate_id,
@@ -107,7 +115,7 @@ def debate_document(
             for p in (setup.panel if setup else ())
         ],
         "rounds": protocol.rounds if protocol else None,
-        "references": [dict(r) for r in setup.references] if setup else [],
+        "references": references,
         "rounds_used": result.get("rounds_used", state.round),
         "consensus_reached": bool(result.get("consensus_reached", False)),
         "final_answer": result.get("final_answer"),
@@ -134,6 +142,10 @@ def debate_document(
             "estimated": total.estimated,
             "per_agent": per_agent,
         },
+        # Time the agent calls spent waiting in Aragora's own provider limits (slots, start
+        # rate, pauses a provider asked for) before they were sent, summed over the calls.
+        "queued_ms": round(sum(queued.values()), 1),
+        "knowledge_tokens": sum(int(r.get("tokens") or 0) for r in references),
         "created_at": created_at or started_at,
         "started_at": started_at,
         "completed_at": completed_at,

@@ -5,7 +5,8 @@ and stopped together. Built by ``aragora.wiring.open_node``; the server's lifesp
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from aragora.debate.events import Event
 from aragora.logs import log_event
@@ -16,9 +17,17 @@ from aragora.runtime.service import DebateService
 from aragora.runtime.workers import WorkerPool
 from aragora.storage.repository import Storage, TokenRepository
 
-__all__ = ["Node"]
+__all__ = ["Background", "Node"]
 
 _log = logging.getLogger("aragora.runtime")
+
+
+class Background(Protocol):
+    """A task a replica runs beside its workers (the webhook sender)."""
+
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class Node:
@@ -34,6 +43,8 @@ class Node:
         health_monitor: HealthMonitor,
         observers: list[EventObserver],
         on_close: Callable[[], Awaitable[None]] | None = None,
+        background: Sequence[Background] = (),
+        webhook_observers: list[Callable[[str], None]] | None = None,
     ) -> None:
         self.storage = storage
         self.bus = bus
@@ -42,11 +53,14 @@ class Node:
         self._health = health_monitor
         self._observers = observers
         self._on_close = on_close
+        self._background = tuple(background)
+        self._webhook_observers = webhook_observers if webhook_observers is not None else []
         self._draining = False
         self._closed = False
         # Sub-services the faces reach through the node; set by the composition root.
         self.knowledge: object | None = None
         self.receipts: object | None = None
+        self.webhooks: object | None = None
 
     @property
     def tokens(self) -> TokenRepository:
@@ -63,9 +77,16 @@ class Node:
         and every token delta it publishes."""
         self._observers.append(callback)
 
+    def observe_webhooks(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback`` with the outcome of every webhook delivery attempt this process
+        makes (``delivered``, ``retry`` or ``failed``)."""
+        self._webhook_observers.append(callback)
+
     def start(self) -> None:
-        """Start claiming debates."""
+        """Start claiming debates, and the background tasks (webhook deliveries)."""
         self.workers.start()
+        for task in self._background:
+            task.start()
 
     async def health(self) -> HealthReport:
         """The replica's health (cached about a second)."""
@@ -91,6 +112,8 @@ class Node:
         self._closed = True
         self._draining = True
         await self.workers.close()
+        for task in self._background:
+            await task.close()
         await self.bus.close()
         await self.storage.close()
         if self._on_close is not None:

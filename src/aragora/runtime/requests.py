@@ -23,9 +23,13 @@ from aragora.debate.model import (
 from aragora.debate.protocol import DebateProtocol
 from aragora.errors import InvalidInputError
 
-__all__ = ["DebateRequest", "RequestDefaults", "parse_request"]
+__all__ = ["EVALUATION_KEY", "DebateRequest", "RequestDefaults", "is_evaluation", "parse_request"]
 
 MAX_METADATA_BYTES = 16_384
+EVALUATION_KEY = "evaluation"
+"""The metadata key that tags an evaluation debate (``aragora eval``): its value is an
+object describing the run. Such a debate draws no background from the knowledge base, is
+not ingested into it, gets no receipt and is not rated (see :mod:`aragora.runtime.runner`)."""
 MAX_PRIORITY = 100
 _TOP_LEVEL = ("mode", "rounds", "consensus", "judge")
 _KNOWN = frozenset(
@@ -111,6 +115,12 @@ class DebateRequest:
             priority=int(stored.get("priority") or 0),
             agents_from_operator=stored.get("agents_from_operator") is True,
         )
+
+
+def is_evaluation(stored: Mapping[str, Any]) -> bool:
+    """Whether a stored request (:meth:`DebateRequest.to_stored`) is an evaluation debate's."""
+    metadata = stored.get("metadata")
+    return isinstance(metadata, Mapping) and isinstance(metadata.get(EVALUATION_KEY), Mapping)
 
 
 def parse_request(

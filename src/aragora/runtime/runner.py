@@ -27,7 +27,8 @@ from aragora.runtime.bus import EventBus, frame_of
 from aragora.runtime.document import debate_document
 from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
 from aragora.runtime.ratings import rate_debate, rating_keys
-from aragora.runtime.requests import DebateRequest
+from aragora.runtime.requests import DebateRequest, is_evaluation
+from aragora.runtime.webhook_payloads import outbox_events
 from aragora.storage.repository import (
     TERMINAL_STATUSES,
     DebateRecord,
@@ -178,15 +179,16 @@ class DebateRunner:
                 warnings.extend(await check(record.id, events, end))
             return warnings
 
+        evaluation = is_evaluation(record.request)
         sink = _PublishingSink(
             FencedEventSink(storage.events, lease.epoch),
             self._bus,
             self._observers,
-            before_end=before_end,
+            before_end=None if evaluation else before_end,
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
         try:
-            return await self._drive(record, sink, engine, cancel)
+            return await self._drive(record, sink, engine, cancel, evaluation=evaluation)
         finally:
             sink.flush_tokens()
 
@@ -196,7 +198,12 @@ class DebateRunner:
         sink: _PublishingSink,
         engine: DebateEngine,
         cancel: asyncio.Event,
+        *,
+        evaluation: bool,
     ) -> str:
+        # An evaluation debate is judged on its panel alone and leaves nothing behind but
+        # its own record: no background from the knowledge base (answers would leak between
+        # questions), no end checks or finishers (receipts, knowledge ingest), no rating.
         storage = self._storage
         events = await storage.events.read(record.id, primary=True)
         state = fold(events)
@@ -208,7 +215,9 @@ class DebateRunner:
                 )
                 setup = None
                 if not state.started:
-                    context, references = await self._context(request)
+                    context, references = (
+                        (request.context, []) if evaluation else await self._context(request)
+                    )
                     setup = _setup(record.id, request, [p for p, _ in panel], context, references)
             except InvalidInputError as exc:
                 # A request valid when accepted can stop being so (a key removed, an
@@ -219,6 +228,7 @@ class DebateRunner:
                 if record.status != "running":
                     await storage.debates.update(record.id, status="running")
                 if setup is None:
+                    log_event(_log, "debate_resumed", debate_id=record.id, events=len(events))
                     await engine.resume(events, agents, cancel=cancel)
                 else:
                     await engine.start(setup, agents, cancel=cancel)
@@ -235,15 +245,19 @@ class DebateRunner:
                 violations=violations[:20],
             )
         status = str(document["status"])
-        if not self._finishers and not rating_keys(document):
-            await storage.debates.update(record.id, status=status, document=document)
+        # Webhooks report the end with the status change itself (first store below).
+        outbox = [] if evaluation else outbox_events(document)
+        if evaluation or (not self._finishers and not rating_keys(document)):
+            await storage.debates.update(record.id, status=status, document=document, outbox=outbox)
             return status
         # The outcome is visible first; the follow-ups (receipt, knowledge, ratings) come
         # after it. The job stays held meanwhile, and the stored document says they are
         # owed: a worker that dies before they are stored leaves the job to be claimed
         # again, and the next worker runs them (each is idempotent).
         document[FOLLOWUPS_PENDING] = True
-        await storage.debates.update(record.id, status=status, document=document, followups=True)
+        await storage.debates.update(
+            record.id, status=status, document=document, followups=True, outbox=outbox
+        )
         await self.follow_up(record.id, events, document)
         return status
 
@@ -338,7 +352,8 @@ class DebateRunner:
             document["protocol"] = record.request.get("protocol")
         if status == "failed":
             document["error"] = document.get("error") or reason
-        await storage.debates.update(debate_id, status=status, document=document)
+        outbox = [] if is_evaluation(record.request) else outbox_events(document)
+        await storage.debates.update(debate_id, status=status, document=document, outbox=outbox)
         self._bus.nudge(debate_id)  # streams waiting on the debate look at its status
 
     async def _rate(self, debate_id: str, document: Mapping[str, Any]) -> None:

@@ -7,6 +7,8 @@ stream merges the stored log with live frames (:mod:`.stream`).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 import uuid
 from collections import Counter, OrderedDict
@@ -100,7 +102,13 @@ class DebateService:
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- debates ----------------------------------------------------------------------------
-    async def create(self, body: Mapping[str, Any], *, seed: int | None = None) -> dict[str, Any]:
+    async def create(
+        self,
+        body: Mapping[str, Any],
+        *,
+        seed: int | None = None,
+        operator_agents: bool = False,
+    ) -> dict[str, Any]:
         """Validate and queue a debate: the 202 body of ``POST /api/v1/debates``.
 
         :class:`InvalidInputError` / :class:`InvalidAgentSpecError` name the first problem
@@ -109,7 +117,9 @@ class DebateService:
         chose to refuse debates whose every agent is down (else such a debate is queued and
         waits for its agents, visibly); :class:`RateLimitedError` (code ``queue_full``)
         while ``max_queued`` debates already wait. ``seed`` fixes the panel's names, the
-        anonymisation and demo agents (``aragora debate --seed``); by default it is random."""
+        anonymisation and demo agents (``aragora debate --seed``); by default it is random.
+        ``operator_agents`` marks the body's agents as the operator's own configuration (a
+        panel of ``ARAGORA_PANELS``), trusted like ``ARAGORA_DEFAULT_AGENTS``."""
         if self._is_draining():
             raise MaintenanceError(
                 "this server is shutting down; retry on another replica",
@@ -120,6 +130,8 @@ class DebateService:
             message = maintenance["message"] or "maintenance mode: new debates are paused"
             raise MaintenanceError(message, retry_after=MAINTENANCE_RETRY_AFTER)
         request = parse_request(body, self._defaults, seed=seed)
+        if operator_agents and not request.agents_from_operator:
+            request = dataclasses.replace(request, agents_from_operator=True)
         # Build the panel once now so a bad spec is a 400 naming it, not a failed debate.
         # The operator's default agents are trusted; a caller's specs are not.
         panel = self._build_panel(
@@ -187,6 +199,19 @@ class DebateService:
             if len(self._finished) > self._cache_size:
                 self._finished.popitem(last=False)
         return document
+
+    async def settled(self, debate_id: str, *, within: float, poll: float = 0.02) -> dict[str, Any]:
+        """The document once the debate's stored status is final, so its receipt and
+        knowledge items are in it (they are added after ``debate_end``, before that
+        status is stored); the document as it stands if that takes over ``within``
+        seconds. :class:`NotFoundError` for an unknown debate."""
+        deadline = self._clock() + within
+        while True:
+            record = await self._storage.debates.get(debate_id, primary=True)
+            if record.status in TERMINAL_STATUSES or self._clock() >= deadline:
+                break
+            await asyncio.sleep(poll)
+        return await self.get(debate_id)
 
     async def _document(self, record: DebateRecord) -> dict[str, Any]:
         if record.status in TERMINAL_STATUSES and record.document is not None:

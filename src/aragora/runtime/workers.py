@@ -136,6 +136,7 @@ class WorkerPool:
         if asked is None:
             await self._storage.settings.set(key, {"at": now})
             first = now
+        log_event(_log, "cancel_requested", debate_id=debate_id, again=asked is not None)
         if self.cancel_local(debate_id):
             return "cancelling"
         alive = await self._storage.leases.current(debate_id) is not None
@@ -329,6 +330,14 @@ class WorkerPool:
     async def _release(self, lease: Lease, requeue: bool) -> None:
         try:
             await self._storage.leases.release(lease, requeue=requeue)
+            log_event(
+                _log,
+                "lease_released",
+                level=logging.DEBUG,
+                debate_id=lease.debate_id,
+                epoch=lease.epoch,
+                requeue=requeue,
+            )
         except StaleLeaseError:
             pass  # someone else holds it now
         except Exception as exc:  # the lease expires by itself; another claim resumes it
@@ -363,6 +372,14 @@ class WorkerPool:
             try:
                 running.lease = await self._storage.leases.renew(running.lease, self._ttl)
                 renewed = now
+                log_event(
+                    _log,
+                    "lease_renewed",
+                    level=logging.DEBUG,
+                    debate_id=debate_id,
+                    epoch=running.lease.epoch,
+                    ttl=self._ttl,
+                )
                 if not running.cancel.is_set() and await self._cancel_requested(debate_id):
                     running.cancel.set()
             except StaleLeaseError:

@@ -15,26 +15,43 @@ NUL bytes, security headers, last-resort 500), CORS when ``ARAGORA_CORS_ORIGINS`
 
 from __future__ import annotations
 
+import copy
 import functools
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.utils import generate_unique_id
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import compile_path
 
 from aragora import __version__, wiring
+from aragora.integrations.openai.panels import Panels
 from aragora.migrations.runner import ensure_schema
 from aragora.runtime.auth import Authenticator, ensure_admin_token
 from aragora.runtime.node import Node
 from aragora.server import docs, web, ws
 from aragora.server.errors import install_error_handlers
+from aragora.server.mcp import McpRoute, mcp_route
 from aragora.server.metrics import HttpMetrics, Metrics
 from aragora.server.middleware import RequestHygiene
+from aragora.server.openai_errors import OpenAIErrorShape
 from aragora.server.openapi import complete_openapi
 from aragora.server.ratelimit import Limit, open_limiter
-from aragora.server.routes import admin, agents, console, debates, health, knowledge, receipts
+from aragora.server.routes import (
+    admin,
+    agents,
+    console,
+    debates,
+    health,
+    knowledge,
+    receipts,
+    webhooks,
+)
 from aragora.server.routes import metrics as metrics_routes
+from aragora.server.routes import openai as openai_routes
 from aragora.server.state import AppState
 from aragora.server.throttling import RateLimitMiddleware, Throttle
 from aragora.settings import Settings, load_settings
@@ -54,8 +71,27 @@ stream over the WebSocket `/ws?debate_id=ID&since=SEQ&token=T`."""
 
 def include_api(app: FastAPI, router: APIRouter) -> None:
     """Add ``router``'s routes under ``/api/v1`` (documented) and ``/api`` (alias)."""
-    for prefix, documented in ((API_PREFIX, True), (LEGACY_PREFIX, False)):
-        flatten(app, router, prefix=prefix, documented=documented)
+    first = len(app.router.routes)
+    flatten(app, router, prefix=API_PREFIX)
+    for route in app.router.routes[first:]:
+        if isinstance(route, APIRoute):
+            app.router.routes.append(_alias(route))
+        elif isinstance(route, APIWebSocketRoute):
+            path = LEGACY_PREFIX + route.path.removeprefix(API_PREFIX)
+            app.router.add_api_websocket_route(path, route.endpoint, name=route.name)
+
+
+def _alias(route: APIRoute) -> APIRoute:
+    """The undocumented ``/api`` twin of an ``/api/v1`` route: the same route (its
+    parameters, body and response models, handler) under the other path. A copy rather
+    than a second ``add_api_route``, which would analyse the endpoint and build its
+    models again (a sixth of the server's start, over every route)."""
+    alias = copy.copy(route)
+    alias.path = LEGACY_PREFIX + route.path.removeprefix(API_PREFIX)
+    alias.path_regex, alias.path_format, alias.param_convertors = compile_path(alias.path)
+    alias.include_in_schema = False
+    alias.unique_id = route.operation_id or generate_unique_id(alias)
+    return alias
 
 
 def flatten(app: FastAPI, router: APIRouter, *, prefix: str = "", documented: bool = True) -> None:
@@ -101,6 +137,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     settings = settings or load_settings()
     state = AppState(settings=settings, metrics=Metrics())
     state.throttle = _throttle(settings)
+    mcp = McpRoute(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,11 +152,13 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
                 running.tokens, admin_token.secret if admin_token else None
             )
             running.observe(state.metrics.observe_event)
+            running.observe_webhooks(state.metrics.observe_webhook)
             if owned:
                 running.start()
             state.node = running
             yield
         finally:
+            await mcp.endpoint.aclose()  # MCP calls in flight end before their node
             state.node = None
             try:
                 if owned:
@@ -141,6 +180,12 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.aragora = state
+    # Checked now, so a panel that cannot run stops the start with a message naming it.
+    setattr(
+        app.state,
+        openai_routes.PANELS_KEY,
+        Panels.from_settings(settings, created=int(time.time())),
+    )
     # Trailing-slash redirects are answered by the 404 handler, with a relative Location
     # (Starlette's own copies the Host header into it).
     app.router.redirect_slashes = False
@@ -154,10 +199,16 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         include_api(app, router)
     include_api(app, receipts.router)
     include_api(app, console.router)  # the web console's tokens and maintenance notice
+    include_api(app, webhooks.router)
     flatten(app, receipts.root, documented=True)  # /api/v2/receipts/..., /.well-known/...
     include_api(app, metrics_routes.router)
     flatten(app, metrics_routes.root)
     flatten(app, docs.router)
+    # The OpenAI-compatible routes: /v1 is canonical (documented), the others aliases.
+    flatten(app, openai_routes.router, prefix="/v1")
+    for prefix in (f"{API_PREFIX}/openai", f"{LEGACY_PREFIX}/openai"):
+        flatten(app, openai_routes.router, prefix=prefix, documented=False)
+    app.router.routes.append(mcp_route(mcp))  # /mcp: the MCP streamable HTTP transport
     web.mount(app)  # last: the UI answers only paths no other route takes
 
     app.add_middleware(RateLimitMiddleware, throttle=lambda: state.throttle)
@@ -173,6 +224,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     app.add_middleware(
         RequestHygiene, max_body_bytes=settings.max_body_bytes, path_limits=knowledge.BODY_LIMITS
     )
+    app.add_middleware(OpenAIErrorShape)  # outside every layer that may answer an error
     app.add_middleware(HttpMetrics, metrics=state.metrics)
     return app
 

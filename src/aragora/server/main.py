@@ -80,9 +80,11 @@ class DrainingServer(uvicorn.Server):
         if not self.started:
             return
         # Everything built so far lives as long as the process: keep it out of the
-        # garbage collector's full passes, which would otherwise stall requests.
+        # garbage collector's full passes, which would otherwise stall requests. The
+        # collector runs from here on (`aragora serve` starts with it off).
         gc.collect()
         gc.freeze()
+        gc.enable()
         if self.on_started is not None:
             self.on_started()
 
@@ -192,7 +194,6 @@ async def run_server(settings: Settings, host: str | None = None, port: int | No
         sock.close()
         raise
     try:
-        node.start()
         config = server_config(create_app(settings, node=node), host=host, port=port)
         server = DrainingServer(config, drain=lambda: node.drain(settings.shutdown_grace))
         banner = (
@@ -208,6 +209,12 @@ async def run_server(settings: Settings, host: str | None = None, port: int | No
             notices.append(f"aragora: {how_to_make_an_admin_token(settings)}")
 
         def started() -> None:
+            # Claiming debates starts once the server answers: resuming debates left
+            # running by the last start (or picking up a full queue) must not hold up
+            # the start, and a debate created before then just waits for its wake-up.
+            # A signal during the start already drains: nothing to claim then.
+            if not node.draining:
+                node.start()
             print(banner, flush=True)
             for notice in notices:
                 print(notice, file=sys.stderr, flush=True)

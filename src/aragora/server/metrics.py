@@ -35,6 +35,7 @@ __all__ = ["CONTENT_TYPE_LATEST", "HttpMetrics", "Metrics", "route_template"]
 
 _HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _AGENT_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
+_QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _ANSWER_EVENTS = frozenset({"propose", "critique", "revision", "vote", "synthesis"})
 _OUTCOMES = frozenset({"completed", "failed", "cancelled"})
@@ -103,6 +104,14 @@ class Metrics:
             buckets=_AGENT_BUCKETS,
             registry=r,
         )
+        self.agent_queue_seconds = Histogram(
+            "aragora_agent_queue_seconds",
+            "Time an agent call waited in Aragora's own provider limits (slots, start rate, "
+            "pauses a provider asked for) before it was sent, by provider and model.",
+            ("provider", "model"),
+            buckets=_QUEUE_BUCKETS,
+            registry=r,
+        )
         self.tokens = Counter(
             "aragora_tokens",
             "LLM tokens used, by provider and direction (input or output).",
@@ -118,10 +127,23 @@ class Metrics:
         self.websocket_connections = Gauge(
             "aragora_websocket_connections", "Open WebSocket connections.", registry=r
         )
+        self.webhook_deliveries = Counter(
+            "aragora_webhook_deliveries",
+            "Webhook delivery attempts made by this process, by outcome "
+            "(delivered, retry: failed and due again, failed: given up).",
+            ("outcome",),
+            registry=r,
+        )
         for outcome in sorted(_OUTCOMES):  # every outcome's series exists from the start
             self.debates.labels(outcome)
+        for outcome in ("delivered", "failed", "retry"):
+            self.webhook_deliveries.labels(outcome)
         self._http_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._panels: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+    def observe_webhook(self, outcome: str) -> None:
+        """Count one webhook delivery attempt by its outcome."""
+        self.webhook_deliveries.labels(outcome).inc()
 
     # --- HTTP -----------------------------------------------------------------------------
     def record_http(
@@ -155,6 +177,10 @@ class Metrics:
             seconds = data.get("duration_seconds")
             if isinstance(seconds, int | float):
                 self.agent_seconds.labels(provider).observe(seconds)
+            queued = data.get("queued_ms")
+            if isinstance(queued, int | float):
+                model = str(data.get("model") or "unknown")
+                self.agent_queue_seconds.labels(provider, model).observe(queued / 1000)
             usage = data.get("usage")
             if isinstance(usage, Mapping):
                 self._usage(provider, usage)

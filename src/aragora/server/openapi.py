@@ -14,6 +14,9 @@ on each route (where one would be forgotten):
 - 413 on every operation with a request body;
 - 429 on every rate-limited operation (all but health, probes and metrics);
 - 503 on every operation but liveness (starting, stopping, database unreachable).
+
+Under ``/v1`` (the OpenAI-compatible routes) these errors are OpenAI's shape
+(``OpenAIErrorBody``) and a schema error is a 400, never a 422.
 """
 
 from __future__ import annotations
@@ -86,9 +89,10 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     parameters = operation.get("parameters", [])
     has_body = "requestBody" in operation
+    openai = path.startswith("/v1/")
     statuses: list[int] = []
     if parameters or has_body:
-        statuses += [400, 422]
+        statuses += [400] if openai else [400, 422]
     if any(p.get("in") == "path" for p in parameters):
         statuses.append(404)
     if has_body:
@@ -97,8 +101,11 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
         statuses.append(429)
     if path not in _NEVER_UNAVAILABLE:
         statuses.append(503)
+    schema = "OpenAIErrorBody" if openai else "ErrorBody"
+    if openai:
+        responses.pop("422", None)  # answered as a 400 (see OpenAIErrorShape)
     for status in statuses:
-        responses.setdefault(str(status), describe_error(status))
+        responses.setdefault(str(status), describe_error(status, schema))
     for code, response in responses.items():
         _errors_are_json(code, response)
     # Keep the statuses in order, as a reader expects.
@@ -112,6 +119,6 @@ def _errors_are_json(status: str, response: dict[str, Any]) -> None:
         return
     for media in response.get("content", {}).values():
         schema = media.get("schema", {})
-        if isinstance(schema, dict) and str(schema.get("$ref", "")).endswith("/ErrorBody"):
+        if isinstance(schema, dict) and str(schema.get("$ref", "")).endswith("ErrorBody"):
             response["content"] = {"application/json": {"schema": schema}}
             return

@@ -7,21 +7,20 @@ header, or ``?token=`` on the WebSocket), else its peer address. Buckets refill 
 come at once). A request that finds its bucket empty is refused with the number of
 seconds until a token accrues (``Retry-After``).
 
-:class:`RedisLimiter` keeps the buckets in Redis with the same Lua script as the
-providers' shared start rates (:data:`aragora.agents.shared_limits.BUCKET_SCRIPT`), so N
-replicas together allow each client ``per_minute`` requests, not N times that. Redis
-trouble never refuses a request: while Redis is unreachable, failing or slow, each replica
-counts in its own :class:`LocalLimiter` (so the deployment allows up to N times the limit),
+:class:`~aragora.server.redis_limiter.RedisLimiter` keeps the buckets in Redis with the
+same Lua script as the providers' shared start rates
+(:data:`aragora.agents.shared_limits.BUCKET_SCRIPT`), so N replicas together allow each
+client ``per_minute`` requests, not N times that. Redis trouble never refuses a request:
+while Redis is unreachable, failing or slow, each replica counts in its own
+:class:`LocalLimiter` (so the deployment allows up to N times the limit),
 ``inbound_rate_limit_fallback`` is logged once, and Redis is tried again at most every
 ``retry_interval`` seconds (``inbound_rate_limit_shared`` when it answers again).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import ipaddress
-import logging
 import math
 import time
 from collections import OrderedDict
@@ -29,14 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError, ResponseError
 from starlette.requests import HTTPConnection
 
-from aragora.agents.shared_limits import BUCKET_SCRIPT
-from aragora.logs import log_event
 from aragora.settings import Settings
 
 __all__ = [
@@ -44,18 +37,13 @@ __all__ = [
     "Limit",
     "Limiter",
     "LocalLimiter",
-    "RedisLimiter",
     "client_key",
     "open_limiter",
     "peer_is_loopback",
     "retry_after_header",
 ]
 
-logger = logging.getLogger("aragora.server")
-
 KEY_PREFIX = "aragora:inbound:"
-_SCRIPT_SHA = hashlib.sha1(BUCKET_SCRIPT.encode(), usedforsecurity=False).hexdigest()
-_REDIS_TROUBLE = (RedisError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,113 +114,15 @@ class LocalLimiter:
         """Nothing to release."""
 
 
-class RedisLimiter:
-    """Buckets in Redis, shared by every replica; :class:`LocalLimiter` ``fallback`` while
-    Redis is in trouble (see the module docstring). Owns ``client``."""
-
-    def __init__(
-        self,
-        client: aioredis.Redis,
-        *,
-        fallback: LocalLimiter | None = None,
-        timeout: float = 0.25,
-        retry_interval: float = 1.0,
-        prefix: str = KEY_PREFIX,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._client = client
-        self._fallback = fallback or LocalLimiter(clock=clock)
-        self._timeout = timeout
-        self._retry_interval = retry_interval
-        self._prefix = prefix
-        self._clock = clock
-        self._up = True
-        self._next_try = 0.0
-        self._down_since = 0.0
-
-    @property
-    def shared(self) -> bool:
-        """Whether Redis answered last time (False: buckets are local for now)."""
-        return self._up
-
-    async def hit(self, client: str, limit: Limit) -> float:
-        """See :meth:`Limiter.hit`."""
-        if self._usable():
-            try:
-                async with asyncio.timeout(self._timeout):
-                    wait = await self._attempt(client, limit)
-            except _REDIS_TROUBLE as exc:
-                self._failed(exc)
-            else:
-                self._answered()
-                return wait
-        return self._fallback.take(client, limit)
-
-    async def _attempt(self, client: str, limit: Limit) -> float:
-        digest = hashlib.sha256(client.encode("utf-8")).hexdigest()[:32]
-        key = f"{self._prefix}{limit.name}:{digest}"
-        # An idle bucket expires once it would be full again: a missing key is a full one.
-        expiry_ms = int(limit.burst / limit.rate * 1000) + 1000
-        args = (key, repr(limit.rate), limit.burst, expiry_ms)
-        try:
-            reply = await self._client.evalsha(_SCRIPT_SHA, 1, *args)
-        except NoScriptError:  # first use, or Redis restarted: EVAL caches it again
-            reply = await self._client.eval(BUCKET_SCRIPT, 1, *args)
-        if not (
-            isinstance(reply, list) and len(reply) == 2 and all(isinstance(v, int) for v in reply)
-        ):
-            raise ResponseError(f"unexpected reply from the rate-limit script: {reply!r}")
-        granted, wait_us = reply
-        return 0.0 if granted else wait_us / 1_000_000
-
-    def _usable(self) -> bool:
-        if self._up:
-            return True
-        now = self._clock()
-        if now < self._next_try:
-            return False
-        self._next_try = now + self._retry_interval  # one probe per interval
-        return True
-
-    def _failed(self, exc: BaseException) -> None:
-        now = self._clock()
-        self._next_try = now + self._retry_interval
-        if self._up:
-            self._up = False
-            self._down_since = now
-            log_event(
-                logger,
-                "inbound_rate_limit_fallback",
-                logging.WARNING,
-                error=exc,
-                retry_interval=self._retry_interval,
-            )
-
-    def _answered(self) -> None:
-        if not self._up:
-            self._up = True
-            seconds = round(self._clock() - self._down_since, 3)
-            log_event(logger, "inbound_rate_limit_shared", seconds_local=seconds)
-
-    async def aclose(self) -> None:
-        """Close the Redis client's connections."""
-        await self._client.aclose()
-
-
 def open_limiter(settings: Settings) -> Limiter:
     """The limiter ``settings`` ask for: shared through ``ARAGORA_REDIS_URL`` when set,
     else local. Connects lazily; close it with ``aclose``."""
     if settings.redis_url is None:
         return LocalLimiter()
-    # Fail fast (a request must not wait on Redis), retrying once at once so a pooled
-    # connection that went stale is not taken for an outage.
-    client = aioredis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=0.25,
-        socket_timeout=0.25,
-        retry=Retry(NoBackoff(), 1),
-    )
-    return RedisLimiter(client)
+    # Imported here: a server without Redis does not pay for loading the client.
+    from aragora.server.redis_limiter import open_redis_limiter
+
+    return open_redis_limiter(settings.redis_url)
 
 
 def client_key(connection: HTTPConnection, *, query_token: bool = False) -> str:

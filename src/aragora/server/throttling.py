@@ -30,7 +30,13 @@ from aragora.server.ratelimit import (
 )
 from aragora.server.responses import request_id_of
 
-__all__ = ["UNLIMITED_PATHS", "DebateStartLimit", "RateLimitMiddleware", "Throttle"]
+__all__ = [
+    "UNLIMITED_PATHS",
+    "DebateStartLimit",
+    "RateLimitMiddleware",
+    "Throttle",
+    "count_debate_start",
+]
 
 UNLIMITED_PATHS = frozenset(
     {
@@ -116,17 +122,24 @@ def _label_route(scope: Scope) -> None:
             return
 
 
+async def count_debate_start(connection: HTTPConnection) -> None:
+    """Count one debate start of this caller against its debate limit;
+    :class:`RateLimitedError` when it is over (for a start that is no route of its own:
+    the MCP ``deliberate`` tool)."""
+    throttle: Throttle | None = connection.app.state.aragora.throttle
+    if throttle is None:
+        return
+    wait = await throttle.check(connection, throttle.debates)
+    if wait > 0:
+        raise RateLimitedError(
+            f"too many debates started; retry after {retry_after_header(wait)} s",
+            retry_after=wait,
+        )
+
+
 def _start_limit() -> Callable[[Request], Awaitable[None]]:
     async def limit_debate_starts(request: Request) -> None:
-        throttle: Throttle | None = request.app.state.aragora.throttle
-        if throttle is None:
-            return
-        wait = await throttle.check(request, throttle.debates)
-        if wait > 0:
-            raise RateLimitedError(
-                f"too many debates started; retry after {retry_after_header(wait)} s",
-                retry_after=wait,
-            )
+        await count_debate_start(request)
 
     return limit_debate_starts
 

@@ -24,6 +24,7 @@ from aragora.errors import (
     StaleLeaseError,
 )
 from aragora.storage.memory_knowledge import memory_knowledge
+from aragora.storage.memory_webhooks import MemoryOutbox, MemoryWebhooks, WebhookState, enqueue
 from aragora.storage.repository import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
@@ -33,6 +34,7 @@ from aragora.storage.repository import (
     Lease,
     NewDebate,
     NewReceipt,
+    OutboxEvent,
     Rating,
     RatingKey,
     Storage,
@@ -83,6 +85,7 @@ class _State:
     ratings: dict[RatingKey, Rating] = field(default_factory=dict)
     rated: set[str] = field(default_factory=set)
     receipts: list[StoredReceipt] = field(default_factory=list)
+    webhooks: WebhookState = field(default_factory=WebhookState)
 
 
 class _MemoryEvents:
@@ -185,18 +188,23 @@ class _MemoryDebates:
         *,
         status: str,
         document: Mapping[str, Any] | None = None,
+        outbox: Sequence[OutboxEvent] = (),
         followups: bool = False,
     ) -> None:
         check_status(status)
         record = self._s.debates.get(debate_id)
         if record is None:
             raise NotFoundError(f"debate {debate_id} not found")
-        self._s.debates[debate_id] = replace(
+        now = self._now()
+        updated = replace(
             record,
             status=status,
-            updated_at=self._now(),
+            updated_at=now,
             document=record.document if document is None else _json(dict(document)),
         )
+        if record.status != status:  # a debate finished twice is reported once
+            enqueue(self._s.webhooks, outbox, now)  # first: it may refuse, then nothing changes
+        self._s.debates[debate_id] = updated
         job = self._s.jobs.get(debate_id)
         if status in TERMINAL_STATUSES and job is not None and not followups:
             job.state, job.owner, job.expires_at = "done", None, None
@@ -451,6 +459,8 @@ def memory_storage(*, now: Now) -> Storage:
         receipts=_MemoryReceipts(state, now),
         knowledge=knowledge,
         knowledge_index=knowledge_index,
+        webhooks=MemoryWebhooks(state.webhooks, now),
+        outbox=MemoryOutbox(state.webhooks, now),
         ping=_nothing,
         close=_nothing,
     )

@@ -37,22 +37,46 @@ from aragora.debate.model import (
 )
 from aragora.errors import InvalidInputError
 from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeRepository
+from aragora.storage.webhook_repository import (
+    WEBHOOK_EVENTS,
+    WEBHOOK_FORMATS,
+    ClaimedDelivery,
+    Delivery,
+    DeliveryAttempt,
+    NewWebhook,
+    OutboxEvent,
+    OutboxRepository,
+    Outcome,
+    Webhook,
+    WebhookRepository,
+    check_new_webhook,
+    new_webhook_id,
+)
 
 __all__ = [
     "DEBATE_STATUSES",
     "MAX_TOKEN_NAME",
     "ROLES",
     "TERMINAL_STATUSES",
+    "WEBHOOK_EVENTS",
+    "WEBHOOK_FORMATS",
     "ApiToken",
+    "ClaimedDelivery",
     "DebatePage",
     "DebateRecord",
     "DebateRepository",
+    "Delivery",
+    "DeliveryAttempt",
     "EventRepository",
     "FencedEventSink",
     "Lease",
     "LeaseRepository",
     "NewDebate",
     "NewReceipt",
+    "NewWebhook",
+    "OutboxEvent",
+    "OutboxRepository",
+    "Outcome",
     "Rating",
     "RatingKey",
     "RatingRepository",
@@ -61,9 +85,12 @@ __all__ = [
     "Storage",
     "StoredReceipt",
     "TokenRepository",
+    "Webhook",
+    "WebhookRepository",
     "check_batch",
     "check_event",
     "check_new_debate",
+    "check_new_webhook",
     "check_page",
     "check_rating",
     "check_role",
@@ -71,6 +98,7 @@ __all__ = [
     "check_token_name",
     "hash_secret",
     "new_token_id",
+    "new_webhook_id",
 ]
 
 DEBATE_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
@@ -258,12 +286,17 @@ class DebateRepository(Protocol):
         *,
         status: str,
         document: Mapping[str, Any] | None = None,
+        outbox: Sequence[OutboxEvent] = (),
         followups: bool = False,
     ) -> None:
         """Set the status and, if given, the cached document. A terminal status also takes
         the debate off the queue, unless ``followups``: then its job stays held (and is
         claimed again if its worker dies) until the follow-ups of a finished debate
-        (receipt, knowledge, ratings) are stored by a later update without it.
+        (receipt, knowledge, ratings) are stored by a later update without it. In the same
+        transaction, each of ``outbox`` is put in the webhook outbox for every webhook
+        subscribed to it (see ``WebhookRepository.enqueue``), so what a debate's end
+        reports is stored exactly when the end is; only when ``status`` differs from the
+        stored one (a debate finished again after a crash is not reported twice).
         :class:`NotFoundError` if it does not exist."""
         ...
 
@@ -417,6 +450,10 @@ class Storage:
     """The Knowledge Mound's items and links (see ``aragora.storage.knowledge_repository``)."""
     knowledge_index: KnowledgeIndex
     """Full-text search over the Knowledge Mound and its streaming scans."""
+    webhooks: WebhookRepository
+    """Registered webhooks and their deliveries (see ``aragora.storage.webhook_repository``)."""
+    outbox: OutboxRepository
+    """The webhook senders' claims and attempts."""
     ping: Callable[[], Awaitable[None]]
     """Raises :class:`DatabaseUnavailableError` unless the primary answers."""
     close: Callable[[], Awaitable[None]]

@@ -16,6 +16,7 @@ from aragora.storage.sql_records import (
     SqlSettingsRepository,
     SqlTokenRepository,
 )
+from aragora.storage.sql_webhooks import SqlOutboxRepository, SqlWebhookRepository
 
 __all__ = ["sql_storage", "utc_now"]
 
@@ -37,6 +38,8 @@ def sql_storage(database: Database, *, now: Callable[[], datetime] = utc_now) ->
         receipts=SqlReceiptRepository(database, now=now),
         knowledge=SqlKnowledgeRepository(database),
         knowledge_index=SqlKnowledgeIndex(database),
+        webhooks=SqlWebhookRepository(database, now=now),
+        outbox=SqlOutboxRepository(database, now=now),
         ping=database.ping,
         close=database.dispose,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,8 @@ from aragora.storage.repository import (
     check_status,
 )
 from aragora.storage.schema import debate_counts, debates, jobs
+from aragora.storage.sql_webhooks import insert_outbox
+from aragora.storage.webhook_repository import OutboxEvent
 
 __all__ = ["SqlDebateRepository", "count_changes"]
 
@@ -124,10 +126,12 @@ class SqlDebateRepository:
         *,
         status: str,
         document: Mapping[str, Any] | None = None,
+        outbox: Sequence[OutboxEvent] = (),
         followups: bool = False,
     ) -> None:
         """See :meth:`DebateRepository.update`."""
-        values: dict[str, Any] = {"status": check_status(status), "updated_at": self._now()}
+        now = self._now()
+        values: dict[str, Any] = {"status": check_status(status), "updated_at": now}
         if document is not None:
             values["document"] = dict(document)
         async with self._db.write() as conn:
@@ -147,6 +151,8 @@ class SqlDebateRepository:
                     .where(jobs.c.debate_id == debate_id)
                     .values(state="done", owner=None, lease_expires_at=None)
                 )
+            if previous != status:  # a debate finished twice is reported once
+                await insert_outbox(conn, outbox, now)
 
     async def counts(self) -> dict[str, int]:
         """See :meth:`DebateRepository.counts`."""

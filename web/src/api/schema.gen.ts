@@ -456,6 +456,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks
+         * @description Every registered webhook, oldest first; secrets are never listed.
+         */
+        get: operations["list_webhooks_api_v1_webhooks_get"];
+        put?: never;
+        /**
+         * Register a webhook
+         * @description Register an endpoint for ``events``; the answer holds the signing ``secret``, shown
+         *     only this once. Deliveries are signed POSTs, retried with backoff until a 2xx.
+         */
+        post: operations["create_webhook_api_v1_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a webhook
+         * @description Remove the webhook; its pending deliveries are never sent.
+         */
+        delete: operations["delete_webhook_api_v1_webhooks__webhook_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's deliveries
+         * @description The newest deliveries first, each with every attempt (status code, error,
+         *     duration) and when it is tried next.
+         */
+        get: operations["list_deliveries_api_v1_webhooks__webhook_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/receipts/signing-key": {
         parameters: {
             query?: never;
@@ -641,6 +707,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask a panel (OpenAI-compatible chat completion)
+         * @description The last user message is put to the panel the model names; the answer is its
+         *     verdict (or says that no decision was reached), with the debate under ``aragora``.
+         */
+        post: operations["chat_completions_v1_chat_completions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The panels offered as models
+         * @description ``aragora/auto``, ``aragora/debate``, ``aragora/vote`` and the operator's panels
+         *     (``ARAGORA_PANELS``), each with its agents and mode under ``aragora``.
+         */
+        get: operations["list_models_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One panel offered as a model
+         * @description The model object of one panel (404 ``model_not_found`` for another name).
+         */
+        get: operations["get_model_v1_models__model__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -672,6 +800,101 @@ export interface components {
             id: string;
             /** Status */
             status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ChatChoice */
+        ChatChoice: {
+            /** Index */
+            index: number;
+            message: components["schemas"]["ChatMessageOut"];
+            /**
+             * Finish Reason
+             * @description `no_decision` when the debate ended without a decision (tie, no quorum, failed, cancelled): the content then says so and gives no verdict.
+             * @enum {string}
+             */
+            finish_reason: "stop" | "no_decision";
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChatCompletion
+         * @description ``chat.completion``; with ``stream: true`` the answer is instead a
+         *     ``text/event-stream`` of ``chat.completion.chunk`` objects (``data: {...}`` lines,
+         *     comment lines as keep-alives while the panel deliberates), ending ``data: [DONE]``.
+         */
+        ChatCompletion: {
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "chat.completion";
+            /** Created */
+            created: number;
+            /** Model */
+            model: string;
+            /** Choices */
+            choices: components["schemas"]["ChatChoice"][];
+            usage: components["schemas"]["Usage"];
+            aragora: components["schemas"]["DebateExtension"];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChatCompletionRequest
+         * @description A chat completion request; ``model`` names the panel (``aragora/auto``...). The last
+         *     user message is the task, the others its context. Sampling parameters are ignored.
+         */
+        ChatCompletionRequest: {
+            /**
+             * Model
+             * @example aragora/auto
+             */
+            model: string;
+            /** Messages */
+            messages: components["schemas"]["ChatMessageIn"][];
+            /**
+             * Stream
+             * @default false
+             */
+            stream: boolean | null;
+            stream_options?: components["schemas"]["StreamOptions"] | null;
+            /**
+             * N
+             * @description Only 1: a panel gives one verdict.
+             */
+            n?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChatMessageIn
+         * @description A message: ``content`` is text or a list of ``{"type": "text", "text"}`` parts.
+         */
+        ChatMessageIn: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "developer" | "user" | "assistant" | "tool" | "function";
+            /** Content */
+            content?: string | {
+                [key: string]: unknown;
+            }[] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ChatMessageOut */
+        ChatMessageOut: {
+            /**
+             * Role
+             * @constant
+             */
+            role: "assistant";
+            /** Content */
+            content: string;
         } & {
             [key: string]: unknown;
         };
@@ -798,6 +1021,30 @@ export interface components {
             secret: string;
         };
         /**
+         * CreatedWebhookBody
+         * @description The registration's answer: ``secret`` keys ``X-Aragora-Signature``; shown once.
+         */
+        CreatedWebhookBody: {
+            /** Id */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: ("debate.completed" | "debate.failed" | "knowledge.conflict")[];
+            /** Description */
+            description?: string | null;
+            /**
+             * Format
+             * @default aragora
+             * @enum {string}
+             */
+            format: "aragora" | "slack";
+            /** Created At */
+            created_at: string;
+            /** Secret */
+            secret: string;
+        };
+        /**
          * DebateDocument
          * @description The debate: request, progress and (once finished) the decision and its cost.
          */
@@ -862,6 +1109,45 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * DebateExtension
+         * @description The debate behind the answer (field ``aragora`` of a completion and of its last
+         *     chunk).
+         */
+        DebateExtension: {
+            /** Debate Id */
+            debate_id: string;
+            /** Status */
+            status: string;
+            /** Decided */
+            decided: boolean;
+            /** Verdict */
+            verdict: string | null;
+            /** Confidence */
+            confidence: number | null;
+            /** Consensus Reached */
+            consensus_reached: boolean;
+            /** Outcome */
+            outcome: string | null;
+            /** Reason */
+            reason: string | null;
+            /** Dissent */
+            dissent: {
+                [key: string]: unknown;
+            }[];
+            /** Cost */
+            cost: {
+                [key: string]: unknown;
+            };
+            /** Receipt */
+            receipt: {
+                [key: string]: unknown;
+            } | null;
+            /** Url */
+            url: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * DebateList
          * @description One page of debates, newest first (``items`` repeats ``debates``).
          */
@@ -891,6 +1177,63 @@ export interface components {
         DeletedBody: {
             /** Deleted */
             deleted: string;
+        };
+        /** DeletedWebhookBody */
+        DeletedWebhookBody: {
+            /** Deleted */
+            deleted: string;
+        };
+        /** DeliveryAttemptBody */
+        DeliveryAttemptBody: {
+            /** Number */
+            number: number;
+            /** At */
+            at: string;
+            /**
+             * Status Code
+             * @description The answer's status; null if none came.
+             */
+            status_code: number | null;
+            /**
+             * Error
+             * @description Why the attempt failed; null for a 2xx answer.
+             */
+            error: string | null;
+            /** Duration Ms */
+            duration_ms: number;
+        };
+        /**
+         * DeliveryBody
+         * @description One delivery: ``id`` is its ``X-Aragora-Delivery``, the same on every attempt.
+         */
+        DeliveryBody: {
+            /** Id */
+            id: string;
+            /** Webhook Id */
+            webhook_id: string;
+            /**
+             * Event
+             * @enum {string}
+             */
+            event: "debate.completed" | "debate.failed" | "knowledge.conflict";
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "failed";
+            /** Created At */
+            created_at: string;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /** Attempts */
+            attempts: components["schemas"]["DeliveryAttemptBody"][];
+        };
+        /** DeliveryList */
+        DeliveryList: {
+            /** Webhook Id */
+            webhook_id: string;
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliveryBody"][];
         };
         /**
          * ErrorBody
@@ -1113,6 +1456,41 @@ export interface components {
          * @enum {string}
          */
         Mode: "single" | "vote" | "debate" | "auto";
+        /** ModelList */
+        ModelList: {
+            /**
+             * Object
+             * @constant
+             */
+            object: "list";
+            /** Data */
+            data: components["schemas"]["ModelObject"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ModelObject
+         * @description A panel offered as a model; ``aragora`` describes it (agents, mode, rounds).
+         */
+        ModelObject: {
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @constant
+             */
+            object: "model";
+            /** Created */
+            created: number;
+            /** Owned By */
+            owned_by: string;
+            /** Aragora */
+            aragora: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * NoteRequest
          * @description A note written by a person; ``links`` go from the note to existing items.
@@ -1131,6 +1509,30 @@ export interface components {
             confidence?: number | null;
             /** Links */
             links?: components["schemas"]["ItemLink"][];
+        };
+        /** OpenAIError */
+        OpenAIError: {
+            /** Message */
+            message: string;
+            /**
+             * Type
+             * @description invalid_request_error, authentication_error, permission_error, not_found_error, rate_limit_error or server_error.
+             */
+            type: string;
+            /** Param */
+            param?: string | null;
+            /**
+             * Code
+             * @description Aragora's machine code, e.g. model_not_found.
+             */
+            code: string | null;
+        };
+        /**
+         * OpenAIErrorBody
+         * @description OpenAI's error shape, used by every ``/v1/...`` answer that is an error.
+         */
+        OpenAIErrorBody: {
+            error: components["schemas"]["OpenAIError"];
         };
         /**
          * ReadinessBody
@@ -1194,6 +1596,16 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * StreamOptions
+         * @description ``include_usage``: a last chunk with ``usage`` and no choices.
+         */
+        StreamOptions: {
+            /** Include Usage */
+            include_usage?: boolean | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * TokenBody
          * @description An API token as listed: never its secret.
          */
@@ -1239,6 +1651,20 @@ export interface components {
              */
             role: "admin" | "operator" | "viewer";
         };
+        /**
+         * Usage
+         * @description Every token of the whole debate (all agents, all rounds).
+         */
+        Usage: {
+            /** Prompt Tokens */
+            prompt_tokens: number;
+            /** Completion Tokens */
+            completion_tokens: number;
+            /** Total Tokens */
+            total_tokens: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -1251,6 +1677,58 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /**
+         * WebhookBody
+         * @description A registered webhook (never its secret).
+         */
+        WebhookBody: {
+            /** Id */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: ("debate.completed" | "debate.failed" | "knowledge.conflict")[];
+            /** Description */
+            description?: string | null;
+            /**
+             * Format
+             * @default aragora
+             * @enum {string}
+             */
+            format: "aragora" | "slack";
+            /** Created At */
+            created_at: string;
+        };
+        /** WebhookList */
+        WebhookList: {
+            /** Webhooks */
+            webhooks: components["schemas"]["WebhookBody"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * WebhookRequest
+         * @description ``POST /api/v1/webhooks``: where to send, and which events.
+         */
+        WebhookRequest: {
+            /**
+             * Url
+             * @description http(s) URL; loopback and private targets only under a prefix of ARAGORA_WEBHOOK_ENDPOINTS.
+             * @example https://hooks.example.com/aragora
+             */
+            url: string;
+            /** Events */
+            events: ("debate.completed" | "debate.failed" | "knowledge.conflict")[];
+            /** Description */
+            description?: string | null;
+            /**
+             * Format
+             * @description `slack`: the body is `{"text": ...}` for a Slack incoming webhook.
+             * @default aragora
+             * @enum {string}
+             */
+            format: "aragora" | "slack";
         };
     };
     responses: never;
@@ -3227,6 +3705,340 @@ export interface operations {
             };
         };
     };
+    list_webhooks_api_v1_webhooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_webhook_api_v1_webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookBody"];
+                };
+            };
+            /** @description Invalid input (the message names the first problem). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match the schema. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_webhook_api_v1_webhooks__webhook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedWebhookBody"];
+                };
+            };
+            /** @description Invalid input (the message names the first problem). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such webhook. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_deliveries_api_v1_webhooks__webhook_id__deliveries_get: {
+        parameters: {
+            query?: {
+                /** @description How many, newest first. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description Invalid input (the message names the first problem). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such webhook. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match the schema. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     signing_key_api_v2_receipts_signing_key_get: {
         parameters: {
             query?: {
@@ -3838,6 +4650,235 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    chat_completions_v1_chat_completions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatCompletion"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Invalid request (OpenAI's `invalid_request_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token (the client's api_key). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description No such model (code `model_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too many requests or debates; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining); see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+        };
+    };
+    list_models_v1_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description Missing or invalid bearer token (the client's api_key). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+        };
+    };
+    get_model_v1_models__model__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A model's id. */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelObject"];
+                };
+            };
+            /** @description Invalid input (the message names the first problem). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token (the client's api_key). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description No such model (code `model_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
                 };
             };
         };

@@ -33,7 +33,6 @@ _RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 1},
     }
 }
-_ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -48,12 +47,13 @@ def _declared(status: int) -> dict[str, Any]:
     return declared
 
 
-def describe_error(status: int) -> dict[str, Any]:
+def describe_error(status: int, schema: str = "ErrorBody") -> dict[str, Any]:
     """The finished OpenAPI response object of an error status (for documents already
-    generated, where a ``model`` is no longer resolved)."""
+    generated, where a ``model`` is no longer resolved); ``schema`` names the body's
+    component (``OpenAIErrorBody`` under ``/v1``)."""
     response: dict[str, Any] = {
         "description": _DESCRIPTIONS[status],
-        "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
     }
     if status in (429, 503):
         response["headers"] = _RETRY_AFTER
