@@ -97,10 +97,14 @@ async def queue(store: Storage, debate_id: str, agents: Sequence[str] = ("demo",
 
 
 async def status_of(store: Storage, debate_id: str, wanted: set[str], within: float = 10) -> str:
+    """The debate's status once it is one of ``wanted`` and its follow-ups are stored."""
     async with asyncio.timeout(within):
-        while (status := (await store.debates.get(debate_id)).status) not in wanted:  # noqa: ASYNC110 - the condition lives in the store
+        while True:
+            record = await store.debates.get(debate_id)
+            pending = (record.document or {}).get("followups_pending")
+            if record.status in wanted and not pending:
+                return record.status
             await asyncio.sleep(0.01)
-    return status
 
 
 def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
