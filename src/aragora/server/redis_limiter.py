@@ -80,11 +80,13 @@ class RedisLimiter:
             reply = await self._client.evalsha(_SCRIPT_SHA, 1, *args)
         except NoScriptError:  # first use, or Redis restarted: EVAL caches it again
             reply = await self._client.eval(BUCKET_SCRIPT, 1, *args)
+        # The script is the agents' start bucket; its last two values (the adapted rate and
+        # ceiling) mean nothing for an inbound bucket, which never adapts.
         if not (
-            isinstance(reply, list) and len(reply) == 2 and all(isinstance(v, int) for v in reply)
+            isinstance(reply, list) and len(reply) == 4 and all(isinstance(v, int) for v in reply)
         ):
             raise ResponseError(f"unexpected reply from the rate-limit script: {reply!r}")
-        granted, wait_us = reply
+        granted, wait_us = reply[0], reply[1]
         return 0.0 if granted else wait_us / 1_000_000
 
     def _usable(self) -> bool:
