@@ -381,7 +381,9 @@ export interface paths {
         /**
          * A debate's receipt
          * @description The signed Open Decision Receipt of a completed debate (under ``odr``), its place in
-         *     the chain and links to its exports; 404 until the debate has completed.
+         *     the chain and links to its exports; 404 until the debate has completed and its
+         *     receipt is issued (just after the status turns ``completed``: the document says
+         *     ``followups_pending`` until then).
          */
         get: operations["debate_receipt_api_v1_debates__debate_id__receipt_get"];
         put?: never;
