@@ -201,14 +201,17 @@ class DebateService:
         return document
 
     async def settled(self, debate_id: str, *, within: float, poll: float = 0.02) -> dict[str, Any]:
-        """The document once the debate's stored status is final, so its receipt and
-        knowledge items are in it (they are added after ``debate_end``, before that
-        status is stored); the document as it stands if that takes over ``within``
-        seconds. :class:`NotFoundError` for an unknown debate."""
+        """The document once the debate is final: its stored status terminal and its
+        follow-ups (receipt, knowledge items, ratings; added just after that status is
+        stored) done, so nothing more will be added; the document as it stands if that
+        takes over ``within`` seconds. :class:`NotFoundError` for an unknown debate."""
         deadline = self._clock() + within
         while True:
             record = await self._storage.debates.get(debate_id, primary=True)
-            if record.status in TERMINAL_STATUSES or self._clock() >= deadline:
+            final = record.status in TERMINAL_STATUSES and not (record.document or {}).get(
+                "followups_pending"
+            )
+            if final or self._clock() >= deadline:
                 break
             await asyncio.sleep(poll)
         return await self.get(debate_id)
