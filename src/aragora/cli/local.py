@@ -36,10 +36,8 @@ from aragora.errors import ConflictError
 from aragora.logs import log_event
 from aragora.migrations.runner import ensure_schema
 from aragora.runtime.node import Node
-from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.settings import Settings
 from aragora.storage.memory import memory_storage
-from aragora.storage.repository import TERMINAL_STATUSES
 
 __all__ = ["run_local_debate"]
 
@@ -79,7 +77,7 @@ async def run_local_debate(
                 async for frame in node.service.stream(debate_id):
                     if view is not None:
                         view.frame(orjson.loads(frame.text))
-                document = await _final_document(node, debate_id, settings.lease_ttl + 5)
+                document = await node.service.settled(debate_id, within=settings.lease_ttl + 5)
             except asyncio.CancelledError:
                 if not interrupt.hard:
                     raise
@@ -103,22 +101,6 @@ async def run_local_debate(
         pointer="rerun with --json" if memory else f"aragora debates show {debate_id}",
     )
     return INTERRUPTED if interrupt.soft and document.get("status") == "cancelled" else code
-
-
-async def _final_document(node: Node, debate_id: str, within: float) -> dict[str, Any]:
-    """The document once the debate's record is final (receipt and knowledge included:
-    they are added just after the terminal status is stored, while the document says
-    ``followups_pending``); the document as it stands if that takes longer than ``within``
-    seconds."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(within):
-            while True:
-                record = await node.storage.debates.get(debate_id, primary=True)
-                pending = record.document is not None and record.document.get(FOLLOWUPS_PENDING)
-                if record.status in TERMINAL_STATUSES and not pending:
-                    break
-                await asyncio.sleep(0.02)
-    return dict(await node.service.get(debate_id))
 
 
 def _utc_now() -> datetime:

@@ -209,7 +209,7 @@ class DebateService:
         while True:
             record = await self._storage.debates.get(debate_id, primary=True)
             final = record.status in TERMINAL_STATUSES and not (record.document or {}).get(
-                "followups_pending"
+                FOLLOWUPS_PENDING
             )
             if final or self._clock() >= deadline:
                 break
