@@ -1,6 +1,7 @@
 """The engine's appends in batches: the steps between two waves of calls are written in one
 append, and nothing is acted upon before it is durable (each call starts after every event
-before it is stored; each answer but a wave's last is stored before the rest arrive)."""
+before it is stored; an answer that arrives before the rest of its wave is stored before
+they arrive, and answers that arrive together are stored together)."""
 
 from __future__ import annotations
 
@@ -56,16 +57,44 @@ async def test_the_steps_between_waves_are_one_append_made_before_the_next_calls
     assert check_log(events) == []
     assert state.ended
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    # The start and the first phase go in together; a wave's last answer goes in with
-    # the steps it leads to; the end goes in with the last vote.
+    # The start and the first phase go in together; a wave's answers (they all arrive at
+    # once here) go in with the steps they lead to; the end goes in with the votes.
     assert log.batches[0] == [EventType.DEBATE_START, EventType.ROUND_START, "phase_change"]
-    assert log.batches[1] == [EventType.PROPOSE]
-    assert log.batches[3][0] == EventType.PROPOSE
-    assert log.batches[3][-1] == "phase_change"
-    assert log.batches[-1][0] == EventType.VOTE
+    assert log.batches[1][:3] == [EventType.PROPOSE] * 3
+    assert log.batches[1][-1] == "phase_change"
+    assert log.batches[-1][:3] == [EventType.VOTE] * 3
     assert log.batches[-1][-1] == EventType.DEBATE_END
     assert len(log.batches) < len(events)
     # Every call saw the whole log up to its wave: nothing acted upon was unwritten.
     for phase, seen in stored_when_called:
         before = events[:seen]
         assert before[-1].type == "phase_change", (phase, [e.type for e in before[-3:]])
+
+
+async def test_an_answer_ahead_of_its_wave_is_stored_before_the_rest_arrive() -> None:
+    log = BatchLog()
+    stored_at_answer: list[int] = []
+
+    def slow(reply: object) -> ScriptedLLM:
+        def answer(request: CompletionRequest) -> str:
+            stored_at_answer.append(len(log.events("d-1")))
+            return reply(request)  # type: ignore[operator]
+
+        return ScriptedLLM(answer, latency=0.05)
+
+    agents = panel(
+        ScriptedLLM(stance(["PostgreSQL"])),
+        slow(stance(["SQLite"])),
+        slow(stance(["PostgreSQL"])),
+    )
+    setup = setup_for(agents, DebateProtocol(mode=Mode.DEBATE, rounds=1, early_stop=False))
+    await engine_for(log).start(setup, agents)
+    events = log.events("d-1")
+    assert check_log(events) == []
+    # The quick agent's proposal is stored alone while the slow two still think; those
+    # two arrive together and go in together, with the steps they lead to.
+    assert log.batches[1] == [EventType.PROPOSE]
+    assert log.batches[2][:2] == [EventType.PROPOSE] * 2
+    assert log.batches[2][-1] == "phase_change"
+    first_propose = next(e.seq for e in events if e.type == EventType.PROPOSE)
+    assert stored_at_answer[0] >= first_propose

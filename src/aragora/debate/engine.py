@@ -231,8 +231,10 @@ class DebateEngine:
                     )
                 # Answers so far are stored (and streamed) before waiting for the rest; the
                 # wave's last answer is stored with the steps that follow it, before the
-                # next wave's calls (see _append).
-                await self._flush(state)
+                # next wave's calls (see _append). Answers that arrived together are
+                # stored together: no write while another result is already waiting.
+                if finished.empty():
+                    await self._flush(state)
                 item = await finished.get()
                 if item is _DEADLINE:
                     alarm = None
