@@ -48,7 +48,9 @@ _log = logging.getLogger("aragora.runtime")
 
 
 class _PublishingSink:
-    """Appends through the fence, then publishes and tells the observers.
+    """Appends through the fence, then publishes and tells the observers; ``log`` is the
+    debate's stored log (what it held when the sink was made, and every append since), so
+    the runner never reads back what it has just written.
 
     Token deltas are merged per call over ``token_window`` seconds (a quarter second:
     smooth to read, a fraction of the frames) before they are published: a streaming
@@ -62,11 +64,13 @@ class _PublishingSink:
         bus: EventBus,
         observers: Sequence[EventObserver],
         *,
+        stored: Sequence[Event] = (),
         token_window: float = 0.25,
         before_end: Callable[[Sequence[Event], Event], Awaitable[list[dict[str, Any]]]]
         | None = None,
     ) -> None:
         self._fenced = fenced
+        self.log: list[Event] = list(stored)
         self._bus = bus
         self._observers = observers
         self._before_end = before_end
@@ -97,6 +101,7 @@ class _PublishingSink:
             await self._fenced.append(events[0])
         else:
             await self._fenced.append_many(events)
+        self.log.extend(events)
         self.flush_tokens()
         for event in events:
             await self._bus.publish(frame_of(event))
@@ -173,7 +178,7 @@ class DebateRunner:
                 return []
             # The log as it will stand just before the end: what is stored, and what is
             # appended together with the end.
-            events = [*await storage.events.read(record.id, primary=True), *unwritten]
+            events = [*sink.log, *unwritten]
             warnings: list[dict[str, Any]] = []
             for check in self._end_checks:
                 warnings.extend(await check(record.id, events, end))
@@ -184,6 +189,7 @@ class DebateRunner:
             FencedEventSink(storage.events, lease.epoch),
             self._bus,
             self._observers,
+            stored=await storage.events.read(record.id, primary=True),
             before_end=None if evaluation else before_end,
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
@@ -205,7 +211,7 @@ class DebateRunner:
         # its own record: no background from the knowledge base (answers would leak between
         # questions), no end checks or finishers (receipts, knowledge ingest), no rating.
         storage = self._storage
-        events = await storage.events.read(record.id, primary=True)
+        events = list(sink.log)
         state = fold(events)
         if not state.ended:
             try:
@@ -232,7 +238,8 @@ class DebateRunner:
                     await engine.resume(events, agents, cancel=cancel)
                 else:
                     await engine.start(setup, agents, cancel=cancel)
-        events = await storage.events.read(record.id, primary=True)
+        # Every append went through the lease's fence, so the sink's log is the stored one.
+        events = sink.log
         document = debate_document(record.id, events, created_at=record.created_at.isoformat())
         violations = check_log(events, document)
         if violations:  # a bug of ours; the log is what it is, so say so loudly
