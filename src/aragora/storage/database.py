@@ -21,10 +21,12 @@ ping), which halves their fixed cost; ``ARAGORA_DB_POOL_SIZE`` sizes each pool.
 
 SQLite: the database file is created 0600 in a directory created 0700 (its ``-wal`` and
 ``-shm`` files follow the file's mode), since it holds every debate and token hash. The
-driver's implicit transactions are replaced by explicit ``BEGIN IMMEDIATE``
-(writer) and ``BEGIN`` (reader) so that DDL is transactional too and a writer takes the
-write lock before it reads; WAL mode lets readers run beside the writer; the writer pool
-holds one connection because SQLite has one writer at a time anyway.
+driver's implicit transactions are replaced by an explicit ``BEGIN IMMEDIATE`` for
+writes, so that DDL is transactional too and a writer takes the write lock before it reads;
+a read is one statement in SQLite's own implicit transaction (``read()`` blocks begin one
+of their own); WAL mode lets readers run beside the writer; the writer pool holds one
+connection because SQLite has one writer at a time anyway. A SQLite connection cannot
+drop, so it is not pinged at checkout.
 """
 
 from __future__ import annotations
@@ -188,6 +190,9 @@ class Database:
         shown = self.display_url if primary else self.read_display_url
         try:
             async with engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    # One snapshot for every statement of the block (see _sqlite_engine).
+                    await conn.exec_driver_sql("BEGIN")
                 yield conn
                 await conn.rollback()
         except Exception as error:
@@ -351,17 +356,20 @@ def _reason(error: BaseException) -> str:
 
 # --- engines --------------------------------------------------------------------------------
 def _sqlite_engine(url: URL, options: PoolOptions, *, writer: bool) -> AsyncEngine:
+    # No ping at checkout: a SQLite connection is a file handle, it cannot drop. Readers
+    # run each statement in SQLite's own implicit transaction (one statement reads one
+    # snapshot in WAL mode) rather than BEGIN … ROLLBACK around it: every statement costs
+    # a round trip to the driver's thread, and a read is most often one statement.
+    # Database.read() begins a transaction itself for blocks of several.
     engine = create_async_engine(
         url,
         pool_size=1 if writer else max(options.pool_size, 1),
         max_overflow=0 if writer else options.max_overflow,
         pool_timeout=options.pool_timeout,
-        pool_pre_ping=True,
         json_serializer=_json_dumps,
         json_deserializer=_json_loads,
         connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
-    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -378,9 +386,11 @@ def _sqlite_engine(url: URL, options: PoolOptions, *, writer: bool) -> AsyncEngi
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+    if writer:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
