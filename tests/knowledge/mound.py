@@ -47,6 +47,11 @@ class Mound:
     ) -> list[SearchHit]:
         return await self.index.search(query, limit=limit, filters=filters)
 
+    async def search_each(
+        self, queries: Sequence[str], *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> list[list[KnowledgeItem]]:
+        return await self.index.search_each(queries, limit=limit, filters=filters)
+
     def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:
         return self.index.scan_items(batch=batch)
 

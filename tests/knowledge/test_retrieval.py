@@ -178,6 +178,9 @@ class BrokenIndex(Mound):
     async def search(self, query: str, *, limit: int = 10, filters: Any = None) -> Any:
         raise RuntimeError("the search index is corrupt")
 
+    async def search_each(self, queries: Any, *, limit: int = 10, filters: Any = None) -> Any:
+        raise RuntimeError("the search index is corrupt")
+
 
 async def test_a_failing_search_never_stops_a_debate_from_ending(
     caplog: pytest.LogCaptureFixture,

@@ -256,6 +256,37 @@ async def test_search_limits(store: Storage) -> None:
             await store.knowledge_index.search("budget", limit=limit)
 
 
+async def test_search_each_finds_what_each_search_finds(store: Storage) -> None:
+    await store.knowledge.put(
+        [
+            item("a", "Latency budget", "Replicas lag.", kind="decision", tags=("perf",), hours=1),
+            item("b", "Latency spikes", "Caches help.", kind="evidence", tags=("perf",), hours=2),
+            item("c", "Quorum rules", "Latency of votes.", kind="decision", tags=("db",), hours=3),
+        ]
+        + [item(f"k{n}", f"Budget {n}", "latency") for n in range(4)]
+    )
+    queries = ["latency", "latency budget", "", "😀", "replicas", '"; DROP', "budget", "nothing"]
+    windows = [
+        None,
+        SearchFilters(kinds=("decision",)),
+        SearchFilters(tags=("perf",)),
+        SearchFilters(since=T0 + timedelta(hours=2)),
+        SearchFilters(since=T0 + timedelta(days=9)),
+    ]
+    for filters in windows:
+        for limit in (1, 3, 100):
+            each = await store.knowledge_index.search_each(queries, limit=limit, filters=filters)
+            one_by_one = [
+                [hit.item for hit in await store.knowledge_index.search(q, limit=limit,
+                                                                        filters=filters)]
+                for q in queries
+            ]  # fmt: skip
+            assert each == one_by_one, (filters, limit)
+    assert await store.knowledge_index.search_each([]) == []
+    with pytest.raises(InvalidInputError):
+        await store.knowledge_index.search_each(["latency"], limit=0)
+
+
 # --- scans ------------------------------------------------------------------------------------
 async def test_scans_are_ordered_and_complete_across_batches(store: Storage) -> None:
     ids = [f"k{n:02d}" for n in range(23)] + ["K", "k", "é", "z-last"]

@@ -11,8 +11,9 @@ the in-memory index.
 The index matches items holding *every* query word, so a question that differs from a
 past one by a single word would find nothing with one search. Candidates therefore come
 from a few searches on the question's key words (its longest content words, at most
-:data:`KEY_WORDS`): all of them together, all but one, and each alone, in that order, stopping once
-enough candidates are found — at most ``2 * KEY_WORDS + 1`` indexed queries.
+:data:`KEY_WORDS`): all of them together, all but one, and each alone (at most
+``2 * KEY_WORDS + 1`` indexed queries, made together in one round trip), taken in that
+order until enough candidates are found.
 """
 
 from __future__ import annotations
@@ -117,11 +118,12 @@ async def relevant_decisions(
     being ingested (or imported from one) may hold others, and they are no decision."""
     candidates: dict[str, KnowledgeItem] = {}
     decisions = SearchFilters(kinds=("decision",), tags=("consensus",))
-    for query in search_queries(question):
-        for hit in await index.search(query, limit=_CANDIDATES, filters=decisions):
-            candidates.setdefault(hit.item.id, hit.item)
+    queries = search_queries(question)
+    for items in await index.search_each(queries, limit=_CANDIDATES, filters=decisions):
+        for item in items:
+            candidates.setdefault(item.id, item)
         if len(candidates) >= _CANDIDATES:
-            break  # enough from the more specific searches; spare the broad ones
+            break  # enough from the more specific searches; the broad ones add noise
     found = []
     for item in candidates.values():
         if item.id in exclude or item.kind != "decision":

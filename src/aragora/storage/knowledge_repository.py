@@ -12,7 +12,7 @@ full-text search), held to it by one contract test suite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -138,6 +138,13 @@ class KnowledgeIndex(Protocol):
         """Items matching ``query`` (words, any order; stemming as the database's text
         search does), best first, at most ``limit`` (1..100). A query with no searchable
         word returns nothing; it never raises for odd characters or operators in it."""
+        ...
+
+    async def search_each(
+        self, queries: Sequence[str], *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> list[list[KnowledgeItem]]:
+        """For each of ``queries``, the items :meth:`search` finds for it, in its order
+        (without scores or snippets): several searches at the cost of about one."""
         ...
 
     def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:

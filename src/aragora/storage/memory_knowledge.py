@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from aragora.errors import InvalidInputError, NotFoundError
@@ -161,6 +161,16 @@ class MemoryKnowledgeIndex:
         return [
             SearchHit(_copy(self._m.items[item_id]), score, _snippet(self._m.items[item_id], terms))
             for score, item_id in hits[:limit]
+        ]
+
+    async def search_each(
+        self, queries: Sequence[str], *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> list[list[KnowledgeItem]]:
+        """See :meth:`KnowledgeIndex.search_each`."""
+        check_limit(limit)
+        return [
+            [hit.item for hit in await self.search(query, limit=limit, filters=filters)]
+            for query in queries
         ]
 
     async def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:

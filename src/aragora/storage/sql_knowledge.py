@@ -285,6 +285,25 @@ class SqlKnowledgeIndex:
             if item_id in items
         ]
 
+    async def search_each(
+        self, queries: Sequence[str], *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> list[list[KnowledgeItem]]:
+        """See :meth:`KnowledgeIndex.search_each`: every query ranked in one statement
+        (no snippets), then their items in one more."""
+        check_limit(limit)
+        wanted = check_filters(filters)
+        words = [query_words(query) for query in queries]
+        if not any(words):
+            return [[] for _ in queries]
+        async with self._db.read() as conn:
+            ranked = await self._search.top_each(conn, words, limit, wanted)
+            ids = sorted({item_id for found in ranked for item_id in found})
+            items: dict[str, KnowledgeItem] = {}
+            for chunk in _chunks(ids):
+                query = sa.select(*_ITEM_COLUMNS).where(knowledge_items.c.id.in_(chunk))
+                items.update((row.id, _item(row)) for row in await conn.execute(query))
+        return [[items[i] for i in found if i in items] for found in ranked]
+
     async def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:
         """See :meth:`KnowledgeIndex.scan_items`."""
         _check_batch(batch)
@@ -404,6 +423,46 @@ class _PostgresSearch:
             for row in rows
         ]
 
+    async def top_each(
+        self, conn: AsyncConnection, queries: list[list[str]], limit: int, filters: SearchFilters
+    ) -> list[list[str]]:
+        """The ids :meth:`top` ranks for each of ``queries`` (its words), in one statement."""
+
+        def tags(values: list[str], params: dict[str, Any]) -> str:
+            params["tags"] = json.dumps(values, ensure_ascii=False)
+            return "i.tags @> CAST(:tags AS jsonb)"
+
+        where, params, typed = _filter_sql(filters, tags_sql=tags)
+        parts = []
+        for n, words in enumerate(queries):
+            if not words:
+                continue
+            text = " ".join(words).replace("'", "''")
+            tsquery = f"plainto_tsquery('english', '{text}')"
+            parts.append(self._EACH.format(n=n, filters=where, tsquery=tsquery))
+        statement = sa.text(" UNION ALL ".join(parts)).bindparams(*typed)
+        values = {"limit": limit, "candidates": RANKED_MATCHES, **params}
+        return _grouped(await conn.execute(statement, values), len(queries))
+
+    _EACH = """
+        (SELECT {n} AS q, m.id, ts_rank_cd(m.search, {tsquery}) AS score
+         FROM (
+             SELECT i.id, i.search FROM knowledge_items AS i
+             WHERE i.search @@ {tsquery}{filters}
+             LIMIT :candidates
+         ) AS m
+         ORDER BY score DESC, m.id
+         LIMIT :limit)
+    """
+
+
+def _grouped(rows: Iterable[Any], count: int) -> list[list[str]]:
+    """Rows of (query number, id, score) as each query's ids, best first."""
+    each: list[list[tuple[float, str]]] = [[] for _ in range(count)]
+    for q, item_id, score in rows:
+        each[int(q)].append((-float(score), str(item_id)))
+    return [[item_id for _, item_id in sorted(found)] for found in each]
+
 
 class _SqliteSearch:
     """``knowledge_fts MATCH '"w1" "w2"'`` (every word, each quoted so nothing in it is an
@@ -460,6 +519,49 @@ class _SqliteSearch:
         found = await conn.execute(snippets_sql, {"match": match})
         snippets: dict[int, str] = {int(row[0]): str(row[1]) for row in found}
         return [(row.id, float(row.score), str(snippets.get(row.doc, ""))) for row in rows]
+
+    async def top_each(
+        self, conn: AsyncConnection, queries: list[list[str]], limit: int, filters: SearchFilters
+    ) -> list[list[str]]:
+        """The ids :meth:`top` ranks for each of ``queries`` (its words), in one statement."""
+
+        def tags(values: list[str], params: dict[str, Any]) -> str:
+            clauses = []
+            for n, value in enumerate(values):
+                params[f"tag{n}"] = value
+                clauses.append(
+                    f"EXISTS (SELECT 1 FROM json_each(i.tags) AS t WHERE t.value = :tag{n})"
+                )
+            return " AND ".join(clauses)
+
+        where, params, typed = _filter_sql(filters, tags_sql=tags)
+        if filters.since is not None or filters.until is not None:
+            bounds = await _rowid_bounds(conn, filters)
+            if bounds is None:
+                return [[] for _ in queries]
+            where += " AND f.rowid BETWEEN :first AND :last"
+            params.update(first=bounds[0], last=bounds[1])
+        parts = []
+        for n, words in enumerate(queries):
+            if words:
+                parts.append(self._EACH.format(n=n, filters=where))
+                params[f"match{n}"] = " ".join(f'"{word}"' for word in words)
+        statement = sa.text(" UNION ALL ".join(parts)).bindparams(*typed)
+        values = {"limit": limit, "candidates": RANKED_MATCHES, **params}
+        return _grouped(await conn.execute(statement, values), len(queries))
+
+    _EACH = """
+        SELECT * FROM (
+            SELECT {n} AS q, id, score FROM (
+                SELECT i.id, -bm25(knowledge_fts, 5.0, 2.0, 1.0) AS score
+                FROM knowledge_fts AS f JOIN knowledge_items AS i ON i.rowid = f.rowid
+                WHERE knowledge_fts MATCH :match{n}{filters}
+                LIMIT :candidates
+            )
+            ORDER BY score DESC, id
+            LIMIT :limit
+        )
+    """
 
 
 async def _rowid_bounds(conn: AsyncConnection, filters: SearchFilters) -> tuple[int, int] | None:
