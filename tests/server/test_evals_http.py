@@ -77,7 +77,7 @@ async def test_an_interrupted_run_is_partial_and_summarised_as_far_as_it_got(
 ) -> None:
     settings = make_settings(tmp_path)
     config = EvalConfig(suite="arith", agents=SIM, modes=("single", "vote"), n=10)
-    await run_eval(settings, "cut", config)
+    printed = await run_eval(settings, "cut", config)
     directory = settings.data_dir / "evals" / "cut"
     for written in (REPORT_JSON, REPORT_MD, PLOT):
         (directory / written).unlink()
@@ -92,6 +92,11 @@ async def test_an_interrupted_run_is_partial_and_summarised_as_far_as_it_got(
     }
     async with running_app(settings) as (_, client):
         run = (await client.get("/api/v1/evals/cut")).json()
+        # The run goes on (resumed): the next read sees the rest, finished.
+        (directory / RESULTS).write_text("\n".join(lines) + "\n")
+        resumed = (await client.get("/api/v1/evals/cut")).json()
+    assert resumed["status"] == "complete"
+    assert resumed["summary"] == printed
     EvalRunBody.model_validate(run)
     assert run["status"] == "partial"
     assert run["questions"] == 10
