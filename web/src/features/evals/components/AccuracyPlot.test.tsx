@@ -50,6 +50,13 @@ describe('AccuracyPlot', () => {
     const sc = Number(root.querySelector('[data-mode="sc"] circle')!.getAttribute('cx'));
     const vote = Number(root.querySelector('[data-mode="vote"] circle')!.getAttribute('cx'));
     expect(vote - sc).toBeGreaterThanOrEqual(8);
+    // ... and labelled on either side of the pair, so neither label covers the other.
+    const scLabel = root.querySelector('[data-mode="sc"] text')!;
+    const voteLabel = root.querySelector('[data-mode="vote"] text')!;
+    expect(scLabel.getAttribute('text-anchor')).toBe('end');
+    expect(Number(scLabel.getAttribute('x'))).toBeLessThan(sc);
+    expect(voteLabel.getAttribute('text-anchor')).toBe('start');
+    expect(Number(voteLabel.getAttribute('x'))).toBeGreaterThan(vote);
   });
 
   it('says so when nothing is scored yet', () => {

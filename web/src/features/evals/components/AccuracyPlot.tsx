@@ -25,9 +25,14 @@ export function AccuracyPlot({ modes, simulated }: { modes: Record<string, EvalM
       nudged += 1;
     }
     placed.push([px, py]);
-    // The first label sits above right of its point, those set beside it below, one a line.
-    const labelY = nudged === 0 ? py - 8 : py + 6 + nudged * LINE;
-    return { point, px, py, labelY };
+    return { point, px, py, nudged };
+  });
+  // Labels beside their points: a point others were set beside is labelled on its left, the
+  // others on the right, one a line, so no label covers another.
+  const labels = marks.map(({ px, py, nudged }) => {
+    const crowded = nudged === 0 && marks.some((m) => m.nudged > 0 && Math.abs(m.py - py) < NUDGE && m.px > px && m.px - px <= NUDGE * m.nudged);
+    if (crowded) return { lx: px - 9, ly: py + 4, anchor: 'end' };
+    return { lx: px + 9, ly: nudged === 0 ? py - 8 : py + 4 + (nudged - 1) * LINE, anchor: 'start' };
   });
   const description =
     `${simulated ? 'Simulated agents. ' : ''}One point per mode: ` +
@@ -65,7 +70,8 @@ export function AccuracyPlot({ modes, simulated }: { modes: Record<string, EvalM
           <text class="axis-label" x={-(top + bottom) / 2} y={16} transform="rotate(-90)" text-anchor="middle">
             Accuracy (95% CI)
           </text>
-          {marks.map(({ point, px, py, labelY }) => {
+          {marks.map(({ point, px, py }, index) => {
+            const { lx, ly, anchor } = labels[index]!;
             const colour = MODE_COLOURS[point.mode] ?? OTHER_COLOUR;
             return (
               <g key={point.mode} class="plot-point" data-mode={point.mode} stroke={colour} fill={colour}>
@@ -73,7 +79,7 @@ export function AccuracyPlot({ modes, simulated }: { modes: Record<string, EvalM
                 <line class="ci" x1={px - 5} y1={y(point.low)} x2={px + 5} y2={y(point.low)} />
                 <line class="ci" x1={px - 5} y1={y(point.high)} x2={px + 5} y2={y(point.high)} />
                 <circle cx={px} cy={py} r={5} />
-                <text class="point-label" x={px + 9} y={labelY} stroke="none">
+                <text class="point-label" x={lx} y={ly} text-anchor={anchor} stroke="none">
                   {point.mode}
                 </text>
               </g>
