@@ -134,6 +134,8 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 # their settings or results change (a suite file changed under a run is not noticed).
 @lru_cache(maxsize=256)
 def _summarised(directory: Path, stamps: tuple[object, ...]) -> RunView:
+    """The run in ``directory`` as its files are now (``stamps`` keys the cache); its
+    ``updated_at`` is left for the caller to set."""
     name, updated = directory.name, datetime.fromtimestamp(0, UTC)
     settings: dict[str, Any] | None = None
     try:
