@@ -30,6 +30,8 @@ CONTRACT_ROUTES = [
     ("post", "/api/v1/debates/{debate_id}/cancel"),
     ("get", "/api/v1/agents"),
     ("get", "/api/v1/leaderboard"),
+    ("get", "/api/v1/evals"),
+    ("get", "/api/v1/evals/{name}"),
     ("get", "/api/v1/debates/{debate_id}/receipt"),
     ("get", "/api/v2/receipts/{receipt_id}"),
     ("get", "/api/v2/receipts/{receipt_id}/export"),

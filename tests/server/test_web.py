@@ -81,6 +81,8 @@ def _is_json_404(response: httpx.Response) -> None:
         "/knowledge/dec-1",
         "/knowledge/dec-1/deeper/still",
         "/leaderboard",
+        "/evals",
+        "/evals/arith-seed0-1a2b3c4d",
         "/admin",
         "/admin/tokens",
     ],

@@ -20,6 +20,7 @@ from .support import (
     ThreadedProvider,
     chromium_path,
     ensure_build,
+    run_eval,
 )
 
 # What the scripted agent answers: an XSS attempt in its reasoning, in Markdown and HTML.
@@ -151,3 +152,14 @@ def scripted_debate(server: Server, provider: ThreadedProvider) -> dict[str, obj
     doc: dict[str, object] = server.wait_finished(created["id"])
     assert doc["consensus_reached"] is True, doc
     return doc
+
+
+SIM_EVAL = ("--suite", "arith", "--agents", "sim:0.7,sim:0.7,sim:0.7")
+SIM_EVAL += ("--modes", "single,vote,debate", "--n", "20")
+
+
+@pytest.fixture(scope="session")
+def eval_run(server: Server) -> str:
+    """A finished evaluation run with simulated agents, in the server's data directory."""
+    run_eval(server, "arith-sim", *SIM_EVAL)
+    return "arith-sim"

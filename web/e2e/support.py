@@ -162,6 +162,17 @@ class Server:
         raise TimeoutError(f"debate {debate_id} did not finish in {timeout} s")
 
 
+def run_eval(server: Server, name: str, *args: str) -> Path:
+    """``aragora eval ARGS --out DATA_DIR/evals/NAME`` with the server's data directory, as an
+    operator runs it on the server's machine; the run's directory."""
+    out = server.data_dir / "evals" / name
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARAGORA_")}
+    env["ARAGORA_DATA_DIR"] = str(server.data_dir)
+    command = [str(Path(sys.executable).parent / "aragora"), "eval", *args, "--out", str(out)]
+    subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    return out
+
+
 def message_seqs(events: list[dict[str, Any]]) -> list[int]:
     """The seqs the debate page shows as items: messages, votes, notices, convergence."""
     shown = {

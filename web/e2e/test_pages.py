@@ -19,7 +19,7 @@ from .conftest import Watch, watch_page
 from .support import ADMIN_TOKEN, SCREENSHOTS, VIEWPORTS, WEB, Server
 
 
-def _views(debate: dict[str, Any]) -> list[tuple[str, str, Callable[[Page], None]]]:
+def _views(debate: dict[str, Any], eval_run: str) -> list[tuple[str, str, Callable[[Page], None]]]:
     def verdict(page: Page) -> None:
         expect(page.get_by_test_id("receipt-status")).to_have_attribute("data-valid", "true")
 
@@ -45,13 +45,23 @@ def _views(debate: dict[str, Any]) -> list[tuple[str, str, Callable[[Page], None
             "/leaderboard",
             lambda page: expect(page.get_by_test_id("leaderboard")).to_be_visible(),
         ),
+        ("evals", "/evals", lambda page: expect(page.get_by_test_id("eval-runs")).to_be_visible()),
+        (
+            "eval-run",
+            f"/evals/{eval_run}",
+            lambda page: expect(page.get_by_test_id("accuracy-plot")).to_be_visible(),
+        ),
         ("admin", "/admin", lambda page: expect(page.get_by_test_id("tokens")).to_be_visible()),
     ]
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
 def test_every_view_is_clean_and_screenshotted(
-    browser: Browser, server: Server, scripted_debate: dict[str, Any], viewport: str
+    browser: Browser,
+    server: Server,
+    scripted_debate: dict[str, Any],
+    eval_run: str,
+    viewport: str,
 ) -> None:
     width, height = VIEWPORTS[viewport]
     context = browser.new_context(
@@ -64,7 +74,7 @@ def test_every_view_is_clean_and_screenshotted(
     page.set_default_timeout(20_000)
     watch = watch_page(page, server.url)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for name, path, ready in _views(scripted_debate):
+    for name, path, ready in _views(scripted_debate, eval_run):
         page.goto(path)
         ready(page)
         page.wait_for_load_state("networkidle")

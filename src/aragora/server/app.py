@@ -45,6 +45,7 @@ from aragora.server.routes import (
     agents,
     console,
     debates,
+    evals,
     health,
     knowledge,
     receipts,
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     include_api(app, receipts.router)
     include_api(app, console.router)  # the web console's tokens and maintenance notice
     include_api(app, webhooks.router)
+    include_api(app, evals.router)  # past `aragora eval` runs, for the UI
     flatten(app, receipts.root, documented=True)  # /api/v2/receipts/..., /.well-known/...
     include_api(app, metrics_routes.router)
     flatten(app, metrics_routes.root)

@@ -7,7 +7,8 @@ from files.
 What it answers, when no route of the app matches (it is the router's fallback):
 
 - ``/`` and the app's client routes (``/debates``, ``/debates/{id}``, ``/knowledge``,
-  ``/knowledge/{id}``, ``/leaderboard``, ``/admin``, anything below them): ``index.html``,
+  ``/knowledge/{id}``, ``/leaderboard``, ``/evals``, ``/evals/{name}``, ``/admin``, anything
+  below them): ``index.html``,
   never cached (``no-cache``), so a new release is picked up on the next load;
 - ``/assets/...``: the build's content-hashed files, cached for a year (``immutable``); a
   precompressed ``.gz`` twin is sent to clients that accept gzip;
@@ -61,7 +62,7 @@ PAGE_CACHE = "no-cache"
 """``index.html``: always revalidated, so it always names the current assets."""
 _FILE_CACHE = "public, max-age=3600"
 
-APP_ROUTES = ("debates", "knowledge", "leaderboard", "admin")
+APP_ROUTES = ("debates", "knowledge", "leaderboard", "evals", "admin")
 """First path segments that belong to the app (besides ``/`` itself)."""
 
 RESERVED_PREFIXES = (

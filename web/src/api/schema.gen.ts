@@ -524,6 +524,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List evaluation runs
+         * @description The runs under ``ARAGORA_DATA_DIR/evals``, most recently written first, each with its
+         *     per-mode summary; a directory that cannot be read is listed as ``unreadable``.
+         */
+        get: operations["list_evals_api_v1_evals_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evals/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One evaluation run
+         * @description The run's settings and summary, computed from its stored results (as
+         *     ``aragora eval --json`` prints it). 400 for a name that is not a plain directory name,
+         *     404 when there is no such run.
+         */
+        get: operations["get_eval_api_v1_evals__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/receipts/signing-key": {
         parameters: {
             query?: never;
@@ -1257,6 +1300,178 @@ export interface components {
              * @description The request's X-Request-ID; quote it in reports.
              */
             trace_id: string;
+        };
+        /**
+         * EvalComparison
+         * @description Mode ``a`` against mode ``b`` on the questions both scored (McNemar's exact test;
+         *     the difference's 95 % paired-bootstrap interval).
+         */
+        EvalComparison: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /** N */
+            n: number;
+            /** Accuracy A */
+            accuracy_a: number;
+            /** Accuracy B */
+            accuracy_b: number;
+            /** Diff */
+            diff: number;
+            /** Diff Ci Low */
+            diff_ci_low: number;
+            /** Diff Ci High */
+            diff_ci_high: number;
+            /** Only A Correct */
+            only_a_correct: number;
+            /** Only B Correct */
+            only_b_correct: number;
+            /**
+             * Test
+             * @example mcnemar_exact
+             */
+            test: string;
+            /** P Value */
+            p_value: number;
+        };
+        /**
+         * EvalModeSummary
+         * @description One mode of a run, over the questions whose debates are all done (``n_scored``).
+         */
+        EvalModeSummary: {
+            /**
+             * Accuracy
+             * @description Share right; null when none is scored.
+             */
+            accuracy: number | null;
+            /**
+             * Ci Low
+             * @description 95 % percentile-bootstrap interval, low end.
+             */
+            ci_low: number | null;
+            /** Ci High */
+            ci_high: number | null;
+            /**
+             * Tokens Mean
+             * @description Mean tokens per question.
+             */
+            tokens_mean: number | null;
+            /** Cost Usd Mean */
+            cost_usd_mean: number | null;
+            /**
+             * Calls Mean
+             * @description Mean agent calls per question.
+             */
+            calls_mean: number | null;
+            /** Wall Mean S */
+            wall_mean_s: number | null;
+            /** N Scored */
+            n_scored: number;
+            /** Correct */
+            correct: number;
+            /**
+             * Failed
+             * @description Questions whose debate failed (scored as wrong).
+             */
+            failed: number;
+        };
+        /**
+         * EvalRunBody
+         * @description One run: ``complete`` (every mode scored every question), ``partial`` (debates are
+         *     missing: interrupted or still running; the summary covers what is there) or
+         *     ``unreadable`` (``reason`` says why; no summary).
+         */
+        EvalRunBody: {
+            /** Name */
+            name: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "complete" | "partial" | "unreadable";
+            /**
+             * Updated At
+             * @description When the run last wrote a file (ISO 8601, UTC).
+             */
+            updated_at: string;
+            settings: components["schemas"]["EvalSettings"] | null;
+            /**
+             * Questions
+             * @description Questions in the run's suite.
+             */
+            questions: number | null;
+            /**
+             * Simulated
+             * @description Whether any agent is simulated (sim:...).
+             */
+            simulated: boolean;
+            summary: components["schemas"]["EvalSummary"] | null;
+            /** Reason */
+            reason: string | null;
+        };
+        /** EvalRunList */
+        EvalRunList: {
+            /** Runs */
+            runs: components["schemas"]["EvalRunBody"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * EvalSettings
+         * @description What the run asked (its ``run.json``).
+         */
+        EvalSettings: {
+            /** Suite */
+            suite: string;
+            /** Agents */
+            agents: string[];
+            /** Modes */
+            modes: string[];
+            /** N */
+            n: number | null;
+            /** Seed */
+            seed: number;
+            /** Rounds */
+            rounds: number | null;
+            /** Budget Tokens */
+            budget_tokens: number | null;
+            /** Match */
+            match: string | null;
+            /** Samples */
+            samples: number | null;
+            /**
+             * Sc Samples
+             * @description sc's samples, once chosen.
+             */
+            sc_samples: number | null;
+        };
+        /**
+         * EvalSummary
+         * @description The same document as ``aragora eval --json``.
+         */
+        EvalSummary: {
+            /** Suite */
+            suite: string;
+            /**
+             * N
+             * @description Questions with at least one scored mode.
+             */
+            n: number;
+            /** Seed */
+            seed: number;
+            /** Agents */
+            agents: string[];
+            /** Rounds */
+            rounds: number | null;
+            /** Sc Samples */
+            sc_samples: number | null;
+            /** Modes */
+            modes: {
+                [key: string]: components["schemas"]["EvalModeSummary"];
+            };
+            /** Comparisons */
+            comparisons: components["schemas"]["EvalComparison"][];
         };
         /**
          * EventsBody
@@ -4015,6 +4230,179 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_evals_api_v1_evals_get: {
+        parameters: {
+            query?: {
+                /** @description Page size (1..1000). */
+                limit?: number;
+                /** @description Runs to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalRunList"];
+                };
+            };
+            /** @description Invalid input (the message names the first problem). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request does not match the schema. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests from this client, or too many debates queued; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable for now (maintenance, draining, database down); see Retry-After. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_eval_api_v1_evals__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The run's directory name under ARAGORA_DATA_DIR/evals. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvalRunBody"];
+                };
+            };
+            /** @description Invalid input (the message names the first problem). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found: nothing by that name. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description Too many requests from this client, or too many debates queued; see Retry-After. */

@@ -26,6 +26,12 @@ export type CreatedDebate = Schemas['CreateDebateBody'];
 export type TokenInfo = Schemas['TokenBody'];
 export type CreatedToken = Schemas['CreatedTokenBody'];
 export type TokenList = Schemas['TokenListBody'];
+export type EvalRun = Schemas['EvalRunBody'];
+export type EvalRunList = Schemas['EvalRunList'];
+export type EvalSettings = Schemas['EvalSettings'];
+export type EvalSummary = Schemas['EvalSummary'];
+export type EvalModeSummary = Schemas['EvalModeSummary'];
+export type EvalComparison = Schemas['EvalComparison'];
 
 export const TERMINAL: readonly DebateStatus[] = ['completed', 'failed', 'cancelled'];
 

@@ -8,6 +8,7 @@ import { useHealth, useMaintenance } from '@/api/shared';
 import { LiveRegion } from '@/components/LiveRegion';
 import { AdminPage } from '@/features/admin';
 import { DebatePage, HistoryPage } from '@/features/debates';
+import { EvalRunPage, EvalsPage } from '@/features/evals';
 import { KnowledgeItemPage, KnowledgeSearchPage } from '@/features/knowledge';
 import { LeaderboardPage } from '@/features/leaderboard';
 import { NewDebatePage } from '@/features/new-debate';
@@ -29,6 +30,7 @@ const NAV = [
   { href: '/debates', label: 'History', match: (p: string) => p.startsWith('/debates') },
   { href: '/knowledge', label: 'Knowledge', match: (p: string) => p.startsWith('/knowledge') },
   { href: '/leaderboard', label: 'Leaderboard', match: (p: string) => p.startsWith('/leaderboard') },
+  { href: '/evals', label: 'Evaluations', match: (p: string) => p.startsWith('/evals') },
   { href: '/admin', label: 'Admin', match: (p: string) => p.startsWith('/admin') },
 ];
 
@@ -122,6 +124,8 @@ export function App({ client }: { client: QueryClient }) {
           <Route path="/knowledge">{() => <KnowledgeSearchPage />}</Route>
           <Route path="/knowledge/:id">{(params) => <KnowledgeItemPage id={decodeURIComponent(params.id)} />}</Route>
           <Route path="/leaderboard">{() => <LeaderboardPage />}</Route>
+          <Route path="/evals">{() => <EvalsPage />}</Route>
+          <Route path="/evals/:name">{(params) => <EvalRunPage key={params.name} name={decodeURIComponent(params.name)} />}</Route>
           <Route path="/admin" nest>
             {() => <AdminPage />}
           </Route>
