@@ -12,7 +12,9 @@ the callbacks given to :meth:`RedisBus.on_queued` (its workers' ``wake``), so an
 replica claims a new debate at once rather than at its next poll, which stays the
 fallback while Redis is down.
 
-Redis holds nothing durable here. When it is unreachable the bus reports ``degraded``,
+Frames leave for Redis in the order they were published, from one sender task, so a
+publisher (a debate appending its events) never waits on Redis: it delivers locally and
+moves on. Redis holds nothing durable here. When it is unreachable the bus reports ``degraded``,
 publishing is skipped, every local stream is nudged to read the log and then polls it
 about once a second; when Redis is back the subscriptions are restored and streams are
 nudged again to close any gap. Nothing is lost because nothing is only on the bus.
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +45,9 @@ _SEPARATOR = "\x1f"  # ASCII unit separator: never in ids, types or JSON text
 HEALTHY_POLL = 5.0
 DEGRADED_POLL = 1.0
 MAX_CONNECTIONS = 50
+MAX_OUTBOX = 10_000
+"""Most frames waiting for Redis; past it the oldest are dropped (a remote stream reads the
+gap back from the log)."""
 
 
 class RedisBus:
@@ -67,6 +73,8 @@ class RedisBus:
         self._changed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._outbox: deque[Frame] = deque()
+        self._sender: asyncio.Task[None] | None = None
         self._closed = False
         self._on_queued: list[Callable[[], None]] = []
 
@@ -81,25 +89,20 @@ class RedisBus:
         return self._healthy
 
     async def publish(self, frame: Frame) -> None:
-        self._local.publish_nowait(frame)
-        self._ensure_listener()
-        if not self._healthy:
-            return  # streams on other replicas are polling the log meanwhile
-        try:
-            await asyncio.wait_for(
-                self._client.publish(CHANNEL_PREFIX + frame.debate_id, self._encode(frame)),
-                self._timeout,
-            )
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._mark_down(exc)
+        self.publish_nowait(frame)
 
     def publish_nowait(self, frame: Frame) -> None:
         self._local.publish_nowait(frame)
-        if not self._healthy or len(self._pending) > 1000:
-            return  # token deltas are best effort: never let them pile up
-        task = asyncio.get_running_loop().create_task(self._publish_remote(frame))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._ensure_listener()
+        if not self._healthy or self._closed:
+            return  # streams on other replicas are polling the log meanwhile
+        if len(self._outbox) >= MAX_OUTBOX:
+            self._outbox.popleft()  # a remote stream sees the gap and reads the log
+        self._outbox.append(frame)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(
+                self._send(), name="aragora-redis-publish"
+            )
 
     def subscribe(self, debate_id: str, *, maxsize: int) -> Subscription:
         subscription = self._local.subscribe(debate_id, maxsize=maxsize)
@@ -133,6 +136,10 @@ class RedisBus:
             self._mark_down(exc)
 
     async def close(self) -> None:
+        if self._sender is not None:  # what was published before the close still leaves
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._sender), self._timeout)
+            self._sender.cancel()
         self._closed = True
         if self._listener is not None:
             self._listener.cancel()
@@ -158,14 +165,20 @@ class RedisBus:
         seq = "" if frame.seq is None else str(frame.seq)
         return _SEPARATOR.join((self._origin, frame.debate_id, seq, frame.type, frame.text))
 
-    async def _publish_remote(self, frame: Frame) -> None:
-        try:
-            await asyncio.wait_for(
-                self._client.publish(CHANNEL_PREFIX + frame.debate_id, self._encode(frame)),
-                self._timeout,
-            )
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._mark_down(exc)
+    async def _send(self) -> None:
+        """Publish the outbox's frames in order until it is empty; on a failure drop what
+        waits (the streams read the log while the bus is down) and mark the bus down."""
+        while self._outbox and self._healthy:
+            frame = self._outbox.popleft()
+            try:
+                await asyncio.wait_for(
+                    self._client.publish(CHANNEL_PREFIX + frame.debate_id, self._encode(frame)),
+                    self._timeout,
+                )
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._outbox.clear()
+                self._mark_down(exc)
+                return
 
     def _ensure_listener(self) -> None:
         if self._listener is None and not self._closed:
