@@ -19,6 +19,7 @@ from aragora.errors import (
     StaleLeaseError,
 )
 from aragora.storage.repository import (
+    DebateOutcome,
     FencedEventSink,
     Lease,
     NewDebate,
@@ -27,6 +28,7 @@ from aragora.storage.repository import (
     RatingKey,
     Storage,
 )
+from aragora.storage.webhook_repository import OutboxEvent
 
 from .support import FakeClock
 
@@ -203,6 +205,43 @@ async def test_events_appended_together_are_stored_all_or_none(store: Storage) -
     assert [e.seq for e in await store.events.read("d1", primary=True)] == [1, 2, 3, 4]
     await FencedEventSink(store.events, lease.epoch).append_many([event("d1", 5)])
     assert await store.events.last_seq("d1") == 5
+
+
+async def test_the_end_and_the_outcome_are_stored_together_or_not_at_all(
+    store: Storage, clock: FakeClock
+) -> None:
+    lease = await running(store)
+    await store.events.append(event("d1", 1), epoch=lease.epoch)
+    document = {"id": "d1", "status": "completed", "final_answer": "42"}
+    outcome = DebateOutcome("completed", document, followups=True)
+    with pytest.raises(StaleLeaseError):
+        await store.events.append_and_finish(
+            [event("d1", 2)], epoch=lease.epoch + 1, outcome=outcome
+        )
+    with pytest.raises(ConflictError):
+        await store.events.append_and_finish([event("d1", 3)], epoch=lease.epoch, outcome=outcome)
+    with pytest.raises(InvalidInputError):
+        await store.events.append_and_finish(
+            [event("d1", 2)], epoch=lease.epoch, outcome=replace(outcome, status="nope")
+        )
+    with pytest.raises(InvalidInputError):  # an outbox event no webhook knows: nothing
+        await store.events.append_and_finish(
+            [event("d1", 2)],
+            epoch=lease.epoch,
+            outcome=replace(outcome, outbox=[OutboxEvent("nope", {})]),
+        )
+    assert await store.events.last_seq("d1") == 1
+    record = await store.debates.get("d1", primary=True)
+    assert (record.status, record.document) == ("running", None)
+    sink = FencedEventSink(store.events, lease.epoch)
+    await sink.append_and_finish([event("d1", 2), event("d1", 3)], outcome)
+    assert [e.seq for e in await store.events.read("d1", primary=True)] == [1, 2, 3]
+    record = await store.debates.get("d1", primary=True)
+    assert (record.status, record.document) == ("completed", document)
+    assert (await store.debates.counts())["completed"] == 1
+    assert await store.leases.current("d1") is not None  # follow-ups owed: still held
+    await store.debates.update("d1", status="completed", document=document)
+    assert await store.leases.current("d1") is None
 
 
 async def test_a_claim_marks_a_queued_debate_running(store: Storage, clock: FakeClock) -> None:

@@ -24,7 +24,7 @@ from aragora.runtime.requests import RequestDefaults, parse_request
 from aragora.runtime.runner import DebateRunner
 from aragora.runtime.workers import MAX_TRANSIENT_FAILURES, WorkerPool
 from aragora.settings import load_settings
-from aragora.storage.repository import NewDebate, Storage
+from aragora.storage.repository import DebateOutcome, NewDebate, Storage
 
 from .support import FakeClock
 
@@ -187,6 +187,13 @@ class _RefusingEvents:
             raise DataRejectedError("the database refused a value: value too long")
         await self.inner.append_many(events, epoch=epoch)
 
+    async def append_and_finish(
+        self, events: Sequence[Event], *, epoch: int, outcome: DebateOutcome
+    ) -> None:
+        if any(e.debate_id == self.poison and (e.seq or 0) > 1 for e in events):
+            raise DataRejectedError("the database refused a value: value too long")
+        await self.inner.append_and_finish(events, epoch=epoch, outcome=outcome)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
@@ -203,6 +210,12 @@ class _FlakyEvents:
         raise DatabaseUnavailableError("database x unavailable: connection lost")
 
     async def append_many(self, events: Sequence[Event], *, epoch: int) -> None:
+        self.appends += 1
+        raise DatabaseUnavailableError("database x unavailable: connection lost")
+
+    async def append_and_finish(
+        self, events: Sequence[Event], *, epoch: int, outcome: DebateOutcome
+    ) -> None:
         self.appends += 1
         raise DatabaseUnavailableError("database x unavailable: connection lost")
 

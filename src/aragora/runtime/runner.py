@@ -31,6 +31,7 @@ from aragora.runtime.requests import DebateRequest, is_evaluation
 from aragora.runtime.webhook_payloads import outbox_events
 from aragora.storage.repository import (
     TERMINAL_STATUSES,
+    DebateOutcome,
     DebateRecord,
     FencedEventSink,
     Lease,
@@ -68,12 +69,16 @@ class _PublishingSink:
         token_window: float = 0.25,
         before_end: Callable[[Sequence[Event], Event], Awaitable[list[dict[str, Any]]]]
         | None = None,
+        finishing: Callable[[Sequence[Event]], DebateOutcome] | None = None,
     ) -> None:
         self._fenced = fenced
         self.log: list[Event] = list(stored)
         self._bus = bus
         self._observers = observers
         self._before_end = before_end
+        self._finishing = finishing
+        self.outcome: DebateOutcome | None = None
+        """The outcome stored with the debate's end, once it is."""
         self._window = token_window
         self._pending: dict[tuple[str | None, object, int | None], list[Event]] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -97,7 +102,13 @@ class _PublishingSink:
             events[-1:] = [
                 replace(event, seq=first + n) for n, event in enumerate([*warnings, end])
             ]
-        if len(events) == 1:
+        if events[-1].type == EventType.DEBATE_END and self._finishing is not None:
+            # The end and the outcome it makes (status, document, webhook events) are
+            # stored together, so no reader sees a debate ended in its log but running.
+            outcome = self._finishing([*self.log, *events])
+            await self._fenced.append_and_finish(events, outcome)
+            self.outcome = outcome
+        elif len(events) == 1:
             await self._fenced.append(events[0])
         else:
             await self._fenced.append_many(events)
@@ -191,6 +202,7 @@ class DebateRunner:
             self._observers,
             stored=await storage.events.read(record.id, primary=True),
             before_end=None if evaluation else before_end,
+            finishing=lambda log: self._outcome(record, log, evaluation=evaluation),
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
         try:
@@ -238,8 +250,34 @@ class DebateRunner:
                     await engine.resume(events, agents, cancel=cancel)
                 else:
                     await engine.start(setup, agents, cancel=cancel)
-        # Every append went through the lease's fence, so the sink's log is the stored one.
-        events = sink.log
+        outcome = sink.outcome
+        if outcome is None:
+            # The log had ended before this run (its worker stopped before storing the
+            # outcome): store it now. Every append went through the lease's fence, so the
+            # sink's log is the stored one.
+            outcome = self._outcome(record, sink.log, evaluation=evaluation)
+            await storage.debates.update(
+                record.id,
+                status=outcome.status,
+                document=outcome.document,
+                followups=outcome.followups,
+                outbox=outcome.outbox,
+            )
+        if outcome.followups:
+            await self.follow_up(record.id, sink.log, outcome.document)
+        return outcome.status
+
+    def _outcome(
+        self, record: DebateRecord, events: Sequence[Event], *, evaluation: bool
+    ) -> DebateOutcome:
+        """What the ended log ``events`` makes of the debate: its document and status, the
+        webhook events that report the end (stored with the status change itself), and
+        whether follow-ups are owed.
+
+        The outcome is visible first; the follow-ups (receipt, knowledge, ratings) come
+        after it. The job stays held meanwhile, and the stored document says they are
+        owed: a worker that dies before they are stored leaves the job to be claimed
+        again, and the next worker runs them (each is idempotent)."""
         document = debate_document(record.id, events, created_at=record.created_at.isoformat())
         violations = check_log(events, document)
         if violations:  # a bug of ours; the log is what it is, so say so loudly
@@ -251,22 +289,11 @@ class DebateRunner:
                 count=len(violations),
                 violations=violations[:20],
             )
-        status = str(document["status"])
-        # Webhooks report the end with the status change itself (first store below).
         outbox = [] if evaluation else outbox_events(document)
-        if evaluation or (not self._finishers and not rating_keys(document)):
-            await storage.debates.update(record.id, status=status, document=document, outbox=outbox)
-            return status
-        # The outcome is visible first; the follow-ups (receipt, knowledge, ratings) come
-        # after it. The job stays held meanwhile, and the stored document says they are
-        # owed: a worker that dies before they are stored leaves the job to be claimed
-        # again, and the next worker runs them (each is idempotent).
-        document[FOLLOWUPS_PENDING] = True
-        await storage.debates.update(
-            record.id, status=status, document=document, followups=True, outbox=outbox
-        )
-        await self.follow_up(record.id, events, document)
-        return status
+        followups = not evaluation and bool(self._finishers or rating_keys(document))
+        if followups:
+            document[FOLLOWUPS_PENDING] = True
+        return DebateOutcome(str(document["status"]), document, outbox, followups)
 
     async def follow_up(
         self, debate_id: str, events: Sequence[Event], document: Mapping[str, Any]

@@ -29,6 +29,7 @@ from aragora.storage.repository import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
     ApiToken,
+    DebateOutcome,
     DebatePage,
     DebateRecord,
     Lease,
@@ -89,8 +90,30 @@ class _State:
 
 
 class _MemoryEvents:
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: _State, now: Now) -> None:
         self._s = state
+        self._now = now
+
+    async def append_and_finish(
+        self, events: Sequence[Event], *, epoch: int, outcome: DebateOutcome
+    ) -> None:
+        check_status(outcome.status)
+        log = self._s.events.setdefault(check_batch(events)[0].debate_id, [])
+        saved = list(log)
+        await self.append_many(events, epoch=epoch)
+        try:
+            _store_update(
+                self._s,
+                self._now(),
+                events[0].debate_id,
+                outcome.status,
+                outcome.document,
+                outcome.outbox,
+                outcome.followups,
+            )
+        except BaseException:
+            log[:] = saved  # all or nothing
+            raise
 
     async def append_many(self, events: Sequence[Event], *, epoch: int) -> None:
         batch = check_batch(events)
@@ -192,28 +215,41 @@ class _MemoryDebates:
         followups: bool = False,
     ) -> None:
         check_status(status)
-        record = self._s.debates.get(debate_id)
-        if record is None:
-            raise NotFoundError(f"debate {debate_id} not found")
-        now = self._now()
-        updated = replace(
-            record,
-            status=status,
-            updated_at=now,
-            document=record.document if document is None else _json(dict(document)),
-        )
-        if record.status != status:  # a debate finished twice is reported once
-            enqueue(self._s.webhooks, outbox, now)  # first: it may refuse, then nothing changes
-        self._s.debates[debate_id] = updated
-        job = self._s.jobs.get(debate_id)
-        if status in TERMINAL_STATUSES and job is not None and not followups:
-            job.state, job.owner, job.expires_at = "done", None, None
+        _store_update(self._s, self._now(), debate_id, status, document, outbox, followups)
 
     async def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(DEBATE_STATUSES, 0)
         for record in self._s.debates.values():
             counts[record.status] += 1
         return counts
+
+
+def _store_update(
+    state: _State,
+    now: datetime,
+    debate_id: str,
+    status: str,
+    document: Mapping[str, Any] | None,
+    outbox: Sequence[OutboxEvent],
+    followups: bool,
+) -> None:
+    """The debate's new status and document (see :meth:`DebateRepository.update`): all of
+    it, or nothing when it refuses."""
+    record = state.debates.get(debate_id)
+    if record is None:
+        raise NotFoundError(f"debate {debate_id} not found")
+    updated = replace(
+        record,
+        status=status,
+        updated_at=now,
+        document=record.document if document is None else _json(dict(document)),
+    )
+    if record.status != status:  # a debate finished twice is reported once
+        enqueue(state.webhooks, outbox, now)  # first: it may refuse, then nothing changes
+    state.debates[debate_id] = updated
+    job = state.jobs.get(debate_id)
+    if status in TERMINAL_STATUSES and job is not None and not followups:
+        job.state, job.owner, job.expires_at = "done", None, None
 
 
 def _copy(record: DebateRecord) -> DebateRecord:
@@ -451,7 +487,7 @@ def memory_storage(*, now: Now) -> Storage:
     knowledge, knowledge_index = memory_knowledge()
     return Storage(
         debates=_MemoryDebates(state, now),
-        events=_MemoryEvents(state),
+        events=_MemoryEvents(state, now),
         leases=_MemoryLeases(state, now),
         tokens=_MemoryTokens(state, now),
         settings=_MemorySettings(state),

@@ -62,6 +62,7 @@ __all__ = [
     "WEBHOOK_FORMATS",
     "ApiToken",
     "ClaimedDelivery",
+    "DebateOutcome",
     "DebatePage",
     "DebateRecord",
     "DebateRepository",
@@ -227,6 +228,18 @@ class StoredReceipt:
 
 
 # --- Protocols ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DebateOutcome:
+    """What :meth:`DebateRepository.update` stores when a debate ends: its status and
+    document, the webhook events reporting it, and whether follow-ups are still owed (the
+    job then stays held)."""
+
+    status: str
+    document: Mapping[str, Any]
+    outbox: Sequence[OutboxEvent] = ()
+    followups: bool = False
+
+
 class EventRepository(Protocol):
     """Each debate's append-only event log."""
 
@@ -243,6 +256,14 @@ class EventRepository(Protocol):
         """Store consecutive ``events`` of one debate durably in one transaction, or none
         of them; the same checks as :meth:`append` (:class:`InvalidInputError` when they
         are not consecutive events of one debate)."""
+        ...
+
+    async def append_and_finish(
+        self, events: Sequence[Event], *, epoch: int, outcome: DebateOutcome
+    ) -> None:
+        """:meth:`append_many`, and in the same transaction the debate's ``outcome`` stored
+        as :meth:`DebateRepository.update` stores it: the end of a debate and its status
+        become visible together, or neither does."""
         ...
 
     async def read(
@@ -475,6 +496,11 @@ class FencedEventSink:
     async def append_many(self, events: Sequence[Event]) -> None:
         """Append consecutive ``events`` in one write, fenced by this sink's epoch."""
         await self._events.append_many(events, epoch=self._epoch)
+
+    async def append_and_finish(self, events: Sequence[Event], outcome: DebateOutcome) -> None:
+        """Append the debate's last ``events`` and store its ``outcome`` in one write,
+        fenced by this sink's epoch."""
+        await self._events.append_and_finish(events, epoch=self._epoch, outcome=outcome)
 
 
 # --- shared rules ---------------------------------------------------------------------------

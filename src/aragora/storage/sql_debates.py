@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora.errors import ConflictError, NotFoundError
 from aragora.storage.database import Database
@@ -26,7 +27,7 @@ from aragora.storage.schema import debate_counts, debates, jobs
 from aragora.storage.sql_webhooks import insert_outbox
 from aragora.storage.webhook_repository import OutboxEvent
 
-__all__ = ["SqlDebateRepository", "count_changes"]
+__all__ = ["SqlDebateRepository", "count_changes", "store_update"]
 
 Now = Callable[[], datetime]
 _SUMMARY_COLUMNS = (
@@ -130,35 +131,60 @@ class SqlDebateRepository:
         followups: bool = False,
     ) -> None:
         """See :meth:`DebateRepository.update`."""
-        now = self._now()
-        values: dict[str, Any] = {"status": check_status(status), "updated_at": now}
-        if document is not None:
-            values["document"] = dict(document)
+        check_status(status)
         async with self._db.write() as conn:
-            current = sa.select(debates.c.status).where(debates.c.id == debate_id)
-            if self._db.dialect == "postgresql":
-                current = current.with_for_update()  # the counts must move with the row
-            previous = (await conn.execute(current)).scalar_one_or_none()
-            if previous is None:
-                raise NotFoundError(f"debate {debate_id} not found")
-            await conn.execute(debates.update().where(debates.c.id == debate_id).values(**values))
-            if previous != status:
-                for change in count_changes(previous, status):
-                    await conn.execute(change)
-            if status in TERMINAL_STATUSES and not followups:
-                await conn.execute(
-                    jobs.update()
-                    .where(jobs.c.debate_id == debate_id)
-                    .values(state="done", owner=None, lease_expires_at=None)
-                )
-            if previous != status:  # a debate finished twice is reported once
-                await insert_outbox(conn, outbox, now)
+            await store_update(
+                conn,
+                self._db.dialect,
+                self._now(),
+                debate_id,
+                status=status,
+                document=document,
+                outbox=outbox,
+                followups=followups,
+            )
 
     async def counts(self) -> dict[str, int]:
         """See :meth:`DebateRepository.counts`."""
         rows = await self._db.rows(sa.select(debate_counts.c.status, debate_counts.c.n))
         found = {str(status): int(n) for status, n in rows}
         return {status: found.get(status, 0) for status in DEBATE_STATUSES}
+
+
+async def store_update(
+    conn: AsyncConnection,
+    dialect: str,
+    now: datetime,
+    debate_id: str,
+    *,
+    status: str,
+    document: Mapping[str, Any] | None,
+    outbox: Sequence[OutboxEvent],
+    followups: bool,
+) -> None:
+    """:meth:`SqlDebateRepository.update`'s statements, in the caller's transaction
+    (``status`` already checked)."""
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if document is not None:
+        values["document"] = dict(document)
+    current = sa.select(debates.c.status).where(debates.c.id == debate_id)
+    if dialect == "postgresql":
+        current = current.with_for_update()  # the counts must move with the row
+    previous = (await conn.execute(current)).scalar_one_or_none()
+    if previous is None:
+        raise NotFoundError(f"debate {debate_id} not found")
+    await conn.execute(debates.update().where(debates.c.id == debate_id).values(**values))
+    if previous != status:
+        for change in count_changes(previous, status):
+            await conn.execute(change)
+    if status in TERMINAL_STATUSES and not followups:
+        await conn.execute(
+            jobs.update()
+            .where(jobs.c.debate_id == debate_id)
+            .values(state="done", owner=None, lease_expires_at=None)
+        )
+    if previous != status:  # a debate finished twice is reported once
+        await insert_outbox(conn, outbox, now)
 
 
 def count_changes(previous: str | None, status: str) -> list[sa.Update]:

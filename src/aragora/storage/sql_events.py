@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aragora.debate.events import Event
 from aragora.errors import ConflictError, InvalidInputError, StaleLeaseError
 from aragora.storage.database import Database
-from aragora.storage.repository import Lease, check_batch
+from aragora.storage.repository import DebateOutcome, Lease, check_batch, check_status
 from aragora.storage.schema import debate_events, debates, jobs
-from aragora.storage.sql_debates import count_changes
+from aragora.storage.sql_debates import count_changes, store_update
 
 __all__ = ["SqlEventRepository", "SqlLeaseRepository", "events_after"]
 
@@ -76,61 +76,81 @@ class SqlEventRepository:
         once, the first event inserted only if it is the next one and the rest after it
         (a concurrent writer collides on the primary key)."""
         batch = check_batch(events)
+        async with self._db.write() as conn:
+            await self._append(conn, batch, epoch)
+
+    async def append_and_finish(
+        self, events: Sequence[Event], *, epoch: int, outcome: DebateOutcome
+    ) -> None:
+        """See :meth:`EventRepository.append_and_finish`."""
+        batch = check_batch(events)
+        check_status(outcome.status)
+        async with self._db.write() as conn:
+            await self._append(conn, batch, epoch)
+            await store_update(
+                conn,
+                self._db.dialect,
+                self._now(),
+                batch[0].debate_id,
+                status=outcome.status,
+                document=outcome.document,
+                outbox=outcome.outbox,
+                followups=outcome.followups,
+            )
+
+    async def _append(self, conn: AsyncConnection, batch: Sequence[Event], epoch: int) -> None:
         event = batch[0]
         seq = event.seq or 0
-        async with self._db.write() as conn:
-            await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
-            previous = (
-                sa.select(sa.func.coalesce(sa.func.max(debate_events.c.seq), 0))
-                .where(debate_events.c.debate_id == event.debate_id)
-                .scalar_subquery()
+        await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
+        previous = (
+            sa.select(sa.func.coalesce(sa.func.max(debate_events.c.seq), 0))
+            .where(debate_events.c.debate_id == event.debate_id)
+            .scalar_subquery()
+        )
+        row = sa.select(
+            sa.literal(event.debate_id, sa.String),
+            sa.literal(seq, sa.Integer),
+            sa.literal(event.type, sa.String),
+            sa.literal(event.round, sa.Integer),
+            sa.literal(event.agent, sa.String),
+            sa.literal(event.timestamp, sa.String),
+            sa.literal(dict(event.data), debate_events.c.data.type),
+            sa.literal(self._now(), debate_events.c.created_at.type),
+        ).where(previous == seq - 1)
+        insert = debate_events.insert().from_select(
+            ["debate_id", "seq", "type", "round", "agent", "timestamp", "data", "created_at"],
+            row,
+        )
+        try:
+            result = await conn.execute(insert)
+        except exc.IntegrityError:
+            raise ConflictError(f"debate {event.debate_id}: seq {seq} is already stored") from None
+        if result.rowcount != 1:
+            last = await _last_seq(conn, event.debate_id)
+            raise ConflictError(
+                f"debate {event.debate_id}: append of seq {seq}, expected {last + 1}"
             )
-            row = sa.select(
-                sa.literal(event.debate_id, sa.String),
-                sa.literal(seq, sa.Integer),
-                sa.literal(event.type, sa.String),
-                sa.literal(event.round, sa.Integer),
-                sa.literal(event.agent, sa.String),
-                sa.literal(event.timestamp, sa.String),
-                sa.literal(dict(event.data), debate_events.c.data.type),
-                sa.literal(self._now(), debate_events.c.created_at.type),
-            ).where(previous == seq - 1)
-            insert = debate_events.insert().from_select(
-                ["debate_id", "seq", "type", "round", "agent", "timestamp", "data", "created_at"],
-                row,
-            )
+        if len(batch) > 1:
+            created_at = self._now()
+            rows = [
+                {
+                    "debate_id": e.debate_id,
+                    "seq": e.seq,
+                    "type": e.type,
+                    "round": e.round,
+                    "agent": e.agent,
+                    "timestamp": e.timestamp,
+                    "data": dict(e.data),
+                    "created_at": created_at,
+                }
+                for e in batch[1:]
+            ]
             try:
-                result = await conn.execute(insert)
+                await conn.execute(debate_events.insert(), rows)
             except exc.IntegrityError:
                 raise ConflictError(
-                    f"debate {event.debate_id}: seq {seq} is already stored"
+                    f"debate {event.debate_id}: seq {batch[1].seq}.. is already stored"
                 ) from None
-            if result.rowcount != 1:
-                last = await _last_seq(conn, event.debate_id)
-                raise ConflictError(
-                    f"debate {event.debate_id}: append of seq {seq}, expected {last + 1}"
-                )
-            if len(batch) > 1:
-                created_at = self._now()
-                rows = [
-                    {
-                        "debate_id": e.debate_id,
-                        "seq": e.seq,
-                        "type": e.type,
-                        "round": e.round,
-                        "agent": e.agent,
-                        "timestamp": e.timestamp,
-                        "data": dict(e.data),
-                        "created_at": created_at,
-                    }
-                    for e in batch[1:]
-                ]
-                try:
-                    await conn.execute(debate_events.insert(), rows)
-                except exc.IntegrityError:
-                    raise ConflictError(
-                        f"debate {event.debate_id}: seq {batch[1].seq}.. is already stored"
-                    ) from None
 
     async def read(
         self, debate_id: str, *, since: int = 0, limit: int | None = None, primary: bool = False
