@@ -209,7 +209,11 @@ class WorkerPool:
         heartbeat = asyncio.create_task(self._heartbeat(running, asyncio.current_task()))
         requeue = False
         try:
-            record = await self._storage.debates.get(debate_id, primary=True)
+            # Both reads at once: they are on the path from the claim to the first call.
+            record, cancelled = await asyncio.gather(
+                self._storage.debates.get(debate_id, primary=True),
+                self._cancel_requested(debate_id),
+            )
             if record.status in TERMINAL_STATUSES:
                 document = record.document or {}
                 if document.get(FOLLOWUPS_PENDING):
@@ -218,7 +222,7 @@ class WorkerPool:
                     events = await self._storage.events.read(debate_id, primary=True)
                     await self._runner.follow_up(debate_id, events, document)
                 return
-            if await self._cancel_requested(debate_id):
+            if cancelled:
                 running.cancel.set()
             log_event(_log, "debate_claimed", debate_id=debate_id, epoch=lease.epoch)
             status = await self._runner.run(record, lease, running.cancel)
