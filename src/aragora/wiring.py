@@ -418,13 +418,21 @@ async def open_node(
         lease_ttl=settings.lease_ttl,
     )
     announce_queued: Callable[[], None] | None = None
+    # A replica delivers the webhook outbox; an operator command's node does not.
+    senders: list[Background] = []
     if redis_bus is not None and own_debates is None:
         # Debates queued on any replica wake this one's workers at once.
         redis_bus.on_queued(workers.wake)
         announce_queued = redis_bus.announce_queued
+    elif database is not None and database.dialect == "postgresql" and own_debates is None:
+        # Without Redis, through the database's own notifications.
+        from aragora.storage.pg_notify import QueueNotifications
+
+        notifications = QueueNotifications(settings.effective_database_url)
+        notifications.on_queued(workers.wake)
+        announce_queued = notifications.announce
+        senders.append(notifications)
     webhook_observers: list[OutcomeObserver] = []
-    # A replica delivers the webhook outbox; an operator command's node does not.
-    senders: list[Background] = []
     if own_debates is None:
         senders.append(
             build_webhook_sender(settings, storage, owner=owner, observers=webhook_observers)
