@@ -426,7 +426,7 @@ async def open_node(
         announce_queued = redis_bus.announce_queued
     elif database is not None and database.dialect == "postgresql" and own_debates is None:
         # Without Redis, through the database's own notifications.
-        from aragora.storage.pg_notify import QueueNotifications
+        from aragora.runtime.pg_notify import QueueNotifications
 
         notifications = QueueNotifications(settings.effective_database_url)
         notifications.on_queued(workers.wake)

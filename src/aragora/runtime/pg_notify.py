@@ -26,7 +26,7 @@ __all__ = ["APPLICATION_NAME", "CHANNEL", "QueueNotifications"]
 
 CHANNEL = "aragora_queue"
 APPLICATION_NAME = "aragora-queue-notifications"
-_log = logging.getLogger("aragora.storage")
+_log = logging.getLogger("aragora.runtime")
 
 
 class QueueNotifications:

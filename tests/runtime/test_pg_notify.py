@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from aragora.storage.pg_notify import APPLICATION_NAME, QueueNotifications
+from aragora.runtime.pg_notify import APPLICATION_NAME, QueueNotifications
 
-from .support import psql
+from ..storage.support import pg_database, psql
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    with pg_database("aragora_notify") as url:
+        yield url
 
 
 class Woken:
@@ -36,11 +42,11 @@ async def _until(condition: Callable[[], bool], within: float = 10.0) -> None:
 
 
 async def test_an_announcement_wakes_the_other_replicas_not_the_announcer(
-    pg_session_url: str,
+    pg_url: str,
 ) -> None:
     mine, theirs = Woken(), Woken()
-    a = QueueNotifications(pg_session_url)
-    b = QueueNotifications(pg_session_url)
+    a = QueueNotifications(pg_url)
+    b = QueueNotifications(pg_url)
     a.on_queued(mine)
     b.on_queued(theirs)
     a.start()
@@ -60,11 +66,11 @@ async def test_an_announcement_wakes_the_other_replicas_not_the_announcer(
 
 
 async def test_a_lost_connection_comes_back_and_wakes_the_workers(
-    pg_session_url: str, caplog: pytest.LogCaptureFixture
+    pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     woken = Woken()
-    other = QueueNotifications(pg_session_url)
-    listener = QueueNotifications(pg_session_url, reconnect_delay=0.1)
+    other = QueueNotifications(pg_url)
+    listener = QueueNotifications(pg_url, reconnect_delay=0.1)
     listener.on_queued(woken)
     listener.start()
     other.start()
@@ -75,7 +81,7 @@ async def test_a_lost_connection_comes_back_and_wakes_the_workers(
             psql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 f" WHERE application_name = '{APPLICATION_NAME}'"
-                f" AND datname = '{pg_session_url.rsplit('/', 1)[1]}'"
+                f" AND datname = '{pg_url.rsplit('/', 1)[1]}'"
             )
             await woken.next()  # back, and the workers look at the queue
             await _until(lambda: listener.connected and other.connected)
