@@ -516,7 +516,8 @@ class BurstFigures:
     peak_rss_mb: float = 0.0
     peak_in_flight: int = 0
     all_done_s: float = float("nan")
-    post_errors: int = 0
+    post_errors: dict[str, int] = field(default_factory=dict)
+    """Refused or failed POSTs by reason (HTTP status and error code, or the exception)."""
 
 
 async def burst(
@@ -553,11 +554,16 @@ async def burst(
             sent = time.time()
             try:
                 response = await client.post("/api/v1/debates", json=body(task, tag, specs))
-            except httpx.HTTPError:
-                figures.post_errors += 1
+            except httpx.HTTPError as exc:
+                reason = type(exc).__name__
+                figures.post_errors[reason] = figures.post_errors.get(reason, 0) + 1
                 return
             if response.status_code != 202:
-                figures.post_errors += 1
+                code = ""
+                with contextlib.suppress(ValueError, AttributeError):
+                    code = str(response.json().get("code") or "")
+                reason = f"{response.status_code} {code}".strip()
+                figures.post_errors[reason] = figures.post_errors.get(reason, 0) + 1
                 return
             posted[response.json()["debate_id"]] = sent
 
@@ -664,7 +670,8 @@ def burst_report(backend: str, f: BurstFigures) -> list[str]:
     health = percentile(f.health_ms, 99)
     return [
         f"[{backend}] burst {f.label}: {f.debates} debates at once; statuses {f.statuses}; "
-        f"POST errors {f.post_errors}; all ended after {f.all_done_s:.1f} s",
+        f"POST errors {sum(f.post_errors.values())} {f.post_errors or ''}; "
+        f"all ended after {f.all_done_s:.1f} s",
         f"  {'completed / not completed':<42} {completed} / {failed}   "
         f"{'met' if failed == 0 else 'MISSED'} (target: all, 0 failed)",
         f"  {'debate wall p50 / p95':<42} {median(f.walls_s):.2f} / {p95:.2f} s; lone "
