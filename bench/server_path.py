@@ -31,7 +31,9 @@ raised (``ARAGORA_AGENT_LIMITS=default=100000:0``). Medians of:
   debates, polled every 50 ms only, so the 2 ms polls are not counted);
 - **input tokens per debate** (the document's ``cost.input_tokens``; the fake reports a
   prompt's tokens as its characters / 4), for debates that started without and with
-  knowledge context (past decisions on the same task, ``references`` in the document).
+  knowledge context (past decisions on the same task, ``references`` in the document);
+  and (target: equal, no reference) of a debate on a question unrelated to anything
+  stored, once on the empty store and once after the lone debates stored their decisions.
 
 Burst (``--burst N``, 100 by default so it runs in about a minute; the issue's target run
 is 1,000 on PostgreSQL): N debates ``POST``-ed at once at ``--burst-delay`` seconds per
@@ -369,8 +371,10 @@ def fresh_database(server: str) -> Iterator[str]:
 
 
 # --- driving debates --------------------------------------------------------------------------
-def body(task: str, tag: str, specs: list[str]) -> dict[str, Any]:
-    return {
+def body(
+    task: str, tag: str, specs: list[str], metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
         "task": task,
         "context": f"bench-tag:{tag}",
         "agents": specs,
@@ -378,6 +382,9 @@ def body(task: str, tag: str, specs: list[str]) -> dict[str, Any]:
         "rounds": 2,
         "protocol": {"early_stop": False},
     }
+    if metadata is not None:
+        request["metadata"] = metadata
+    return request
 
 
 @dataclass
@@ -391,14 +398,20 @@ class Lone:
 
 
 async def lone_debate(
-    client: httpx.AsyncClient, server: Server, task: str, specs: list[str], *, fast: float = 0.002
+    client: httpx.AsyncClient,
+    server: Server,
+    task: str,
+    specs: list[str],
+    *,
+    fast: float = 0.002,
+    metadata: dict[str, Any] | None = None,
 ) -> Lone:
     """One debate alone: POST, follow it on /ws, poll GET until completed and final (every
     50 ms until ``debate_end`` arrived on /ws, then every 2 ms: completed is stored after
     ``debate_end`` is published)."""
     tag = uuid.uuid4().hex[:12]
     posted = time.time()
-    response = await client.post("/api/v1/debates", json=body(task, tag, specs))
+    response = await client.post("/api/v1/debates", json=body(task, tag, specs, metadata))
     if response.status_code != 202:
         raise RuntimeError(f"POST /api/v1/debates answered {response.status_code}: {response.text}")
     debate_id = response.json()["debate_id"]
@@ -421,7 +434,9 @@ async def lone_debate(
         if document.get("status") in ("completed", "failed", "cancelled"):
             run.completed_seen = run.completed_seen or now
             final = not document.get("followups_pending")
-            if final and ("receipt" in document or document["status"] != "completed"):
+            # An evaluation debate (metadata) gets no receipt: its document is final as is.
+            receipted = "receipt" in document or metadata is not None
+            if final and (receipted or document["status"] != "completed"):
                 run.final_seen = now
                 run.document = document
                 break
@@ -503,6 +518,28 @@ async def lone_debates(
             tokens
         )
     return figures
+
+
+UNRELATED = "Is the lighthouse garden better with tulips or with roses this spring?"
+"""A question sharing no content word with the lone debates' (queues, databases)."""
+
+
+async def unrelated_tokens(
+    server: Server, fake: FakeLLM, delay: float, *, leave_nothing: bool = False
+) -> tuple[int, int]:
+    """Input tokens and references of one debate on :data:`UNRELATED` (3 agents on separate
+    endpoints). Run first on the empty store (``leave_nothing``: tagged as an evaluation
+    debate, so it stores no decision), and again once the lone debates have stored theirs:
+    the target is the same tokens and no reference."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    metadata = {"evaluation": {"bench": "server_path"}} if leave_nothing else None
+    specs = fake.specs(delay, shared=False)
+    async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=30) as client:
+        run = await lone_debate(client, server, UNRELATED, specs, metadata=metadata)
+    document = run.document
+    return int((document.get("cost") or {}).get("input_tokens") or 0), len(
+        document.get("references") or []
+    )
 
 
 @dataclass
@@ -696,10 +733,18 @@ async def run_backend(
     )
     server = start_server(directory / "default", url_env, fake)
     try:
+        empty_tokens, _ = await unrelated_tokens(server, fake, args.delay, leave_nothing=True)
         for shared in (False, True):
             label = "default limits, " + ("one endpoint" if shared else "separate endpoints")
             figures = await lone_debates(server, fake, label, args.lone, args.delay, shared=shared)
             lines += lone_report(backend, figures, stagger_target=False)
+        full_tokens, references = await unrelated_tokens(server, fake, args.delay)
+        same = full_tokens == empty_tokens and references == 0
+        lines.append(
+            f"[{backend}] unrelated question, input tokens: store empty {empty_tokens}, "
+            f"store holding the lone debates' decisions {full_tokens} ({references} "
+            f"references)  {'met' if same else 'MISSED'} (target: equal, none)"
+        )
     finally:
         stop_server(server)
     print(f"[{backend}] limits raised; lone debates, then bursts of {args.burst} ...", flush=True)
