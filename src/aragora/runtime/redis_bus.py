@@ -14,10 +14,11 @@ fallback while Redis is down.
 
 Frames leave for Redis in the order they were published, from one sender task, so a
 publisher (a debate appending its events) never waits on Redis: it delivers locally and
-moves on. Redis holds nothing durable here. When it is unreachable the bus reports ``degraded``,
-publishing is skipped, every local stream is nudged to read the log and then polls it
-about once a second; when Redis is back the subscriptions are restored and streams are
-nudged again to close any gap. Nothing is lost because nothing is only on the bus.
+moves on. Redis holds nothing durable here. When it is unreachable the bus reports
+``degraded``, publishing is skipped (what waited to leave is dropped), every local stream
+is nudged to read the log and then polls it about once a second; when Redis is back the
+subscriptions are restored and streams are nudged again to close any gap. Nothing is lost
+because nothing is only on the bus.
 """
 
 from __future__ import annotations
@@ -176,7 +177,6 @@ class RedisBus:
                     self._timeout,
                 )
             except (RedisError, OSError, TimeoutError) as exc:
-                self._outbox.clear()
                 self._mark_down(exc)
                 return
 
@@ -187,6 +187,7 @@ class RedisBus:
             )
 
     def _mark_down(self, exc: BaseException) -> None:
+        self._outbox.clear()  # the streams read the log meanwhile
         if self._healthy:
             self._healthy = False
             log_event(_log, "redis_unavailable", error=str(exc), level=logging.WARNING)
