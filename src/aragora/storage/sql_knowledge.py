@@ -398,14 +398,15 @@ class _PostgresSearch:
         ORDER BY top.score DESC, top.id
     """
 
+    @staticmethod
+    def _tags(values: list[str], params: dict[str, Any]) -> str:
+        params["tags"] = json.dumps(values, ensure_ascii=False)
+        return "i.tags @> CAST(:tags AS jsonb)"
+
     async def top(
         self, conn: AsyncConnection, words: list[str], limit: int, filters: SearchFilters
     ) -> Ranked:
-        def tags(values: list[str], params: dict[str, Any]) -> str:
-            params["tags"] = json.dumps(values, ensure_ascii=False)
-            return "i.tags @> CAST(:tags AS jsonb)"
-
-        where, params, typed = _filter_sql(filters, tags_sql=tags)
+        where, params, typed = _filter_sql(filters, tags_sql=self._tags)
         text = " ".join(words).replace("'", "''")  # no quote can be in a word; still
         tsquery = f"plainto_tsquery('english', '{text}')"
         statement = sa.text(self._SQL.format(filters=where, tsquery=tsquery)).bindparams(*typed)
@@ -428,11 +429,7 @@ class _PostgresSearch:
     ) -> list[list[str]]:
         """The ids :meth:`top` ranks for each of ``queries`` (its words), in one statement."""
 
-        def tags(values: list[str], params: dict[str, Any]) -> str:
-            params["tags"] = json.dumps(values, ensure_ascii=False)
-            return "i.tags @> CAST(:tags AS jsonb)"
-
-        where, params, typed = _filter_sql(filters, tags_sql=tags)
+        where, params, typed = _filter_sql(filters, tags_sql=self._tags)
         parts = []
         for n, words in enumerate(queries):
             if not words:
@@ -488,26 +485,36 @@ class _SqliteSearch:
         FROM knowledge_fts WHERE knowledge_fts MATCH :match AND rowid IN :docs
     """
 
-    async def top(
-        self, conn: AsyncConnection, words: list[str], limit: int, filters: SearchFilters
-    ) -> Ranked:
-        def tags(values: list[str], params: dict[str, Any]) -> str:
-            clauses = []
-            for n, value in enumerate(values):
-                params[f"tag{n}"] = value
-                clauses.append(
-                    f"EXISTS (SELECT 1 FROM json_each(i.tags) AS t WHERE t.value = :tag{n})"
-                )
-            return " AND ".join(clauses)
+    @staticmethod
+    def _tags(values: list[str], params: dict[str, Any]) -> str:
+        clauses = []
+        for n, value in enumerate(values):
+            params[f"tag{n}"] = value
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each(i.tags) AS t WHERE t.value = :tag{n})")
+        return " AND ".join(clauses)
 
-        match = " ".join(f'"{word}"' for word in words)
-        where, params, typed = _filter_sql(filters, tags_sql=tags)
+    async def _where(
+        self, conn: AsyncConnection, filters: SearchFilters
+    ) -> tuple[str, dict[str, Any], list[sa.BindParameter[Any]]] | None:
+        """The filters' clauses and parameters (see :func:`_filter_sql`), with the time
+        window as a rowid range; ``None`` when the window holds no item."""
+        where, params, typed = _filter_sql(filters, tags_sql=self._tags)
         if filters.since is not None or filters.until is not None:
             bounds = await _rowid_bounds(conn, filters)
             if bounds is None:
-                return []
+                return None
             where += " AND f.rowid BETWEEN :first AND :last"
             params.update(first=bounds[0], last=bounds[1])
+        return where, params, typed
+
+    async def top(
+        self, conn: AsyncConnection, words: list[str], limit: int, filters: SearchFilters
+    ) -> Ranked:
+        match = " ".join(f'"{word}"' for word in words)
+        clauses = await self._where(conn, filters)
+        if clauses is None:
+            return []
+        where, params, typed = clauses
         statement = sa.text(self._TOP.format(filters=where)).bindparams(*typed)
         values = {"match": match, "limit": limit, "candidates": RANKED_MATCHES, **params}
         rows = list(await conn.execute(statement, values))
@@ -525,22 +532,10 @@ class _SqliteSearch:
     ) -> list[list[str]]:
         """The ids :meth:`top` ranks for each of ``queries`` (its words), in one statement."""
 
-        def tags(values: list[str], params: dict[str, Any]) -> str:
-            clauses = []
-            for n, value in enumerate(values):
-                params[f"tag{n}"] = value
-                clauses.append(
-                    f"EXISTS (SELECT 1 FROM json_each(i.tags) AS t WHERE t.value = :tag{n})"
-                )
-            return " AND ".join(clauses)
-
-        where, params, typed = _filter_sql(filters, tags_sql=tags)
-        if filters.since is not None or filters.until is not None:
-            bounds = await _rowid_bounds(conn, filters)
-            if bounds is None:
-                return [[] for _ in queries]
-            where += " AND f.rowid BETWEEN :first AND :last"
-            params.update(first=bounds[0], last=bounds[1])
+        clauses = await self._where(conn, filters)
+        if clauses is None:
+            return [[] for _ in queries]
+        where, params, typed = clauses
         parts = []
         for n, words in enumerate(queries):
             if words:
