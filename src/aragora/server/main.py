@@ -49,6 +49,11 @@ WS_MAX_MESSAGE = 65_536
 """Largest client frame accepted (clients send only small control frames)."""
 GRACEFUL_CLOSE_TIMEOUT = 5
 """Seconds uvicorn waits for open connections after the drain before closing them."""
+KEEP_ALIVE_TIMEOUT = 75
+"""Seconds an idle HTTP connection stays open (uvicorn's default is 5). Longer than the
+usual proxies' idle timeouts (60 s), so the client or proxy closes an idle connection, not
+the server: a server closing one just as a request arrives on it fails that request, and
+a POST cannot safely be retried (seen as connection resets under bursts at 5 s)."""
 
 
 class DrainingServer(uvicorn.Server):
@@ -137,6 +142,7 @@ def server_config(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> uv
         access_log=False,
         proxy_headers=False,  # the peer address is the peer: see aragora.server.auth
         server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         timeout_graceful_shutdown=GRACEFUL_CLOSE_TIMEOUT,
     )
 
