@@ -1,16 +1,19 @@
 """The event log and the leases that fence it, in SQL (SQLite and PostgreSQL).
 
-An append runs in one transaction on the primary:
+An append runs in one transaction on the primary, its first event in one statement:
+``INSERT … SELECT … WHERE EXISTS (the job running under the appender's epoch) AND (SELECT
+max(seq) …) = seq - 1``.
 
-1. read the debate's job row, on PostgreSQL with ``FOR SHARE`` so a concurrent claim (an
-   ``UPDATE`` of that row) waits until the append has committed, and the new owner then
-   sees the event when it folds the log; SQLite's ``BEGIN IMMEDIATE`` serialises writers
-   outright;
-2. refuse unless the job is running under the appender's epoch (:class:`StaleLeaseError`);
-3. ``INSERT … SELECT … WHERE (SELECT max(seq) …) = seq - 1``: the row goes in only if it is
-   the next one. Two writers racing for the same seq collide on the primary key, a writer
-   skipping ahead inserts nothing; both get :class:`ConflictError`. So the stored log is
-   contiguous whatever concurrent writers do.
+- The job row is read on PostgreSQL with ``FOR SHARE``, so a concurrent claim (an
+  ``UPDATE`` of that row) waits until the append has committed, and the new owner then
+  sees the event when it folds the log; SQLite's ``BEGIN IMMEDIATE`` serialises writers
+  outright. An insert refused for the lease raises :class:`StaleLeaseError` (the job row
+  is read again only then, to say which check refused it).
+- The row goes in only if it is the next one. Two writers racing for the same seq collide
+  on the primary key, a writer skipping ahead inserts nothing; both get
+  :class:`ConflictError`. So the stored log is contiguous whatever concurrent writers do.
+
+The batch's other events follow in one multi-row insert.
 """
 
 from __future__ import annotations
@@ -101,7 +104,13 @@ class SqlEventRepository:
     async def _append(self, conn: AsyncConnection, batch: Sequence[Event], epoch: int) -> None:
         event = batch[0]
         seq = event.seq or 0
-        await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
+        # The lease is checked by the insert itself (one statement fewer); only an insert
+        # that wrote nothing looks at it again, to say which check refused it.
+        held = sa.select(jobs.c.debate_id).where(
+            jobs.c.debate_id == event.debate_id, jobs.c.state == "running", jobs.c.epoch == epoch
+        )
+        if self._db.dialect == "postgresql":
+            held = held.with_for_update(read=True)
         previous = (
             sa.select(sa.func.coalesce(sa.func.max(debate_events.c.seq), 0))
             .where(debate_events.c.debate_id == event.debate_id)
@@ -116,7 +125,7 @@ class SqlEventRepository:
             sa.literal(event.timestamp, sa.String),
             sa.literal(dict(event.data), debate_events.c.data.type),
             sa.literal(self._now(), debate_events.c.created_at.type),
-        ).where(previous == seq - 1)
+        ).where(held.exists(), previous == seq - 1)
         insert = debate_events.insert().from_select(
             ["debate_id", "seq", "type", "round", "agent", "timestamp", "data", "created_at"],
             row,
@@ -126,6 +135,7 @@ class SqlEventRepository:
         except exc.IntegrityError:
             raise ConflictError(f"debate {event.debate_id}: seq {seq} is already stored") from None
         if result.rowcount != 1:
+            await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
             last = await _last_seq(conn, event.debate_id)
             raise ConflictError(
                 f"debate {event.debate_id}: append of seq {seq}, expected {last + 1}"
