@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import urlsplit
@@ -86,6 +87,26 @@ async def test_terminated_backends_are_replaced(pg_session_url: str, pg_db: Data
     # The pool notices the dead connections when it checks them out and reconnects.
     assert (await store.debates.get("d1")).task == "t"
     await store.debates.update("d1", status="running")
+
+
+async def test_a_write_right_after_terminated_backends_succeeds(
+    pg_session_url: str, pg_db: Database
+) -> None:
+    # Writes are not retried: the pool must not hand out a connection the server closed,
+    # whether the close was seen already or the connection sat idle (then it is pinged).
+    store = sql_storage(pg_db)
+    await store.debates.create(NewDebate("d1", "t"))
+    name = urlsplit(pg_session_url).path.lstrip("/")
+    for pause in (0.0, 1.5):
+        await asyncio.sleep(pause)
+        killed = psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        )
+        assert int(killed) >= 1
+        await asyncio.sleep(0.05)  # the driver hears of the close
+        await store.debates.update("d1", status="running")
+        await store.debates.create(NewDebate(f"d-after-{pause}", "t"))
 
 
 async def test_event_reads_survive_terminated_backends(

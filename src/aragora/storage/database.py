@@ -12,9 +12,10 @@ is an :class:`~aragora.errors.AragoraError`: an unreachable or lost database bec
 :class:`~aragora.errors.DatabaseUnavailableError` whose message names the URL with its
 password masked. Nothing waits longer than the pool timeout for a connection, the connect
 timeout for a new one, or the command timeout for a statement, so a lost database makes
-operations fail fast. They recover by themselves when it returns: writes check a pooled
-connection with a ping before using it, and reads (idempotent) are retried once on a fresh
-connection when theirs turns out dead; either way the pool then drops its stale ones.
+operations fail fast. They recover by themselves when it returns: a write never takes a
+pooled connection the server has closed (PostgreSQL's driver sees the close as it happens),
+and reads (idempotent) are retried once on a fresh connection when theirs turns out dead;
+either way the pool then drops its stale ones.
 
 PostgreSQL reads use their own pool in autocommit mode (no BEGIN/ROLLBACK round trips, no
 ping), which halves their fixed cost; ``ARAGORA_DB_POOL_SIZE`` sizes each pool.
@@ -34,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -68,6 +70,8 @@ __all__ = [
 ]
 
 _SQLITE_BUSY_TIMEOUT_MS = 15000
+_PING_AFTER_IDLE = 1.0
+"""Seconds a pooled PostgreSQL writer connection may sit idle before a checkout pings it."""
 AnyRow = sa.Row[*tuple[Any, ...]]
 _json_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
@@ -412,18 +416,43 @@ def _postgres_engine(url: URL, options: PoolOptions, *, writer: bool) -> AsyncEn
     else:
         connect_args["server_settings"] = {"application_name": "aragora"}
     if writer:
-        # A dead pooled connection is found by a ping at checkout, so a write after an
-        # outage does not fail on a connection the pool still thought alive.
-        return create_async_engine(
+        engine = create_async_engine(
             url.set(query=query),
             pool_size=options.pool_size,
             max_overflow=options.max_overflow,
             pool_timeout=options.pool_timeout,
-            pool_pre_ping=True,
             json_serializer=_json_dumps,
             json_deserializer=_json_loads,
             connect_args=connect_args,
         )
+
+        dialect = engine.sync_engine.dialect
+
+        @event.listens_for(engine.sync_engine, "checkin")
+        def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+            if record is not None:
+                record.info["idle_from"] = time.monotonic()
+
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            # A pooled connection the server closed (a restart, a terminated backend) is
+            # replaced at checkout, so a write after an outage does not fail on it. The
+            # driver sees most closes as they happen (free to check); a connection idle
+            # for a while is pinged too (SQLAlchemy's pre-ping on every checkout costs
+            # three round trips: BEGIN, a query, ROLLBACK).
+            driver = getattr(dbapi_connection, "driver_connection", None)
+            if driver is None or driver.is_closed():
+                raise exc.DisconnectionError("the pooled connection was closed")
+            idle_from = record.info.get("idle_from")
+            if idle_from is not None and time.monotonic() - idle_from > _PING_AFTER_IDLE:
+                try:
+                    dialect.do_ping(dbapi_connection)
+                except Exception as error:
+                    raise exc.DisconnectionError(
+                        f"the pooled connection is dead: {error}"
+                    ) from error
+
+        return engine
     # Reads: autocommit (a single SELECT needs no BEGIN/ROLLBACK round trips) and no ping
     # at checkout (Database.rows retries a read whose connection was dead instead). This
     # halves the fixed cost of a read; the price is a second pool of the same size.
