@@ -2,7 +2,7 @@
 import { Link, useLocation, useSearch } from 'wouter-preact';
 import type { EvalRun } from '@/api/types';
 import { Empty, ErrorNote, Pager, Spinner } from '@/components/ui';
-import { when } from '@/lib/format';
+import { plural, when } from '@/lib/format';
 import { useEvalRuns } from '../api/queries';
 import { RunStatus, SimulatedBadge } from './labels';
 import { accuracy } from './numbers';
@@ -79,7 +79,7 @@ export function EvalsPage() {
                 </tbody>
               </table>
             </div>
-            <p class="muted small">{list.data.total.toLocaleString('en-US')} runs</p>
+            <p class="muted small">{plural(list.data.total, 'run')}</p>
             {list.data.total > LIMIT ? (
               <Pager offset={offset} limit={LIMIT} total={list.data.total} onChange={(next) => navigate(next ? `/evals?offset=${next}` : '/evals', { replace: true })} />
             ) : null}
