@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from aragora.agents.calllog import CallLog, logs_calls
-from aragora.agents.egress import EgressGuard
+from aragora.agents.egress import EgressGuard, GuardedTransport
 from aragora.agents.endpoints import canonical_endpoint
 from aragora.agents.providers import (
     DEFAULT_LIMITS,
@@ -290,11 +290,15 @@ def build_webhook_sender(
         policy = DeliveryPolicy(
             max_attempts=settings.webhook_max_attempts, timeout=settings.webhook_timeout
         )
+    guard = EgressGuard(settings.webhook_endpoints)
     return WebhookSender(
         outbox=storage.outbox,
-        # Proxy variables are ignored: a proxy would connect where the egress rule did not look.
-        client=httpx.AsyncClient(trust_env=False, follow_redirects=False),
-        guard=EgressGuard(settings.webhook_endpoints),
+        # Proxy variables are ignored: a proxy would connect where the egress rule did not
+        # look. Connections go only to the addresses the rule checked (DNS rebinding).
+        client=httpx.AsyncClient(
+            trust_env=False, follow_redirects=False, transport=GuardedTransport(guard)
+        ),
+        guard=guard,
         owner=owner,
         policy=policy,
         observers=observers,

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aragora.agents.egress import EgressGuard
+from aragora.agents.egress import EgressGuard, GuardedTransport
 from aragora.runtime.webhook_payloads import sign, verify
 from aragora.runtime.webhook_sender import DeliveryPolicy, WebhookSender
 from aragora.runtime.webhooks import WebhookService
@@ -171,6 +171,63 @@ async def test_the_egress_rule_is_applied_again_when_sending() -> None:
     assert attempt.error is not None
     assert "not a public address" in attempt.error
     assert "ARAGORA_WEBHOOK_ENDPOINTS" in attempt.error
+
+
+async def test_a_name_that_rebinds_after_the_check_reaches_nothing() -> None:
+    """DNS rebinding: the name resolves to a public address when the egress rule checks it
+    and to loopback a moment later, when the connection is made. The connection goes only
+    to an address the rule approved, so nothing reaches the server on 127.0.0.1."""
+    storage = new_storage()
+    answers = iter([["93.184.216.34"]])
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return next(answers, ["127.0.0.1"])  # public once, loopback ever after
+
+    async with running_receiver() as receiver:
+        url = receiver.url.replace("127.0.0.1", "rebind.test")
+        guard = EgressGuard(resolver=rebinding)
+        service = WebhookService(storage.webhooks, EgressGuard([url]))
+        created = await service.add(url, ["debate.completed"])
+        await finish_debate(storage)
+        running = WebhookSender(
+            outbox=storage.outbox,
+            client=httpx.AsyncClient(trust_env=False, transport=GuardedTransport(guard)),
+            guard=guard,
+            owner="test-sender",
+            policy=FAST_RETRY,
+        )
+        try:
+            assert await running.deliver_due() == 1
+        finally:
+            await running.close()
+    assert receiver.received == []
+    [delivery] = await storage.webhooks.deliveries(str(created["id"]))
+    [attempt] = delivery.attempts
+    assert attempt.status_code is None
+    assert attempt.error is not None
+    assert "refused" in attempt.error
+    assert "127.0.0.1" in attempt.error
+
+
+async def test_the_guarded_transport_delivers_to_an_allowed_private_target() -> None:
+    storage = new_storage()
+    async with running_receiver() as receiver:
+        await register(storage, receiver)
+        await finish_debate(storage)
+        guard = EgressGuard([receiver.url.rsplit("/", 1)[0]])
+        running = WebhookSender(
+            outbox=storage.outbox,
+            client=httpx.AsyncClient(trust_env=False, transport=GuardedTransport(guard)),
+            guard=guard,
+            owner="test-sender",
+            policy=FAST_RETRY,
+        )
+        try:
+            await running.deliver_due()
+            [got] = await receiver.wait_for(1)
+        finally:
+            await running.close()
+    assert got.signature_ok
 
 
 async def test_slack_format_sends_text() -> None:

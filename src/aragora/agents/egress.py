@@ -12,9 +12,11 @@ lies under a prefix of ``ARAGORA_WEBHOOK_ENDPOINTS``, checked as agent endpoints
 at or below the prefix's, no encoded dot segments).
 
 The check resolves the host each time it runs (at registration and before every
-delivery), so a name that later resolves to a private address is refused then. A name
-whose answer changes between that check and the connection (DNS rebinding with a zero
-TTL) is not caught; redirects are never followed.
+delivery), so a name that later resolves to a private address is refused then. The
+connection itself goes through :class:`GuardedTransport`, which resolves the name once more
+and connects to the address it checked, never to a fresh answer: a name whose answer
+changes between the check and the connection (DNS rebinding with a zero TTL) cannot reach a
+private address. TLS still verifies the name. Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 from aragora.agents.endpoints import EndpointAllowlist
 from aragora.errors import InvalidInputError, UnavailableError
 
-__all__ = ["EgressGuard", "Resolver", "is_public_address", "system_resolver"]
+__all__ = ["EgressGuard", "GuardedTransport", "Resolver", "is_public_address", "system_resolver"]
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """(host, port) -> the addresses a connection to it may use."""
@@ -101,12 +107,93 @@ class EgressGuard:
             raise UnavailableError(f"cannot resolve {host!r}: {exc}", retry_after=60) from exc
         if not addresses:
             raise UnavailableError(f"cannot resolve {host!r}: no address", retry_after=60)
-        for address in addresses:
-            if not is_public_address(address):
-                raise InvalidInputError(
-                    f"webhook target {host!r} resolves to {address}, which is not a public "
-                    "address; allow it with ARAGORA_WEBHOOK_ENDPOINTS (URL prefixes)"
-                )
+        _check_public(host, addresses)
+
+    async def address_for(self, host: str, port: int) -> str:
+        """Where a connection to ``host``:``port`` may go: the host itself when an allowed
+        prefix is on it (the operator's own target, resolved as usual), else one of its
+        addresses, every one of which must be public. Raises as :meth:`__call__` does."""
+        if self._allowlist.allows_host(host, port):
+            return host
+        if _is_ip(host):
+            addresses = [host]
+        else:
+            try:
+                async with asyncio.timeout(self._resolve_timeout):
+                    addresses = await self._resolve(host, port)
+            except (TimeoutError, OSError) as exc:
+                raise UnavailableError(f"cannot resolve {host!r}: {exc}", retry_after=60) from exc
+            if not addresses:
+                raise UnavailableError(f"cannot resolve {host!r}: no address", retry_after=60)
+        _check_public(host, addresses)
+        return addresses[0]
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend with every TCP connection sent to the address
+    :meth:`EgressGuard.address_for` approved (the name is kept for TLS)."""
+
+    def __init__(self, guard: EgressGuard) -> None:
+        self._guard = guard
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            address = await self._guard.address_for(host, port)
+        except (InvalidInputError, UnavailableError) as exc:
+            raise httpcore.ConnectError(f"refused: {exc.message}") from exc
+        return await self._inner.connect_tcp(
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("refused: no Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport (no proxy, no environment) whose connections go only where
+    ``guard`` allows, to the address it checked (see the module)."""
+
+    def __init__(self, guard: EgressGuard, *, limits: httpx.Limits | None = None) -> None:
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        super().__init__(trust_env=False, limits=limits)
+        # httpx builds its httpcore pool with no way to pass a network backend: the same
+        # pool (no connection is open yet) is built again with ours.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(guard),
+        )
+
+
+def _check_public(host: str, addresses: Iterable[str]) -> None:
+    for address in addresses:
+        if not is_public_address(address):
+            raise InvalidInputError(
+                f"webhook target {host!r} resolves to {address}, which is not a public "
+                "address; allow it with ARAGORA_WEBHOOK_ENDPOINTS (URL prefixes)"
+            )
 
 
 def _is_ip(host: str) -> bool:

@@ -90,6 +90,12 @@ class EndpointAllowlist:
     def __bool__(self) -> bool:
         return bool(self._entries)
 
+    def allows_host(self, host: str, port: int) -> bool:
+        """Whether an allowed base URL is on ``host`` and ``port`` (any scheme or path):
+        the question a connection, which knows no more than that, can ask."""
+        wanted = (host.strip("[]").lower(), port)
+        return any((a_host, a_port) == wanted for _, a_host, a_port, _ in self._entries)
+
     def allows(self, url: str) -> bool:
         """Whether ``url`` lies under an allowed base URL (credentials, query strings,
         fragments and dot segments, encoded or not, never do)."""
