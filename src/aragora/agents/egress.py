@@ -95,19 +95,7 @@ class EgressGuard:
             return
         host = parts.hostname
         default_port = 443 if scheme == "https" else 80
-        try:
-            if _is_ip(host):
-                addresses = [host]
-            else:
-                async with asyncio.timeout(self._resolve_timeout):
-                    addresses = await self._resolve(host, port or default_port)
-        except TimeoutError as exc:
-            raise UnavailableError(f"cannot resolve {host!r}: timed out", retry_after=60) from exc
-        except OSError as exc:
-            raise UnavailableError(f"cannot resolve {host!r}: {exc}", retry_after=60) from exc
-        if not addresses:
-            raise UnavailableError(f"cannot resolve {host!r}: no address", retry_after=60)
-        _check_public(host, addresses)
+        _check_public(host, await self._addresses(host, port or default_port))
 
     async def address_for(self, host: str, port: int) -> str:
         """Where a connection to ``host``:``port`` may go: the host itself when an allowed
@@ -115,18 +103,25 @@ class EgressGuard:
         addresses, every one of which must be public. Raises as :meth:`__call__` does."""
         if self._allowlist.allows_host(host, port):
             return host
-        if _is_ip(host):
-            addresses = [host]
-        else:
-            try:
-                async with asyncio.timeout(self._resolve_timeout):
-                    addresses = await self._resolve(host, port)
-            except (TimeoutError, OSError) as exc:
-                raise UnavailableError(f"cannot resolve {host!r}: {exc}", retry_after=60) from exc
-            if not addresses:
-                raise UnavailableError(f"cannot resolve {host!r}: no address", retry_after=60)
+        addresses = await self._addresses(host, port)
         _check_public(host, addresses)
         return addresses[0]
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        """``host``'s addresses (itself when it is one); :class:`UnavailableError` when it
+        cannot be resolved now."""
+        if _is_ip(host):
+            return [host]
+        try:
+            async with asyncio.timeout(self._resolve_timeout):
+                addresses = await self._resolve(host, port)
+        except TimeoutError as exc:
+            raise UnavailableError(f"cannot resolve {host!r}: timed out", retry_after=60) from exc
+        except OSError as exc:
+            raise UnavailableError(f"cannot resolve {host!r}: {exc}", retry_after=60) from exc
+        if not addresses:
+            raise UnavailableError(f"cannot resolve {host!r}: no address", retry_after=60)
+        return addresses
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
