@@ -108,18 +108,18 @@ class QueueNotifications:
     async def _listen(self) -> None:
         while not self._closed:
             try:
-                conn = await asyncio.wait_for(
-                    self._connect(
-                        self._url,
-                        timeout=self._connect_timeout,
-                        server_settings={"application_name": APPLICATION_NAME},
-                    ),
-                    self._connect_timeout + 1,
+                # Held in self._conn from the moment it exists, so whatever happens next
+                # (a cancelled close of this replica included) the finally closes it. The
+                # driver bounds the connect itself: a connection made just as an outer
+                # wait_for gave up would be lost, never closed.
+                self._conn = conn = await self._connect(
+                    self._url,
+                    timeout=self._connect_timeout,
+                    server_settings={"application_name": APPLICATION_NAME},
                 )
                 self._lost.clear()
                 conn.add_termination_listener(lambda _conn: self._lost.set())
                 await conn.add_listener(CHANNEL, self._heard)
-                self._conn = conn
                 if self._warned:  # back after an outage
                     log_event(_log, "queue_notifications_connected", channel=CHANNEL)
                 self.connected, self._warned = True, False
@@ -156,6 +156,11 @@ class QueueNotifications:
 
     async def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
+        if conn is None or conn.is_closed():
+            return
+        try:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), self._connect_timeout)
+        finally:
+            if not conn.is_closed():
+                conn.terminate()  # the polite close failed or was interrupted
