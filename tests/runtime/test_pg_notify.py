@@ -5,6 +5,7 @@ listening connection comes back and wakes its workers for what was queued meanwh
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable, Iterator
 
@@ -103,3 +104,19 @@ async def test_an_unreachable_database_only_delays_wake_ups() -> None:
     await asyncio.sleep(0.3)
     assert not notifications.connected
     await notifications.close()
+
+
+async def test_a_replica_closed_while_connecting_leaves_no_connection_open(pg_url: str) -> None:
+    """Closed at any moment of its start (connecting, subscribing, listening), nothing is
+    left open: an unclosed driver connection would warn when collected (an error here)."""
+    for pause in [n * 0.001 for n in range(30)]:
+        notifications = QueueNotifications(pg_url)
+        notifications.start()
+        await asyncio.sleep(pause)
+        await notifications.close()
+    gc.collect()
+    left = psql(
+        "SELECT count(*) FROM pg_stat_activity"
+        f" WHERE application_name = '{APPLICATION_NAME}' AND datname = '{pg_url.rsplit('/', 1)[1]}'"
+    )
+    assert int(left) == 0
