@@ -10,10 +10,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from aragora.agents.calllog import CallLog, logs_calls
-from aragora.agents.egress import EgressGuard, GuardedTransport
+from aragora.agents.egress import EgressGuard, guarded_client
 from aragora.agents.endpoints import canonical_endpoint
 from aragora.agents.providers import (
     DEFAULT_LIMITS,
@@ -293,11 +291,7 @@ def build_webhook_sender(
     guard = EgressGuard(settings.webhook_endpoints)
     return WebhookSender(
         outbox=storage.outbox,
-        # Proxy variables are ignored: a proxy would connect where the egress rule did not
-        # look. Connections go only to the addresses the rule checked (DNS rebinding).
-        client=httpx.AsyncClient(
-            trust_env=False, follow_redirects=False, transport=GuardedTransport(guard)
-        ),
+        client=guarded_client(guard),
         guard=guard,
         owner=owner,
         policy=policy,

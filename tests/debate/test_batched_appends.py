@@ -5,7 +5,7 @@ they arrive, and answers that arrive together are stored together)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aragora.agents.scripted import ScriptedLLM
 from aragora.debate.events import Event, EventType
@@ -38,11 +38,11 @@ async def test_the_steps_between_waves_are_one_append_made_before_the_next_calls
     assert isinstance(log, BatchEventSink)
     stored_when_called: list[tuple[str, int]] = []
 
-    def watched(reply: object) -> ScriptedLLM:
+    def watched(reply: Callable[[CompletionRequest], str]) -> ScriptedLLM:
         def answer(request: CompletionRequest) -> str:
             # What the log held when this call was made: everything before it, stored.
             stored_when_called.append((request.phase, len(log.events("d-1"))))
-            return reply(request)  # type: ignore[operator]
+            return reply(request)
 
         return ScriptedLLM(answer)
 
@@ -75,10 +75,10 @@ async def test_an_answer_ahead_of_its_wave_is_stored_before_the_rest_arrive() ->
     log = BatchLog()
     stored_at_answer: list[int] = []
 
-    def slow(reply: object) -> ScriptedLLM:
+    def slow(reply: Callable[[CompletionRequest], str]) -> ScriptedLLM:
         def answer(request: CompletionRequest) -> str:
             stored_at_answer.append(len(log.events("d-1")))
-            return reply(request)  # type: ignore[operator]
+            return reply(request)
 
         return ScriptedLLM(answer, latency=0.05)
 
@@ -96,5 +96,5 @@ async def test_an_answer_ahead_of_its_wave_is_stored_before_the_rest_arrive() ->
     assert log.batches[1] == [EventType.PROPOSE]
     assert log.batches[2][:2] == [EventType.PROPOSE] * 2
     assert log.batches[2][-1] == "phase_change"
-    first_propose = next(e.seq for e in events if e.type == EventType.PROPOSE)
+    first_propose = next(e.seq or 0 for e in events if e.type == EventType.PROPOSE)
     assert stored_at_answer[0] >= first_propose

@@ -9,10 +9,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from aragora.agents.egress import EgressGuard, GuardedTransport
+from aragora.agents.egress import EgressGuard, guarded_client
 from aragora.runtime.webhook_payloads import sign, verify
 from aragora.runtime.webhook_sender import DeliveryPolicy, WebhookSender
 from aragora.runtime.webhooks import WebhookService
@@ -35,12 +34,16 @@ def sender(
     policy: DeliveryPolicy = FAST_RETRY,
     allow: bool = True,
     owner: str = "test-sender",
+    guard: EgressGuard | None = None,
 ) -> WebhookSender:
-    allowed = [receiver.url.rsplit("/", 1)[0]] if allow else []
+    """The sender as a replica builds it (the guarded client), with ``guard`` (default: the
+    receiver's base URL allowed, or nothing allowed)."""
+    if guard is None:
+        guard = EgressGuard([receiver.url.rsplit("/", 1)[0]] if allow else [])
     return WebhookSender(
         outbox=storage.outbox,
-        client=httpx.AsyncClient(trust_env=False),
-        guard=EgressGuard(allowed),
+        client=guarded_client(guard),
+        guard=guard,
         owner=owner,
         policy=policy,
     )
@@ -108,10 +111,11 @@ async def test_500_is_retried_with_the_same_delivery_id_then_delivered() -> None
     async with running_receiver(Receiver(statuses=[500, 503])) as receiver:
         webhook_id = await register(storage, receiver)
         await finish_debate(storage)
+        guard = EgressGuard([receiver.url])
         running = WebhookSender(
             outbox=storage.outbox,
-            client=httpx.AsyncClient(trust_env=False),
-            guard=EgressGuard([receiver.url]),
+            client=guarded_client(guard),
+            guard=guard,
             owner="test-sender",
             policy=FAST_RETRY,
             observers=[outcomes.append],
@@ -185,17 +189,10 @@ async def test_a_name_that_rebinds_after_the_check_reaches_nothing() -> None:
 
     async with running_receiver() as receiver:
         url = receiver.url.replace("127.0.0.1", "rebind.test")
-        guard = EgressGuard(resolver=rebinding)
         service = WebhookService(storage.webhooks, EgressGuard([url]))
         created = await service.add(url, ["debate.completed"])
         await finish_debate(storage)
-        running = WebhookSender(
-            outbox=storage.outbox,
-            client=httpx.AsyncClient(trust_env=False, transport=GuardedTransport(guard)),
-            guard=guard,
-            owner="test-sender",
-            policy=FAST_RETRY,
-        )
+        running = sender(storage, receiver, guard=EgressGuard(resolver=rebinding))
         try:
             assert await running.deliver_due() == 1
         finally:
@@ -207,27 +204,6 @@ async def test_a_name_that_rebinds_after_the_check_reaches_nothing() -> None:
     assert attempt.error is not None
     assert "refused" in attempt.error
     assert "127.0.0.1" in attempt.error
-
-
-async def test_the_guarded_transport_delivers_to_an_allowed_private_target() -> None:
-    storage = new_storage()
-    async with running_receiver() as receiver:
-        await register(storage, receiver)
-        await finish_debate(storage)
-        guard = EgressGuard([receiver.url.rsplit("/", 1)[0]])
-        running = WebhookSender(
-            outbox=storage.outbox,
-            client=httpx.AsyncClient(trust_env=False, transport=GuardedTransport(guard)),
-            guard=guard,
-            owner="test-sender",
-            policy=FAST_RETRY,
-        )
-        try:
-            await running.deliver_due()
-            [got] = await receiver.wait_for(1)
-        finally:
-            await running.close()
-    assert got.signature_ok
 
 
 async def test_slack_format_sends_text() -> None:

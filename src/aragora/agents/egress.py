@@ -34,7 +34,14 @@ import httpx
 from aragora.agents.endpoints import EndpointAllowlist
 from aragora.errors import InvalidInputError, UnavailableError
 
-__all__ = ["EgressGuard", "GuardedTransport", "Resolver", "is_public_address", "system_resolver"]
+__all__ = [
+    "EgressGuard",
+    "GuardedTransport",
+    "Resolver",
+    "guarded_client",
+    "is_public_address",
+    "system_resolver",
+]
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """(host, port) -> the addresses a connection to it may use."""
@@ -180,6 +187,15 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_GuardedBackend(guard),
         )
+
+
+def guarded_client(guard: EgressGuard) -> httpx.AsyncClient:
+    """The HTTP client for requests sent on a user's behalf: through :class:`GuardedTransport`,
+    no redirects followed, proxy variables ignored (a proxy would connect where the egress
+    rule did not look)."""
+    return httpx.AsyncClient(
+        trust_env=False, follow_redirects=False, transport=GuardedTransport(guard)
+    )
 
 
 def _check_public(host: str, addresses: Iterable[str]) -> None:
