@@ -83,6 +83,8 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_WEBHOOK_ENDPOINTS",
         "ARAGORA_WEBHOOK_MAX_ATTEMPTS",
         "ARAGORA_WEBHOOK_TIMEOUT",
+        # a replica whose event loop runs late claims no new debate
+        "ARAGORA_MAX_LOOP_LAG_MS",
     }
 )
 

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     )
     """Debates running at once in one replica; further ones queue."""
 
+    max_loop_lag_ms: float = Field(default=20.0, ge=0, validation_alias="ARAGORA_MAX_LOOP_LAG_MS")
+    """While the replica's event loop runs more than this many milliseconds late, it claims
+    no new debate (they wait in the queue, or another replica takes them); 0 turns the
+    check off. Keeps health probes and running debates answered on time under a burst."""
+
     # --- storage ------------------------------------------------------------------------
     database_url: str | None = Field(default=None, validation_alias="ARAGORA_DATABASE_URL")
     """``postgresql://…`` or ``sqlite:///path``; ``None`` means SQLite in ``data_dir``

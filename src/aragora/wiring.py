@@ -36,6 +36,7 @@ from aragora.receipts.service import ReceiptService
 from aragora.receipts.signing import SigningKey, ensure_signing_key
 from aragora.runtime.bus import EventBus, LocalBus
 from aragora.runtime.health import HealthMonitor
+from aragora.runtime.loop_lag import LoopLag
 from aragora.runtime.node import Background, Node
 from aragora.runtime.ports import ContextSource, EndCheck, Finisher
 from aragora.runtime.requests import RequestDefaults
@@ -408,16 +409,18 @@ async def open_node(
     if own_debates is not None:
         claiming = replace(storage, leases=_OwnLeases(storage.leases, own_debates))
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    loop_lag = LoopLag(limit=settings.max_loop_lag_ms / 1000)
     workers = WorkerPool(
         storage=claiming,
         runner=runner,
         owner=owner,
         max_concurrent=settings.max_concurrent_debates,
         lease_ttl=settings.lease_ttl,
+        admission=loop_lag,
     )
     announce_queued: Callable[[], None] | None = None
     # A replica delivers the webhook outbox; an operator command's node does not.
-    senders: list[Background] = []
+    senders: list[Background] = [loop_lag]
     if redis_bus is not None and own_debates is None:
         # Debates queued on any replica wake this one's workers at once.
         redis_bus.on_queued(workers.wake)
@@ -468,6 +471,7 @@ async def open_node(
         observers=observers,
         on_close=hub.aclose,
         background=senders,
+        loop_lag=lambda: loop_lag.lag,
         webhook_observers=webhook_observers,
     )
     node.receipts = receipts

@@ -72,6 +72,7 @@ class FakeNode:
         self.service = FakeService(frames, slow_after=slow_after)
         self.tokens = memory_storage(now=lambda: datetime.now(UTC)).tokens
         self.draining = False
+        self.loop_lag = 0.0
         self.observers: list[Callable[[Event], None]] = []
         self.webhook_observers: list[Callable[[str], None]] = []
 

@@ -18,6 +18,7 @@ REQUIRED = (
     "aragora_http_request_duration_seconds_bucket",
     "aragora_active_debates",
     "aragora_queued_debates",
+    "aragora_event_loop_lag_seconds",
     "aragora_debates_total",
     "aragora_agent_requests_total",
     "aragora_agent_response_seconds_bucket",

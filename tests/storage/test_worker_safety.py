@@ -328,3 +328,44 @@ async def test_during_an_outage_a_debate_waits_longer_each_time_and_is_kept(
     # waits of 0.01, 0.02, 0.04 ... s: about 8 tries in 1.5 s (a tight loop makes hundreds)
     assert 3 <= flaky.appends <= 10
     assert (await store.debates.get("d1")).status in ("queued", "running")
+
+
+class _Gate:
+    """An admission that refuses until opened, counting how often it was asked."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.asked = 0
+
+    def admits(self) -> bool:
+        self.asked += 1
+        return self.open
+
+
+async def test_a_busy_replica_leaves_debates_queued_until_it_admits_them(store: Storage) -> None:
+    runner = DebateRunner(
+        storage=store, bus=LocalBus(), build_panel=_demo_panel, build_engine=_engine
+    )
+    gate = _Gate()
+    workers = WorkerPool(
+        storage=store,
+        runner=runner,
+        owner="w1",
+        max_concurrent=4,
+        lease_ttl=30.0,
+        poll_interval=0.01,
+        admission=gate,
+    )
+    await queue(store, "busy-1")
+    workers.start()
+    try:
+        async with asyncio.timeout(5):
+            while gate.asked < 5:  # noqa: ASYNC110 - the claim loop asks it
+                await asyncio.sleep(0.005)
+        assert (await store.debates.get("busy-1")).status == "queued"
+        assert await store.leases.current("busy-1") is None
+        assert workers.active == 0
+        gate.open = True
+        assert await status_of(store, "busy-1", {"completed"}) == "completed"
+    finally:
+        await workers.close()

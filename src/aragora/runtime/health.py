@@ -4,11 +4,16 @@
 Checks are coalesced and cached for ``ttl`` seconds: however many probes and health
 requests arrive at once, the database sees at most one ping per ``ttl``, so health stays
 cheap under load and answers fast when the database hangs (the ping has its own timeout).
+A request that finds the last check older than ``ttl`` starts the next one and answers
+from the last meanwhile, so no probe waits on a busy pool; only a check older than
+``ttl`` plus the longest a check can take (both timeouts) is waited for, so a report is
+never staler than that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -63,14 +68,19 @@ class HealthMonitor:
         self._clock = clock
         self._cached: tuple[float, dict[str, Any]] | None = None
         self._inflight: asyncio.Future[dict[str, Any]] | None = None
+        self._refresh: asyncio.Task[None] | None = None
 
     async def report(self) -> HealthReport:
-        """The current report (at most ``ttl`` seconds old, draining always current)."""
+        """The current report (checked at most ``ttl`` + twice ``timeout`` seconds ago, and
+        usually at most ``ttl``; draining always current)."""
         now = self._clock()
-        if self._cached is None or now - self._cached[0] >= self._ttl:
+        age = float("inf") if self._cached is None else now - self._cached[0]
+        if age >= self._ttl + 2 * self._timeout:
             checked = await self._check_once()
         else:
-            checked = self._cached[1]
+            if age >= self._ttl and self._refresh is None and self._inflight is None:
+                self._refresh = asyncio.create_task(self._refresh_cache())
+            checked = self._cached[1] if self._cached is not None else await self._check_once()
         components = {
             "database": checked["database"],
             "redis": checked["redis"],
@@ -88,6 +98,21 @@ class HealthMonitor:
             maintenance=checked["maintenance"],
             draining=self._is_draining(),
         )
+
+    async def close(self) -> None:
+        """Stop a check under way in the background."""
+        task, self._refresh = self._refresh, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _refresh_cache(self) -> None:
+        try:
+            with contextlib.suppress(Exception):  # _check reports failures as states
+                await self._check_once()
+        finally:
+            self._refresh = None
 
     async def _check_once(self) -> dict[str, Any]:
         if self._inflight is not None:

@@ -45,6 +45,7 @@ class Node:
         on_close: Callable[[], Awaitable[None]] | None = None,
         background: Sequence[Background] = (),
         webhook_observers: list[Callable[[str], None]] | None = None,
+        loop_lag: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.storage = storage
         self.bus = bus
@@ -55,6 +56,7 @@ class Node:
         self._on_close = on_close
         self._background = tuple(background)
         self._webhook_observers = webhook_observers if webhook_observers is not None else []
+        self._loop_lag = loop_lag
         self._draining = False
         self._closed = False
         # Sub-services the faces reach through the node; set by the composition root.
@@ -71,6 +73,11 @@ class Node:
     def draining(self) -> bool:
         """Whether this replica is shutting down (readiness 503, no new debates)."""
         return self._draining
+
+    @property
+    def loop_lag(self) -> float:
+        """Seconds this process's event loop runs late (see :mod:`aragora.runtime.loop_lag`)."""
+        return self._loop_lag()
 
     def observe(self, callback: Callable[[Event], None]) -> None:
         """Call ``callback`` with every event this process appends (after it is stored)
@@ -114,6 +121,7 @@ class Node:
         await self.workers.close()
         for task in self._background:
             await task.close()
+        await self._health.close()
         await self.bus.close()
         await self.storage.close()
         if self._on_close is not None:

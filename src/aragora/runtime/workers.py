@@ -1,6 +1,7 @@
 """A replica's debate workers: claim queued debates through leases, run at most
-``max_concurrent`` at once, keep each lease alive by heartbeat, and give debates back on
-drain so another worker (or this one after a restart) resumes them from their log.
+``max_concurrent`` at once (fewer while :class:`Admission` says the replica is busy), keep
+each lease alive by heartbeat, and give debates back on drain so another worker (or this
+one after a restart) resumes them from their log.
 
 Cancellation crosses replicas through the shared settings table (``cancel:<id>``): the
 heartbeat of whichever worker runs the debate sees it. A cancel for a debate running here
@@ -29,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aragora.errors import AragoraError, DatabaseUnavailableError, StaleLeaseError
 from aragora.logs import log_event
@@ -36,10 +38,12 @@ from aragora.runtime.runner import FOLLOWUPS_PENDING, DebateRunner
 from aragora.storage.repository import TERMINAL_STATUSES, Lease, Storage
 
 __all__ = [
+    "ADMISSION_RECHECK",
     "CANCEL_GRACE",
     "CANCEL_KEY_PREFIX",
     "MAX_BACKOFF",
     "MAX_TRANSIENT_FAILURES",
+    "Admission",
     "WorkerPool",
 ]
 
@@ -48,7 +52,16 @@ CANCEL_GRACE = 15.0
 """Seconds a cancelled debate has to stop by itself before it is stopped by force."""
 MAX_BACKOFF = 30.0
 MAX_TRANSIENT_FAILURES = 8
+ADMISSION_RECHECK = 0.02
+"""Seconds between asking :class:`Admission` again after it refused a claim."""
 _log = logging.getLogger("aragora.runtime")
+
+
+class Admission(Protocol):
+    """Whether the replica may take on one more debate now (below its concurrency limit);
+    :class:`~aragora.runtime.loop_lag.LoopLag` says no while the event loop runs late."""
+
+    def admits(self) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -75,8 +88,10 @@ class WorkerPool:
         cancel_grace: float = CANCEL_GRACE,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        admission: Admission | None = None,
     ) -> None:
         self._storage = storage
+        self._admission = admission
         self._runner = runner
         self.owner = owner
         self._max = max_concurrent
@@ -177,6 +192,11 @@ class WorkerPool:
             self._wake.clear()
             if len(self._running) >= self._max:
                 await self._wait(None)
+                continue
+            if self._admission is not None and not self._admission.admits():
+                # Busy: the debate waits in the queue (for this replica a moment later, or
+                # another replica now) rather than slowing every debate running here.
+                await self._wait(ADMISSION_RECHECK)
                 continue
             try:
                 lease = await self._storage.leases.claim(self.owner, self._ttl)

@@ -85,6 +85,12 @@ class Metrics:
         self.queued_debates = Gauge(
             "aragora_queued_debates", "Debates waiting for a worker.", registry=r
         )
+        self.loop_lag = Gauge(
+            "aragora_event_loop_lag_seconds",
+            "How late this process's event loop runs (smoothed); above "
+            "ARAGORA_MAX_LOOP_LAG_MS the replica claims no new debate.",
+            registry=r,
+        )
         self.debates = Counter(
             "aragora_debates",
             "Debates finished in this process, by outcome.",

@@ -39,6 +39,7 @@ async def _scrape(request: Request) -> Response:
     state = app_state(request)
     node = state.node
     if node is not None:
+        state.metrics.loop_lag.set(node.loop_lag)
         try:
             state.metrics.set_debate_gauges(await node.service.debate_counts())
         except AragoraError as exc:  # the database is down: serve the rest, gauges stale
