@@ -3,6 +3,7 @@ answers, 429 with Retry-After, 529, 500, slow, truncated, invalid JSON, stalled.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pytest
@@ -276,13 +277,34 @@ async def test_the_connection_is_reused_after_a_complete_stream(wire: str) -> No
     assert (len(fake.requests), fake.connections) == (3, 1)
 
 
-async def test_a_large_pool_is_split_into_lanes_and_calls_take_the_least_busy() -> None:
+async def test_a_large_pool_opens_lanes_as_they_fill_and_calls_take_the_least_busy() -> None:
     pool = openai_client("http://127.0.0.1:1/v1", None, max_connections=100)
-    assert pool.lanes == -(-100 // LANE_SIZE)
-    async with pool.client() as first, pool.client() as second:
-        assert first is not second
-    async with pool.client() as again:
-        assert again is first
+    assert pool.max_lanes == -(-100 // LANE_SIZE)
+    assert pool.lanes == 1  # nothing in flight: one client, not four
+    size = -(-100 // pool.max_lanes)  # 25 connections a lane
+    async with contextlib.AsyncExitStack() as stack:
+        held = [await stack.enter_async_context(pool.client()) for _ in range(size)]
+        assert pool.lanes == 1
+        assert all(client is held[0] for client in held)
+        second = await stack.enter_async_context(pool.client())  # the first lane is full
+        assert second is not held[0]
+        assert pool.lanes == 2
+        third = await stack.enter_async_context(pool.client())  # least busy: the second
+        assert third is second
+        # Fill every lane: the pool never opens more than its connections allow.
+        for _ in range(pool.max_lanes * size):
+            await stack.enter_async_context(pool.client())
+        assert pool.lanes == pool.max_lanes
+    async with pool.client() as again:  # all idle again: the first lane is least busy
+        assert again is held[0]
+    await pool.aclose()
+
+
+async def test_an_endpoint_allowed_100000_connections_holds_one_client_until_it_needs_more() -> (
+    None
+):
+    pool = openai_client("http://127.0.0.1:1/v1", None, max_connections=100_000)
+    assert (pool.lanes, pool.max_lanes) == (1, 3125)
     await pool.aclose()
 
 

@@ -124,7 +124,10 @@ class ClientPool:
     httpcore's pool scans every connection it holds on each request event, so its cost per
     request grows with its size and a single pool of 1,000 connections spends seconds per
     burst in that scan. The connections are therefore split into lanes of at most
-    ``lane_size``; each request takes the lane with the fewest requests in flight.
+    ``lane_size``; each request takes the lane with the fewest requests in flight. Lanes
+    are opened as calls need them (a new one only when every open lane is full): an
+    endpoint allowed 100,000 connections holds one client while it has a few calls, not
+    3,125 idle ones whose objects the garbage collector would scan on every full pass.
     """
 
     def __init__(
@@ -136,19 +139,31 @@ class ClientPool:
     ) -> None:
         if max_connections < 1 or lane_size < 1:
             raise ValueError("a client pool needs at least one connection")
-        count = -(-max_connections // lane_size)
-        size = -(-max_connections // count)
-        self._lanes = [lane(size) for _ in range(count)]
-        self._busy = [0] * count
+        self._max_lanes = -(-max_connections // lane_size)
+        self._size = -(-max_connections // self._max_lanes)
+        self._open = lane
+        self._lanes = [lane(self._size)]
+        self._busy = [0]
 
     @property
     def lanes(self) -> int:
+        """Lanes open now."""
         return len(self._lanes)
+
+    @property
+    def max_lanes(self) -> int:
+        """Lanes the pool may open: its connections over ``lane_size``, rounded up."""
+        return self._max_lanes
 
     @contextlib.asynccontextmanager
     async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        """The least busy lane, counted busy while the caller uses it."""
+        """The least busy lane (a new one when every open lane is full and more are
+        allowed), counted busy while the caller uses it."""
         index = min(range(len(self._busy)), key=self._busy.__getitem__)
+        if self._busy[index] >= self._size and len(self._lanes) < self._max_lanes:
+            self._lanes.append(self._open(self._size))
+            self._busy.append(0)
+            index = len(self._lanes) - 1
         self._busy[index] += 1
         try:
             yield self._lanes[index]
