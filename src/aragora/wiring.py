@@ -7,7 +7,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aragora.agents.calllog import CallLog, logs_calls
@@ -37,7 +37,7 @@ from aragora.receipts.signing import SigningKey, ensure_signing_key
 from aragora.runtime.bus import EventBus, LocalBus
 from aragora.runtime.health import HealthMonitor
 from aragora.runtime.loop_lag import LoopLag
-from aragora.runtime.node import Background, Node
+from aragora.runtime.node import Background, DrainFlag, Node
 from aragora.runtime.ports import ContextSource, EndCheck, Finisher
 from aragora.runtime.requests import RequestDefaults
 from aragora.runtime.runner import DebateRunner, EventObserver
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from aragora.runtime.redis_bus import RedisBus
 
 __all__ = [
+    "Services",
     "build_database",
     "build_engine",
     "build_knowledge",
@@ -68,6 +69,16 @@ __all__ = [
     "open_node",
     "provider_config",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The sub-services the faces reach through a node (``node.services``) besides its
+    debate service."""
+
+    knowledge: KnowledgeService
+    receipts: ReceiptService
+    webhooks: WebhookService
 
 
 def provider_config(settings: Settings) -> ProviderConfig:
@@ -316,7 +327,7 @@ async def open_node(
     finishers: Sequence[Finisher] = (),
     own_debates: AbstractSet[str] | None = None,
     answer_key: AnswerKey | None = None,
-) -> Node:
+) -> Node[Services]:
     """This replica's runtime: database and storage, providers, bus, workers, service and
     health, built from ``settings``. Call ``node.start()`` to begin claiming debates and
     ``await node.close()`` when done.
@@ -438,7 +449,7 @@ async def open_node(
         senders.append(
             build_webhook_sender(settings, storage, owner=owner, observers=webhook_observers)
         )
-    draining = _Flag()
+    draining = DrainFlag()
     service = DebateService(
         storage=storage,
         bus=bus,
@@ -450,7 +461,7 @@ async def open_node(
             agent_timeout=settings.agent_timeout,
             debate_timeout=settings.debate_timeout,
         ),
-        is_draining=lambda: draining.value,
+        is_draining=draining.is_set,
         refuse_when_agents_down=settings.refuse_when_agents_down,
         max_queued=settings.max_queued_debates,
         announce_queued=announce_queued,
@@ -460,9 +471,15 @@ async def open_node(
         settings=storage.settings,
         agents_health=lambda: str(hub.health().value),
         redis_health=redis_health,
-        is_draining=lambda: draining.value,
+        is_draining=draining.is_set,
     )
-    node = Node(
+    return Node(
+        services=Services(
+            knowledge=build_knowledge(storage),
+            receipts=receipts,
+            webhooks=build_webhooks(settings, storage),
+        ),
+        draining=draining,
         storage=storage,
         bus=bus,
         workers=workers,
@@ -474,11 +491,6 @@ async def open_node(
         loop_lag=lambda: loop_lag.lag,
         webhook_observers=webhook_observers,
     )
-    node.receipts = receipts
-    node.webhooks = build_webhooks(settings, storage)
-    node.knowledge = build_knowledge(storage)
-    draining.source = node
-    return node
 
 
 def _redis_bus(url: str) -> RedisBus:
@@ -517,13 +529,3 @@ class _OwnLeases:
 
     async def position(self, debate_id: str) -> int | None:
         return await self._leases.position(debate_id)
-
-
-class _Flag:
-    """Late-bound view of ``node.draining`` for the service and health built before it."""
-
-    source: Node | None = None
-
-    @property
-    def value(self) -> bool:
-        return self.source is not None and self.source.draining

@@ -16,30 +16,23 @@ from aragora.agents.limits import ProviderLimit, TokenBucket
 from aragora.agents.providers import DEFAULT_LIMITS, LOCAL_LIMITS, LimitPolicy
 from aragora.agents.rate_signal import RateSignal, read_rate_signal
 from aragora.debate.model import AgentSpec
+from aragora.debate.ports import FakeClock
 
 from .support import Sleeps, hub_for, logged, request
 
 NOW = datetime(2026, 12, 5, 3, 0, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Ticking:
     """A ``sleep`` that moves the fake clock and records each wait."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.calls: list[float] = []
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
-        self.clock.now += seconds
+        self.clock.advance(seconds)
 
 
 # -- reading the headers ------------------------------------------------------------------
@@ -112,8 +105,8 @@ def test_retry_after_forms_and_nonsense() -> None:
 
 
 async def test_the_rate_rises_while_answered_and_halves_once_per_wave_of_429s() -> None:
-    clock = Clock()
-    bucket = TokenBucket(2.0, 4, max_rate=10.0, clock=clock, sleep=Ticking(clock))
+    clock = FakeClock(monotonic=100.0)
+    bucket = TokenBucket(2.0, 4, max_rate=10.0, clock=clock.monotonic, sleep=Ticking(clock))
     await bucket.learn(RateSignal(answered=True))
     assert bucket.rate == 4.0  # slow start: doubled per answered call until a 429
     await bucket.learn(RateSignal(answered=True))
@@ -124,22 +117,22 @@ async def test_the_rate_rises_while_answered_and_halves_once_per_wave_of_429s() 
     assert bucket.rate == 5.0  # cut once
     await bucket.learn(RateSignal(answered=True))
     assert bucket.rate == 5.0  # no rise while the cut holds
-    clock.now += AdaptivePolicy().hold
+    clock.advance(AdaptivePolicy().hold)
     await bucket.learn(RateSignal(answered=True))
     await bucket.learn(RateSignal(answered=True))
     assert bucket.rate == 7.0  # after a 429: +1 a second per answered call
     await bucket.learn(RateSignal(limited=True))
     assert bucket.rate == 3.5  # a later 429 cuts again
     for _ in range(200):
-        clock.now += 1.0
+        clock.advance(1.0)
         await bucket.learn(RateSignal(limited=True))
     assert bucket.rate == AdaptivePolicy().floor
 
 
 async def test_the_stated_limit_is_the_ceiling_unless_the_operator_fixed_one() -> None:
-    clock = Clock()
-    learned = TokenBucket(8.0, 16, clock=clock, sleep=Ticking(clock))
-    fixed = TokenBucket(8.0, 16, fixed=True, clock=clock, sleep=Ticking(clock))
+    clock = FakeClock(monotonic=100.0)
+    learned = TokenBucket(8.0, 16, clock=clock.monotonic, sleep=Ticking(clock))
+    fixed = TokenBucket(8.0, 16, fixed=True, clock=clock.monotonic, sleep=Ticking(clock))
     for bucket in (learned, fixed):
         for _ in range(4):
             await bucket.learn(RateSignal(answered=True, limit_per_minute=6000))
@@ -150,9 +143,9 @@ async def test_the_stated_limit_is_the_ceiling_unless_the_operator_fixed_one() -
 
 
 async def test_retry_after_and_an_exhausted_window_pause_the_starts() -> None:
-    clock = Clock()
+    clock = FakeClock(monotonic=100.0)
     sleep = Ticking(clock)
-    bucket = TokenBucket(100.0, 10, clock=clock, sleep=sleep)
+    bucket = TokenBucket(100.0, 10, clock=clock.monotonic, sleep=sleep)
     await bucket.learn(RateSignal(limited=True, retry_after=2.0))
     await bucket.take()
     assert sleep.calls == [2.0]  # the pause, then a token left from before it
@@ -161,7 +154,7 @@ async def test_retry_after_and_an_exhausted_window_pause_the_starts() -> None:
     await bucket.take()  # the window had no request left: none until it resets
     assert sleep.calls[0] == pytest.approx(0.75)
     sleep.calls.clear()
-    clock.now += 10
+    clock.advance(10)
     await bucket.learn(RateSignal(answered=True, remaining=1))
     await bucket.take()
     await bucket.take()  # one token left, said the provider: the second waits
@@ -172,8 +165,8 @@ async def test_retry_after_and_an_exhausted_window_pause_the_starts() -> None:
 
 
 async def test_a_429_halves_the_slots_and_answers_give_them_back() -> None:
-    clock = Clock()
-    limit = ProviderLimit(8, clock=clock, sleep=Ticking(clock))
+    clock = FakeClock(monotonic=100.0)
+    limit = ProviderLimit(8, clock=clock.monotonic, sleep=Ticking(clock))
     await limit.learn(RateSignal(limited=True))
     await limit.learn(RateSignal(limited=True))  # the same wave
     assert limit.concurrency == 4
@@ -181,7 +174,7 @@ async def test_a_429_halves_the_slots_and_answers_give_them_back() -> None:
         await limit.acquire()
     with pytest.raises(Exception, match="one of 4 slots"):
         await limit.acquire(0.01)
-    clock.now += AdaptivePolicy().hold
+    clock.advance(AdaptivePolicy().hold)
     await limit.learn(RateSignal(answered=True))
     assert limit.concurrency == 5
     await limit.acquire(0.01)  # the slot given back is free at once
@@ -290,13 +283,13 @@ async def test_local_endpoints_start_a_wave_without_waiting() -> None:
 
 
 async def test_a_risen_rate_holds_a_seconds_worth_of_starts() -> None:
-    clock = Clock()
+    clock = FakeClock(monotonic=100.0)
     sleep = Ticking(clock)
-    bucket = TokenBucket(8.0, 16, clock=clock, sleep=sleep)
+    bucket = TokenBucket(8.0, 16, clock=clock.monotonic, sleep=sleep)
     for _ in range(4):
         await bucket.learn(RateSignal(answered=True, limit_per_minute=6000))
     assert bucket.burst == 100.0  # 16 at 8/s; a second's worth at 100/s
-    clock.now += 1.0
+    clock.advance(1.0)
     for _ in range(60):  # a wave of 60 calls the provider allows
         await bucket.take()
     assert sleep.calls == []

@@ -15,27 +15,21 @@ from aragora.agents.providers import BreakerPolicy
 from aragora.agents.resilience import Dispatch, FallbackChain, RetryPolicy
 from aragora.agents.scripted import ScriptedLLM
 from aragora.debate.model import AgentSpec
-from aragora.debate.ports import Availability, CompletionRequest
+from aragora.debate.ports import Availability, CompletionRequest, FakeClock
 from aragora.errors import ProviderError
 
 from .support import Sleeps, hub_for, request
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def failure(kind: str) -> ProviderError:
     return ProviderError(f"fake {kind}", kind=kind, provider="fake")
 
 
-def opened(clock: Clock, reset: float = 10.0) -> CircuitBreaker:
+def opened(clock: FakeClock, reset: float = 10.0) -> CircuitBreaker:
     """A breaker that one failure opened at time 0, half open from ``reset``."""
-    breaker = CircuitBreaker("m@http://a/v1", failure_threshold=1, reset_timeout=reset, clock=clock)
+    breaker = CircuitBreaker(
+        "m@http://a/v1", failure_threshold=1, reset_timeout=reset, clock=clock.monotonic
+    )
     assert breaker.admit()
     breaker.failure()
     return breaker
@@ -58,12 +52,12 @@ class Gated:
 
 
 async def test_while_half_open_the_other_calls_wait_for_the_probe_and_all_succeed() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = opened(clock)
     script = Gated("probe ok")
     llm = ScriptedLLM(script)
     guarded = Breaker(llm, breaker)
-    clock.now = 10.0
+    clock.advance(10.0)
     calls = [asyncio.ensure_future(guarded.complete(request())) for _ in range(3)]
     await asyncio.sleep(0.02)
     assert len(llm.calls) == 1  # only the probe reached the endpoint
@@ -75,12 +69,12 @@ async def test_while_half_open_the_other_calls_wait_for_the_probe_and_all_succee
 
 
 async def test_a_failed_probe_fails_the_waiting_calls_fast_with_circuit_open() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = opened(clock)
     script = Gated(failure(Kind.SERVER_ERROR))
     llm = ScriptedLLM(script)
     guarded = Breaker(llm, breaker)
-    clock.now = 10.0
+    clock.advance(10.0)
     calls = [asyncio.ensure_future(guarded.complete(request())) for _ in range(3)]
     await asyncio.sleep(0.02)
     script.gate.set()
@@ -93,11 +87,11 @@ async def test_a_failed_probe_fails_the_waiting_calls_fast_with_circuit_open() -
 
 
 async def test_a_call_waits_for_the_probe_at_most_its_own_timeout() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = opened(clock)
     script = Gated("late")
     guarded = Breaker(ScriptedLLM(script), breaker)
-    clock.now = 10.0
+    clock.advance(10.0)
     probe = asyncio.ensure_future(guarded.complete(request()))
     await asyncio.sleep(0)
     with pytest.raises(ProviderError) as caught:
@@ -109,12 +103,12 @@ async def test_a_call_waits_for_the_probe_at_most_its_own_timeout() -> None:
 
 
 async def test_a_probe_that_tells_nothing_hands_probing_to_a_waiting_call() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = opened(clock)
     script = Gated(failure(Kind.BAD_REQUEST))  # the caller's mistake, not the endpoint's
     llm = ScriptedLLM(script)
     guarded = Breaker(llm, breaker)
-    clock.now = 10.0
+    clock.advance(10.0)
     first = asyncio.ensure_future(guarded.complete(request()))
     await asyncio.sleep(0)
     second = asyncio.ensure_future(guarded.complete(request()))
@@ -127,17 +121,17 @@ async def test_a_probe_that_tells_nothing_hands_probing_to_a_waiting_call() -> N
 
 
 def test_an_open_breaker_says_how_long_and_a_chain_is_available_if_any_hop_is() -> None:
-    clock = Clock()
+    clock = FakeClock()
     shut = Breaker(ScriptedLLM(["x"]), opened(clock, reset=30.0))
-    clock.now = 12.0
+    clock.advance(12.0)
     assert isinstance(shut, Availability)
     assert shut.unavailable_for() == pytest.approx(18.0)
     also_shut = Breaker(ScriptedLLM(["x"]), opened(clock, reset=30.0))  # opened at 12
     assert FallbackChain([shut, also_shut]).unavailable_for() == pytest.approx(18.0)
-    working = Breaker(ScriptedLLM(["x"]), CircuitBreaker("ok", clock=clock))
+    working = Breaker(ScriptedLLM(["x"]), CircuitBreaker("ok", clock=clock.monotonic))
     assert working.unavailable_for() is None
     assert FallbackChain([shut, working]).unavailable_for() is None
-    clock.now = 30.0
+    clock.advance(18.0)  # 30 s after it opened
     assert shut.unavailable_for() is None  # half open: a call may go (as the probe)
 
 

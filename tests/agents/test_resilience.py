@@ -13,7 +13,14 @@ from aragora.agents.http import Kind
 from aragora.agents.limits import Limited, ProviderLimit, TokenBucket
 from aragora.agents.resilience import AttemptTimeout, Dispatch, FallbackChain, RetryPolicy
 from aragora.agents.scripted import ScriptedLLM
-from aragora.debate.ports import Completion, CompletionRequest, Fallback, TokenCallback, Usage
+from aragora.debate.ports import (
+    Completion,
+    CompletionRequest,
+    FakeClock,
+    Fallback,
+    TokenCallback,
+    Usage,
+)
 from aragora.errors import ProviderError
 
 from .support import Sleeps, logged, request
@@ -106,17 +113,9 @@ async def test_attempt_timeout_is_a_timeout_error() -> None:
 # -- circuit breaker ----------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_breaker_opens_after_n_failures_and_fails_fast() -> None:
-    clock = Clock()
-    breaker = CircuitBreaker("fake:m", failure_threshold=3, reset_timeout=10, clock=clock)
+    clock = FakeClock()
+    breaker = CircuitBreaker("fake:m", failure_threshold=3, reset_timeout=10, clock=clock.monotonic)
     llm = ScriptedLLM([failure(Kind.SERVER_ERROR)] * 3 + ["never reached"])
     guarded = Breaker(llm, breaker)
     for _ in range(3):
@@ -130,8 +129,8 @@ async def test_breaker_opens_after_n_failures_and_fails_fast() -> None:
 
 
 async def test_half_open_lets_one_probe_through_and_closes_on_success() -> None:
-    clock = Clock()
-    breaker = CircuitBreaker("fake:m", failure_threshold=1, reset_timeout=10, clock=clock)
+    clock = FakeClock()
+    breaker = CircuitBreaker("fake:m", failure_threshold=1, reset_timeout=10, clock=clock.monotonic)
     gate = asyncio.Event()
 
     async def slow_ok(_: CompletionRequest) -> str:
@@ -144,7 +143,7 @@ async def test_half_open_lets_one_probe_through_and_closes_on_success() -> None:
     breaker.failure()
     assert breaker.state is BreakerState.OPEN
     assert guarded.unavailable_for() == 10.0
-    clock.now = 10.0
+    clock.advance(10.0)
     assert breaker.state is BreakerState.HALF_OPEN
     assert guarded.unavailable_for() is None
     probe = asyncio.ensure_future(guarded.complete(request()))
@@ -159,13 +158,13 @@ async def test_half_open_lets_one_probe_through_and_closes_on_success() -> None:
 
 
 async def test_a_failed_probe_opens_the_breaker_again() -> None:
-    clock = Clock()
-    breaker = CircuitBreaker("fake:m", failure_threshold=2, reset_timeout=5, clock=clock)
+    clock = FakeClock()
+    breaker = CircuitBreaker("fake:m", failure_threshold=2, reset_timeout=5, clock=clock.monotonic)
     guarded = Breaker(ScriptedLLM([failure(Kind.TIMEOUT)] * 3), breaker)
     for _ in range(2):
         with pytest.raises(ProviderError):
             await guarded.complete(request())
-    clock.now = 5.0
+    clock.advance(5.0)
     with pytest.raises(ProviderError) as caught:
         await guarded.complete(request())
     assert caught.value.kind == Kind.TIMEOUT  # the probe went through and failed
@@ -182,8 +181,8 @@ async def test_callers_mistakes_do_not_trip_the_breaker() -> None:
 
 
 def test_health_follows_the_breakers() -> None:
-    clock = Clock()
-    board = BreakerBoard(failure_threshold=1, reset_timeout=10, clock=clock)
+    clock = FakeClock()
+    board = BreakerBoard(failure_threshold=1, reset_timeout=10, clock=clock.monotonic)
     assert board.health() is Health.HEALTHY
     first = board.get("https://api.anthropic.com", "a")
     second = board.get("https://api.openai.com/v1", "b")
@@ -194,7 +193,7 @@ def test_health_follows_the_breakers() -> None:
     second.admit()
     second.failure()
     assert board.health() is Health.UNHEALTHY
-    clock.now = 10.0  # both half open: probing, not dead
+    clock.advance(10.0)  # both half open: probing, not dead
     assert board.health() is Health.DEGRADED
     assert board.states() == {
         "a@https://api.anthropic.com": "half_open",
@@ -226,14 +225,14 @@ async def test_the_concurrency_limit_queues_calls_instead_of_failing_them() -> N
 
 
 async def test_the_token_bucket_makes_callers_wait_their_turn() -> None:
-    clock = Clock()
+    clock = FakeClock()
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
-        clock.now += seconds
+        clock.advance(seconds)
 
-    bucket = TokenBucket(rate=2.0, burst=2, clock=clock, sleep=sleep)
+    bucket = TokenBucket(rate=2.0, burst=2, clock=clock.monotonic, sleep=sleep)
     for _ in range(5):
         await bucket.take()
     assert waits == [pytest.approx(0.5)] * 3  # two from the burst, then one every 0.5 s

@@ -12,6 +12,7 @@ from aragora.cli.live import LiveView
 from aragora.cli.main import main
 from aragora.cli.summary import has_decision, summary_lines
 from aragora.cli.text import Style
+from aragora.debate.ports import FakeClock
 
 TASK = "Should a five-person startup run PostgreSQL or SQLite?"
 DEBATE = "d-123"
@@ -86,19 +87,13 @@ def test_judge_rule_without_a_judge_says_who_judges(capsys: pytest.CaptureFixtur
 
 
 # --- the live view ---------------------------------------------------------------------------
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def view(*, live: bool) -> tuple[LiveView, io.StringIO, Clock]:
+def view(*, live: bool) -> tuple[LiveView, io.StringIO, FakeClock]:
     out = io.StringIO()
-    clock = Clock()
+    clock = FakeClock()
     return (
-        LiveView(out, style=Style(False), live=live, pointer=lambda d: POINTER, clock=clock),
+        LiveView(
+            out, style=Style(False), live=live, pointer=lambda d: POINTER, clock=clock.monotonic
+        ),
         out,
         clock,
     )
@@ -145,13 +140,13 @@ def test_on_a_terminal_each_agent_has_a_growing_line_replaced_by_its_answer() ->
     live, out, clock = view(live=True)
     live.frame(START)
     live.frame(token("alpha", "SQLite. It is "))
-    clock.now += 0.3
+    clock.advance(0.3)
     live.frame(token("alpha", "simple"))
     live.frame(token("beta", "Postgre"))  # within 250 ms of the last redraw: not yet drawn
     text = out.getvalue()
     assert "  … alpha answering: SQLite. It is simple\n" in text
     assert "beta answering" not in text
-    clock.now += 0.3
+    clock.advance(0.3)
     live.frame(token("beta", "SQL scales"))
     assert "  … beta answering: PostgreSQL scales\n" in out.getvalue()
     before = len(out.getvalue())
@@ -169,7 +164,7 @@ def test_elsewhere_only_completed_events_are_printed() -> None:
     live, out, clock = view(live=False)
     live.frame(START)
     for _ in range(5):
-        clock.now += 1
+        clock.advance(1)
         live.frame(token("alpha", "partial words "))
     live.frame(propose("alpha"))
     live.close()
@@ -347,7 +342,7 @@ def test_a_sparse_document_still_renders() -> None:
 def test_log_lines_go_around_the_live_lines() -> None:
     live, out, clock = view(live=True)
     live.frame(START)
-    clock.now += 1
+    clock.advance(1)
     live.frame(token("alpha", "thinking"))
     err = io.StringIO()
     aside = live.aside(err)

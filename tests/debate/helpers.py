@@ -11,7 +11,7 @@ from aragora.debate.engine import DebateEngine
 from aragora.debate.events import Event
 from aragora.debate.invariants import check_log
 from aragora.debate.model import Participant, Task
-from aragora.debate.ports import CompletionRequest, SystemClock
+from aragora.debate.ports import Clock, CompletionRequest, SystemClock
 from aragora.debate.prompting import PromptBook
 from aragora.debate.protocol import DebateProtocol
 from aragora.debate.state import DebateSetup
@@ -75,11 +75,15 @@ def setup_for(
 
 
 def engine_for(
-    log: MemoryEventLog, tokens: list[Event] | None = None, *, agent_wait: float = 0.0
+    log: MemoryEventLog,
+    tokens: list[Event] | None = None,
+    *,
+    agent_wait: float = 0.0,
+    clock: Clock | None = None,
 ) -> DebateEngine:
     return DebateEngine(
         sink=log,
-        clock=SystemClock(),
+        clock=clock or SystemClock(),
         similarity=lexical_similarity,
         prompts=PROMPTS,
         publish_token=tokens.append if tokens is not None else None,

@@ -8,6 +8,7 @@ import pytest
 
 from aragora.agents.scripted import ScriptedLLM
 from aragora.debate.events import EventType
+from aragora.debate.ports import FakeClock
 from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode
 from aragora.errors import ProviderError
 from aragora.runtime.eventlog import MemoryEventLog
@@ -248,6 +249,27 @@ async def test_debate_timeout_returns_the_partial_result() -> None:
     assert result["status"] == "completed"
     assert result["final_answer"] == "Red"
     assert events[-1].type == EventType.DEBATE_END
+
+
+async def test_the_debate_deadline_is_read_from_the_injected_clock() -> None:
+    clock = FakeClock()
+
+    async def late_critic(request):  # type: ignore[no-untyped-def]
+        if request.phase != "propose":
+            if request.metadata["agent"] != "a1":
+                await asyncio.sleep(30)  # only the clock can end the debate before this
+            clock.advance(200)
+        return stance("Blue" if request.metadata["agent"] == "a3" else "Red")(request)
+
+    agents = panel(late_critic, late_critic, late_critic)
+    log = MemoryEventLog()
+    setup = setup_for(agents, protocol(mode=Mode.DEBATE, debate_timeout=100))
+    async with asyncio.timeout(10):
+        state = await engine_for(log, clock=clock).start(setup, agents)
+    assert state.result is not None
+    assert state.result["stop_reason"] == "debate_timeout"
+    assert state.result["partial"] is True
+    assert state.result["final_answer"] == "Red"
 
 
 async def test_cancellation_stops_running_calls() -> None:

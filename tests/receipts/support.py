@@ -32,7 +32,7 @@ def new_storage() -> Storage:
 @asynccontextmanager
 async def receipt_node(
     data_dir: Path, *, storage: Storage | None = None, **env: str
-) -> AsyncIterator[Node]:
+) -> AsyncIterator[Node[wiring.Services]]:
     """A started node on ``storage`` (default: a fresh in-memory one) whose receipts are
     signed by the key in ``data_dir`` (or ``ARAGORA_RECEIPT_SIGNING_KEY_FILE`` in env)."""
     settings = load_settings(
@@ -51,13 +51,12 @@ async def receipt_node(
         await node.close()
 
 
-def receipts_of(node: Node) -> ReceiptService:
-    assert isinstance(node.receipts, ReceiptService)
-    return node.receipts
+def receipts_of(node: Node[wiring.Services]) -> ReceiptService:
+    return node.services.receipts
 
 
 async def run_debate(
-    node: Node,
+    node: Node[wiring.Services],
     *,
     mode: str = "debate",
     task: str | None = None,

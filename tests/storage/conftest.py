@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from aragora.debate.ports import FakeClock
 from aragora.storage.database import Database
 from aragora.storage.memory import memory_storage
 from aragora.storage.repository import Storage
@@ -16,7 +17,6 @@ from aragora.storage.sql import sql_storage
 from .support import (
     FAST,
     TABLES,
-    FakeClock,
     migrate,
     pg_database,
     sqlite_copy,
@@ -43,7 +43,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    """Time for the store: 1 ms passes at every reading, so no two stamps are equal."""
+    return FakeClock(tick=0.001)
 
 
 @pytest.fixture
@@ -68,11 +69,11 @@ async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Data
 def store(request: pytest.FixtureRequest, clock: FakeClock) -> Storage:
     """An empty store on each backend, stamped by ``clock``."""
     if request.param == "memory":
-        return memory_storage(now=clock)
+        return memory_storage(now=clock.now)
     database: Database = request.getfixturevalue(
         "sqlite_db" if request.param == "sqlite" else "pg_db"
     )
-    return sql_storage(database, now=clock)
+    return sql_storage(database, now=clock.now)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

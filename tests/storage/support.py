@@ -11,7 +11,6 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aragora import wiring
@@ -33,20 +32,6 @@ TABLES = (
     "webhook_attempts"
 )
 FAST = PoolOptions(pool_size=4, max_overflow=4, pool_timeout=5, connect_timeout=3)
-
-
-class FakeClock:
-    """UTC time that moves forward 1 ms per reading, and on demand."""
-
-    def __init__(self) -> None:
-        self.current = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.current += timedelta(milliseconds=1)
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 def psql(sql: str, database: str = "postgres") -> str:

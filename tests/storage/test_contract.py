@@ -11,6 +11,7 @@ import pytest
 
 from aragora.debate.events import Event
 from aragora.debate.model import MAX_AGENT_NAME_CHARS, MAX_MODEL_CHARS, MAX_PROVIDER_CHARS
+from aragora.debate.ports import FakeClock
 from aragora.errors import (
     ConflictError,
     DataRejectedError,
@@ -29,8 +30,6 @@ from aragora.storage.repository import (
     Storage,
 )
 from aragora.storage.webhook_repository import OutboxEvent
-
-from .support import FakeClock
 
 
 def event(debate_id: str, seq: int, **data: Any) -> Event:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from aragora.debate.ports import FakeClock
 from aragora.errors import InvalidInputError, NotFoundError
 from aragora.storage.repository import (
     DeliveryAttempt,
@@ -18,8 +19,6 @@ from aragora.storage.repository import (
     Storage,
     new_webhook_id,
 )
-
-from .support import FakeClock
 
 
 def _hook(events: tuple[str, ...] = ("debate.completed",), **extra: str) -> NewWebhook:
@@ -31,7 +30,7 @@ def _hook(events: tuple[str, ...] = ("debate.completed",), **extra: str) -> NewW
 def _attempt(
     clock: FakeClock, status: int | None = 200, error: str | None = None
 ) -> DeliveryAttempt:
-    return DeliveryAttempt(1, clock(), status, error, 12.5)
+    return DeliveryAttempt(1, clock.now(), status, error, 12.5)
 
 
 async def test_register_list_delete(store: Storage) -> None:
@@ -151,7 +150,7 @@ async def test_retry_then_fail(store: Storage, clock: FakeClock) -> None:
     hook = await store.webhooks.create(_hook())
     await store.webhooks.enqueue([OutboxEvent("debate.completed", {})])
     [claimed] = await store.outbox.claim("a", 30)
-    retry_at = clock.current + timedelta(seconds=10)
+    retry_at = clock.now() + timedelta(seconds=10)
     assert await store.outbox.record(
         claimed.id, "a", _attempt(clock, 500, "HTTP 500"), outcome="retry", retry_at=retry_at
     )

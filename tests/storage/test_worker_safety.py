@@ -17,7 +17,7 @@ from aragora import wiring
 from aragora.agents.scripted import ScriptedLLM, reply_with
 from aragora.debate.events import Event
 from aragora.debate.model import Participant
-from aragora.debate.ports import LLM, EventSink
+from aragora.debate.ports import LLM, EventSink, FakeClock
 from aragora.errors import DatabaseUnavailableError, DataRejectedError
 from aragora.runtime.bus import LocalBus
 from aragora.runtime.requests import RequestDefaults, parse_request
@@ -25,8 +25,6 @@ from aragora.runtime.runner import DebateRunner
 from aragora.runtime.workers import MAX_TRANSIENT_FAILURES, WorkerPool
 from aragora.settings import load_settings
 from aragora.storage.repository import DebateOutcome, NewDebate, Storage
-
-from .support import FakeClock
 
 SETTINGS = load_settings({"ARAGORA_DEMO_DELAY": "0"})
 DEFAULTS = RequestDefaults(agents=("demo",), agent_timeout=30.0, debate_timeout=60.0)
@@ -284,7 +282,7 @@ async def test_cancel_of_a_stuck_worker_elsewhere_ends_it_after_the_grace(store:
     wall = FakeClock()
 
     def seconds() -> float:
-        return wall.current.timestamp()
+        return wall.now().timestamp()
 
     async with pool(store, max_concurrent=0, cancel_grace=15, wall_clock=seconds) as workers:
         assert await workers.cancel("d1") == "cancelling"

@@ -112,13 +112,15 @@ class _Interrupt:
     hard = False
 
 
-async def _cancel(node: Node, debate_id: str) -> None:
+async def _cancel(node: Node[wiring.Services], debate_id: str) -> None:
     with contextlib.suppress(ConflictError):  # it ended meanwhile: nothing to cancel
         await node.service.cancel(debate_id)
 
 
 @contextlib.contextmanager
-def _interrupts(node: Node, debate_id: str, view: LiveView | None) -> Iterator[_Interrupt]:
+def _interrupts(
+    node: Node[wiring.Services], debate_id: str, view: LiveView | None
+) -> Iterator[_Interrupt]:
     """Ctrl-C cancels the debate through the service; a second one cancels this
     command's task. Signal handlers exist only on the main thread of a Unix loop; without
     them Ctrl-C stops the command as usual."""

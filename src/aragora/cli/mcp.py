@@ -36,10 +36,8 @@ async def _serve_mcp(args: argparse.Namespace) -> int:
     from aragora import wiring
     from aragora.integrations.mcp.backend import McpBackend
     from aragora.integrations.mcp.stdio import serve_stdio
-    from aragora.knowledge import KnowledgeService
     from aragora.logs import configure_logging
     from aragora.migrations.runner import ensure_schema
-    from aragora.receipts.service import ReceiptService
     from aragora.settings import load_settings
 
     settings = load_settings()
@@ -63,16 +61,12 @@ async def _serve_mcp(args: argparse.Namespace) -> int:
         node.workers.wake()
 
     try:
-        if not isinstance(node.knowledge, KnowledgeService) or not isinstance(
-            node.receipts, ReceiptService
-        ):
-            raise TypeError("the node has no knowledge or receipt service")
         node.start()
         await serve_stdio(
             McpBackend(
                 service=node.service,
-                knowledge=node.knowledge,
-                receipts=node.receipts,
+                knowledge=node.services.knowledge,
+                receipts=node.services.receipts,
                 on_created=claim,
             )
         )

@@ -226,6 +226,9 @@ class DebateEngine:
                     continue
                 if alarm is None and min(debate_left, calls_left) != float("inf"):
                     # One timer at a time (not one per result) wakes the loop at a deadline.
+                    # The deadlines are read from the injected clock (above); the event
+                    # loop's timer only wakes the engine to read it again, and re-arms when
+                    # that clock says the time is not up yet.
                     alarm = asyncio.get_running_loop().call_later(
                         min(debate_left, calls_left), finished.put_nowait, _DEADLINE
                     )

@@ -2,6 +2,7 @@
 
 The engine calls agents only through :class:`LLM` and reads time only through
 :class:`Clock`; adapters (real providers, demo agents, test fakes) implement them.
+:class:`FakeClock` is the clock for tests: time moves only when they say so.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from aragora.debate.events import Event
@@ -22,6 +23,7 @@ __all__ = [
     "Completion",
     "CompletionRequest",
     "EventSink",
+    "FakeClock",
     "SelfTimed",
     "SystemClock",
     "TokenCallback",
@@ -176,6 +178,38 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+class FakeClock:
+    """A :class:`Clock` whose time moves only when told: :meth:`advance` moves the wall
+    and the monotonic time together, and ``tick`` seconds more pass at every reading of
+    :meth:`now`, so successive timestamps differ (as a store ordering by time needs).
+    Code that takes a bare callable gets ``clock.now`` or ``clock.monotonic``."""
+
+    def __init__(
+        self,
+        start: datetime = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        *,
+        monotonic: float = 0.0,
+        tick: float = 0.0,
+    ) -> None:
+        self._wall = start
+        self._monotonic = monotonic
+        self._tick = tick
+
+    def now(self) -> datetime:
+        """The wall time, ``tick`` seconds after the last reading's."""
+        self.advance(self._tick)
+        return self._wall
+
+    def monotonic(self) -> float:
+        """The monotonic time in seconds (it moves with the wall time)."""
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass."""
+        self._wall += timedelta(seconds=seconds)
+        self._monotonic += seconds
 
 
 class EventSink(Protocol):

@@ -39,7 +39,7 @@ class Debates(Protocol):
 class NodeDebates:
     """:class:`Debates` on a runtime node that claims only the debates it creates."""
 
-    def __init__(self, node: Node, own: set[str], *, settle: float = 30.0) -> None:
+    def __init__(self, node: Node[wiring.Services], own: set[str], *, settle: float = 30.0) -> None:
         self._node = node
         self._own = own
         self._settle = settle

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from aragora.debate.events import Event
 from aragora.logs import log_event
@@ -17,7 +17,7 @@ from aragora.runtime.service import DebateService
 from aragora.runtime.workers import WorkerPool
 from aragora.storage.repository import Storage, TokenRepository
 
-__all__ = ["Background", "Node"]
+__all__ = ["Background", "DrainFlag", "Node"]
 
 _log = logging.getLogger("aragora.runtime")
 
@@ -30,12 +30,38 @@ class Background(Protocol):
     async def close(self) -> None: ...
 
 
-class Node:
-    """Holds the replica's parts; see :meth:`start`, :meth:`drain` and :meth:`close`."""
+class DrainFlag:
+    """Whether this process is draining: set once by :meth:`Node.drain` (or
+    :meth:`Node.close`), read by the service (no new debates) and by health (not ready).
+    The composition root builds it before all three, so each gets it at construction."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        """Start draining; for good."""
+        self._set = True
+
+    def is_set(self) -> bool:
+        """Whether draining has started."""
+        return self._set
+
+
+ServicesT = TypeVar("ServicesT")
+
+
+class Node(Generic[ServicesT]):
+    """Holds the replica's parts; see :meth:`start`, :meth:`drain` and :meth:`close`.
+
+    ``services`` are the sub-services the faces reach besides the debate service (the
+    knowledge, receipt and webhook services of :class:`aragora.wiring.Services`): the
+    runtime cannot name the adapters' classes, so the composition root gives their type."""
 
     def __init__(
         self,
         *,
+        services: ServicesT,
+        draining: DrainFlag,
         storage: Storage,
         bus: EventBus,
         workers: WorkerPool,
@@ -57,12 +83,9 @@ class Node:
         self._background = tuple(background)
         self._webhook_observers = webhook_observers if webhook_observers is not None else []
         self._loop_lag = loop_lag
-        self._draining = False
+        self._draining = draining
         self._closed = False
-        # Sub-services the faces reach through the node; set by the composition root.
-        self.knowledge: object | None = None
-        self.receipts: object | None = None
-        self.webhooks: object | None = None
+        self.services = services
 
     @property
     def tokens(self) -> TokenRepository:
@@ -72,7 +95,7 @@ class Node:
     @property
     def draining(self) -> bool:
         """Whether this replica is shutting down (readiness 503, no new debates)."""
-        return self._draining
+        return self._draining.is_set()
 
     @property
     def loop_lag(self) -> float:
@@ -106,9 +129,9 @@ class Node:
     async def drain(self, grace: float) -> None:
         """Readiness turns false now; no new debates; running ones get ``grace`` seconds,
         the rest are put back on the queue for another replica or the next start."""
-        if self._draining:
+        if self._draining.is_set():
             return
-        self._draining = True
+        self._draining.set()
         log_event(_log, "draining", grace_seconds=grace, running=self.workers.active)
         await self.workers.drain(grace)
 
@@ -117,7 +140,7 @@ class Node:
         if self._closed:
             return
         self._closed = True
-        self._draining = True
+        self._draining.set()
         await self.workers.close()
         for task in self._background:
             await task.close()

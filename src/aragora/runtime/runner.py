@@ -8,13 +8,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aragora.debate.engine import DebateEngine
 from aragora.debate.events import Event, EventType, WarningCode
 from aragora.debate.invariants import check_log
 from aragora.debate.model import MAX_CONTEXT_CHARS, Participant, Task
+from aragora.debate.ports import Clock, SystemClock
 from aragora.debate.state import DebateSetup, fold
 from aragora.errors import (
     AragoraError,
@@ -167,6 +168,7 @@ class DebateRunner:
         context_sources: Sequence[ContextSource] = (),
         end_checks: Sequence[EndCheck] = (),
         finishers: Sequence[Finisher] = (),
+        clock: Clock | None = None,
     ) -> None:
         self._storage = storage
         self._bus = bus
@@ -176,6 +178,7 @@ class DebateRunner:
         self._context_sources = context_sources
         self._end_checks = end_checks
         self._finishers = finishers
+        self._clock = clock or SystemClock()  # stamps the events it appends itself
 
     async def run(self, record: DebateRecord, lease: Lease, cancel: asyncio.Event) -> str:
         """Run (or resume) the debate to its end and store its document; the final status.
@@ -340,7 +343,9 @@ class DebateRunner:
     async def _fail(
         self, record: DebateRecord, sink: _PublishingSink, last_seq: int, reason: str
     ) -> None:
-        await _append_end(sink, record.id, last_seq, "failed", reason, "panel_unavailable")
+        await _append_end(
+            sink, record.id, last_seq, "failed", reason, "panel_unavailable", self._clock.now()
+        )
 
     async def end(self, debate_id: str, lease: Lease | None, status: str, reason: str) -> None:
         """End a debate that cannot run on (``failed``) or must stop now (``cancelled``),
@@ -362,7 +367,9 @@ class DebateRunner:
             )
             code = "debate_failed" if status == "failed" else WarningCode.CANCELLED.value
             try:
-                await _append_end(sink, debate_id, len(events), status, reason, code)
+                await _append_end(
+                    sink, debate_id, len(events), status, reason, code, self._clock.now()
+                )
             except StaleLeaseError:
                 raise
             except AragoraError as exc:  # the status below still ends it
@@ -412,9 +419,15 @@ class DebateRunner:
 
 
 async def _append_end(
-    sink: _PublishingSink, debate_id: str, last_seq: int, status: str, reason: str, code: str
+    sink: _PublishingSink,
+    debate_id: str,
+    last_seq: int,
+    status: str,
+    reason: str,
+    code: str,
+    at: datetime,
 ) -> None:
-    now = datetime.now(UTC).isoformat()
+    now = at.isoformat()
     kind = EventType.ERROR if status == "failed" else EventType.WARNING
     data = (
         {"error": reason, "code": code}

@@ -127,7 +127,9 @@ def flatten(app: FastAPI, router: APIRouter, *, prefix: str = "", documented: bo
             raise TypeError(f"cannot add route {route!r}")
 
 
-def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, node: Node[wiring.Services] | None = None
+) -> FastAPI:
     """The Aragora HTTP + WebSocket application for ``settings`` (default: from the
     environment).
 

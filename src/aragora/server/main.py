@@ -236,7 +236,7 @@ async def run_server(settings: Settings, host: str | None = None, port: int | No
         await node.close()
 
 
-async def _admin_token_missing(admin: AdminToken | None, node: Node) -> bool:
+async def _admin_token_missing(admin: AdminToken | None, node: Node[wiring.Services]) -> bool:
     try:
         return await admin_token_missing(admin, node.tokens)
     except AragoraError as exc:  # only a notice: never a reason not to start

@@ -16,8 +16,6 @@ from starlette.types import Receive, Scope, Send
 from aragora.errors import AragoraError, UnavailableError
 from aragora.integrations.mcp.backend import McpBackend
 from aragora.integrations.mcp.http import McpEndpoint
-from aragora.knowledge import KnowledgeService
-from aragora.receipts.service import ReceiptService
 from aragora.server.auth import Access, authorize
 from aragora.server.errors import response_for
 from aragora.server.responses import request_id_of
@@ -38,14 +36,10 @@ class McpRoute:
 
     def _backend(self) -> McpBackend:
         node = self._state.ready_node()
-        if not isinstance(node.knowledge, KnowledgeService) or not isinstance(
-            node.receipts, ReceiptService
-        ):
-            raise UnavailableError("the knowledge and receipt services are not available")
         return McpBackend(
             service=node.service,
-            knowledge=node.knowledge,
-            receipts=node.receipts,
+            knowledge=node.services.knowledge,
+            receipts=node.services.receipts,
             may_start=self._may_start,
         )
 

@@ -19,6 +19,7 @@ from aragora.runtime.service import DebateService
 from aragora.server.metrics import Metrics
 from aragora.server.throttling import Throttle
 from aragora.settings import Settings
+from aragora.wiring import Services
 
 __all__ = ["AppState", "ServiceDep", "StateDep", "app_state"]
 
@@ -29,7 +30,7 @@ class AppState:
 
     settings: Settings
     metrics: Metrics
-    node: Node | None = None
+    node: Node[Services] | None = None
     authenticator: Authenticator | None = None
     throttle: Throttle | None = None
     """The inbound rate limits (``None``: none at all)."""
@@ -46,7 +47,7 @@ class AppState:
             raise UnavailableError("the server is starting or stopping", retry_after=5)
         return self.authenticator
 
-    def ready_node(self) -> Node:
+    def ready_node(self) -> Node[Services]:
         """The node; :class:`UnavailableError` (503) before startup or after shutdown."""
         if self.node is None:
             raise UnavailableError("the server is starting or stopping", retry_after=5)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 from starlette.responses import Response, StreamingResponse
 
-from aragora.errors import InvalidInputError, UnavailableError
+from aragora.errors import InvalidInputError
 from aragora.knowledge.service import KnowledgeService
 from aragora.server.auth import AdminAccess, ReadAccess, WriteAccess
 from aragora.server.responses import json_response
@@ -45,10 +45,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 async def _knowledge(connection: HTTPConnection) -> KnowledgeService:
-    service = app_state(connection).ready_node().knowledge
-    if not isinstance(service, KnowledgeService):
-        raise UnavailableError("the knowledge base is not available on this server")
-    return service
+    return app_state(connection).ready_node().services.knowledge
 
 
 KnowledgeDep = Annotated[KnowledgeService, Depends(_knowledge)]

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Path, Query
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from aragora.errors import UnavailableError
 from aragora.receipts.chain import link_of
 from aragora.receipts.render import render_html, render_markdown
 from aragora.receipts.service import ReceiptService, envelope
@@ -35,10 +34,7 @@ _HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'non
 
 
 async def _receipts(connection: HTTPConnection) -> ReceiptService:
-    service = app_state(connection).ready_node().receipts
-    if not isinstance(service, ReceiptService):
-        raise UnavailableError("receipts are not available on this server", retry_after=5)
-    return service
+    return app_state(connection).ready_node().services.receipts
 
 
 ReceiptsDep = Annotated[ReceiptService, Depends(_receipts)]

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from aragora.errors import UnavailableError
 from aragora.runtime.webhooks import WebhookService
 from aragora.server.auth import AdminAccess
 from aragora.server.responses import json_response
@@ -34,10 +33,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 async def _webhooks(connection: HTTPConnection) -> WebhookService:
-    service = app_state(connection).ready_node().webhooks
-    if not isinstance(service, WebhookService):
-        raise UnavailableError("webhooks are not available on this server", retry_after=5)
-    return service
+    return app_state(connection).ready_node().services.webhooks
 
 
 WebhooksDep = Annotated[WebhookService, Depends(_webhooks)]
