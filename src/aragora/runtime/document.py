@@ -33,7 +33,7 @@ def debate_document(
     one (e.g. ``queued`` before any event exists); ``created_at`` defaults to the start."""
     state = fold(events)
     setup = state.setup
-    result = state.result or {}
+    result: dict[str, Any] = state.result.to_wire() if state.result is not None else {}
     derived_status = result.get("status") or ("running" if setup else "queued")
     started_at = state.started_at
     completed_at = events[-1].timestamp if state.ended and events else None
