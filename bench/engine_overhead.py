@@ -202,7 +202,7 @@ async def run_debate(
     state = await engine.start(make_setup(debate_id), agents)
     elapsed = time.perf_counter() - started
     result = state.result
-    if result is None or result.get("status") != "completed" or result["rounds_used"] != ROUNDS:
+    if result is None or result.status != "completed" or result.rounds_used != ROUNDS:
         raise RuntimeError(f"debate {debate_id} did not complete as scripted: {result!r}")
     return elapsed, recorder
 

@@ -58,7 +58,7 @@ async def run(log: MemoryEventLog, agents: dict[str, LLM], debate_id: str) -> di
     state = await engine.start(setup(agents, debate_id), agents)
     assert check_log(log.events(debate_id)) == []
     assert state.result is not None
-    return state.result
+    return state.result.to_wire()
 
 
 async def test_after_an_outage_the_next_debate_waits_for_its_agents_and_completes() -> None:

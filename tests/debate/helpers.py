@@ -101,7 +101,7 @@ async def run(
     assert state.result is not None
     events = log.events(setup.debate_id)
     assert check_log(events) == []
-    return state.result, events
+    return state.result.to_wire(), events
 
 
 def types(events: Sequence[Event]) -> list[str]:

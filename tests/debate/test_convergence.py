@@ -29,7 +29,7 @@ texts = st.text() | st.lists(
 
 def test_public_api_is_pinned() -> None:
     assert sorted(convergence.__all__) == sorted(
-        ["Convergence", "lexical_similarity", "measure_convergence"]
+        ["Convergence", "RoundConvergence", "lexical_similarity", "measure_convergence"]
     )
     assert convergence.lexical_similarity is normalize.lexical_similarity
 

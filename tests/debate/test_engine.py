@@ -290,12 +290,12 @@ async def test_cancellation_stops_running_calls() -> None:
     cancel.set()
     state = await asyncio.wait_for(run_task, 5)
     assert state.result is not None
-    assert state.result["status"] == "cancelled"
-    assert state.result["stop_reason"] == "cancelled"
+    assert state.result.status == "cancelled"
+    assert state.result.stop_reason == "cancelled"
     # No verdict from a cancelled debate; the proposals stay as positions.
-    assert state.result["final_answer"] is None
-    assert state.result["consensus_reached"] is False
-    assert {p["final_position"] for p in state.result["positions"]} == {"Red", "Blue"}
+    assert state.result.final_answer is None
+    assert state.result.consensus_reached is False
+    assert {p.final_position for p in state.result.positions} == {"Red", "Blue"}
 
 
 async def test_token_budget_stops_cleanly() -> None:

@@ -342,5 +342,5 @@ async def test_a_panel_that_is_entirely_down_is_waited_for_visibly() -> None:
     assert len(waits) == 1
     assert "waiting for agents: none of 3 can answer now" in waits[0].data["message"]
     assert state.result is not None
-    assert state.result["final_answer"] == "Yes"
+    assert state.result.final_answer == "Yes"
     assert all(len(agent.calls) == 1 for agent in agents.values())

@@ -248,8 +248,8 @@ async def play(case: dict[str, Any]) -> None:
         replayed = resumed_log.events(setup.debate_id)
         assert check_log(replayed, debate_document(setup.debate_id, replayed)) == []
         assert resumed.result is not None
-        assert resumed.result["status"] == state.result["status"]
-        assert resumed.result["final_answer"] == state.result["final_answer"]
+        assert resumed.result.status == state.result.status
+        assert resumed.result.final_answer == state.result.final_answer
         assert fold(replayed).result == fold(events).result
 
 

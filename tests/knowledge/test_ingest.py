@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aragora.debate.events import Event
-from aragora.knowledge.ingest import KnowledgeIngest, dissent_id, knowledge_of_debate
+from aragora.debate.protocol import DebateProtocol, Mode
+from aragora.knowledge.ingest import (
+    KnowledgeIngest,
+    decided_debate,
+    dissent_id,
+    knowledge_of_debate,
+)
+from aragora.runtime.document import debate_document
+from tests.debate.helpers import panel, run, stance
 
 from .mound import Mound
 from .support import knowledge_node, run_debate
@@ -128,3 +137,30 @@ async def test_a_real_debate_is_ingested_once_with_its_document_naming_the_items
     assert document["knowledge_items"][0] == decision.id
     assert set(document["knowledge_items"]) == set(await store.items())
     assert decision.created_at.isoformat() == document["completed_at"]
+
+
+async def test_a_real_debates_document_reads_back_as_its_result_says() -> None:
+    agents = panel(stance(["PostgreSQL", "PostgreSQL"]), stance("SQLite"), stance("PostgreSQL"))
+    protocol = DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False)
+    result, events = await run(agents, protocol)
+    document = debate_document("d-1", events)
+    debate = decided_debate(json.loads(json.dumps(document)))  # as stored
+    assert debate is not None
+    assert debate.final_answer == result["final_answer"] == "PostgreSQL"
+    assert [(p.agent, p.position, p.agrees) for p in debate.positions] == [
+        (p["agent"], p["final_position"], p["agrees"]) for p in result["positions"]
+    ]
+    assert [d.agent for d in debate.dissent] == ["a2"]
+    assert debate.confidence_of("a1") == result["votes"][0]["confidence"]
+    stored = knowledge_of_debate(json.loads(json.dumps(document)), events)
+    built = knowledge_of_debate(document, events)
+    assert (stored.items, stored.links) == (built.items, built.links)
+    assert [i.kind for i in built.items] == ["decision", "claim", "claim", "dissent"]
+
+
+def test_an_older_document_without_votes_positions_or_dissent_gives_its_decision() -> None:
+    older = {k: v for k, v in DOCUMENT.items() if k not in ("votes", "positions", "dissent")}
+    debate = decided_debate(older)
+    assert debate is not None
+    assert (debate.positions, debate.dissent, debate.confidence_of("a:x")) == ((), (), None)
+    assert [i.id for i in knowledge_of_debate(older).items] == ["dec-d1"]

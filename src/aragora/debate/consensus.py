@@ -7,12 +7,13 @@ so the same ballots always give the same verdict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aragora.debate.protocol import ConsensusRule
 
-__all__ = ["Ballot", "Tally", "tally"]
+__all__ = ["Ballot", "Consensus", "Tally", "tally"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,76 @@ class Tally:
     confidence: float
     scores: dict[int, float]
     ballots: int
+
+
+@dataclass(frozen=True, slots=True)
+class Consensus:
+    """A debate's verdict: the data of its ``consensus`` event.
+
+    ``outcome`` is ``consensus`` (decided by the rule), ``plurality`` (a leading answer
+    without the rule's agreement), ``tie``, ``no_quorum`` (too few valid answers),
+    ``quorum_lost`` (too few working agents) or ``cancelled``; ``reason`` says why there is
+    no decision (or no consensus). Events logged before ``outcome``, ``reason`` and the
+    quorum counts (``valid_answers``, ``panel``, ``quorum``) existed read back with them
+    ``None``, as may ``rule``."""
+
+    rule: str | None
+    outcome: str | None
+    reached: bool
+    final_answer: str | None
+    confidence: float
+    tie: bool
+    judge: str | None
+    winner: int | None
+    options: tuple[str, ...]
+    tally: dict[str, float]
+    ballots: int
+    valid_answers: int | None
+    panel: int | None
+    quorum: int | None
+    reason: str | None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The event's data (key order included)."""
+        return {
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "reached": self.reached,
+            "final_answer": self.final_answer,
+            "confidence": self.confidence,
+            "tie": self.tie,
+            "judge": self.judge,
+            "winner": self.winner,
+            "options": list(self.options),
+            "tally": dict(self.tally),
+            "ballots": self.ballots,
+            "valid_answers": self.valid_answers,
+            "panel": self.panel,
+            "quorum": self.quorum,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Consensus:
+        """Read a stored ``consensus`` event's data, values as stored; keys that older
+        versions did not write read as ``None`` (flags as false, counts as 0)."""
+        return cls(
+            rule=data.get("rule"),
+            outcome=data.get("outcome"),
+            reached=bool(data.get("reached")),
+            final_answer=data.get("final_answer"),
+            confidence=data.get("confidence", 0.0),
+            tie=bool(data.get("tie")),
+            judge=data.get("judge"),
+            winner=data.get("winner"),
+            options=tuple(data.get("options") or ()),
+            tally=dict(data.get("tally") or {}),
+            ballots=data.get("ballots", 0),
+            valid_answers=data.get("valid_answers"),
+            panel=data.get("panel"),
+            quorum=data.get("quorum"),
+            reason=data.get("reason"),
+        )
 
 
 def tally(

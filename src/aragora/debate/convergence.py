@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aragora.debate.normalize import (
     Similarity,
@@ -27,6 +28,7 @@ from aragora.errors import InvalidInputError
 
 __all__ = [
     "Convergence",
+    "RoundConvergence",
     "lexical_similarity",
     "measure_convergence",
 ]
@@ -51,6 +53,42 @@ class Convergence:
     per_agent: dict[str, float]
     converged: bool
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoundConvergence:
+    """The data of a round's ``convergence`` event: :class:`Convergence` as the planner
+    judged it, with ``distinct_answers``, the number of options the panel now holds."""
+
+    round: int
+    similarity: float
+    per_agent: dict[str, float]
+    converged: bool
+    status: str
+    distinct_answers: int
+
+    def to_wire(self) -> dict[str, Any]:
+        """The event's data (key order included)."""
+        return {
+            "round": self.round,
+            "similarity": self.similarity,
+            "per_agent": dict(self.per_agent),
+            "converged": self.converged,
+            "status": self.status,
+            "distinct_answers": self.distinct_answers,
+        }
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> RoundConvergence:
+        """Read a stored ``convergence`` event's data, values as stored."""
+        return cls(
+            round=int(data["round"]),
+            similarity=data.get("similarity", 0.0),
+            per_agent=dict(data.get("per_agent") or {}),
+            converged=bool(data["converged"]),
+            status=data.get("status", ""),
+            distinct_answers=data.get("distinct_answers", 0),
+        )
 
 
 def measure_convergence(

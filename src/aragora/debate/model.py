@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ __all__ = [
     "DebateResult",
     "Dissent",
     "Participant",
+    "Quorum",
     "Task",
     "Vote",
     "check_name",
@@ -252,6 +254,11 @@ class Vote:
             "reasoning": self.reasoning,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Vote:
+        """The inverse of :meth:`to_dict` (values kept as stored)."""
+        return cls(data["agent"], data["choice"], data["confidence"], data["reasoning"])
+
 
 @dataclass(frozen=True, slots=True)
 class Dissent:
@@ -276,11 +283,45 @@ class Dissent:
             "initial_position": self.initial_position,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Dissent:
+        """The inverse of :meth:`to_dict` (values kept as stored)."""
+        return cls(
+            agent=data["agent"],
+            final_position=data["final_position"],
+            agrees=data["agrees"],
+            reasons=data["reasons"],
+            changed_mind=data["changed_mind"],
+            changed_in_rounds=tuple(data.get("changed_in_rounds") or ()),
+            initial_position=data.get("initial_position", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Quorum:
+    """How many valid answers a verdict had, of the panel, against how many it needed."""
+
+    valid_answers: int
+    panel: int
+    needed: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"valid_answers": self.valid_answers, "panel": self.panel, "needed": self.needed}
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Quorum:
+        return cls(data["valid_answers"], data["panel"], data["needed"])
+
 
 @dataclass(frozen=True, slots=True)
 class DebateResult:
-    """What a finished debate decided. ``status`` is completed, failed or cancelled;
-    ``partial`` marks a result cut short (timeout, budget, cancellation) with ``stop_reason``."""
+    """What a finished debate decided: the ``result`` of its ``debate_end`` event.
+
+    ``status`` is completed, failed or cancelled; ``partial`` marks a result cut short
+    (timeout, budget, cancellation) with ``stop_reason``. ``outcome`` names how the verdict
+    came about (see the ``consensus`` event) and ``outcome_reason`` why there is no decision
+    (or no consensus); ``quorum`` counts the valid answers. Results logged before those
+    three existed read back with them ``None`` (and no abstentions)."""
 
     status: str
     final_answer: str | None
@@ -296,6 +337,12 @@ class DebateResult:
     tie: bool = False
     judge: str | None = None
     tally: dict[str, float] = field(default_factory=dict)
+    failed_agents: dict[str, str] = field(default_factory=dict)
+    abstained_agents: dict[str, str] = field(default_factory=dict)
+    """Agents that gave no valid answer at all, with the reason."""
+    outcome: str | None = None
+    outcome_reason: str | None = None
+    quorum: Quorum | None = None
 
     @property
     def dissent(self) -> tuple[Dissent, ...]:
@@ -304,8 +351,9 @@ class DebateResult:
             return ()
         return tuple(p for p in self.positions if not p.agrees)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready form stored in the ``debate_end`` event (key order included)."""
+        data: dict[str, Any] = {
             "status": self.status,
             "final_answer": self.final_answer,
             "confidence": self.confidence,
@@ -321,4 +369,38 @@ class DebateResult:
             "tie": self.tie,
             "judge": self.judge,
             "tally": dict(self.tally),
+            "failed_agents": dict(self.failed_agents),
+            "abstained_agents": dict(self.abstained_agents),
+            "outcome": self.outcome,
+            "outcome_reason": self.outcome_reason,
         }
+        if self.quorum is not None:
+            data["quorum"] = self.quorum.to_wire()
+        return data
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> DebateResult:
+        """Read a stored result back, values as stored; keys that older versions did not
+        write take their defaults (``dissent`` is derived from ``positions``)."""
+        quorum = data.get("quorum")
+        return cls(
+            status=data["status"],
+            final_answer=data.get("final_answer"),
+            confidence=data.get("confidence", 0.0),
+            consensus_reached=data.get("consensus_reached", False),
+            rule=data.get("rule", ""),
+            votes=tuple(Vote.from_dict(v) for v in data.get("votes") or ()),
+            positions=tuple(Dissent.from_dict(p) for p in data.get("positions") or ()),
+            rounds_used=data.get("rounds_used", 0),
+            partial=data.get("partial", False),
+            stop_reason=data.get("stop_reason"),
+            error=data.get("error"),
+            tie=data.get("tie", False),
+            judge=data.get("judge"),
+            tally=dict(data.get("tally") or {}),
+            failed_agents=dict(data.get("failed_agents") or {}),
+            abstained_agents=dict(data.get("abstained_agents") or {}),
+            outcome=data.get("outcome"),
+            outcome_reason=data.get("outcome_reason"),
+            quorum=Quorum.from_wire(quorum) if quorum else None,
+        )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aragora.debate.calls import AgentCall, CallBuilder
-from aragora.debate.consensus import Ballot, tally
-from aragora.debate.convergence import measure_convergence
+from aragora.debate.consensus import Ballot, Consensus, tally
+from aragora.debate.convergence import RoundConvergence, measure_convergence
 from aragora.debate.events import EventType, WarningCode
 from aragora.debate.model import Participant
 from aragora.debate.normalize import Similarity, cluster_answers
@@ -80,19 +80,19 @@ class Planner:
         setup = s.require_setup()
         protocol = setup.protocol
         if s.consensus is not None:
-            if s.consensus["reached"] and not s.consensus_announced:
+            if s.consensus.reached and not s.consensus_announced:
                 return Emit(
                     EventType.CONSENSUS_REACHED,
                     {
-                        "final_answer": s.consensus["final_answer"],
-                        "confidence": s.consensus["confidence"],
-                        "rule": s.consensus["rule"],
+                        "final_answer": s.consensus.final_answer,
+                        "confidence": s.consensus.confidence,
+                        "rule": s.consensus.rule,
                     },
                 )
             result = build_result(s, self.same_answer)
             return Emit(
                 EventType.DEBATE_END,
-                {"result": result, "total_rounds": s.round, "status": result["status"]},
+                {"result": result.to_wire(), "total_rounds": s.round, "status": result.status},
             )
         if s.stop is not None:
             return self._conclude(s)
@@ -188,7 +188,7 @@ class Planner:
         protocol = s.require_setup().protocol
         if s.round not in s.convergence:
             return Emit(EventType.CONVERGENCE, self._convergence(s), round=s.round)
-        converged = bool(s.convergence[s.round]["converged"])
+        converged = s.convergence[s.round].converged
         if (converged and protocol.early_stop) or s.round >= protocol.rounds:
             return self._start_vote(s)
         return Emit(EventType.ROUND_START, {"round": s.round + 1}, round=s.round + 1)
@@ -374,6 +374,7 @@ class Planner:
         return first + rest
 
     def _convergence(self, s: DebateState) -> dict[str, Any]:
+        """The ``convergence`` event's data for the round just revised."""
         previous: dict[str, str] = {}
         current: dict[str, str] = {}
         for participant in s.alive():
@@ -390,23 +391,20 @@ class Planner:
         measured = measure_convergence(previous, current, threshold, self.similarity)
         options, _ = self._options(s)
         converged = measured.converged or (len(options) == 1 and len(current) >= 2)
-        return {
-            "round": s.round,
-            "similarity": round(measured.similarity, 4),
-            "per_agent": {k: round(v, 4) for k, v in measured.per_agent.items()},
-            "converged": converged,
-            "status": "converged" if converged else measured.status,
-            "distinct_answers": len(options),
-        }
+        return RoundConvergence(
+            round=s.round,
+            similarity=round(measured.similarity, 4),
+            per_agent={k: round(v, 4) for k, v in measured.per_agent.items()},
+            converged=converged,
+            status="converged" if converged else measured.status,
+            distinct_answers=len(options),
+        ).to_wire()
 
 
 @dataclass(slots=True)
 class _Verdict:
-    """Builds the ``consensus`` event's data, so every way a debate concludes says the
-    same fields: ``outcome`` is ``consensus`` (decided by the rule), ``plurality`` (a
-    leading answer without the rule's agreement), ``tie``, ``no_quorum`` (too few valid
-    answers), ``quorum_lost`` (too few working agents) or ``cancelled``; ``reason`` says
-    why there is no decision (or no consensus)."""
+    """Builds the ``consensus`` event (a :class:`Consensus`), so every way a debate
+    concludes says the same fields."""
 
     rule: str
     options: tuple[str, ...]
@@ -457,26 +455,24 @@ class _Verdict:
         reason: str | None,
         tie: bool = False,
     ) -> Emit:
-        return Emit(
-            EventType.CONSENSUS,
-            {
-                "rule": self.rule,
-                "outcome": outcome,
-                "reached": reached,
-                "final_answer": self.options[winner] if winner is not None else None,
-                "confidence": confidence,
-                "tie": tie,
-                "judge": judge,
-                "winner": winner,
-                "options": list(self.options),
-                "tally": self.tally or {},
-                "ballots": self.ballots,
-                "valid_answers": self.valid,
-                "panel": self.panel,
-                "quorum": self.quorum,
-                "reason": reason,
-            },
+        verdict = Consensus(
+            rule=self.rule,
+            outcome=outcome,
+            reached=reached,
+            final_answer=self.options[winner] if winner is not None else None,
+            confidence=confidence,
+            tie=tie,
+            judge=judge,
+            winner=winner,
+            options=self.options,
+            tally=self.tally or {},
+            ballots=self.ballots,
+            valid_answers=self.valid,
+            panel=self.panel,
+            quorum=self.quorum,
+            reason=reason,
         )
+        return Emit(EventType.CONSENSUS, verdict.to_wire())
 
 
 def _missing_answers(s: DebateState, counted: set[str]) -> str:

@@ -8,8 +8,9 @@ from typing import Any
 
 from aragora.debate._text import shorten
 from aragora.debate.answers import parse_answer, parse_critique, parse_vote
+from aragora.debate.consensus import Consensus
 from aragora.debate.events import WarningCode
-from aragora.debate.model import DebateResult, Dissent, Vote
+from aragora.debate.model import DebateResult, Dissent, Quorum, Vote
 from aragora.debate.ports import Completion, Fallback
 from aragora.debate.state import CallKey, DebateState
 from aragora.debate.validity import answer_abstention, critique_abstention
@@ -221,35 +222,71 @@ def option_label_scores(options: Sequence[str], scores: Mapping[int, float]) -> 
     return {options[i]: round(score, 4) for i, score in sorted(scores.items()) if i < len(options)}
 
 
-def build_result(s: DebateState, same: SameAnswer) -> dict[str, Any]:
+_NO_CONSENSUS = Consensus.from_wire({})
+
+
+def build_result(s: DebateState, same: SameAnswer) -> DebateResult:
     """The final result of a debate whose ``consensus`` event is in the state. It repeats
     the consensus event's verdict (so the log never contradicts itself): ``failed`` when
     the debate could not decide for want of valid answers or working agents, ``cancelled``
     when cancelled, else ``completed`` (with or without consensus; a tie has no answer)."""
     setup = s.require_setup()
-    consensus = s.consensus or {}
-    final = consensus.get("final_answer")
-    outcome = consensus.get("outcome")
-    reason = consensus.get("reason")
-    error = None
-    if s.stop == WarningCode.CANCELLED:
-        status = "cancelled"
-    elif outcome in ("no_quorum", "quorum_lost") or s.stop == WarningCode.QUORUM_LOST:
-        status, error, final = "failed", reason or s.stop_message, None
-    elif final is None and outcome != "tie":
-        status = "failed"
-        error = reason or s.stop_message or _no_answer_reason(s)
-    else:
-        status = "completed"
-    reached = bool(consensus.get("reached")) and final is not None
-
-    votes = tuple(
-        Vote(v.agent, v.choice, v.confidence, v.reasoning)
-        for p in setup.panel
-        if (v := s.votes.get(p.name)) is not None
+    consensus = s.consensus or _NO_CONSENSUS
+    status, final, error = _verdict(s, consensus)
+    reached = consensus.reached and final is not None
+    return DebateResult(
+        status=status,
+        final_answer=final,
+        confidence=float(consensus.confidence) if final is not None else 0.0,
+        consensus_reached=reached,
+        rule=str(consensus.rule or setup.protocol.consensus.value),
+        votes=tuple(
+            Vote(v.agent, v.choice, v.confidence, v.reasoning)
+            for p in setup.panel
+            if (v := s.votes.get(p.name)) is not None
+        ),
+        positions=_positions(s, same, final),
+        rounds_used=s.round,
+        partial=s.stop is not None,
+        stop_reason=s.stop,
+        error=error,
+        tie=consensus.tie,
+        judge=consensus.judge,
+        tally=dict(consensus.tally),
+        failed_agents=dict(s.failed),
+        abstained_agents={
+            agent: reason for agent, reason in s.abstained.items() if not s.positions.get(agent)
+        },
+        outcome=consensus.outcome or ("consensus" if reached else status),
+        outcome_reason=consensus.reason if not reached else None,
+        quorum=_quorum(consensus),
     )
+
+
+def _quorum(consensus: Consensus) -> Quorum | None:
+    """The verdict's quorum counts; none from a consensus event logged before them."""
+    if consensus.valid_answers is None or consensus.panel is None or consensus.quorum is None:
+        return None
+    return Quorum(consensus.valid_answers, consensus.panel, consensus.quorum)
+
+
+def _verdict(s: DebateState, consensus: Consensus) -> tuple[str, str | None, str | None]:
+    """The result's status, final answer and error."""
+    final = consensus.final_answer
+    outcome = consensus.outcome
+    if s.stop == WarningCode.CANCELLED:
+        return "cancelled", final, None
+    if outcome in ("no_quorum", "quorum_lost") or s.stop == WarningCode.QUORUM_LOST:
+        return "failed", None, consensus.reason or s.stop_message
+    if final is None and outcome != "tie":
+        return "failed", final, consensus.reason or s.stop_message or _no_answer_reason(s)
+    return "completed", final, None
+
+
+def _positions(s: DebateState, same: SameAnswer, final: str | None) -> tuple[Dissent, ...]:
+    """Each panel member's final stance (those with an answer or a vote), in panel order."""
     positions = []
-    for participant in setup.panel:
+    for participant in s.require_setup().panel:
         history = s.positions.get(participant.name, [])
         vote = s.votes.get(participant.name)
         if not history and vote is None:
@@ -275,36 +312,7 @@ def build_result(s: DebateState, same: SameAnswer) -> dict[str, Any]:
                 initial_position=history[0].answer if history else "",
             )
         )
-    result = DebateResult(
-        status=status,
-        final_answer=final,
-        confidence=float(consensus.get("confidence", 0.0)) if final is not None else 0.0,
-        consensus_reached=reached,
-        rule=str(consensus.get("rule", setup.protocol.consensus.value)),
-        votes=votes,
-        positions=tuple(positions),
-        rounds_used=s.round,
-        partial=s.stop is not None,
-        stop_reason=s.stop,
-        error=error,
-        tie=bool(consensus.get("tie")),
-        judge=consensus.get("judge"),
-        tally=dict(consensus.get("tally") or {}),
-    )
-    data = result.to_dict()
-    data["failed_agents"] = dict(s.failed)
-    data["abstained_agents"] = {
-        agent: reason for agent, reason in s.abstained.items() if not s.positions.get(agent)
-    }
-    data["outcome"] = outcome or ("consensus" if reached else status)
-    data["outcome_reason"] = reason if not reached else None
-    if "valid_answers" in consensus:
-        data["quorum"] = {
-            "valid_answers": consensus["valid_answers"],
-            "panel": consensus["panel"],
-            "needed": consensus["quorum"],
-        }
-    return data
+    return tuple(positions)
 
 
 def _no_answer_reason(s: DebateState) -> str:

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aragora.debate.consensus import Consensus
+from aragora.debate.convergence import RoundConvergence
 from aragora.debate.events import Event, EventType
-from aragora.debate.model import Participant, Task
+from aragora.debate.model import DebateResult, Participant, Task
 from aragora.debate.ports import Usage
 from aragora.debate.protocol import DebateProtocol
 
@@ -124,7 +126,6 @@ class DebateState:
     setup: DebateSetup | None = None
     next_seq: int = 1
     started_at: str | None = None
-    last_timestamp: str | None = None
     round: int = 0
     phase: str | None = None
     answered: set[CallKey] = field(default_factory=set)
@@ -141,15 +142,15 @@ class DebateState:
     abstained_at: set[CallKey] = field(default_factory=set)
     owed_warnings: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     warned: set[tuple[str, str]] = field(default_factory=set)
-    convergence: dict[int, dict[str, Any]] = field(default_factory=dict)
+    convergence: dict[int, RoundConvergence] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
     usage_total: Usage = field(default_factory=Usage)
     calls: dict[str, int] = field(default_factory=dict)
     stop: str | None = None
     stop_message: str = ""
-    consensus: dict[str, Any] | None = None
+    consensus: Consensus | None = None
     consensus_announced: bool = False
-    result: dict[str, Any] | None = None
+    result: DebateResult | None = None
 
     @property
     def started(self) -> bool:
@@ -211,7 +212,6 @@ def apply(state: DebateState, event: Event) -> None:
     if event.seq != state.next_seq:
         raise ValueError(f"event seq {event.seq} out of order; expected {state.next_seq}")
     state.next_seq += 1
-    state.last_timestamp = event.timestamp
     data = event.data
     handler = _HANDLERS.get(event.type)
     if handler is not None:
@@ -332,11 +332,12 @@ def _on_warning(state: DebateState, event: Event, data: Mapping[str, Any]) -> No
 
 
 def _on_convergence(state: DebateState, event: Event, data: Mapping[str, Any]) -> None:
-    state.convergence[int(data["round"])] = dict(data)
+    convergence = RoundConvergence.from_wire(data)
+    state.convergence[convergence.round] = convergence
 
 
 def _on_consensus(state: DebateState, event: Event, data: Mapping[str, Any]) -> None:
-    state.consensus = dict(data)
+    state.consensus = Consensus.from_wire(data)
 
 
 def _on_consensus_reached(state: DebateState, event: Event, data: Mapping[str, Any]) -> None:
@@ -344,7 +345,7 @@ def _on_consensus_reached(state: DebateState, event: Event, data: Mapping[str, A
 
 
 def _on_end(state: DebateState, event: Event, data: Mapping[str, Any]) -> None:
-    state.result = dict(data["result"])
+    state.result = DebateResult.from_wire(data["result"])
 
 
 _STOP_CODES = frozenset({"debate_timeout", "budget_exhausted", "cancelled", "quorum_lost"})

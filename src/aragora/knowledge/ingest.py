@@ -23,6 +23,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aragora.debate.events import Event, EventType
@@ -40,9 +42,12 @@ from aragora.storage.knowledge_repository import (
 __all__ = [
     "CONFLICT_CODE",
     "DebateKnowledge",
+    "DecidedDebate",
     "KnowledgeIngest",
+    "Stance",
     "claim_id",
     "conflicting_items",
+    "decided_debate",
     "decision_id",
     "dissent_id",
     "knowledge_of_debate",
@@ -77,13 +82,45 @@ class DebateKnowledge:
         self.links = tuple(links)
 
 
-def knowledge_of_debate(
-    document: Mapping[str, Any], events: Sequence[Event] = ()
-) -> DebateKnowledge:
-    """The items and links of a finished debate's ``document`` (and its ``events``, for
-    conflict warnings); nothing for a debate that did not reach a decision: only a
-    consensus reached with a quorum of valid answers becomes knowledge that later debates
-    are shown, never a plurality, a tie or a failure."""
+@dataclass(frozen=True, slots=True)
+class Stance:
+    """An agent's final position in a debate document, with its reasons."""
+
+    agent: str
+    position: str
+    agrees: bool
+    reasons: str
+    changed_mind: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedDebate:
+    """What ingest reads of a debate document that reached a decision (see
+    :func:`decided_debate`): values as the document has them, tolerant of older documents."""
+
+    debate_id: str
+    task: str
+    final_answer: str
+    when: datetime
+    mode: str
+    rule: str
+    rounds: object
+    """``rounds_used`` as the document says it (provenance only)."""
+    confidence: float | None
+    agents: tuple[str, ...]
+    positions: tuple[Stance, ...]
+    dissent: tuple[Stance, ...]
+    vote_confidence: Mapping[str, float | None]
+    """Each voter's stated confidence in [0, 1] (None when it gave no number)."""
+
+    def confidence_of(self, agent: str) -> float | None:
+        return self.vote_confidence.get(agent)
+
+
+def decided_debate(document: Mapping[str, Any]) -> DecidedDebate | None:
+    """Read a finished debate's document (as built or as stored); ``None`` unless it
+    completed with consensus on a non-empty answer to a non-empty task, with a time.
+    Entries of the wrong shape are skipped and missing fields read as empty."""
     debate_id = str(document.get("id") or "")
     final = document.get("final_answer")
     task = document.get("task")
@@ -98,117 +135,163 @@ def knowledge_of_debate(
         or not debate_id
         or not isinstance(when_text, str)
     ):
-        return DebateKnowledge((), ())
-    when = parse_time(when_text, "completed_at")
-    agents = [str(a.get("name")) for a in document.get("agents") or () if isinstance(a, dict)]
-    votes = {str(v.get("agent")): v for v in document.get("votes") or () if isinstance(v, Mapping)}
-    positions = [p for p in document.get("positions") or () if isinstance(p, Mapping)]
-    mode = str(document.get("mode") or "unknown")
-    rule = str(document.get("consensus_rule") or "unknown")
-    reached = bool(document.get("consensus_reached"))
-    confidence = _fraction(document.get("confidence"))
-
-    decision = KnowledgeItem(
-        id=decision_id(debate_id),
-        kind="decision",
-        title=_clip(task, MAX_TITLE_CHARS),
-        content=_clip(
-            _decision_text(final, [p for p in positions if p.get("agrees")], votes),
-            MAX_CONTENT_CHARS,
+        return None
+    votes = [v for v in document.get("votes") or () if isinstance(v, Mapping)]
+    return DecidedDebate(
+        debate_id=debate_id,
+        task=task,
+        final_answer=final,
+        when=parse_time(when_text, "completed_at"),
+        mode=str(document.get("mode") or "unknown"),
+        rule=str(document.get("consensus_rule") or "unknown"),
+        rounds=document.get("rounds_used"),
+        confidence=_fraction(document.get("confidence")),
+        agents=tuple(
+            str(a.get("name")) for a in document.get("agents") or () if isinstance(a, dict)
         ),
-        created_at=when,
-        updated_at=when,
-        source_debate_id=debate_id,
-        confidence=confidence,
-        tags=(f"mode:{mode}", f"consensus:{rule}", "consensus" if reached else "no-consensus"),
+        positions=tuple(
+            _position(p) for p in document.get("positions") or () if isinstance(p, Mapping)
+        ),
+        dissent=tuple(_dissent(v) for v in document.get("dissent") or () if isinstance(v, Mapping)),
+        vote_confidence={str(v.get("agent")): _fraction(v.get("confidence")) for v in votes},
+    )
+
+
+def _position(data: Mapping[str, Any]) -> Stance:
+    return Stance(
+        agent=str(data.get("agent")),
+        position=str(data.get("final_position") or ""),
+        agrees=bool(data.get("agrees")),
+        reasons=str(data.get("reasons") or ""),
+    )
+
+
+def _dissent(data: Mapping[str, Any]) -> Stance:
+    return Stance(
+        agent=str(data.get("agent") or ""),
+        position=str(data.get("final_position") or ""),
+        agrees=False,
+        reasons=str(data.get("reasons") or ""),
+        changed_mind=bool(data.get("changed_mind")),
+    )
+
+
+def knowledge_of_debate(
+    document: Mapping[str, Any], events: Sequence[Event] = ()
+) -> DebateKnowledge:
+    """The items and links of a finished debate's ``document`` (and its ``events``, for
+    conflict warnings); nothing for a debate that did not reach a decision: only a
+    consensus reached with a quorum of valid answers becomes knowledge that later debates
+    are shown, never a plurality, a tie or a failure."""
+    debate = decided_debate(document)
+    if debate is None:
+        return DebateKnowledge((), ())
+    decision = _decision(debate)
+    claims = _claims(debate)
+    dissents = _dissents(debate)
+    links = [
+        KnowledgeLink(c.id, decision.id, "supports" if agrees else "contradicts", debate.when)
+        for c, agrees in claims
+    ]
+    links += [KnowledgeLink(d.id, decision.id, "contradicts", debate.when) for d in dissents]
+    links += [
+        KnowledgeLink(decision.id, past, "contradicts", debate.when)
+        for past in conflicting_items(events)
+        if past != decision.id
+    ]
+    return DebateKnowledge([decision, *(c for c, _ in claims), *dissents], links)
+
+
+def _decision(debate: DecidedDebate) -> KnowledgeItem:
+    """The ``decision`` item: the question, the answer and the best reasons behind it."""
+    supporters = [p for p in debate.positions if p.agrees]
+    return KnowledgeItem(
+        id=decision_id(debate.debate_id),
+        kind="decision",
+        title=_clip(debate.task, MAX_TITLE_CHARS),
+        content=_clip(_decision_text(debate, supporters), MAX_CONTENT_CHARS),
+        created_at=debate.when,
+        updated_at=debate.when,
+        source_debate_id=debate.debate_id,
+        confidence=debate.confidence,
+        tags=(f"mode:{debate.mode}", f"consensus:{debate.rule}", "consensus"),
         provenance={
-            "debate_id": debate_id,
-            "question": task,
-            "answer": final,
-            "rule": rule,
-            "mode": mode,
-            "rounds": document.get("rounds_used"),
-            "agents": agents,
-            "consensus_reached": reached,
+            "debate_id": debate.debate_id,
+            "question": debate.task,
+            "answer": debate.final_answer,
+            "rule": debate.rule,
+            "mode": debate.mode,
+            "rounds": debate.rounds,
+            "agents": list(debate.agents),
+            "consensus_reached": True,
         },
     )
-    items = [decision]
-    links: list[KnowledgeLink] = []
 
-    # Claims: one per distinct final position, holders in panel order.
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for position in positions:
-        text = str(position.get("final_position") or "")
-        key = normalize_answer(text)
+
+def _claims(debate: DecidedDebate) -> list[tuple[KnowledgeItem, bool]]:
+    """One ``claim`` item per distinct final position (holders in panel order), each with
+    whether it agrees with the decision."""
+    groups: dict[str, list[Stance]] = {}
+    for position in debate.positions:
+        key = normalize_answer(position.position)
         if key:
             groups.setdefault(key, []).append(position)
+    claims = []
     for n, holders in enumerate(groups.values(), start=1):
-        stance = str(holders[0].get("final_position"))
-        agrees = bool(holders[0].get("agrees"))
-        held_by = [str(h.get("agent")) for h in holders]
-        confidences = [
-            c
-            for h in holders
-            if (c := _fraction((votes.get(str(h.get("agent"))) or {}).get("confidence")))
-            is not None
-        ]
+        agrees = holders[0].agrees
+        held_by = [h.agent for h in holders]
+        confidences = [c for h in holders if (c := debate.confidence_of(h.agent)) is not None]
         claim = KnowledgeItem(
-            id=claim_id(debate_id, n),
+            id=claim_id(debate.debate_id, n),
             kind="claim",
-            title=_clip(stance, MAX_TITLE_CHARS),
-            content=_clip(_reasons_text(holders, votes), MAX_CONTENT_CHARS),
-            created_at=when,
-            updated_at=when,
-            source_debate_id=debate_id,
+            title=_clip(holders[0].position, MAX_TITLE_CHARS),
+            content=_clip(_reasons_text(debate, holders), MAX_CONTENT_CHARS),
+            created_at=debate.when,
+            updated_at=debate.when,
+            source_debate_id=debate.debate_id,
             source_agent=held_by[0],
             confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
             tags=("claim", "agrees" if agrees else "disagrees"),
-            provenance={"debate_id": debate_id, "question": task, "held_by": held_by},
+            provenance={"debate_id": debate.debate_id, "question": debate.task, "held_by": held_by},
         )
-        items.append(claim)
-        links.append(
-            KnowledgeLink(claim.id, decision.id, "supports" if agrees else "contradicts", when)
-        )
+        claims.append((claim, agrees))
+    return claims
 
-    # Dissent: one per agent whose final position is not the decision.
+
+def _dissents(debate: DecidedDebate) -> list[KnowledgeItem]:
+    """One ``dissent`` item per agent whose final position is not the decision."""
+    items: list[KnowledgeItem] = []
     used: set[str] = set()
-    for view in document.get("dissent") or ():
-        if not isinstance(view, Mapping):
-            continue
-        agent = str(view.get("agent") or "")
-        item_id = dissent_id(debate_id, agent)
+    for view in debate.dissent:
+        item_id = dissent_id(debate.debate_id, view.agent)
         suffix = 2
         while item_id in used:  # two names with the same slug
-            item_id = f"{dissent_id(debate_id, agent)}-{suffix}"
+            item_id = f"{dissent_id(debate.debate_id, view.agent)}-{suffix}"
             suffix += 1
         used.add(item_id)
-        stance = str(view.get("final_position") or "")
-        dissent = KnowledgeItem(
-            id=item_id,
-            kind="dissent",
-            title=_clip(f"{agent} dissents: {stance or 'no answer'}", MAX_TITLE_CHARS),
-            content=_clip(str(view.get("reasons") or ""), MAX_CONTENT_CHARS),
-            created_at=when,
-            updated_at=when,
-            source_debate_id=debate_id,
-            source_agent=agent,
-            confidence=_fraction((votes.get(agent) or {}).get("confidence")),
-            tags=("dissent",),
-            provenance={
-                "debate_id": debate_id,
-                "question": task,
-                "position": stance,
-                "decision": final,
-                "changed_mind": bool(view.get("changed_mind")),
-            },
+        title = f"{view.agent} dissents: {view.position or 'no answer'}"
+        items.append(
+            KnowledgeItem(
+                id=item_id,
+                kind="dissent",
+                title=_clip(title, MAX_TITLE_CHARS),
+                content=_clip(view.reasons, MAX_CONTENT_CHARS),
+                created_at=debate.when,
+                updated_at=debate.when,
+                source_debate_id=debate.debate_id,
+                source_agent=view.agent,
+                confidence=debate.confidence_of(view.agent),
+                tags=("dissent",),
+                provenance={
+                    "debate_id": debate.debate_id,
+                    "question": debate.task,
+                    "position": view.position,
+                    "decision": debate.final_answer,
+                    "changed_mind": view.changed_mind,
+                },
+            )
         )
-        items.append(dissent)
-        links.append(KnowledgeLink(dissent.id, decision.id, "contradicts", when))
-
-    for past in conflicting_items(events):
-        if past != decision.id:
-            links.append(KnowledgeLink(decision.id, past, "contradicts", when))
-    return DebateKnowledge(items, links)
+    return items
 
 
 def conflicting_items(events: Sequence[Event]) -> list[str]:
@@ -256,27 +339,23 @@ class KnowledgeIngest:
         return True
 
 
-def _decision_text(
-    final: str, supporters: Sequence[Mapping[str, Any]], votes: Mapping[str, Mapping[str, Any]]
-) -> str:
-    text = f"Decision: {final}"
-    reasons = _reasons_text(supporters, votes)
+def _decision_text(debate: DecidedDebate, supporters: Sequence[Stance]) -> str:
+    text = f"Decision: {debate.final_answer}"
+    reasons = _reasons_text(debate, supporters)
     return f"{text}\n\n{reasons}" if reasons else text
 
 
-def _reasons_text(
-    holders: Sequence[Mapping[str, Any]], votes: Mapping[str, Mapping[str, Any]]
-) -> str:
+def _reasons_text(debate: DecidedDebate, holders: Sequence[Stance]) -> str:
     """The holders' reasons, most confident first, each once."""
 
-    def confidence(holder: Mapping[str, Any]) -> float:
-        value = _fraction((votes.get(str(holder.get("agent"))) or {}).get("confidence"))
+    def confidence(holder: Stance) -> float:
+        value = debate.confidence_of(holder.agent)
         return -1.0 if value is None else value
 
     lines: list[str] = []
     for holder in sorted(holders, key=confidence, reverse=True):
-        reasons = str(holder.get("reasons") or "").strip()
-        line = f"- {holder.get('agent')}: {reasons}"
+        reasons = holder.reasons.strip()
+        line = f"- {holder.agent}: {reasons}"
         if reasons and line not in lines:
             lines.append(line)
     return ("Reasons:\n" + "\n".join(lines)) if lines else ""
