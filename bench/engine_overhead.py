@@ -3,7 +3,7 @@
 Run as ``python bench/engine_overhead.py``. It reports and never gates: the exit status is
 0 whatever the figures are, and the last line says whether every target was met.
 
-The workload (from the issue): a panel of 5 simulated agents, ``debate`` mode, 3 rounds
+The workload: a panel of 5 simulated agents, ``debate`` mode, 3 rounds
 (``early_stop=False``, so exactly 3 rounds run), majority rule. Each simulated call sleeps
 for a latency drawn from a lognormal distribution with mean 200 ms; the draw is seeded by
 (seed, agent, phase, round), so the same debate always sees the same latencies. The agents

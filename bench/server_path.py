@@ -3,7 +3,7 @@ agents on a fake OpenAI-compatible LLM server that answers every call after a fi
 
     python bench/server_path.py                     # SQLite, then PostgreSQL + Redis (~2 min)
     python bench/server_path.py --backends sqlite   # one backend
-    python bench/server_path.py --burst 1000 --backends postgresql   # the target run
+    python bench/server_path.py --burst 1000 --backends postgresql   # the target run
 
 It reports and never gates: the exit status is 0 whatever the figures are (1 only if the
 benchmark itself cannot run). For each backend it starts ``aragora serve`` on a free port of
@@ -35,7 +35,7 @@ raised (``ARAGORA_AGENT_LIMITS=default=100000:0``). Medians of:
   and (target: equal, no reference) of a debate on a question unrelated to anything
   stored, once on the empty store and once after the lone debates stored their decisions.
 
-Burst (``--burst N``, 100 by default so it runs in about a minute; the issue's target run
+Burst (``--burst N``, 100 by default so it runs in about a minute; the target run
 is 1,000 on PostgreSQL): N debates ``POST``-ed at once at ``--burst-delay`` seconds per
 call (1 s), limits raised and ``ARAGORA_MAX_CONCURRENT_DEBATES`` = N, once with the
 agents on separate endpoints and once on one endpoint. Targets: all completed and none

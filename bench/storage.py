@@ -10,7 +10,7 @@ benchmark itself cannot run). It creates its own database (PostgreSQL: a fresh
 ``aragora_bench_*`` database on the server; SQLite: a file in a temporary directory) and
 removes it at the end, also when interrupted.
 
-Workload at ``--scale 1`` (the issue's size): 100,000 debates and 5,000,000 events. Every
+Workload at ``--scale 1`` (the target size): 100,000 debates and 5,000,000 events. Every
 tenth debate has 200 events (the "read one debate's 200 events" case); the others share
 the rest (about 33 each). Events carry a ~250-character ``content`` like an agent's
 answer; completed debates carry a cached document of ~2 KB. Seeding uses bulk paths

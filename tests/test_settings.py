@@ -48,8 +48,9 @@ CONTRACT_VARIABLES = frozenset(
     }
 )
 
-# Variables added by issues after CONTRACT.md was written (issue 4: storage; issue 3:
-# agent endpoints allowlist and the OpenRouter fallback model map; issue 13: logs).
+# The additions table of CONTRACT.md's Environment, beyond the standard variables above:
+# first storage, leases and shutdown, the agent endpoints allowlist, the OpenRouter
+# fallback model map and the server's request limits, then the groups below.
 EXTRA_VARIABLES = frozenset(
     {
         "ARAGORA_AUTO_MIGRATE",
@@ -59,14 +60,14 @@ EXTRA_VARIABLES = frozenset(
         "ARAGORA_LEASE_TTL",
         "ARAGORA_MAX_BODY_BYTES",
         "ARAGORA_CORS_ORIGINS",
-        # issue 12: decision integrity
+        # decision integrity: agents that are down
         "ARAGORA_AGENT_WAIT",
         "ARAGORA_REFUSE_WHEN_AGENTS_DOWN",
         # agent resilience
         "ARAGORA_AGENT_LIMITS",
         "ARAGORA_AGENT_QUEUE_TIMEOUT",
         "ARAGORA_AGENT_CONNECT_RETRY",
-        # issue 13 (server): exposure confirmation, the queue bound, inbound rate limits
+        # server: exposure confirmation, the queue bound, inbound rate limits; library logs
         "ARAGORA_ALLOW_UNAUTHENTICATED_NETWORK",
         "ARAGORA_MAX_QUEUED_DEBATES",
         "ARAGORA_RATE_LIMIT",
@@ -79,7 +80,7 @@ EXTRA_VARIABLES = frozenset(
         # past decisions within a token budget
         "ARAGORA_KNOWLEDGE_CONTEXT_TOKENS",
         "ARAGORA_KNOWLEDGE_RELEVANCE",
-        # issue 19: webhooks
+        # webhooks
         "ARAGORA_WEBHOOK_ENDPOINTS",
         "ARAGORA_WEBHOOK_MAX_ATTEMPTS",
         "ARAGORA_WEBHOOK_TIMEOUT",

@@ -14,6 +14,7 @@
     └── SystemFailure             Aragora's own infrastructure failed (storage, bus, config)
         ├── ConfigurationError    the operator's settings cannot work
         ├── StaleLeaseError       a writer lost its lease; it must stop
+        ├── SlowConsumerError     a stream's subscriber fell behind; it resumes with ``since``
         ├── UnavailableError      not taking this work now; retry after a while (503)
         │   ├── MaintenanceError  maintenance mode or draining: no new debates
         │   └── RateLimitedError  too many requests, or the queue is full (429)
@@ -45,6 +46,7 @@ __all__ = [
     "ProviderError",
     "RateLimitedError",
     "SchemaMismatchError",
+    "SlowConsumerError",
     "StaleLeaseError",
     "StorageError",
     "SystemFailure",
@@ -175,6 +177,17 @@ class StaleLeaseError(SystemFailure):
     """An append carried a lease epoch that is no longer current; the writer must stop."""
 
     code = "stale_lease"
+
+
+class SlowConsumerError(SystemFailure):
+    """A subscriber fell behind by more frames than its queue holds. ``last_seq`` is the
+    last durable seq it was given; it can resume from there with ``since``."""
+
+    code = "slow_consumer"
+
+    def __init__(self, last_seq: int) -> None:
+        super().__init__(f"subscriber fell behind; resume with since={last_seq}")
+        self.last_seq = last_seq
 
 
 class UnavailableError(SystemFailure):

@@ -189,7 +189,7 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(default="console", validation_alias="ARAGORA_LOG_FORMAT")
     """``json`` (one object per line) or ``console`` (readable lines)."""
 
-    # --- logs: libraries and the access log (CLI and logs area) ----------------------------
+    # --- logs: libraries and the access log ---------------------------------------------
     log_libraries: list[str] = Field(default_factory=list, validation_alias="ARAGORA_LOG_LIBRARIES")
     """Third-party loggers let through at ``log_level``: ``false`` (the default: libraries
     speak only at WARNING and above, so DEBUG shows Aragora's own decisions), ``true``
@@ -328,7 +328,7 @@ class Settings(BaseSettings):
     """Origins allowed to call the API from a browser (comma-separated); CORS is off when
     empty."""
 
-    # --- server: exposure and inbound limits (issue 13) ---------------------------------------
+    # --- server: exposure and inbound limits --------------------------------------------
     allow_unauthenticated_network: bool = Field(
         default=False, validation_alias="ARAGORA_ALLOW_UNAUTHENTICATED_NETWORK"
     )

@@ -18,8 +18,8 @@ from .support import hub_for, request
 async def test_a_panel_on_an_interrupting_one_slot_server_all_gets_answered(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # The failure: the panel's calls went out at once, the server cut all but the
-    # last, and the cut-off streams became "empty replies" (or failed calls).
+    # Sent at once, the panel's calls would be cut by the server, all but the last, and the
+    # cut-off streams would become "empty replies" (or failed calls).
     script = [
         Answer(f"ANSWER: {n}\nCONFIDENCE: 0.9\nREASONING: counted", delay=0.02) for n in range(12)
     ]

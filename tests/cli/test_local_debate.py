@@ -48,8 +48,8 @@ def debate_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any
 def test_a_debate_is_stored_receipted_ingested_and_listed(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Issue 13 item 8: without --server nothing was saved, though every completed debate
-    # is promised a receipt and knowledge items.
+    # A debate run in-process (no --server) is saved too: every completed debate is
+    # promised a receipt and knowledge items.
     document = debate_json(capsys, "--mode", "vote", "--seed", "4")
     assert document["status"] == "completed"
     assert document["receipt"]["id"].startswith("rcpt_")
@@ -207,7 +207,7 @@ def test_a_debate_left_by_a_dead_worker_shows_it_awaits_resumption(
 
 
 def test_version_loads_no_database_or_http_stack() -> None:
-    # Issue 13 item 9: `aragora --version` took seconds importing the server up front.
+    # `aragora --version` answers at once: importing the server stack up front takes seconds.
     heavy = ("sqlalchemy", "fastapi", "uvicorn", "httpx", "starlette", "alembic", "redis", "mcp")
     code = (
         "import sys\n"

@@ -143,7 +143,7 @@ def test_the_least_settled_agent_decides() -> None:
 
 
 def test_a_flipped_agent_has_moved_however_many_words_it_kept() -> None:
-    # The repro: "not" was a stopword, so this read as "similarity 1.00 ... converged".
+    # With "not" as a stopword this would read as "similarity 1.00 ... converged".
     result = measure_convergence(
         {"a": "17 is a prime number.", "b": LONG_A},
         {"a": "17 is not a prime number.", "b": LONG_MOVED},

@@ -149,8 +149,8 @@ def base_model(reply: str) -> Callable[[CompletionRequest], str]:
 
 
 async def test_one_valid_answer_out_of_three_is_no_decision() -> None:
-    # The repro: in vote mode two of three replies were useless, and the one left
-    # was reported as consensus with confidence 1.0.
+    # In vote mode two of three replies are useless: the one left must not be reported as
+    # consensus with confidence 1.0.
     agents = panel(
         stance("Yes", confidence=1.0),
         base_model(
@@ -226,8 +226,8 @@ async def test_a_tie_is_no_decision_and_says_so() -> None:
 
 
 async def test_quorum_lost_is_never_followed_by_a_consensus() -> None:
-    # The repro: after quorum_lost the log said consensus {"reached": true,
-    # "final_answer": "Yes"}, consensus_reached, and then debate_end failed.
+    # After quorum_lost the log must not say consensus {"reached": true, "final_answer":
+    # "Yes"} and consensus_reached before a debate_end that failed.
     down = ProviderError("connection refused", kind="network", provider="openai-compatible")
     agents = panel(
         stance("Yes"),

@@ -1,7 +1,8 @@
-"""What real models showed (issue 12): opposite answers merged and flips read as convergence.
+"""What real models showed: opposite answers merged and flips read as convergence.
 
-These use only the interface that existed before positions respected meaning, so each of them
-fails on that code for the reason the issue describes, not for a missing name.
+These call only ``lexical_similarity``, ``cluster_answers`` and ``measure_convergence`` as
+first written, so a version that cannot tell opposite answers apart fails each of them on the
+answers, not on a missing name.
 """
 
 from __future__ import annotations

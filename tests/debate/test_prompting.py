@@ -61,6 +61,11 @@ def test_the_default_book_loads() -> None:
     assert isinstance(PromptBook.default(), PromptBook)
 
 
+def test_the_default_book_is_read_once_and_shared() -> None:
+    # Every debate's engine asks for it; the files are read and compiled only the first time.
+    assert PromptBook.default() is PromptBook.default()
+
+
 @pytest.mark.parametrize("phase", PHASES)
 def test_every_phase_renders_with_no_leftover_placeholders(phase: str) -> None:
     text = rendered()[phase]

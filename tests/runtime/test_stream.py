@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from aragora.runtime.bus import Frame, LocalBus, SlowConsumerError
+from aragora.errors import SlowConsumerError
+from aragora.runtime.bus import Frame, LocalBus
 from tests.runtime.support import TASK, finish, running_node
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aragora.debate.events import Event
-from aragora.errors import DatabaseUnavailableError, NotFoundError
-from aragora.runtime.bus import Frame, SlowConsumerError, frame_of
+from aragora.errors import DatabaseUnavailableError, NotFoundError, SlowConsumerError
+from aragora.runtime.bus import Frame, frame_of
 from aragora.runtime.health import HealthReport
 from aragora.storage.memory import memory_storage
 

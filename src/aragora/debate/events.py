@@ -16,7 +16,11 @@ __all__ = ["Event", "EventType", "WarningCode"]
 
 
 class EventType(StrEnum):
-    """Event names as streamed over WebSocket and stored in the log."""
+    """Event names as streamed over WebSocket and stored in the log.
+
+    This engine never emits ``SYNTHESIS`` or ``AGENT_MESSAGE``; they stay because
+    CONTRACT.md lists them among the event names shared with the SDK, so clients may
+    already handle them (the web app does)."""
 
     CONNECTED = "connected"
     DEBATE_START = "debate_start"

@@ -6,6 +6,7 @@ unknown or malformed placeholder is an error when the book is loaded, not mid-de
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from string import Template
@@ -51,9 +52,9 @@ class PromptBook:
 
     @classmethod
     def default(cls) -> PromptBook:
-        """The book shipped in ``aragora/debate/prompts/``."""
-        folder = resources.files("aragora.debate").joinpath("prompts")
-        return cls({name: folder.joinpath(f"{name}.txt").read_text("utf-8") for name in PHASES})
+        """The book shipped in ``aragora/debate/prompts/``: one instance per process, read
+        and compiled on first use (package data does not change while the process runs)."""
+        return _shipped_book()
 
     def system(self, label: str) -> str:
         # The system prompt depends only on the label, and is asked for on every call.
@@ -121,6 +122,12 @@ class PromptBook:
             literal + values[field] if field else literal
             for literal, field in self._templates[name]
         )
+
+
+@functools.cache
+def _shipped_book() -> PromptBook:
+    folder = resources.files("aragora.debate").joinpath("prompts")
+    return PromptBook({name: folder.joinpath(f"{name}.txt").read_text("utf-8") for name in PHASES})
 
 
 def _compile(name: str, text: str) -> tuple[tuple[str, str | None], ...]:

@@ -19,8 +19,9 @@ from typing import Protocol
 import orjson
 
 from aragora.debate.events import Event, EventType
+from aragora.errors import SlowConsumerError
 
-__all__ = ["EventBus", "Frame", "LocalBus", "SlowConsumerError", "Subscription", "frame_of"]
+__all__ = ["EventBus", "Frame", "LocalBus", "Subscription", "frame_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +47,6 @@ def frame_of(event: Event) -> Frame:
         type=event.type,
         text=orjson.dumps(event.to_wire()).decode("utf-8"),
     )
-
-
-class SlowConsumerError(Exception):
-    """A subscriber fell behind by more frames than its queue holds. ``last_seq`` is the
-    last durable seq it was given; it can resume from there with ``since``."""
-
-    def __init__(self, last_seq: int) -> None:
-        super().__init__(f"subscriber fell behind; resume with since={last_seq}")
-        self.last_seq = last_seq
 
 
 class Subscription(Protocol):

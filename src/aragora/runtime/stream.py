@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aragora.debate.events import EventType
-from aragora.runtime.bus import EventBus, Frame, SlowConsumerError, frame_of
+from aragora.errors import SlowConsumerError
+from aragora.runtime.bus import EventBus, Frame, frame_of
 from aragora.storage.repository import EventRepository
 
-__all__ = ["SlowConsumerError", "stream_frames"]
+__all__ = ["stream_frames"]
 
 _REPLAY_BATCH = 500
 

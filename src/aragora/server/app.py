@@ -6,7 +6,7 @@
 Each area of the API is one router (``routes/``); its routes are added twice, under
 ``/api/v1`` (canonical, in the OpenAPI document) and under ``/api`` (the unversioned
 alias CONTRACT.md promises). Probes, metrics, the docs page and the WebSocket live at the
-root. Later areas (knowledge, receipts) plug in the same way: ``include_api(app, router)``.
+root. A router joins the API under both prefixes with ``include_api(app, router)``.
 
 Middleware, outermost first: HTTP metrics, request hygiene (request id, body limit,
 NUL bytes, security headers, last-resort 500), CORS when ``ARAGORA_CORS_ORIGINS`` is set

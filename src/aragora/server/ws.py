@@ -47,10 +47,10 @@ from aragora.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    SlowConsumerError,
     UserError,
 )
 from aragora.logs import log_event
-from aragora.runtime.bus import SlowConsumerError
 from aragora.runtime.service import DebateService
 from aragora.server.auth import Access, authorize
 from aragora.server.ratelimit import retry_after_header
