@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from aragora.storage.database import Database
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import Storage
-from aragora.storage.sql import sql_storage
+from aragora.records.debates import Storage
+from aragora.storage.memory.storage import memory_storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 
 from .support import (
     FAST,

@@ -18,7 +18,7 @@ from aragora.errors import (
     NotFoundError,
     StaleLeaseError,
 )
-from aragora.storage.repository import (
+from aragora.records.debates import (
     DebateOutcome,
     FencedEventSink,
     Lease,
@@ -28,7 +28,7 @@ from aragora.storage.repository import (
     RatingKey,
     Storage,
 )
-from aragora.storage.webhook_repository import OutboxEvent
+from aragora.records.webhooks import OutboxEvent
 
 from .support import FakeClock
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from aragora.errors import InvalidInputError, NotFoundError
-from aragora.storage.repository import (
+from aragora.records.debates import (
     DeliveryAttempt,
     NewDebate,
     NewWebhook,

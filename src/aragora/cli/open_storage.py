@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 
 from aragora import wiring
 from aragora.migrations.runner import ensure_schema
+from aragora.records.debates import Storage
 from aragora.settings import load_settings
-from aragora.storage.repository import Storage
 
 __all__ = ["open_storage"]
 

@@ -1,10 +1,10 @@
-"""What Aragora stores, as records and small Protocols: the only part of storage the
-runtime may import (the ``layers`` import contract enforces it).
+"""What Aragora stores, as records and small Protocols: the runtime, knowledge and receipts
+import these, never storage itself (the ``layers`` import contract enforces it).
 
 Two implementations satisfy every Protocol here with the same observable behaviour, and
 one contract test suite (``tests/storage/test_contract.py``) holds them to it:
-``aragora.storage.memory`` (the in-process fake) and the SQL repositories
-(``aragora.storage.sql_*``, one code path for SQLite and PostgreSQL).
+``aragora.storage.memory.storage`` (the in-process fake) and the SQL repositories
+(``aragora.storage.sql``, one code path for SQLite and PostgreSQL).
 
 Errors: :class:`~aragora.errors.NotFoundError` for a missing record,
 :class:`~aragora.errors.ConflictError` for a write that contradicts the stored state,
@@ -36,8 +36,8 @@ from aragora.debate.model import (
     check_storable,
 )
 from aragora.errors import InvalidInputError
-from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeRepository
-from aragora.storage.webhook_repository import (
+from aragora.records.knowledge import KnowledgeIndex, KnowledgeRepository
+from aragora.records.webhooks import (
     WEBHOOK_EVENTS,
     WEBHOOK_FORMATS,
     ClaimedDelivery,
@@ -468,11 +468,11 @@ class Storage:
     ratings: RatingRepository
     receipts: ReceiptRepository
     knowledge: KnowledgeRepository
-    """The Knowledge Mound's items and links (see ``aragora.storage.knowledge_repository``)."""
+    """The Knowledge Mound's items and links (see ``aragora.records.knowledge``)."""
     knowledge_index: KnowledgeIndex
     """Full-text search over the Knowledge Mound and its streaming scans."""
     webhooks: WebhookRepository
-    """Registered webhooks and their deliveries (see ``aragora.storage.webhook_repository``)."""
+    """Registered webhooks and their deliveries (see ``aragora.records.webhooks``)."""
     outbox: OutboxRepository
     """The webhook senders' claims and attempts."""
     ping: Callable[[], Awaitable[None]]

@@ -1,12 +1,12 @@
 """What the Knowledge Mound stores, as records and small Protocols (the knowledge
-package and the runtime may import this module, never the SQL behind it).
+package and the runtime import this module, never the SQL behind it).
 
 An item is one piece of knowledge with a stable ``id``: a debate's decision, one of its
 key claims, a dissenting view, a piece of evidence, or a note written by a person. Items
 are linked by typed, directed links (``supports``, ``contradicts``, ``supersedes``).
 
 Two implementations satisfy these Protocols with the same observable behaviour: the
-in-memory fake (``aragora.storage.memory``) and the SQL one (SQLite FTS5 / PostgreSQL
+in-memory fake (``aragora.storage.memory.knowledge``) and the SQL one (SQLite FTS5 / PostgreSQL
 full-text search), held to it by one contract test suite.
 """
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aragora.debate.events import EventType
+from aragora.records.debates import EventRepository
 from aragora.runtime.bus import EventBus, Frame, SlowConsumerError, frame_of
-from aragora.storage.repository import EventRepository
 
 __all__ = ["SlowConsumerError", "stream_frames"]
 

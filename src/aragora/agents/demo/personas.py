@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aragora.agents.demo_questions import Question, analyse, normalise
+from aragora.agents.demo.questions import Question, analyse, normalise
 from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage
 from aragora.errors import InvalidInputError

@@ -38,8 +38,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from aragora.agents.demo import estimate_usage
-from aragora.agents.demo_questions import analyse
+from aragora.agents.demo.personas import estimate_usage
+from aragora.agents.demo.questions import analyse
 from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.model import AgentSpec
 from aragora.debate.normalize import normalize_answer

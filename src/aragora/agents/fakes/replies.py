@@ -1,5 +1,5 @@
 """Replies a small base model gives to a debate prompt, as scripts for a
-:class:`~aragora.agents.fakes.FakeProvider` (each is a function of the request)::
+:class:`~aragora.agents.fakes.servers.FakeProvider` (each is a function of the request)::
 
     FakeProvider.llama_cpp(echo_template)
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from aragora.agents.fakes import Answer, FakeRequest
+from aragora.agents.fakes.servers import Answer, FakeRequest
 
 __all__ = ["echo_template", "repeats_task", "runs_on", "template_junk"]
 

@@ -17,7 +17,7 @@ import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
-from aragora.agents.demo import estimate_usage, word_chunks
+from aragora.agents.demo.personas import estimate_usage, word_chunks
 from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage
 

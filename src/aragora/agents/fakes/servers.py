@@ -17,7 +17,7 @@ A script is a list (consumed in order, then ``default`` forever) or a function o
 What real servers do, each reproducible here:
 
 - ``FakeProvider.llama_cpp()``: llama-cpp-python's server with its default settings, on
-  its exact wire (:mod:`aragora.agents.fake_wire`): no usage on streams, one model that
+  its exact wire (:mod:`aragora.agents.fakes.wire`): no usage on streams, one model that
   serves one request at a time (``slots=1``; the others get their 200 head at once and
   wait, with a ``: ping`` comment every ``ping_interval`` seconds), and
   ``interrupt=True``: after each chunk, if another request waits, the running stream ends
@@ -27,7 +27,7 @@ What real servers do, each reproducible here:
   ``Answer(usage="none" | "prompt")``: no usage, or only the prompt's count.
 - :class:`Crash`, :meth:`FakeProvider.kill`, :meth:`FakeProvider.revive`: the server dies
   (connections dropped, new ones refused) and comes back on the same port.
-- :mod:`aragora.agents.fake_replies`: scripts that reply as a small base model does to a
+- :mod:`aragora.agents.fakes.replies`: scripts that reply as a small base model does to a
   debate prompt (echoing the template, chat-template junk, running on, repeating the task).
 
 Tests and ``bench/providers.py`` use it; nothing else does.
@@ -46,7 +46,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from aragora.agents.fake_wire import (
+from aragora.agents.fakes.wire import (
     LLAMA_CPP,
     answer_events,
     cut_off_events,

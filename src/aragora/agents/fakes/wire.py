@@ -1,6 +1,6 @@
 """The fake providers' wire formats: each provider's streamed events and error bodies, as
 documented, and the chunks of llama-cpp-python's server exactly as it sends them (see
-:mod:`aragora.agents.fakes`).
+:mod:`aragora.agents.fakes.servers`).
 
 llama-cpp-python 0.3.x (``llama_cpp/server/app.py`` and ``llama_chat_format.py``) streams a
 chat completion as ``data: {json.dumps(chunk)}`` lines framed with ``\\n`` (so with
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aragora.agents.fakes import Answer
+    from aragora.agents.fakes.servers import Answer
 
 __all__ = [
     "LLAMA_CPP",

@@ -17,8 +17,8 @@ are answered, multiplicative decrease on a 429 (AIMD, as TCP finds a link's capa
 - **Remaining.** A start bucket never holds more tokens than the provider says are left.
 
 The arithmetic is here once for the in-process bucket
-(:class:`~aragora.agents.limits.TokenBucket`); the Redis bucket
-(:mod:`aragora.agents.shared_limits`) does the same in its Lua script.
+(:class:`~aragora.agents.resilience.limits.TokenBucket`); the Redis bucket
+(:mod:`aragora.agents.resilience.shared_limits`) does the same in its Lua script.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from aragora.agents.rate_signal import RateSignal
+from aragora.agents.resilience.rate_signal import RateSignal
 
 __all__ = ["AdaptivePolicy", "RateState"]
 

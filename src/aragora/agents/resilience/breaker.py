@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from aragora.agents.http import Kind
-from aragora.agents.wrapper import Wrapper
+from aragora.agents.resilience.forwarding import Wrapper
+from aragora.agents.wire.transport import Kind
 from aragora.debate.ports import LLM, Completion, CompletionRequest, TokenCallback
 from aragora.errors import ProviderError
 from aragora.logs import log_event

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 
-from aragora.agents.wrapper import Wrapper
+from aragora.agents.resilience.forwarding import Wrapper
 from aragora.debate.ports import LLM, Completion, CompletionRequest, TokenCallback
 from aragora.errors import ProviderError
 from aragora.logs import log_event

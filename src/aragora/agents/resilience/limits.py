@@ -9,16 +9,17 @@ with the timeout of the call itself, which starts only once the call is sent.
 
 The start rate is a :class:`StartBucket`: this process's :class:`TokenBucket` by default
 (:class:`LocalBuckets`), or one bucket for the whole deployment kept in Redis
-(:mod:`aragora.agents.shared_limits`), chosen by the :class:`BucketSource` the composition
-root gives the provider hub. Calls in flight are always counted per process.
+(:mod:`aragora.agents.resilience.shared_limits`), chosen by the :class:`BucketSource` the
+composition root gives the provider hub. Calls in flight are always counted per process.
 
-Both limits adapt to what the provider says (:mod:`aragora.agents.adaptive`): each
-response's headers reach :meth:`ProviderLimit.learn` (a :class:`~aragora.agents.rate_signal.
-RateSignal`), which raises the start rate and the slots while calls are answered, cuts them
-on a 429, and stops every start for a ``Retry-After`` or until an exhausted window resets.
+Both limits adapt to what the provider says (:mod:`aragora.agents.resilience.adaptive`): each
+response's headers reach :meth:`ProviderLimit.learn` (a
+:class:`~aragora.agents.resilience.rate_signal.RateSignal`), which raises the start rate and
+the slots while calls are answered, cuts them on a 429, and stops every start for a
+``Retry-After`` or until an exhausted window resets.
 
 The time a call waits here is its *queue time*: :class:`Dispatch
-<aragora.agents.resilience.Dispatch>` measures it around :meth:`ProviderLimit.acquire`,
+<aragora.agents.resilience.wrappers.Dispatch>` measures it around :meth:`ProviderLimit.acquire`,
 returns it on the completion (``queued_seconds``) and keeps it in :data:`CALL_QUEUED` while
 the call runs, so the adapter's ``agent_response_time`` log line shows it.
 """
@@ -35,10 +36,10 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Protocol
 
-from aragora.agents.adaptive import AdaptivePolicy, RateState
-from aragora.agents.http import Kind
-from aragora.agents.rate_signal import RateSignal
-from aragora.agents.wrapper import Wrapper
+from aragora.agents.resilience.adaptive import AdaptivePolicy, RateState
+from aragora.agents.resilience.forwarding import Wrapper
+from aragora.agents.resilience.rate_signal import RateSignal
+from aragora.agents.wire.transport import Kind
 from aragora.debate.ports import LLM, Completion, CompletionRequest, TokenCallback
 from aragora.errors import ProviderError
 
@@ -57,7 +58,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 CALL_QUEUED: ContextVar[float] = ContextVar("aragora_call_queued", default=0.0)
 """Seconds the call running in this context waited for its endpoint's limits so far (set
-by :class:`~aragora.agents.resilience.Dispatch`, read by the adapters' logs)."""
+by :class:`~aragora.agents.resilience.wrappers.Dispatch`, read by the adapters' logs)."""
 
 
 class StartBucket(Protocol):
@@ -68,7 +69,7 @@ class StartBucket(Protocol):
         ...
 
     async def learn(self, signal: RateSignal) -> None:
-        """Adapt the rate to what one response said (see :mod:`aragora.agents.adaptive`)."""
+        """Adapt the rate to what one response said (see :mod:`.adaptive`)."""
         ...
 
 
@@ -89,7 +90,7 @@ class BucketSource(Protocol):
         """The bucket letting ``rate`` calls a second start on ``provider``'s ``endpoint``
         (for ``model``; "" for every model), in bursts of up to ``burst``. The rate adapts
         up to ``max_rate`` (default ``rate``) or to the limit the provider states, which
-        may not raise a ``fixed`` ceiling (see :mod:`aragora.agents.adaptive`)."""
+        may not raise a ``fixed`` ceiling (see :mod:`aragora.agents.resilience.adaptive`)."""
         ...
 
     async def aclose(self) -> None:
@@ -195,7 +196,7 @@ class TokenBucket:
             self._tokens = max(0.0, self._tokens - 1)
 
     async def learn(self, signal: RateSignal) -> None:
-        """Adapt to one response (see :mod:`aragora.agents.adaptive`); a window the
+        """Adapt to one response (see :mod:`aragora.agents.resilience.adaptive`); a window the
         provider says has ``remaining`` requests left caps the tokens held."""
         self._refill()
         before = self._state.rate

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from aragora.agents.http import ClientPool, scrub
+from aragora.agents.wire.transport import ClientPool, scrub
 
 __all__ = ["Probe", "ProbeCache", "probe_endpoint", "probe_path"]
 

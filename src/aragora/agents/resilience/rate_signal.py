@@ -3,7 +3,7 @@
 Every response a provider sends (an answer's ``200`` head as much as a ``429``) may say how
 many requests it allows and how many are left; :func:`read_rate_signal` reads that into a
 :class:`RateSignal`, which the endpoint's limiter learns from
-(:meth:`~aragora.agents.limits.ProviderLimit.learn`). The headers read, as each provider
+(:meth:`~aragora.agents.resilience.limits.ProviderLimit.learn`). The headers read, as each provider
 documents them:
 
 - ``retry-after`` (seconds or an HTTP date) and ``retry-after-ms``: wait this long before
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aragora.agents.http import parse_duration, parse_timestamp, seconds_or_date
+from aragora.agents.wire.transport import parse_duration, parse_timestamp, seconds_or_date
 
 __all__ = ["RateSignal", "read_rate_signal"]
 

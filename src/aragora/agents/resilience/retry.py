@@ -1,13 +1,13 @@
 """How patiently a call is retried: which failures are worth another attempt, how long to
 wait before it, and which failures say the server was not there at all (a restart), which
 are waited for by time rather than counted as attempts. Pure policy; the waiting is done by
-:class:`aragora.agents.resilience.Dispatch`."""
+:class:`aragora.agents.resilience.wrappers.Dispatch`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aragora.agents.http import Kind
+from aragora.agents.wire.transport import Kind
 from aragora.errors import ProviderError
 
 __all__ = ["RETRYABLE_KINDS", "RetryPolicy", "not_answered"]

@@ -8,7 +8,7 @@ replicas together start at most ``rate`` calls a second in bursts of at most ``b
 whatever their clocks say. An idle key expires once it would be full again, so a missing
 key (expired, or lost to ``FLUSHDB``) simply means a full bucket. Needs Redis 5 or later.
 
-The adaptation (:mod:`aragora.agents.adaptive`) is shared the same way: what a response
+The adaptation (:mod:`aragora.agents.resilience.adaptive`) is shared the same way: what a response
 said (:meth:`RedisTokenBucket.learn`) runs a second script on the same hash, which keeps the
 adapted ``rate``, its ``ceiling``, the time starts are paused ``until`` and the time of the
 last ``cut``, so a 429 or a ``Retry-After`` met by one replica slows and pauses every
@@ -20,7 +20,7 @@ ceiling (it learns the rate and ceiling from every reply).
 
 Redis trouble never stops a call: when Redis is unreachable, fails, or does not answer
 within ``timeout``, the call takes a token from this process's own
-:class:`~aragora.agents.limits.TokenBucket` of the same rate instead, a
+:class:`~aragora.agents.resilience.limits.TokenBucket` of the same rate instead, a
 ``rate_limit_fallback`` warning is logged once per outage, and Redis is tried again at most
 every ``retry_interval`` seconds; ``rate_limit_shared`` is logged when it answers again.
 During an outage each replica keeps to the rate on its own, so the deployment may start up
@@ -38,9 +38,9 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from aragora.agents.adaptive import AdaptivePolicy
-from aragora.agents.limits import TokenBucket, Wakeup
-from aragora.agents.rate_signal import RateSignal
+from aragora.agents.resilience.adaptive import AdaptivePolicy
+from aragora.agents.resilience.limits import TokenBucket, Wakeup
+from aragora.agents.resilience.rate_signal import RateSignal
 from aragora.logs import log_event
 
 __all__ = [
@@ -114,7 +114,7 @@ LEARN_SCRIPT = """
 -- KEYS[1]: the bucket's hash. ARGV: 1 rate, 2 ceiling (configured), 3 fixed (0/1),
 -- 4 burst, 5 life of an adapted bucket (ms), 6 decrease, 7 increase, 8 floor, 9 hold (s),
 -- 10 answered, 11 limited (0/1), 12 retry_after, 13 limit a minute, 14 remaining,
--- 15 reset (s; -1: not said). The arithmetic of aragora.agents.adaptive.RateState.learn.
+-- 15 reset (s; -1: not said). The arithmetic of aragora.agents.resilience.adaptive.RateState.learn.
 -- Returns {rate, ceiling} in thousandths.
 local burst = tonumber(ARGV[4])
 local decrease, increase = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -395,8 +395,8 @@ def _said(value: float | None) -> str:
 
 
 class RedisBuckets:
-    """A :class:`~aragora.agents.limits.BucketSource` of :class:`RedisTokenBucket` s on one
-    Redis client, which it owns (closed by :meth:`aclose`). Its buckets share one view of
+    """A :class:`~aragora.agents.resilience.limits.BucketSource` of :class:`RedisTokenBucket` s on
+    one Redis client, which it owns (closed by :meth:`aclose`). Its buckets share one view of
     whether Redis is up, so an outage is logged once and probed at most every
     ``retry_interval`` seconds."""
 

@@ -4,8 +4,8 @@ The stack the composition root builds for one agent, outermost first::
 
     FallbackChain([                 on rate limit/quota/overload/timeout/open breaker/full
                                     queue, try the next hop (OpenRouter, mapped model)
-        Breaker(                    one breaker per endpoint + model (agents.breaker)
-          Dispatch(                 queue for a slot of the endpoint (agents.limits), then
+        Breaker(                    one breaker per endpoint + model (breaker)
+          Dispatch(                 queue for a slot of the endpoint (limits), then
                                     send; the call's timeout runs from here, retries included
             AnthropicLLM(...))),
         Breaker(Dispatch(OpenAIChatLLM(openrouter, ...))),
@@ -32,11 +32,12 @@ Why this order:
   local server to restart; they do not use up the call's ``attempts``.
 - **The breaker is outside retries and queueing**, so a call counts once, after its retries:
   refusals during a restart make calls patient, not the breaker open. While it is half open,
-  the calls that arrive wait for the probe's outcome instead of failing (agents.breaker).
+  the calls that arrive wait for the probe's outcome instead of failing (breaker).
 - **Fallback is outermost**: each hop is a whole stack of its own endpoint, given what is
   left of the call's timeout after the hops before it ran once sent.
 
-The retry policy itself (which failures, how long to wait) is :mod:`aragora.agents.retry`.
+The retry policy itself (which failures, how long to wait) is
+:mod:`aragora.agents.resilience.retry`.
 
 Every wrapper forwards ``provider``, ``model``, ``estimate_usage``, ``times_calls`` and
 ``unavailable_for``, so the engine sees an ordinary LLM. Delays use an injected ``sleep``
@@ -56,11 +57,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from aragora.agents.http import Kind
-from aragora.agents.limits import CALL_QUEUED, ProviderLimit, StartBucket
-from aragora.agents.rate_signal import RateSignal
-from aragora.agents.retry import RETRYABLE_KINDS, RetryPolicy, not_answered
-from aragora.agents.wrapper import Wrapper
+from aragora.agents.resilience.forwarding import Wrapper
+from aragora.agents.resilience.limits import CALL_QUEUED, ProviderLimit, StartBucket
+from aragora.agents.resilience.rate_signal import RateSignal
+from aragora.agents.resilience.retry import RETRYABLE_KINDS, RetryPolicy, not_answered
+from aragora.agents.wire.transport import Kind
 from aragora.debate.ports import (
     LLM,
     Availability,

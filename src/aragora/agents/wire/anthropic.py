@@ -7,7 +7,7 @@ tokens), ``message_stop``; ``ping`` may appear anywhere and an ``error`` event m
 stream (e.g. ``overloaded_error``).
 
 The ``stop_reason`` of ``message_delta`` is the finish reason (outcomes in
-:mod:`aragora.agents.adapter`): ``end_turn`` and ``stop_sequence`` end a finished answer;
+:mod:`aragora.agents.wire.http_adapter`): ``end_turn`` and ``stop_sequence`` end a finished answer;
 ``max_tokens`` and ``model_context_window_exceeded`` a truncated one; ``refusal`` (the
 safety classifiers stopped the reply) and ``tool_use`` (we offer no tools) leave no usable
 answer (``invalid_response``); ``pause_turn`` (a long turn paused, to be continued) is
@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from aragora.agents.adapter import Finish, HTTPAdapter, StreamResult
-from aragora.agents.http import ClientPool, Kind, error_from_payload, make_client
+from aragora.agents.wire.http_adapter import Finish, HTTPAdapter, StreamResult
+from aragora.agents.wire.transport import ClientPool, Kind, error_from_payload, make_client
 from aragora.debate.ports import CompletionRequest, TokenCallback
 from aragora.errors import ProviderError
 

@@ -7,7 +7,7 @@ the last candidate. There is no end sentinel: a stream that closes before any
 ``finishReason`` was cut off. A prompt refused outright comes back as
 ``promptFeedback.blockReason`` with no candidates (``bad_request``).
 
-``finishReason`` (outcomes in :mod:`aragora.agents.adapter`): ``STOP`` ends a finished
+``finishReason`` (outcomes in :mod:`aragora.agents.wire.http_adapter`): ``STOP`` ends a finished
 answer; ``MAX_TOKENS`` a truncated one; the content stops (``SAFETY``, ``RECITATION``,
 ``LANGUAGE``, ``BLOCKLIST``, ``PROHIBITED_CONTENT``, ``SPII``, ``IMAGE_*``), the tool stops
 (``MALFORMED_FUNCTION_CALL``, ``UNEXPECTED_TOOL_CALL``, ``TOO_MANY_TOOL_CALLS``) and
@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from aragora.agents.adapter import Finish, HTTPAdapter, StreamResult
-from aragora.agents.http import ClientPool, Kind, error_from_payload, make_client
+from aragora.agents.wire.http_adapter import Finish, HTTPAdapter, StreamResult
+from aragora.agents.wire.transport import ClientPool, Kind, error_from_payload, make_client
 from aragora.debate.ports import CompletionRequest, TokenCallback
 from aragora.errors import ProviderError
 

@@ -20,7 +20,7 @@ How a stream ends decides what the call returns, the same way for every wire for
   short or empty answer as if the model had finished it;
 - the provider withheld or diverted the answer (a content filter, a refusal, a tool call we
   never offered): an ``invalid_response`` error, see :meth:`HTTPAdapter.unusable`;
-- the connection broke mid-body: a ``network`` error (from :mod:`aragora.agents.http`).
+- the connection broke mid-body: a ``network`` error (from :mod:`aragora.agents.wire.transport`).
 
 Usage is the provider's own numbers when it reports them. A count it does not report
 (llama-cpp-python reports none on a stream; some servers report only the prompt's) is
@@ -44,7 +44,10 @@ from typing import Any
 import httpx
 
 from aragora.agents.catalog import ModelQuirks
-from aragora.agents.http import (
+from aragora.agents.pricing import PriceTable
+from aragora.agents.resilience.limits import CALL_QUEUED
+from aragora.agents.tokens import estimate_prompt_tokens, estimate_text_tokens
+from aragora.agents.wire.transport import (
     ClientPool,
     Kind,
     SSEEvent,
@@ -52,9 +55,6 @@ from aragora.agents.http import (
     error_from_response,
     sse_events,
 )
-from aragora.agents.limits import CALL_QUEUED
-from aragora.agents.pricing import PriceTable
-from aragora.agents.tokens import estimate_prompt_tokens, estimate_text_tokens
 from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage
 from aragora.errors import ProviderError
 from aragora.logs import log_event

@@ -9,7 +9,7 @@ empty ``choices`` and the ``usage``. OpenRouter may report an error inside the s
 ``data: {"error": ...}`` and a ``usage.cost`` in USD, and sends ``: OPENROUTER PROCESSING``
 comment lines while it waits.
 
-What compatible servers really send (see :mod:`aragora.agents.adapter` for the outcomes):
+What compatible servers really send (see :mod:`aragora.agents.wire.http_adapter` for the outcomes):
 
 - llama-cpp-python's server (0.3.x) sends no usage on a stream at all (it ignores
   ``stream_options``): the usage is estimated. When another request waits for its single
@@ -31,8 +31,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from aragora.agents.adapter import Finish, HTTPAdapter, StreamResult
-from aragora.agents.http import ClientPool, Kind, error_from_payload, make_client
+from aragora.agents.wire.http_adapter import Finish, HTTPAdapter, StreamResult
+from aragora.agents.wire.transport import ClientPool, Kind, error_from_payload, make_client
 from aragora.debate.ports import CompletionRequest, TokenCallback
 from aragora.errors import ProviderError
 

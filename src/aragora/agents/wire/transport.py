@@ -5,7 +5,7 @@ Why plain HTTP (httpx) and not the vendor SDKs (``anthropic``, ``openai``,
 
 - **One retry policy.** The SDKs retry internally (two retries with their own backoff by
   default, and ``openai`` honours ``Retry-After`` on its own). Stacked under our
-  :mod:`aragora.agents.resilience` wrappers that multiplies attempts and hides 429s from
+  :mod:`aragora.agents.resilience.wrappers` wrappers that multiplies attempts and hides 429s from
   the fallback and the circuit breaker. Here the transport never retries (``retries=0``);
   every retry is ours, visible and logged.
 - **Precise streaming.** We read the Server-Sent Events ourselves (:func:`sse_events`), so a
@@ -93,7 +93,7 @@ def make_client(
 ) -> ClientPool:
     """The pooled client for one provider endpoint (see :class:`ClientPool`).
 
-    The transport never retries (retries are :mod:`aragora.agents.resilience`'s job) and
+    The transport never retries (retries are :mod:`aragora.agents.resilience.wrappers`'s job) and
     never follows redirects. ``stall_timeout`` bounds the wait for *each* read, so a
     connection that stops sending mid-stream fails as a timeout; the whole call's limit
     is set above this layer. Waiting for a free pooled connection is not limited here:

@@ -1,6 +1,6 @@
 """The Knowledge Mound kept in dictionaries: the in-process fake of
-:class:`~aragora.storage.knowledge_repository.KnowledgeRepository` and
-:class:`~aragora.storage.knowledge_repository.KnowledgeIndex`.
+:class:`~aragora.records.knowledge.KnowledgeRepository` and
+:class:`~aragora.records.knowledge.KnowledgeIndex`.
 
 It behaves as the SQL store does (``tests/storage/test_knowledge_contract.py`` runs on
 both): the same validation, all-or-nothing writes, change counting, ordering and errors.
@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from aragora.errors import InvalidInputError, NotFoundError
-from aragora.storage.knowledge_repository import (
+from aragora.records.knowledge import (
     KnowledgeItem,
     KnowledgeLink,
     SearchFilters,
@@ -71,7 +71,7 @@ def _copy(item: KnowledgeItem) -> KnowledgeItem:
 
 
 class MemoryKnowledge:
-    """:class:`~aragora.storage.knowledge_repository.KnowledgeRepository` in memory."""
+    """:class:`~aragora.records.knowledge.KnowledgeRepository` in memory."""
 
     def __init__(self, mound: _Mound) -> None:
         self._m = mound
@@ -130,7 +130,7 @@ class MemoryKnowledge:
 
 
 class MemoryKnowledgeIndex:
-    """:class:`~aragora.storage.knowledge_repository.KnowledgeIndex` in memory."""
+    """:class:`~aragora.records.knowledge.KnowledgeIndex` in memory."""
 
     def __init__(self, mound: _Mound) -> None:
         self._m = mound

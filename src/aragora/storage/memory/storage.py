@@ -23,9 +23,7 @@ from aragora.errors import (
     NotFoundError,
     StaleLeaseError,
 )
-from aragora.storage.memory_knowledge import memory_knowledge
-from aragora.storage.memory_webhooks import MemoryOutbox, MemoryWebhooks, WebhookState, enqueue
-from aragora.storage.repository import (
+from aragora.records.debates import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
     ApiToken,
@@ -51,6 +49,8 @@ from aragora.storage.repository import (
     hash_secret,
     new_token_id,
 )
+from aragora.storage.memory.knowledge import memory_knowledge
+from aragora.storage.memory.webhooks import MemoryOutbox, MemoryWebhooks, WebhookState, enqueue
 
 __all__ = ["memory_storage"]
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aragora.errors import DataRejectedError, InvalidInputError, NotFoundError
-from aragora.storage.webhook_repository import (
+from aragora.records.webhooks import (
     WEBHOOK_EVENTS,
     ClaimedDelivery,
     Delivery,
@@ -75,7 +75,7 @@ def enqueue(state: WebhookState, events: Sequence[OutboxEvent], now: datetime) -
 
 
 class MemoryWebhooks:
-    """:class:`~aragora.storage.webhook_repository.WebhookRepository` in process."""
+    """:class:`~aragora.records.webhooks.WebhookRepository` in process."""
 
     def __init__(self, state: WebhookState, now: Now) -> None:
         self._s = state
@@ -117,7 +117,7 @@ class MemoryWebhooks:
 
 
 class MemoryOutbox:
-    """:class:`~aragora.storage.webhook_repository.OutboxRepository` in process."""
+    """:class:`~aragora.records.webhooks.OutboxRepository` in process."""
 
     def __init__(self, state: WebhookState, now: Now) -> None:
         self._s = state

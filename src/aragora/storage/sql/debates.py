@@ -12,8 +12,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora.errors import ConflictError, NotFoundError
-from aragora.storage.database import Database
-from aragora.storage.repository import (
+from aragora.records.debates import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
     DebatePage,
@@ -23,9 +22,10 @@ from aragora.storage.repository import (
     check_page,
     check_status,
 )
-from aragora.storage.schema import debate_counts, debates, jobs
-from aragora.storage.sql_webhooks import insert_outbox
-from aragora.storage.webhook_repository import OutboxEvent
+from aragora.records.webhooks import OutboxEvent
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.schema import debate_counts, debates, jobs
+from aragora.storage.sql.webhooks import insert_outbox
 
 __all__ = ["SqlDebateRepository", "count_changes", "store_update"]
 
@@ -41,7 +41,7 @@ _SUMMARY_COLUMNS = (
 
 
 class SqlDebateRepository:
-    """:class:`~aragora.storage.repository.DebateRepository` on a :class:`Database`."""
+    """:class:`~aragora.records.debates.DebateRepository` on a :class:`Database`."""
 
     def __init__(self, database: Database, *, now: Now) -> None:
         self._db = database

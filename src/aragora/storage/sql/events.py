@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora.debate.events import Event
 from aragora.errors import ConflictError, InvalidInputError, StaleLeaseError
-from aragora.storage.database import Database
-from aragora.storage.repository import DebateOutcome, Lease, check_batch, check_status
-from aragora.storage.schema import debate_events, debates, jobs
-from aragora.storage.sql_debates import count_changes, store_update
+from aragora.records.debates import DebateOutcome, Lease, check_batch, check_status
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.debates import count_changes, store_update
+from aragora.storage.sql.schema import debate_events, debates, jobs
 
 __all__ = ["SqlEventRepository", "SqlLeaseRepository", "events_after"]
 
@@ -64,7 +64,7 @@ _EVENTS_AFTER_SQL = (
 
 
 class SqlEventRepository:
-    """:class:`~aragora.storage.repository.EventRepository` on a :class:`Database`."""
+    """:class:`~aragora.records.debates.EventRepository` on a :class:`Database`."""
 
     def __init__(self, database: Database, *, now: Now) -> None:
         self._db = database
@@ -214,7 +214,7 @@ async def _check_lease(conn: AsyncConnection, dialect: str, debate_id: str, epoc
 
 
 class SqlLeaseRepository:
-    """:class:`~aragora.storage.repository.LeaseRepository` on a :class:`Database`.
+    """:class:`~aragora.records.debates.LeaseRepository` on a :class:`Database`.
 
     On PostgreSQL a claim picks its row with ``FOR UPDATE SKIP LOCKED``, so concurrent
     claimers on many replicas each get a different debate without waiting on each other."""

@@ -33,8 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora.errors import ConflictError, InvalidInputError, NotFoundError
-from aragora.storage.database import Database
-from aragora.storage.knowledge_repository import (
+from aragora.records.knowledge import (
     KnowledgeItem,
     KnowledgeLink,
     SearchFilters,
@@ -50,7 +49,8 @@ from aragora.storage.knowledge_rules import (
     normal_links,
     query_words,
 )
-from aragora.storage.schema import UTCDateTime, knowledge_items, knowledge_links
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.schema import UTCDateTime, knowledge_items, knowledge_links
 
 __all__ = ["RANKED_MATCHES", "SqlKnowledgeIndex", "SqlKnowledgeRepository"]
 
@@ -110,7 +110,7 @@ def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
 
 
 class SqlKnowledgeRepository:
-    """:class:`~aragora.storage.knowledge_repository.KnowledgeRepository` on a
+    """:class:`~aragora.records.knowledge.KnowledgeRepository` on a
     :class:`Database`."""
 
     def __init__(self, database: Database) -> None:
@@ -255,7 +255,7 @@ def _link_rows(links: list[KnowledgeLink]) -> list[dict[str, Any]]:
 
 
 class SqlKnowledgeIndex:
-    """:class:`~aragora.storage.knowledge_repository.KnowledgeIndex` on a
+    """:class:`~aragora.records.knowledge.KnowledgeIndex` on a
     :class:`Database`."""
 
     def __init__(self, database: Database) -> None:

@@ -14,7 +14,7 @@ Choices that matter:
 - Times are UTC: ``timestamptz`` in PostgreSQL, ISO text in SQLite (see :class:`UTCDateTime`);
   an event keeps its own ``timestamp`` text exactly as the engine wrote it.
 - Column sizes of names and ids are the limits the faces check (``aragora.debate.model``,
-  ``aragora.storage.knowledge_repository``), so what passes validation fits; the stores
+  ``aragora.records.knowledge``), so what passes validation fits; the stores
   check them too, because SQLite does not enforce a ``VARCHAR`` size and PostgreSQL does.
 """
 
@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 from aragora.debate.model import MAX_AGENT_NAME_CHARS, MAX_MODEL_CHARS, MAX_PROVIDER_CHARS
-from aragora.storage.knowledge_repository import MAX_ID_CHARS
+from aragora.records.knowledge import MAX_ID_CHARS
 
 __all__ = [
     "SEARCH_OBJECTS",

@@ -1,22 +1,22 @@
-"""The SQL store: every repository on one :class:`~aragora.storage.database.Database`."""
+"""The SQL store: every repository on one :class:`~aragora.storage.sql.database.Database`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aragora.storage.database import Database
-from aragora.storage.repository import Storage
-from aragora.storage.sql_debates import SqlDebateRepository
-from aragora.storage.sql_events import SqlEventRepository, SqlLeaseRepository
-from aragora.storage.sql_knowledge import SqlKnowledgeIndex, SqlKnowledgeRepository
-from aragora.storage.sql_records import (
+from aragora.records.debates import Storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.debates import SqlDebateRepository
+from aragora.storage.sql.events import SqlEventRepository, SqlLeaseRepository
+from aragora.storage.sql.knowledge import SqlKnowledgeIndex, SqlKnowledgeRepository
+from aragora.storage.sql.tokens_ratings_receipts import (
     SqlRatingRepository,
     SqlReceiptRepository,
     SqlSettingsRepository,
     SqlTokenRepository,
 )
-from aragora.storage.sql_webhooks import SqlOutboxRepository, SqlWebhookRepository
+from aragora.storage.sql.webhooks import SqlOutboxRepository, SqlWebhookRepository
 
 __all__ = ["sql_storage", "utc_now"]
 

@@ -13,8 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
 from aragora.errors import ConflictError, InvalidInputError, NotFoundError
-from aragora.storage.database import Database
-from aragora.storage.repository import (
+from aragora.records.debates import (
     ApiToken,
     NewReceipt,
     Rating,
@@ -27,7 +26,8 @@ from aragora.storage.repository import (
     hash_secret,
     new_token_id,
 )
-from aragora.storage.schema import agent_ratings, api_tokens, rated_debates, receipts, settings
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.schema import agent_ratings, api_tokens, rated_debates, receipts, settings
 
 __all__ = [
     "SqlRatingRepository",
@@ -73,7 +73,7 @@ def _rating_row(rating: Rating, now: datetime) -> dict[str, Any]:
 
 
 class SqlTokenRepository:
-    """:class:`~aragora.storage.repository.TokenRepository` on a :class:`Database`."""
+    """:class:`~aragora.records.debates.TokenRepository` on a :class:`Database`."""
 
     def __init__(self, database: Database, *, now: Now) -> None:
         self._db = database
@@ -149,7 +149,7 @@ _TOKEN_COLUMNS = (
 
 
 class SqlSettingsRepository:
-    """:class:`~aragora.storage.repository.SettingsRepository` on a :class:`Database`.
+    """:class:`~aragora.records.debates.SettingsRepository` on a :class:`Database`.
 
     Reads go to the primary: a flag such as maintenance must take effect at once."""
 
@@ -178,7 +178,7 @@ class SqlSettingsRepository:
 
 
 class SqlRatingRepository:
-    """:class:`~aragora.storage.repository.RatingRepository` on a :class:`Database`."""
+    """:class:`~aragora.records.debates.RatingRepository` on a :class:`Database`."""
 
     def __init__(self, database: Database, *, now: Now) -> None:
         self._db = database
@@ -277,7 +277,7 @@ def _ratings_of(keys: Sequence[RatingKey]) -> sa.Select[Any]:
 
 
 class SqlReceiptRepository:
-    """:class:`~aragora.storage.repository.ReceiptRepository` on a :class:`Database`.
+    """:class:`~aragora.records.debates.ReceiptRepository` on a :class:`Database`.
 
     The chain position is the primary key and a receipt goes in only when its
     ``previous_digest`` is the head's digest, so concurrent issuers cannot fork the chain:

@@ -18,9 +18,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora.errors import InvalidInputError, NotFoundError
-from aragora.storage.database import Database
-from aragora.storage.schema import webhook_attempts, webhook_deliveries, webhooks
-from aragora.storage.webhook_repository import (
+from aragora.records.webhooks import (
     WEBHOOK_EVENTS,
     ClaimedDelivery,
     Delivery,
@@ -33,6 +31,8 @@ from aragora.storage.webhook_repository import (
     check_new_webhook,
     new_delivery_id,
 )
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.schema import webhook_attempts, webhook_deliveries, webhooks
 
 __all__ = ["SqlOutboxRepository", "SqlWebhookRepository", "insert_outbox"]
 
@@ -70,7 +70,7 @@ async def insert_outbox(conn: AsyncConnection, events: Sequence[OutboxEvent], no
 
 
 class SqlWebhookRepository:
-    """:class:`~aragora.storage.webhook_repository.WebhookRepository` on a :class:`Database`."""
+    """:class:`~aragora.records.webhooks.WebhookRepository` on a :class:`Database`."""
 
     def __init__(self, database: Database, *, now: Now) -> None:
         self._db = database
@@ -182,7 +182,7 @@ class SqlWebhookRepository:
 
 
 class SqlOutboxRepository:
-    """:class:`~aragora.storage.webhook_repository.OutboxRepository` on a :class:`Database`."""
+    """:class:`~aragora.records.webhooks.OutboxRepository` on a :class:`Database`."""
 
     def __init__(self, database: Database, *, now: Now) -> None:
         self._db = database
