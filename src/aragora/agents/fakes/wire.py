@@ -20,10 +20,9 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from aragora.agents.fakes.servers import Answer
+from aragora.agents.fakes.behaviours import Answer
 
 __all__ = [
     "LLAMA_CPP",
