@@ -19,12 +19,12 @@ its output estimated, and one without ``message_start`` usage its input.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aragora.agents.wire.http_adapter import Finish, HTTPAdapter, StreamResult
 from aragora.agents.wire.transport import ClientPool, Kind, error_from_payload, make_client
-from aragora.debate.ports import CompletionRequest, TokenCallback
+from aragora.debate.ports import CompletionRequest
 from aragora.errors import ProviderError
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicLLM", "anthropic_client"]
@@ -63,53 +63,44 @@ class AnthropicLLM(HTTPAdapter):
             body["temperature"] = request.temperature
         return body
 
-    async def read_stream(
-        self, events: AsyncIterator[tuple[str, Any]], on_token: TokenCallback | None
-    ) -> StreamResult:
+    def read_event(self, name: str, data: Any, result: StreamResult) -> Iterator[str]:
         """Collect text deltas, the stop reason and usage until ``message_stop``."""
-        result = StreamResult()
-        parts: list[str] = []
-        async for name, data in events:
-            if not isinstance(data, Mapping):
-                raise self.invalid(f"{name} event without a JSON object")
-            kind = data.get("type", name)
-            if kind == "content_block_delta":
-                delta = data.get("delta") or {}
-                if delta.get("type") == "text_delta":
-                    text = str(delta.get("text", ""))
-                    parts.append(text)
-                    if on_token is not None and text:
-                        on_token(text)
-            elif kind == "message_start":
-                message = data.get("message") or {}
-                usage = message.get("usage") or {}
-                result.model = str(message.get("model") or "")
-                counts = [
-                    usage[field]
-                    for field in (
-                        "input_tokens",
-                        "cache_creation_input_tokens",
-                        "cache_read_input_tokens",
-                    )
-                    if isinstance(usage.get(field), int)
-                ]
-                if counts:
-                    result.input_tokens = sum(counts)
-            elif kind == "message_delta":
-                usage = data.get("usage") or {}
-                if isinstance(usage.get("output_tokens"), int):  # cumulative, per the docs
-                    result.output_tokens = int(usage["output_tokens"])
-                reason = (data.get("delta") or {}).get("stop_reason")
-                if reason:
-                    result.finish = self._finish(str(reason))
-            elif kind == "message_stop":
-                result.ended = True
-                break
-            elif kind == "error":
-                raise error_from_payload(self.provider, data, self._secrets)
-            # ping, content_block_start/stop and future event types carry nothing we need
-        result.text = "".join(parts)
-        return result
+        if not isinstance(data, Mapping):
+            raise self.invalid(f"{name} event without a JSON object")
+        kind = data.get("type", name)
+        if kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                text = str(delta.get("text", ""))
+                if text:
+                    yield text
+        elif kind == "message_start":
+            message = data.get("message") or {}
+            usage = message.get("usage") or {}
+            result.model = str(message.get("model") or "")
+            counts = [
+                usage[field]
+                for field in (
+                    "input_tokens",
+                    "cache_creation_input_tokens",
+                    "cache_read_input_tokens",
+                )
+                if isinstance(usage.get(field), int)
+            ]
+            if counts:
+                result.input_tokens = sum(counts)
+        elif kind == "message_delta":
+            usage = data.get("usage") or {}
+            if isinstance(usage.get("output_tokens"), int):  # cumulative, per the docs
+                result.output_tokens = int(usage["output_tokens"])
+            reason = (data.get("delta") or {}).get("stop_reason")
+            if reason:
+                result.finish = self._finish(str(reason))
+        elif kind == "message_stop":
+            result.ended = True
+        elif kind == "error":
+            raise error_from_payload(self.provider, data, self._secrets)
+        # ping, content_block_start/stop and future event types carry nothing we need
 
     def _finish(self, reason: str) -> Finish:
         """What ``stop_reason`` means for the answer (or the error it is)."""

@@ -18,13 +18,13 @@ finished answer. Usage counts missing from the last ``usageMetadata`` are estima
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from aragora.agents.wire.http_adapter import Finish, HTTPAdapter, StreamResult
 from aragora.agents.wire.transport import ClientPool, Kind, error_from_payload, make_client
-from aragora.debate.ports import CompletionRequest, TokenCallback
+from aragora.debate.ports import CompletionRequest
 from aragora.errors import ProviderError
 
 __all__ = ["GeminiLLM", "gemini_client"]
@@ -69,51 +69,42 @@ class GeminiLLM(HTTPAdapter):
             body["systemInstruction"] = {"parts": [{"text": request.system}]}
         return body
 
-    async def read_stream(
-        self, events: AsyncIterator[tuple[str, Any]], on_token: TokenCallback | None
-    ) -> StreamResult:
+    def read_event(self, name: str, data: Any, result: StreamResult) -> Iterator[str]:
         """Collect candidate text, the latest usage and the ``finishReason``."""
-        result = StreamResult()
-        parts: list[str] = []
-        async for _, data in events:
-            if not isinstance(data, Mapping):
-                raise self.invalid("a chunk that is not a JSON object")
-            if data.get("error"):
-                raise error_from_payload(self.provider, data, self._secrets)
-            usage = data.get("usageMetadata") or {}
-            if isinstance(usage.get("promptTokenCount"), int):
-                result.input_tokens = usage["promptTokenCount"]
-            counted = [
-                usage[field]
-                for field in ("candidatesTokenCount", "thoughtsTokenCount")
-                if isinstance(usage.get(field), int)
-            ]
-            if counted:
-                result.output_tokens = sum(counted)  # thinking tokens are billed as output
-            if data.get("modelVersion"):
-                result.model = str(data["modelVersion"])
-            blocked = (data.get("promptFeedback") or {}).get("blockReason")
-            if blocked:
-                raise ProviderError(
-                    f"{self.provider}: prompt blocked ({blocked})",
-                    kind=Kind.BAD_REQUEST,
-                    provider=self.provider,
-                )
-            candidates = data.get("candidates") or ()
-            if not candidates:
-                continue
-            candidate = candidates[0]
-            for part in (candidate.get("content") or {}).get("parts") or ():
-                text = part.get("text")
-                if text and not part.get("thought"):
-                    parts.append(str(text))
-                    if on_token is not None:
-                        on_token(str(text))
-            reason = candidate.get("finishReason")
-            if reason:
-                result.finish = self._finish(str(reason))
-        result.text = "".join(parts)
-        return result
+        if not isinstance(data, Mapping):
+            raise self.invalid("a chunk that is not a JSON object")
+        if data.get("error"):
+            raise error_from_payload(self.provider, data, self._secrets)
+        usage = data.get("usageMetadata") or {}
+        if isinstance(usage.get("promptTokenCount"), int):
+            result.input_tokens = usage["promptTokenCount"]
+        counted = [
+            usage[field]
+            for field in ("candidatesTokenCount", "thoughtsTokenCount")
+            if isinstance(usage.get(field), int)
+        ]
+        if counted:
+            result.output_tokens = sum(counted)  # thinking tokens are billed as output
+        if data.get("modelVersion"):
+            result.model = str(data["modelVersion"])
+        blocked = (data.get("promptFeedback") or {}).get("blockReason")
+        if blocked:
+            raise ProviderError(
+                f"{self.provider}: prompt blocked ({blocked})",
+                kind=Kind.BAD_REQUEST,
+                provider=self.provider,
+            )
+        candidates = data.get("candidates") or ()
+        if not candidates:
+            return
+        candidate = candidates[0]
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            text = part.get("text")
+            if text and not part.get("thought"):
+                yield str(text)
+        reason = candidate.get("finishReason")
+        if reason:
+            result.finish = self._finish(str(reason))
 
     def _finish(self, reason: str) -> Finish:
         """What ``finishReason`` means for the answer (or the error it is)."""

@@ -1,13 +1,14 @@
 """The part every HTTP provider adapter shares: one streamed POST, timed, logged, classified.
 
 A subclass says how to phrase a request (:meth:`HTTPAdapter.request_body`) and how to read
-its stream (:meth:`HTTPAdapter.read_stream`); this class sends it over the provider's pooled
-client, turns a failed response or transport error into a classified
-:class:`~aragora.errors.ProviderError` (with the API key scrubbed from its message), and
-logs ``agent_response_time`` for every call (with ``queued_ms``, the time the call waited in
-our own limits before it was sent), ``rate_limit`` for every 429 and ``timeout`` for every
-stalled or timed-out call. Every response's status and headers go to ``on_response`` when
-given (the endpoint's limiter learns the provider's limits from them) before its body is read.
+each event of its stream (:meth:`HTTPAdapter.read_event`); this class sends it over the
+provider's pooled client, reads the stream, turns a failed response or transport error into
+a classified :class:`~aragora.errors.ProviderError` (with the API key scrubbed from its
+message), and logs ``agent_response_time`` for every call (with ``queued_ms``, the time the
+call waited in our own limits before it was sent), ``rate_limit`` for every 429 and
+``timeout`` for every stalled or timed-out call. Every response's status and headers go to
+``on_response`` when given (the endpoint's limiter learns the provider's limits from them)
+before its body is read.
 
 How a stream ends decides what the call returns, the same way for every wire format:
 
@@ -37,7 +38,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,14 +310,33 @@ class HTTPAdapter(ABC):
     def request_body(self, request: CompletionRequest) -> dict[str, Any]:
         """The JSON body that asks for a streamed completion of ``request``."""
 
-    @abstractmethod
     async def read_stream(
         self,
         events: AsyncIterator[tuple[str, Any]],
         on_token: TokenCallback | None,
     ) -> StreamResult:
         """Read ``(event type, decoded JSON or the raw text of a sentinel)`` pairs, sending
-        text deltas to ``on_token``; raise for an error reported inside the stream."""
+        text deltas to ``on_token``; raise for an error reported inside the stream.
+
+        Each event goes to :meth:`read_event`; reading stops at the end of the events or
+        once an event marks the result ``ended``."""
+        result = StreamResult()
+        parts: list[str] = []
+        async for name, data in events:
+            for text in self.read_event(name, data, result):
+                parts.append(text)
+                if on_token is not None:
+                    on_token(text)
+            if result.ended:
+                break
+        result.text = "".join(parts)
+        return result
+
+    @abstractmethod
+    def read_event(self, name: str, data: Any, result: StreamResult) -> Iterator[str]:
+        """Yield one event's text deltas (non-empty, in order) and record the rest of what
+        it says in ``result`` (usage, model, finish reason, ``ended`` at the end marker);
+        raise for an error reported inside the stream."""
 
 
 async def _decoded(

@@ -28,7 +28,7 @@ What compatible servers really send (see :mod:`aragora.agents.wire.http_adapter`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from aragora.agents.wire.http_adapter import Finish, HTTPAdapter, StreamResult
@@ -84,41 +84,39 @@ class OpenAIChatLLM(HTTPAdapter):
     async def read_stream(
         self, events: AsyncIterator[tuple[str, Any]], on_token: TokenCallback | None
     ) -> StreamResult:
-        """Collect content deltas, the finish reason and any usage until ``[DONE]``."""
-        result = StreamResult()
-        parts: list[str] = []
-        async for _, data in events:
-            if data == "[DONE]":
-                result.ended = True
-                break
-            if not isinstance(data, Mapping):
-                raise self.invalid("a chunk that is not a JSON object")
-            if data.get("error"):
-                raise error_from_payload(self.provider, data, self._secrets)
-            if data.get("model"):
-                result.model = str(data["model"])
-            for choice in data.get("choices") or ():
-                if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
-                    continue
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    parts.append(str(text))
-                    if on_token is not None:
-                        on_token(str(text))
-                reason = choice.get("finish_reason")
-                if reason:
-                    result.finish = self._finish(str(reason))
-            usage = data.get("usage")
-            if isinstance(usage, Mapping):
-                result.input_tokens = _count(usage.get("prompt_tokens"), result.input_tokens)
-                result.output_tokens = _count(usage.get("completion_tokens"), result.output_tokens)
-                cost = usage.get("cost")
-                if isinstance(cost, int | float) and not isinstance(cost, bool):
-                    result.reported_cost = float(cost)
-        result.text = "".join(parts)
+        """The stream's result, without the model a proxy reports."""
+        result = await super().read_stream(events, on_token)
         if self.provider != "openai":
             result.model = ""  # proxies report their own routing names; keep the spec's
         return result
+
+    def read_event(self, name: str, data: Any, result: StreamResult) -> Iterator[str]:
+        """Collect content deltas, the finish reason and any usage until ``[DONE]``."""
+        if data == "[DONE]":
+            result.ended = True
+            return
+        if not isinstance(data, Mapping):
+            raise self.invalid("a chunk that is not a JSON object")
+        if data.get("error"):
+            raise error_from_payload(self.provider, data, self._secrets)
+        if data.get("model"):
+            result.model = str(data["model"])
+        for choice in data.get("choices") or ():
+            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+                continue
+            text = (choice.get("delta") or {}).get("content")
+            if text:
+                yield str(text)
+            reason = choice.get("finish_reason")
+            if reason:
+                result.finish = self._finish(str(reason))
+        usage = data.get("usage")
+        if isinstance(usage, Mapping):
+            result.input_tokens = _count(usage.get("prompt_tokens"), result.input_tokens)
+            result.output_tokens = _count(usage.get("completion_tokens"), result.output_tokens)
+            cost = usage.get("cost")
+            if isinstance(cost, int | float) and not isinstance(cost, bool):
+                result.reported_cost = float(cost)
 
     def _finish(self, reason: str) -> Finish:
         """What ``finish_reason`` means for the answer (or the error it is)."""
