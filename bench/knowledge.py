@@ -15,7 +15,7 @@ Workload: items made of sentences drawn from a fixed-seed generator (a vocabular
 very few); titles of 4-10 words, contents of 3-12 sentences (~700 characters on
 average), 1-4 of 39 tags, five kinds, one link per ten items.
 
-Measured through the real code path (``aragora.storage.sql_storage``):
+Measured through the real code path (``aragora.storage.sql.storage.sql_storage``):
 
 - import: ``knowledge.put`` in batches of 5,000 items (generating them is not counted),
   reported as items/s;
@@ -56,14 +56,14 @@ import orjson
 import sqlalchemy as sa
 
 from aragora.migrations.runner import Migrator
-from aragora.storage.database import Database, PoolOptions, sqlite_path
-from aragora.storage.knowledge_repository import (
+from aragora.records.knowledge import (
     ITEM_KINDS,
     KnowledgeItem,
     KnowledgeLink,
     SearchFilters,
 )
-from aragora.storage.sql import sql_storage
+from aragora.storage.sql.database import Database, PoolOptions, sqlite_path
+from aragora.storage.sql.storage import sql_storage
 
 
 def words(text: str) -> list[str]:

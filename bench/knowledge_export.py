@@ -39,8 +39,8 @@ from pathlib import Path
 
 from aragora import wiring
 from aragora.migrations.runner import ensure_schema
+from aragora.records.knowledge import KnowledgeItem, KnowledgeLink
 from aragora.settings import load_settings
-from aragora.storage.knowledge_repository import KnowledgeItem, KnowledgeLink
 
 TARGET_MB = 300
 BATCH = 5000

@@ -44,9 +44,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from aragora import wiring
-from aragora.agents.fakes import Answer, Behaviour, FakeProvider, FakeRequest
+from aragora.agents.fakes.servers import Answer, Behaviour, FakeProvider, FakeRequest
 from aragora.agents.providers import LimitPolicy, ProviderConfig, ProviderHub
-from aragora.agents.resilience import RetryPolicy
+from aragora.agents.resilience.wrappers import RetryPolicy
 from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.events import Event, EventType
 from aragora.debate.model import Task

@@ -3,7 +3,7 @@
 Run as ``python bench/providers.py``. It reports and never gates: the exit status is 0
 whatever the figures are, and the last line says whether every target was met.
 
-The fake providers (:mod:`aragora.agents.fakes`) run in a *separate process* so their work
+The fake providers (:mod:`aragora.agents.fakes.servers`) run in a *separate process* so their work
 does not share this process's event loop; they answer over real HTTP on 127.0.0.1 in each
 provider's streaming format. Logging is configured as in production (INFO, JSON lines,
 written to ``os.devnull``), so the ``agent_response_time`` line and httpx's request line
@@ -53,12 +53,12 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from aragora.agents.breaker import Breaker, CircuitBreaker
-from aragora.agents.fakes import Answer, FakeProvider
-from aragora.agents.http import sse_events
-from aragora.agents.limits import ProviderLimit
+from aragora.agents.fakes.servers import Answer, FakeProvider
 from aragora.agents.providers import LimitPolicy, ProviderConfig, ProviderHub
-from aragora.agents.resilience import Dispatch
+from aragora.agents.resilience.breaker import Breaker, CircuitBreaker
+from aragora.agents.resilience.limits import ProviderLimit
+from aragora.agents.resilience.wrappers import Dispatch
+from aragora.agents.wire.transport import sse_events
 from aragora.debate.model import AgentSpec
 from aragora.debate.ports import Completion, CompletionRequest, TokenCallback, Usage
 from aragora.logs import configure_logging

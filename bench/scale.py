@@ -61,10 +61,10 @@ from pathlib import Path
 import httpx
 
 from aragora.migrations.runner import Migrator
-from aragora.runtime.requests import RequestDefaults, parse_request
-from aragora.storage.database import Database, PoolOptions
-from aragora.storage.repository import NewDebate
-from aragora.storage.sql import sql_storage
+from aragora.records.debates import NewDebate
+from aragora.runtime.debate_request import RequestDefaults, parse_request
+from aragora.storage.sql.database import Database, PoolOptions
+from aragora.storage.sql.storage import sql_storage
 
 TARGET_LAG_P99_MS = 50.0
 ADMIN_TOKEN = "arg_bench-scale-admin-token-0123456789abcdef"

@@ -119,8 +119,8 @@ def _reply(phase: str, agent: str) -> str:
 
 def fake_llm_main(ports: list[int], log_path: str, ready: Any) -> None:
     """Serve the OpenAI chat-completions stream on ``ports``; log one JSON line per call."""
-    from aragora.agents.fake_wire import answer_events, http_chunk, send_json, send_stream_head
-    from aragora.agents.fakes import Answer
+    from aragora.agents.fakes.servers import Answer
+    from aragora.agents.fakes.wire import answer_events, http_chunk, send_json, send_stream_head
 
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - the process's lifetime
 

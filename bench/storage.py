@@ -17,7 +17,7 @@ answer; completed debates carry a cached document of ~2 KB. Seeding uses bulk pa
 (PostgreSQL ``COPY``, SQLite multi-row ``executemany`` in large transactions), then
 ``VACUUM ANALYZE`` as autovacuum would, and is reported as rows per second.
 
-Measured through the real code path (``aragora.storage.sql_storage`` on SQLAlchemy and
+Measured through the real code path (``aragora.storage.sql.storage.sql_storage`` on SQLAlchemy and
 the async driver), one operation at a time:
 
 - append: ``events.append`` (one fenced transaction per event) on freshly claimed debates;
@@ -57,9 +57,9 @@ import sqlalchemy as sa
 
 from aragora.debate.events import Event
 from aragora.migrations.runner import Migrator
-from aragora.storage.database import Database, PoolOptions
-from aragora.storage.repository import NewDebate, Storage
-from aragora.storage.sql import sql_storage
+from aragora.records.debates import NewDebate, Storage
+from aragora.storage.sql.database import Database, PoolOptions
+from aragora.storage.sql.storage import sql_storage
 
 FULL_DEBATES = 100_000
 FULL_EVENTS = 5_000_000

@@ -10,7 +10,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from aragora.agents.calllog import CallLog, logs_calls
+from aragora.agents.demo.sim import AnswerKey
 from aragora.agents.egress import EgressGuard, guarded_client
 from aragora.agents.endpoints import canonical_endpoint
 from aragora.agents.providers import (
@@ -22,8 +22,8 @@ from aragora.agents.providers import (
     ProviderHub,
 )
 from aragora.agents.registry import AgentRegistry, default_registry
-from aragora.agents.resilience import RetryPolicy
-from aragora.agents.sim import AnswerKey
+from aragora.agents.resilience.calllog import CallLog, logs_calls
+from aragora.agents.resilience.wrappers import RetryPolicy
 from aragora.agents.status import agent_statuses
 from aragora.agents.tokens import estimate_text_tokens
 from aragora.debate.convergence import lexical_similarity
@@ -34,24 +34,24 @@ from aragora.debate.prompting import PromptBook
 from aragora.knowledge import ConflictCheck, KnowledgeIngest, KnowledgeService, PastDecisions
 from aragora.receipts.service import ReceiptService
 from aragora.receipts.signing import SigningKey, ensure_signing_key
+from aragora.records.debates import Lease, LeaseRepository, Storage
 from aragora.runtime.bus import EventBus, LocalBus
+from aragora.runtime.debate_request import RequestDefaults
 from aragora.runtime.health import HealthMonitor
 from aragora.runtime.loop_lag import LoopLag
 from aragora.runtime.node import Background, DrainFlag, Node
 from aragora.runtime.ports import ContextSource, EndCheck, Finisher
-from aragora.runtime.requests import RequestDefaults
 from aragora.runtime.runner import DebateRunner, EventObserver
 from aragora.runtime.service import DebateService
 from aragora.runtime.webhook_sender import DeliveryPolicy, OutcomeObserver, WebhookSender
 from aragora.runtime.webhooks import WebhookService
 from aragora.runtime.workers import WorkerPool
 from aragora.settings import Settings
-from aragora.storage.database import Database, PoolOptions
-from aragora.storage.repository import Lease, LeaseRepository, Storage
-from aragora.storage.sql import sql_storage
+from aragora.storage.sql.database import Database, PoolOptions
+from aragora.storage.sql.storage import sql_storage
 
 if TYPE_CHECKING:
-    from aragora.agents.shared_limits import RedisBuckets
+    from aragora.agents.resilience.shared_limits import RedisBuckets
     from aragora.runtime.redis_bus import RedisBus
 
 __all__ = [
@@ -177,7 +177,7 @@ def _shared_rate_buckets(settings: Settings) -> RedisBuckets | None:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    from aragora.agents.shared_limits import RedisBuckets
+    from aragora.agents.resilience.shared_limits import RedisBuckets
 
     # Fail fast (the buckets fall back to local ones on any trouble), retrying once at
     # once so a pooled connection that went stale is not taken for an outage.
@@ -343,7 +343,7 @@ async def open_node(
     ``check_schema`` runs on the database before anything uses it — the server passes
     ``aragora.migrations.runner.ensure_schema`` (wiring sits below migrations, so it cannot
     call it itself). ``storage`` replaces the database entirely (tests pass
-    ``aragora.storage.memory.memory_storage()``). ``context_sources``, ``end_checks`` and
+    ``aragora.storage.memory.storage.memory_storage()``). ``context_sources``, ``end_checks`` and
     ``finishers`` run besides the built-in ones (see :mod:`aragora.runtime.ports`).
     ``answer_key`` gives simulated (``sim``) agents the right answers (``aragora eval``)."""
     # First, so a bad key file fails the start before anything is opened.

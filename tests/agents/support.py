@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from aragora.agents.fakes import Answer, Behaviour, FakeProvider, FakeRequest
+from aragora.agents.fakes.servers import Answer, Behaviour, FakeProvider, FakeRequest
 from aragora.agents.providers import BreakerPolicy, LimitPolicy, ProviderConfig, ProviderHub
-from aragora.agents.resilience import RetryPolicy
+from aragora.agents.resilience.wrappers import RetryPolicy
 from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.ports import CompletionRequest
 

@@ -8,9 +8,8 @@ import logging
 
 import pytest
 
-from aragora.agents.anthropic import ANTHROPIC_VERSION, AnthropicLLM, anthropic_client
 from aragora.agents.catalog import ModelQuirks, QuirkBook
-from aragora.agents.fakes import (
+from aragora.agents.fakes.servers import (
     Answer,
     Behaviour,
     Fail,
@@ -20,11 +19,12 @@ from aragora.agents.fakes import (
     StreamError,
     Truncate,
 )
-from aragora.agents.gemini import GeminiLLM, gemini_client
-from aragora.agents.http import LANE_SIZE, Kind
-from aragora.agents.openai import OpenAIChatLLM, openai_client
 from aragora.agents.pricing import PriceTable
-from aragora.agents.resilience import AttemptTimeout
+from aragora.agents.resilience.wrappers import AttemptTimeout
+from aragora.agents.wire.anthropic import ANTHROPIC_VERSION, AnthropicLLM, anthropic_client
+from aragora.agents.wire.gemini import GeminiLLM, gemini_client
+from aragora.agents.wire.openai import OpenAIChatLLM, openai_client
+from aragora.agents.wire.transport import LANE_SIZE, Kind
 from aragora.debate.ports import LLM
 from aragora.errors import ProviderError
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from aragora import wiring
-from aragora.agents.fakes import Fail, FakeProvider
+from aragora.agents.fakes.servers import Fail, FakeProvider
 from aragora.agents.providers import ProviderHub
 from aragora.cli.main import main
 from aragora.debate.events import EventType

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from aragora import wiring
-from aragora.agents.fakes import FakeProvider, FakeRequest
+from aragora.agents.fakes.servers import FakeProvider, FakeRequest
 from aragora.agents.providers import LimitPolicy, ProviderHub
 from aragora.debate.events import EventType
 from aragora.debate.model import Task

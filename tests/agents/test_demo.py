@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
-from aragora.agents import demo
-from aragora.agents.demo import PERSONAS, DemoLLM, persona_for, word_chunks
-from aragora.agents.demo_questions import analyse
+from aragora.agents.demo import personas
+from aragora.agents.demo.personas import PERSONAS, DemoLLM, persona_for, word_chunks
+from aragora.agents.demo.questions import analyse
 from aragora.debate.ports import LLM, CompletionRequest
 from aragora.errors import InvalidInputError
 
@@ -50,7 +50,13 @@ def answer_of(text: str) -> str:
 
 
 def test_public_api() -> None:
-    assert demo.__all__ == ["PERSONAS", "DemoLLM", "estimate_usage", "persona_for", "word_chunks"]
+    assert personas.__all__ == [
+        "PERSONAS",
+        "DemoLLM",
+        "estimate_usage",
+        "persona_for",
+        "word_chunks",
+    ]
     assert PERSONAS[:3] == ("pragmatist", "skeptic", "optimist")
     assert len(set(PERSONAS)) == len(PERSONAS) >= 5
 
@@ -93,7 +99,7 @@ def test_same_request_same_reply_also_from_a_fresh_instance() -> None:
 
 def test_replies_do_not_depend_on_the_process_hash_seed() -> None:
     code = (
-        "from aragora.agents.demo import DemoLLM\n"
+        "from aragora.agents.demo.personas import DemoLLM\n"
         "from aragora.debate.ports import CompletionRequest as R\n"
         f"req = R('', '', 'propose', metadata={{'task': {STARTUP!r}}})\n"
         "print(DemoLLM('analyst', seed=3).reply(req))"

@@ -9,9 +9,9 @@ import json
 import httpx
 import pytest
 
-from aragora.agents.fake_replies import echo_template, repeats_task, runs_on, template_junk
-from aragora.agents.fakes import Answer, Crash, FakeProvider, FakeRequest, Script
-from aragora.agents.http import Kind
+from aragora.agents.fakes.replies import echo_template, repeats_task, runs_on, template_junk
+from aragora.agents.fakes.servers import Answer, Crash, FakeProvider, FakeRequest, Script
+from aragora.agents.wire.transport import Kind
 from aragora.debate.ports import Completion, TokenCallback
 from aragora.debate.prompting import PromptBook
 from aragora.errors import ProviderError

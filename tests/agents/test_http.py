@@ -10,7 +10,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from aragora.agents.http import (
+from aragora.agents.wire.transport import (
     Kind,
     SSEEvent,
     error_from_exception,

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aragora.agents.adaptive import AdaptivePolicy
-from aragora.agents.fakes import Answer, Fail, FakeProvider, StreamError
-from aragora.agents.limits import ProviderLimit, TokenBucket
+from aragora.agents.fakes.servers import Answer, Fail, FakeProvider, StreamError
 from aragora.agents.providers import DEFAULT_LIMITS, LOCAL_LIMITS, LimitPolicy
-from aragora.agents.rate_signal import RateSignal, read_rate_signal
+from aragora.agents.resilience.adaptive import AdaptivePolicy
+from aragora.agents.resilience.limits import ProviderLimit, TokenBucket
+from aragora.agents.resilience.rate_signal import RateSignal, read_rate_signal
 from aragora.debate.model import AgentSpec
 from aragora.debate.ports import FakeClock
 

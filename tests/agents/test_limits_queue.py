@@ -10,13 +10,13 @@ import time
 import pytest
 
 from aragora import wiring
-from aragora.agents.breaker import Breaker, BreakerState, CircuitBreaker
-from aragora.agents.fakes import Answer, FakeProvider
-from aragora.agents.http import Kind
-from aragora.agents.limits import ProviderLimit
+from aragora.agents.fakes.scripted import ScriptedLLM
+from aragora.agents.fakes.servers import Answer, FakeProvider
 from aragora.agents.providers import LimitPolicy
-from aragora.agents.resilience import Dispatch, FallbackChain, RetryPolicy
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.resilience.breaker import Breaker, BreakerState, CircuitBreaker
+from aragora.agents.resilience.limits import ProviderLimit
+from aragora.agents.resilience.wrappers import Dispatch, FallbackChain, RetryPolicy
+from aragora.agents.wire.transport import Kind
 from aragora.debate.model import AgentSpec
 from aragora.debate.ports import LLM, Completion, CompletionRequest, SelfTimed
 from aragora.errors import AgentTimeoutError, ConfigurationError, ProviderError

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from aragora.agents.fakes import Answer, FakeProvider
-from aragora.agents.limits import ProviderLimit
+from aragora.agents.fakes.servers import Answer, FakeProvider
 from aragora.agents.registry import AgentRegistry
+from aragora.agents.resilience.limits import ProviderLimit
 
 from .support import hub_for, request
 

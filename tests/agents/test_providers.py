@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from aragora.agents.breaker import Health
 from aragora.agents.catalog import OpenRouterMap, QuirkBook
 from aragora.agents.endpoints import EndpointAllowlist, canonical_endpoint
-from aragora.agents.fakes import Answer, Fail, FakeProvider
-from aragora.agents.http import Kind
+from aragora.agents.fakes.servers import Answer, Fail, FakeProvider
 from aragora.agents.pricing import PriceTable
 from aragora.agents.providers import BreakerPolicy, ProviderConfig, ProviderHub
 from aragora.agents.registry import default_registry
-from aragora.agents.resilience import FallbackChain
+from aragora.agents.resilience.breaker import Health
+from aragora.agents.resilience.wrappers import FallbackChain
 from aragora.agents.status import agent_statuses
+from aragora.agents.wire.transport import Kind
 from aragora.debate.model import AgentSpec
 from aragora.errors import ConfigurationError, InvalidAgentSpecError, ProviderError
 

@@ -8,12 +8,12 @@ import asyncio
 
 import pytest
 
-from aragora.agents.breaker import Breaker, BreakerState, CircuitBreaker
-from aragora.agents.fakes import Answer, Fail, FakeProvider
-from aragora.agents.http import Kind
+from aragora.agents.fakes.scripted import ScriptedLLM
+from aragora.agents.fakes.servers import Answer, Fail, FakeProvider
 from aragora.agents.providers import BreakerPolicy
-from aragora.agents.resilience import Dispatch, FallbackChain, RetryPolicy
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.resilience.breaker import Breaker, BreakerState, CircuitBreaker
+from aragora.agents.resilience.wrappers import Dispatch, FallbackChain, RetryPolicy
+from aragora.agents.wire.transport import Kind
 from aragora.debate.model import AgentSpec
 from aragora.debate.ports import Availability, CompletionRequest, FakeClock
 from aragora.errors import ProviderError

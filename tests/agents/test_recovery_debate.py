@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aragora.agents.fakes import FakeProvider
+from aragora.agents.fakes.servers import FakeProvider
 from aragora.agents.providers import BreakerPolicy, ProviderHub
 from aragora.agents.registry import AgentRegistry
 from aragora.debate.engine import DebateEngine

@@ -12,15 +12,15 @@ from types import TracebackType
 import pytest
 
 from aragora import wiring
-from aragora.agents.fakes import Answer, FakeProvider
-from aragora.agents.probe import ProbeCache, probe_path
+from aragora.agents.fakes.servers import Answer, FakeProvider
 from aragora.agents.providers import LimitPolicy
 from aragora.agents.registry import default_registry
+from aragora.agents.resilience.probe import ProbeCache, probe_path
 from aragora.agents.status import agent_statuses, overall_health, probed_agent_statuses
 from aragora.cli.main import main
 from aragora.debate.model import AgentSpec
 from aragora.settings import load_settings
-from aragora.storage.memory import memory_storage
+from aragora.storage.memory.storage import memory_storage
 
 from .support import hub_for, request
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from aragora import wiring
-from aragora.agents.fakes import Behaviour, Fail, FakeProvider, FakeRequest
-from aragora.agents.http import Kind
-from aragora.agents.limits import ProviderLimit
+from aragora.agents.fakes.scripted import ScriptedLLM
+from aragora.agents.fakes.servers import Behaviour, Fail, FakeProvider, FakeRequest
 from aragora.agents.providers import BreakerPolicy, LimitPolicy, ProviderHub
-from aragora.agents.resilience import Dispatch, RetryPolicy
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.resilience.limits import ProviderLimit
+from aragora.agents.resilience.wrappers import Dispatch, RetryPolicy
+from aragora.agents.wire.transport import Kind
 from aragora.debate.events import EventType
 from aragora.debate.model import AgentSpec, Task
 from aragora.debate.ports import Completion, CompletionRequest, TokenCallback

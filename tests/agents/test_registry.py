@@ -7,14 +7,14 @@ import asyncio
 import pytest
 
 from aragora.agents import registry as registry_module
-from aragora.agents.demo import PERSONAS, DemoLLM, persona_for
+from aragora.agents.demo.personas import PERSONAS, DemoLLM, persona_for
+from aragora.agents.fakes.scripted import ScriptedLLM, reply_with
 from aragora.agents.registry import (
     MAX_AGENTS,
     AgentRegistry,
     build_panel,
     default_registry,
 )
-from aragora.agents.scripted import ScriptedLLM, reply_with
 from aragora.debate.model import AgentSpec, Participant
 from aragora.debate.ports import LLM, CompletionRequest
 from aragora.errors import ConfigurationError, InvalidAgentSpecError, InvalidInputError

@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from aragora.agents.breaker import Breaker, BreakerBoard, BreakerState, CircuitBreaker, Health
-from aragora.agents.http import Kind
-from aragora.agents.limits import Limited, ProviderLimit, TokenBucket
-from aragora.agents.resilience import AttemptTimeout, Dispatch, FallbackChain, RetryPolicy
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.fakes.scripted import ScriptedLLM
+from aragora.agents.resilience.breaker import (
+    Breaker,
+    BreakerBoard,
+    BreakerState,
+    CircuitBreaker,
+    Health,
+)
+from aragora.agents.resilience.limits import Limited, ProviderLimit, TokenBucket
+from aragora.agents.resilience.wrappers import AttemptTimeout, Dispatch, FallbackChain, RetryPolicy
+from aragora.agents.wire.transport import Kind
 from aragora.debate.ports import (
     Completion,
     CompletionRequest,

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from aragora.agents import scripted
-from aragora.agents.scripted import ScriptedLLM, ScriptError, by_phase, reply_with
+from aragora.agents.fakes import scripted
+from aragora.agents.fakes.scripted import ScriptedLLM, ScriptError, by_phase, reply_with
 from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.ports import LLM, CompletionRequest, Usage
 from aragora.errors import AgentTimeoutError, ProviderError

@@ -17,10 +17,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from aragora import wiring
-from aragora.agents.limits import StartBucket, TokenBucket
 from aragora.agents.providers import LimitPolicy, ProviderConfig, ProviderHub
-from aragora.agents.rate_signal import RateSignal
-from aragora.agents.shared_limits import RedisBuckets, RedisTokenBucket, bucket_key
+from aragora.agents.resilience.limits import StartBucket, TokenBucket
+from aragora.agents.resilience.rate_signal import RateSignal
+from aragora.agents.resilience.shared_limits import RedisBuckets, RedisTokenBucket, bucket_key
 from aragora.debate.model import AgentSpec
 from aragora.settings import Settings
 from tests.tcp_proxy import TcpProxy

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import pytest
 from pydantic import ValidationError
 
+from aragora.agents.demo.sim import KeyedAnswer, MemoryAnswerKey, SimLLM, SimProfile, parse_profile
 from aragora.agents.registry import default_registry
-from aragora.agents.sim import KeyedAnswer, MemoryAnswerKey, SimLLM, SimProfile, parse_profile
 from aragora.debate.answers import parse_answer
 from aragora.debate.consensus import Ballot, tally
 from aragora.debate.normalize import cluster_answers

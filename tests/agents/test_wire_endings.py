@@ -9,11 +9,11 @@ import logging
 
 import pytest
 
-from aragora.agents.fakes import Answer, CutOff, FakeProvider
-from aragora.agents.http import Kind
-from aragora.agents.openai import OpenAIChatLLM, openai_client
+from aragora.agents.fakes.servers import Answer, CutOff, FakeProvider
 from aragora.agents.pricing import PriceTable
 from aragora.agents.tokens import estimate_prompt_tokens, estimate_text_tokens
+from aragora.agents.wire.openai import OpenAIChatLLM, openai_client
+from aragora.agents.wire.transport import Kind
 from aragora.debate.ports import Completion
 from aragora.errors import ProviderError
 

@@ -11,8 +11,8 @@ import pytest
 
 from aragora.cli.main import main
 from aragora.runtime.maintenance import MAINTENANCE_KEY, read_maintenance
-from aragora.storage.database import Database
-from aragora.storage.sql import sql_storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 
 
 @pytest.fixture

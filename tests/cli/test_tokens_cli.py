@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aragora.cli.main import main
-from aragora.storage.database import Database
-from aragora.storage.sql import sql_storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 
 
 @pytest.fixture

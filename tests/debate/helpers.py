@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.convergence import lexical_similarity
 from aragora.debate.engine import DebateEngine

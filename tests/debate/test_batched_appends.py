@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.events import Event, EventType
 from aragora.debate.invariants import check_log
 from aragora.debate.ports import BatchEventSink, CompletionRequest

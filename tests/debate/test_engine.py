@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.events import EventType
 from aragora.debate.ports import FakeClock
 from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from aragora.agents.scripted import ScriptedLLM, by_phase
+from aragora.agents.fakes.scripted import ScriptedLLM, by_phase
 from aragora.debate.answers import format_answer, parse_answer
 from aragora.debate.events import Event, EventType
 from aragora.debate.ports import Completion, CompletionRequest, Usage

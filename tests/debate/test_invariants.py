@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.answers import format_answer, format_critique, format_vote
 from aragora.debate.events import Event, EventType
 from aragora.debate.invariants import check_log

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.ports import CompletionRequest
 from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode
 from aragora.debate.state import CallKey, fold

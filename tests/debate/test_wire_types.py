@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.consensus import Consensus
 from aragora.debate.convergence import RoundConvergence
 from aragora.debate.events import Event, EventType

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from aragora.agents.demo.sim import SimLLM
 from aragora.agents.registry import default_registry
-from aragora.agents.sim import SimLLM
 from aragora.cli.main import main
 from aragora.debate.consensus import Ballot, tally
 from aragora.debate.normalize import cluster_answers

@@ -9,7 +9,7 @@ import operator
 import re
 from pathlib import Path
 
-from aragora.agents.fakes import Answer, FakeProvider, FakeRequest
+from aragora.agents.fakes.servers import Answer, FakeProvider, FakeRequest
 from aragora.eval.harness import evaluate
 from aragora.eval.progress import Silent
 from aragora.eval.runner import EvalConfig

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from aragora.agents.fakes import FakeProvider
+from aragora.agents.fakes.servers import FakeProvider
 from aragora.server.app import create_app
 
 from ..server import live

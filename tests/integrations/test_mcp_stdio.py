@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aragora.agents.fakes import FakeProvider
+from aragora.agents.fakes.servers import FakeProvider
 
 from ..server.live import offline_environment
 from .mcp_checks import check_errors, check_tools

@@ -14,7 +14,7 @@ import openai
 import pytest
 from asgi_lifespan import LifespanManager
 
-from aragora.agents.fakes import Answer, FakeProvider
+from aragora.agents.fakes.servers import Answer, FakeProvider
 from aragora.server.app import create_app
 
 from ..server.support import ADMIN, live_server, make_settings, node_of

@@ -1,11 +1,11 @@
-"""The in-memory Knowledge Mound of ``aragora.storage.memory`` as one object with both
+"""The in-memory Knowledge Mound of ``aragora.storage.memory.storage`` as one object with both
 Protocols (repository and index), plus snapshots for assertions."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from aragora.storage.knowledge_repository import (
+from aragora.records.knowledge import (
     KnowledgeIndex,
     KnowledgeItem,
     KnowledgeLink,
@@ -13,7 +13,7 @@ from aragora.storage.knowledge_repository import (
     SearchFilters,
     SearchHit,
 )
-from aragora.storage.memory_knowledge import memory_knowledge
+from aragora.storage.memory.knowledge import memory_knowledge
 
 
 class Mound:

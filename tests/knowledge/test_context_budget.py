@@ -17,11 +17,11 @@ from aragora.agents.tokens import estimate_text_tokens
 from aragora.debate.events import Event
 from aragora.errors import ConfigurationError
 from aragora.knowledge.retrieval import HEADING, PastDecisions
+from aragora.records.debates import Storage
+from aragora.records.knowledge import KnowledgeItem
 from aragora.runtime.node import Node
 from aragora.settings import load_settings
-from aragora.storage.knowledge_repository import KnowledgeItem
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import Storage
+from aragora.storage.memory.storage import memory_storage
 
 from .mound import Mound
 

@@ -12,7 +12,7 @@ import pytest
 
 from aragora.errors import InvalidInputError
 from aragora.knowledge.format import export_chunks, parse_document
-from aragora.storage.knowledge_repository import KnowledgeItem, KnowledgeLink
+from aragora.records.knowledge import KnowledgeItem, KnowledgeLink
 
 from .mound import Mound
 

@@ -16,7 +16,7 @@ from aragora.knowledge.retrieval import (
     rough_tokens,
     search_queries,
 )
-from aragora.storage.knowledge_repository import KnowledgeItem
+from aragora.records.knowledge import KnowledgeItem
 
 from .mound import Mound
 from .support import knowledge_node, run_debate

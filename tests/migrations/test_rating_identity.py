@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from aragora.migrations.runner import Migrator
-from aragora.storage.database import Database
-from aragora.storage.repository import Rating
-from aragora.storage.sql import sql_storage
+from aragora.records.debates import Rating
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 
 from ..storage.support import FAST, pg_database
 

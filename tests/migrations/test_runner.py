@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from aragora.cli.main import main
 from aragora.errors import SchemaMismatchError, StorageError
 from aragora.migrations.runner import MIGRATE_COMMAND, Migrator, ensure_schema
+from aragora.records.debates import NewDebate
+from aragora.records.knowledge import KnowledgeItem
 from aragora.settings import load_settings
-from aragora.storage.database import Database
-from aragora.storage.knowledge_repository import KnowledgeItem
-from aragora.storage.repository import NewDebate
-from aragora.storage.sql import sql_storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 
 from ..storage.support import FAST, pg_database
 

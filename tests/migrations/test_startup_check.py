@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 import aragora.migrations.runner as runner
 from aragora.errors import DatabaseUnavailableError, SchemaMismatchError
 from aragora.migrations.runner import Migrator, ensure_schema
-from aragora.storage.database import Database
+from aragora.storage.sql.database import Database
 
 from ..storage.support import FAST, pg_database
 

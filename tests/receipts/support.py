@@ -15,10 +15,10 @@ from typing import Any
 
 from aragora import wiring
 from aragora.receipts.service import ReceiptService
+from aragora.records.debates import Storage
 from aragora.runtime.node import Node
 from aragora.settings import load_settings
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import Storage
+from aragora.storage.memory.storage import memory_storage
 
 VERIFIER = Path(sys.executable).with_name("aragora-verify")
 ISSUER = "aragora-tests"

@@ -16,7 +16,7 @@ from aragora.receipts import service as service_module
 from aragora.receipts.chain import ChainLink, link_of, parse_chain, verify_chain
 from aragora.receipts.service import ReceiptService
 from aragora.receipts.signing import SigningKey
-from aragora.storage.repository import NewReceipt, ReceiptRepository, StoredReceipt
+from aragora.records.debates import NewReceipt, ReceiptRepository, StoredReceipt
 
 from .support import (
     ISSUER,

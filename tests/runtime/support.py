@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from aragora import wiring
+from aragora.records.debates import Storage
 from aragora.runtime.node import Node
 from aragora.settings import load_settings
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import Storage
+from aragora.storage.memory.storage import memory_storage
 
 
 def utc_now() -> datetime:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aragora.agents.breaker import CircuitBreaker
+from aragora.agents.resilience.breaker import CircuitBreaker
 
 from .support import TASK, finish, new_storage, running_node, seq_reached
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aragora.agents.scripted import ScriptedLLM
+from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.events import Event, EventType
 from aragora.debate.ports import CompletionRequest
 from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode

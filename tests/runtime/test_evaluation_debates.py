@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aragora.runtime.debate_request import EVALUATION_KEY, is_evaluation
 from aragora.runtime.node import Node
-from aragora.runtime.requests import EVALUATION_KEY, is_evaluation
 from tests.runtime.support import finish, running_node, wait_until
 
 TASK = "Should a five-person startup run PostgreSQL or SQLite?"

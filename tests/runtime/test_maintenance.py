@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from aragora.errors import InvalidInputError
+from aragora.records.debates import Storage
 from aragora.runtime.maintenance import (
     MAINTENANCE_KEY,
     MAX_MESSAGE_LENGTH,
     read_maintenance,
     write_maintenance,
 )
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import Storage
+from aragora.storage.memory.storage import memory_storage
 
 MOMENT = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from aragora.records.debates import Rating
 from aragora.runtime.ratings import K_FACTOR, leaderboard_rows, rate_debate
-from aragora.storage.repository import Rating
 
 
 def document(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aragora.errors import InvalidInputError
-from aragora.runtime.requests import (
+from aragora.runtime.debate_request import (
     MAX_METADATA_BYTES,
     MAX_TASK_CHARS,
     DebateRequest,

@@ -11,10 +11,10 @@ import pytest
 
 from aragora.agents.egress import EgressGuard, is_public_address
 from aragora.errors import InvalidInputError, UnavailableError
+from aragora.records.debates import NewDebate, NewWebhook, Storage, new_webhook_id
 from aragora.runtime.bus import LocalBus
 from aragora.runtime.runner import DebateRunner
 from aragora.runtime.webhook_payloads import outbox_events, slack_text
-from aragora.storage.repository import NewDebate, NewWebhook, Storage, new_webhook_id
 
 from .support import new_storage
 

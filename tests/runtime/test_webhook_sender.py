@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from aragora.agents.egress import EgressGuard, guarded_client
+from aragora.records.debates import NewDebate, OutboxEvent, Storage
 from aragora.runtime.webhook_payloads import sign, verify
 from aragora.runtime.webhook_sender import DeliveryPolicy, WebhookSender
 from aragora.runtime.webhooks import WebhookService
-from aragora.storage.database import Database
-from aragora.storage.repository import NewDebate, OutboxEvent, Storage
-from aragora.storage.sql import sql_storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 
 from ..storage.support import FAST, migrate_async, pg_database
 from .support import new_storage

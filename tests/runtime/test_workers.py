@@ -13,10 +13,10 @@ from aragora.debate.events import Event
 from aragora.debate.model import Task
 from aragora.debate.state import DebateSetup
 from aragora.errors import StaleLeaseError
+from aragora.records.debates import FencedEventSink
+from aragora.runtime.debate_request import DebateRequest
 from aragora.runtime.document import debate_document
-from aragora.runtime.requests import DebateRequest
 from aragora.settings import load_settings
-from aragora.storage.repository import FencedEventSink
 from tests.runtime.support import TASK, finish, new_storage, running_node, seq_reached, wait_until
 
 

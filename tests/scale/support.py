@@ -29,9 +29,9 @@ from typing import Any
 import httpx
 
 from aragora import wiring
+from aragora.records.debates import NewDebate
 from aragora.settings import load_settings
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import NewDebate
+from aragora.storage.memory.storage import memory_storage
 from tests.server.live import ADMIN_TOKEN, free_port, offline_environment
 from tests.storage.support import pg_database, psql
 

@@ -15,13 +15,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from aragora import wiring
+from aragora.records.debates import Lease, NewDebate
 from aragora.runtime.bus import Frame
 from aragora.runtime.redis_bus import RedisBus
 from aragora.settings import load_settings
-from aragora.storage.database import Database
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import Lease, NewDebate
-from aragora.storage.sql import sql_storage
+from aragora.storage.memory.storage import memory_storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 from tests.storage.support import FAST, migrate_async, pg_database
 
 from .support import PrivateRedis, comparable, uninterrupted_document

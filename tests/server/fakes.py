@@ -11,7 +11,7 @@ from aragora.debate.events import Event
 from aragora.errors import DatabaseUnavailableError, NotFoundError, SlowConsumerError
 from aragora.runtime.bus import Frame, frame_of
 from aragora.runtime.health import HealthReport
-from aragora.storage.memory import memory_storage
+from aragora.storage.memory.storage import memory_storage
 
 DOWN = HealthReport(
     status="unhealthy",

@@ -19,7 +19,7 @@ from aragora import wiring
 from aragora.server.app import create_app
 from aragora.server.ratelimit import Limit, LocalLimiter
 from aragora.server.redis_limiter import RedisLimiter
-from aragora.storage.memory import memory_storage
+from aragora.storage.memory.storage import memory_storage
 
 from .support import (
     ADMIN,

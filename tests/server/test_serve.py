@@ -22,7 +22,7 @@ from aragora.cli.main import main
 from aragora.server.app import create_app
 from aragora.server.main import DrainingServer, server_config
 from aragora.settings import load_settings
-from aragora.storage.memory import memory_storage
+from aragora.storage.memory.storage import memory_storage
 
 from .support import make_settings
 

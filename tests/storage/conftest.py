@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from aragora.debate.ports import FakeClock
-from aragora.storage.database import Database
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import Storage
-from aragora.storage.sql import sql_storage
+from aragora.records.debates import Storage
+from aragora.storage.memory.storage import memory_storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 
 from .support import (
     FAST,

@@ -18,10 +18,10 @@ from aragora.debate.model import Task
 from aragora.debate.protocol import DebateProtocol, Mode
 from aragora.debate.state import DebateSetup
 from aragora.migrations.runner import Migrator
+from aragora.records.debates import FencedEventSink, NewDebate, Storage
 from aragora.runtime.document import debate_document
 from aragora.settings import load_settings
-from aragora.storage.database import Database, PoolOptions
-from aragora.storage.repository import FencedEventSink, NewDebate, Storage
+from aragora.storage.sql.database import Database, PoolOptions
 
 # The server the tests use (scripts/test checks that it is reachable; CI=true makes a
 # missing one an error there, and the tests needing it fail here rather than skip).

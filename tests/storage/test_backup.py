@@ -15,10 +15,10 @@ import pytest
 
 from aragora.cli.main import main
 from aragora.migrations.runner import Migrator
+from aragora.records.debates import NewDebate, NewReceipt, Rating, Storage
 from aragora.storage.backup import backup_sqlite
-from aragora.storage.database import Database
-from aragora.storage.repository import NewDebate, NewReceipt, Rating, Storage
-from aragora.storage.sql import sql_storage
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.storage import sql_storage
 
 from .support import FAST, migrate_async, pg_database, run_demo_debate, sqlite_copy
 

@@ -19,7 +19,7 @@ from aragora.errors import (
     NotFoundError,
     StaleLeaseError,
 )
-from aragora.storage.repository import (
+from aragora.records.debates import (
     DebateOutcome,
     FencedEventSink,
     Lease,
@@ -29,7 +29,7 @@ from aragora.storage.repository import (
     RatingKey,
     Storage,
 )
-from aragora.storage.webhook_repository import OutboxEvent
+from aragora.records.webhooks import OutboxEvent
 
 
 def event(debate_id: str, seq: int, **data: Any) -> Event:

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from aragora.errors import DatabaseUnavailableError
-from aragora.storage.database import Database, PoolOptions
-from aragora.storage.repository import NewDebate
-from aragora.storage.sql import sql_storage
+from aragora.records.debates import NewDebate
+from aragora.storage.sql.database import Database, PoolOptions
+from aragora.storage.sql.storage import sql_storage
 from tests.tcp_proxy import TcpProxy
 
 from .support import psql

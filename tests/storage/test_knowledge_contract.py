@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from aragora.errors import InvalidInputError, NotFoundError
-from aragora.storage.knowledge_repository import KnowledgeItem, KnowledgeLink, SearchFilters
-from aragora.storage.repository import Storage
+from aragora.records.debates import Storage
+from aragora.records.knowledge import KnowledgeItem, KnowledgeLink, SearchFilters
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ import pytest
 
 from aragora.errors import InvalidInputError
 from aragora.knowledge.service import KnowledgeService
-from aragora.storage.repository import Storage
+from aragora.records.debates import Storage
 
 
 def item(n: int, **fields: Any) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from aragora.errors import ConflictError
-from aragora.storage.database import Database
-from aragora.storage.knowledge_repository import KnowledgeItem, KnowledgeLink, SearchFilters
-from aragora.storage.sql import sql_storage
-from aragora.storage.sql_knowledge import RANKED_MATCHES
+from aragora.records.knowledge import KnowledgeItem, KnowledgeLink, SearchFilters
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.knowledge import RANKED_MATCHES
+from aragora.storage.sql.storage import sql_storage
 
 T0 = datetime(2026, 3, 4, tzinfo=UTC)
 

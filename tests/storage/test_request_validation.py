@@ -13,9 +13,9 @@ import pytest
 
 from aragora import wiring
 from aragora.errors import UserError
+from aragora.records.debates import Storage
 from aragora.runtime.node import Node
 from aragora.settings import load_settings
-from aragora.storage.repository import Storage
 
 
 @pytest.fixture

@@ -20,13 +20,13 @@ from aragora.debate.model import Task
 from aragora.debate.protocol import DebateProtocol, Mode
 from aragora.debate.state import DebateSetup
 from aragora.errors import ConfigurationError, DatabaseUnavailableError
+from aragora.records.debates import FencedEventSink, NewDebate, Storage
 from aragora.runtime.document import debate_document
 from aragora.settings import load_settings
-from aragora.storage.database import Database, PoolOptions, mask_url, translate_error
-from aragora.storage.repository import FencedEventSink, NewDebate, Storage
-from aragora.storage.schema import SEARCH_OBJECTS, debate_events, debates, metadata
-from aragora.storage.sql import sql_storage
-from aragora.storage.sql_events import events_after
+from aragora.storage.sql.database import Database, PoolOptions, mask_url, translate_error
+from aragora.storage.sql.events import events_after
+from aragora.storage.sql.schema import SEARCH_OBJECTS, debate_events, debates, metadata
+from aragora.storage.sql.storage import sql_storage
 
 from .support import FAST, migrate_async, pg_database, sqlite_copy
 

@@ -11,7 +11,7 @@ import pytest
 
 from aragora.debate.ports import FakeClock
 from aragora.errors import InvalidInputError, NotFoundError
-from aragora.storage.repository import (
+from aragora.records.debates import (
     DeliveryAttempt,
     NewDebate,
     NewWebhook,

@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 
 from aragora import wiring
-from aragora.agents.scripted import ScriptedLLM, reply_with
+from aragora.agents.fakes.scripted import ScriptedLLM, reply_with
 from aragora.debate.events import Event
 from aragora.debate.model import Participant
 from aragora.debate.ports import LLM, EventSink, FakeClock
 from aragora.errors import DatabaseUnavailableError, DataRejectedError
+from aragora.records.debates import DebateOutcome, NewDebate, Storage
 from aragora.runtime.bus import LocalBus
-from aragora.runtime.requests import RequestDefaults, parse_request
+from aragora.runtime.debate_request import RequestDefaults, parse_request
 from aragora.runtime.runner import DebateRunner
 from aragora.runtime.workers import MAX_TRANSIENT_FAILURES, WorkerPool
 from aragora.settings import load_settings
-from aragora.storage.repository import DebateOutcome, NewDebate, Storage
 
 SETTINGS = load_settings({"ARAGORA_DEMO_DELAY": "0"})
 DEFAULTS = RequestDefaults(agents=("demo",), agent_timeout=30.0, debate_timeout=60.0)

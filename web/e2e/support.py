@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aragora.agents.fakes import Answer, Fail, FakeProvider, FakeRequest
+from aragora.agents.fakes.servers import Answer, Fail, FakeProvider, FakeRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"

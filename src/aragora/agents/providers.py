@@ -2,18 +2,18 @@
 
 A :class:`ProviderHub` belongs to one process (the server's lifespan, or one CLI run). It
 owns what agents of the same endpoint share: one connection pool per provider and endpoint,
-one :class:`~aragora.agents.limits.ProviderLimit` per endpoint URL (its slots from
+one :class:`~aragora.agents.resilience.limits.ProviderLimit` per endpoint URL (its slots from
 :class:`LimitPolicy`, per provider or per URL) and one start-rate bucket per endpoint and
-model (from the hub's :class:`~aragora.agents.limits.BucketSource`: local, or shared by
+model (from the hub's :class:`~aragora.agents.resilience.limits.BucketSource`: local, or shared by
 every replica through Redis), both adapting to the rate-limit headers and 429s of every
-response (:mod:`aragora.agents.adaptive`), one circuit breaker per endpoint and model
-(:class:`~aragora.agents.breaker.BreakerBoard`, whose states are the agents' health), and
-each endpoint's last probe (:mod:`aragora.agents.probe`). An endpoint is its base URL in
+response (:mod:`aragora.agents.resilience.adaptive`), one circuit breaker per endpoint and model
+(:class:`~aragora.agents.resilience.breaker.BreakerBoard`, whose states are the agents' health), and
+each endpoint's last probe (:mod:`aragora.agents.resilience.probe`). An endpoint is its base URL in
 one spelling (:func:`~aragora.agents.endpoints.canonical_endpoint`): the spec's URL for
 ``openai-compatible``, the configured base URL for every other provider.
 
 :meth:`ProviderHub.register` adds a factory for every provider of CONTRACT.md to a
-registry; each builds the resilience stack of :mod:`aragora.agents.resilience` around the
+registry; each builds the resilience stack of :mod:`aragora.agents.resilience.wrappers` around the
 provider's adapter, with an OpenRouter fallback chain when that is enabled. Close the hub
 (``await hub.aclose()`` or ``async with``) to close its connections, the bucket source's
 among them, and stop its probes.
@@ -29,20 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from aragora.agents.adapter import ResponseHook
-from aragora.agents.anthropic import AnthropicLLM, anthropic_client
-from aragora.agents.breaker import Breaker, BreakerBoard, BreakerState, Health
 from aragora.agents.catalog import OpenRouterMap, QuirkBook
 from aragora.agents.endpoints import canonical_endpoint
-from aragora.agents.gemini import GeminiLLM, gemini_client
-from aragora.agents.http import ClientPool
-from aragora.agents.limits import BucketSource, LocalBuckets, ProviderLimit, StartBucket
-from aragora.agents.openai import OpenAIChatLLM, openai_client
 from aragora.agents.pricing import PriceTable
-from aragora.agents.probe import Probe, ProbeCache, probe_endpoint, probe_path
-from aragora.agents.rate_signal import read_rate_signal
 from aragora.agents.registry import AgentRegistry, ProviderFactory
-from aragora.agents.resilience import Dispatch, FallbackChain, RetryPolicy
+from aragora.agents.resilience.breaker import Breaker, BreakerBoard, BreakerState, Health
+from aragora.agents.resilience.limits import BucketSource, LocalBuckets, ProviderLimit, StartBucket
+from aragora.agents.resilience.probe import Probe, ProbeCache, probe_endpoint, probe_path
+from aragora.agents.resilience.rate_signal import read_rate_signal
+from aragora.agents.resilience.wrappers import Dispatch, FallbackChain, RetryPolicy
+from aragora.agents.wire.anthropic import AnthropicLLM, anthropic_client
+from aragora.agents.wire.gemini import GeminiLLM, gemini_client
+from aragora.agents.wire.http_adapter import ResponseHook
+from aragora.agents.wire.openai import OpenAIChatLLM, openai_client
+from aragora.agents.wire.transport import ClientPool
 from aragora.debate.model import AgentSpec
 from aragora.debate.ports import LLM
 from aragora.errors import InvalidAgentSpecError
@@ -87,7 +87,7 @@ class LimitPolicy:
     """Per-endpoint limits: calls in flight, and calls started per second (None: no rate
     limit beyond the providers' own 429s) with bursts up to ``burst``.
 
-    Both adapt (:mod:`aragora.agents.adaptive`): the calls in flight between 1 and
+    Both adapt (:mod:`aragora.agents.resilience.adaptive`): the calls in flight between 1 and
     ``max_concurrency``; the start rate, per model, up to ``max_rate`` (None: ``rate``) or
     to the limit the provider states in its headers, unless ``fixed`` (an operator's
     setting), which the provider's limit may lower but never raise."""
@@ -197,7 +197,7 @@ class ProviderHub:
 
     ``sleep``, ``rand`` and ``clock`` drive retries, local token buckets and breakers
     (tests pass fast or fake ones). ``buckets`` makes each endpoint's start-rate bucket
-    (default: :class:`~aragora.agents.limits.LocalBuckets`, per process); the hub owns it
+    (default: :class:`~aragora.agents.resilience.limits.LocalBuckets`, per process); the hub owns it
     and closes it in :meth:`aclose`."""
 
     def __init__(
@@ -300,7 +300,7 @@ class ProviderHub:
         return self.breakers.state(self.endpoint(provider, base_url), model)
 
     async def probe(self, provider: str, base_url: str | None = None) -> Probe:
-        """Whether ``provider``'s endpoint answers (see :mod:`aragora.agents.probe`):
+        """Whether ``provider``'s endpoint answers (see :mod:`aragora.agents.resilience.probe`):
         the last result when younger than ``probe_ttl``, else a new probe."""
         endpoint = self.endpoint(provider, base_url)
         return await self.probes.check(endpoint, self._prober(provider, base_url, endpoint))

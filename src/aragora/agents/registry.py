@@ -7,7 +7,7 @@ third-party provider would::
     registry.register("acme", make_acme_llm)
     panel = registry.build_panel(["acme:large#lead", "demo", "demo"])
 
-The offline ``demo`` and ``sim`` (simulated, for evaluation: :mod:`aragora.agents.sim`)
+The offline ``demo`` and ``sim`` (simulated, for evaluation: :mod:`aragora.agents.demo.sim`)
 providers ship here (:func:`default_registry`); the network
 providers are registered by :class:`aragora.agents.providers.ProviderHub`, which the
 composition root builds from the operator's settings.
@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Protocol
 
-from aragora.agents.demo import PERSONAS, DemoLLM, persona_for
+from aragora.agents.demo.personas import PERSONAS, DemoLLM, persona_for
+from aragora.agents.demo.sim import AnswerKey, sim_factory
 from aragora.agents.endpoints import EndpointAllowlist
-from aragora.agents.sim import AnswerKey, sim_factory
 from aragora.debate.model import AgentSpec, Participant
 from aragora.debate.ports import LLM
 from aragora.errors import ConfigurationError, InvalidAgentSpecError, InvalidInputError
@@ -229,7 +229,7 @@ def default_registry(
     answer_key: AnswerKey | None = None,
 ) -> AgentRegistry:
     """A registry with the providers that need no configuration: ``demo``, and ``sim``
-    (simulated agents answering from ``answer_key``, see :mod:`aragora.agents.sim`)."""
+    (simulated agents answering from ``answer_key``, see :mod:`aragora.agents.demo.sim`)."""
     registry = AgentRegistry(allowed_endpoints=allowed_endpoints)
     registry.register("demo", demo_factory(delay=demo_delay), default_models=PERSONAS)
     registry.register("sim", sim_factory(answer_key))

@@ -1,6 +1,6 @@
 """What ``aragora agents`` and ``GET /api/v1/agents`` show: the configured agents and their
 status, from the operator's default specs, the providers that have keys, the breakers and
-each endpoint's probe (:mod:`aragora.agents.probe`).
+each endpoint's probe (:mod:`aragora.agents.resilience.probe`).
 
 :func:`probed_agent_statuses` probes every endpoint first (``aragora agents``: one short
 request per endpoint, no tokens spent). :func:`agent_statuses` never waits: it shows each
@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aragora.agents.breaker import BreakerState, Health
-from aragora.agents.probe import Probe
 from aragora.agents.providers import (
     DEFAULT_MODELS,
     KEY_VARIABLES,
@@ -25,7 +23,9 @@ from aragora.agents.providers import (
     ProviderHub,
 )
 from aragora.agents.registry import AgentRegistry
-from aragora.agents.resilience import FallbackChain
+from aragora.agents.resilience.breaker import BreakerState, Health
+from aragora.agents.resilience.probe import Probe
+from aragora.agents.resilience.wrappers import FallbackChain
 from aragora.debate.model import AgentSpec
 from aragora.debate.ports import LLM
 from aragora.errors import InvalidAgentSpecError

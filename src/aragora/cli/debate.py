@@ -140,7 +140,7 @@ async def run_debate(args: argparse.Namespace) -> int:
         if view is not None:
             view.intro(args.task)
         return await run_remote_debate(base, body, token=args.token, view=view, style=style)
-    from aragora.runtime.requests import RequestDefaults, parse_request
+    from aragora.runtime.debate_request import RequestDefaults, parse_request
 
     # The API's own parser, first: a bad request is a usage error before anything opens.
     parse_request(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from aragora import wiring
-from aragora.cli.store import open_storage
+from aragora.cli.open_storage import open_storage
 from aragora.errors import InvalidInputError
 
 __all__ = ["add_knowledge_command"]

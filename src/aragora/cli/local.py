@@ -37,7 +37,7 @@ from aragora.logs import log_event
 from aragora.migrations.runner import ensure_schema
 from aragora.runtime.node import Node
 from aragora.settings import Settings
-from aragora.storage.memory import memory_storage
+from aragora.storage.memory.storage import memory_storage
 
 __all__ = ["run_local_debate"]
 

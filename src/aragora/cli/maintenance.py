@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from aragora.cli.store import open_storage
+from aragora.cli.open_storage import open_storage
 from aragora.runtime.maintenance import read_maintenance, write_maintenance
 
 __all__ = ["add_maintenance_command"]

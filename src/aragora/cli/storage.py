@@ -12,7 +12,7 @@ from aragora.errors import InvalidInputError
 from aragora.migrations.runner import run
 from aragora.settings import load_settings
 from aragora.storage.backup import backup_sqlite
-from aragora.storage.database import mask_url, sqlite_path
+from aragora.storage.sql.database import mask_url, sqlite_path
 
 __all__ = ["add_storage_commands"]
 

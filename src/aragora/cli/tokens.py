@@ -13,9 +13,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from aragora.cli.store import open_storage
+from aragora.cli.open_storage import open_storage
 from aragora.errors import InvalidInputError
-from aragora.storage.repository import ROLES, ApiToken, check_token_name
+from aragora.records.debates import ROLES, ApiToken, check_token_name
 
 __all__ = ["add_tokens_command", "new_secret"]
 

@@ -103,7 +103,7 @@ async def _webhooks(args: argparse.Namespace) -> AsyncIterator[_Webhooks]:
             yield remote
         return
     from aragora import wiring
-    from aragora.cli.store import open_storage
+    from aragora.cli.open_storage import open_storage
     from aragora.settings import load_settings
 
     settings = load_settings()

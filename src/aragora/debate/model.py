@@ -32,7 +32,7 @@ __all__ = [
 
 # --- the limits every face and every store share ------------------------------------------
 # The API, the CLI and knowledge import check these; the schema sizes its columns from them
-# (aragora.storage.schema), so whatever passes here fits every backend.
+# (aragora.storage.sql.schema), so whatever passes here fits every backend.
 MAX_TASK_CHARS = 20_000
 MAX_CONTEXT_CHARS = 100_000
 MAX_PROVIDER_CHARS = 32

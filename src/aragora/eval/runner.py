@@ -26,13 +26,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aragora.agents.sim import KeyedAnswer, MemoryAnswerKey
+from aragora.agents.demo.sim import KeyedAnswer, MemoryAnswerKey
 from aragora.errors import InvalidInputError
 from aragora.eval.extract import extract
 from aragora.eval.service import Debates
 from aragora.eval.store import Outcome, ResultStore
 from aragora.eval.suites import Question
-from aragora.runtime.requests import EVALUATION_KEY
+from aragora.runtime.debate_request import EVALUATION_KEY
 
 __all__ = [
     "MODES",

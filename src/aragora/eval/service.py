@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aragora import wiring
-from aragora.agents.sim import AnswerKey
+from aragora.agents.demo.sim import AnswerKey
 from aragora.migrations.runner import ensure_schema
+from aragora.records.debates import TERMINAL_STATUSES
 from aragora.runtime.node import Node
 from aragora.settings import Settings
-from aragora.storage.memory import memory_storage
-from aragora.storage.repository import TERMINAL_STATUSES
+from aragora.storage.memory.storage import memory_storage
 
 __all__ = ["Debates", "NodeDebates", "open_debates"]
 

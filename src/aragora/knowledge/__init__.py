@@ -12,7 +12,7 @@ items that later debates draw on.
   HTTP routes and ``aragora knowledge`` use them.
 
 Storage is reached only through the Protocols of
-:mod:`aragora.storage.knowledge_repository`; the composition root builds the rest.
+:mod:`aragora.records.knowledge`; the composition root builds the rest.
 """
 
 from __future__ import annotations

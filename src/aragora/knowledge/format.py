@@ -33,7 +33,7 @@ import ijson  # type: ignore[import-untyped]
 import orjson
 
 from aragora.errors import InvalidInputError
-from aragora.storage.knowledge_repository import (
+from aragora.records.knowledge import (
     KnowledgeIndex,
     KnowledgeItem,
     KnowledgeLink,

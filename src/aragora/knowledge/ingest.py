@@ -31,7 +31,7 @@ from aragora.debate.events import Event, EventType
 from aragora.debate.normalize import normalize_answer
 from aragora.errors import NotFoundError
 from aragora.knowledge.format import parse_time
-from aragora.storage.knowledge_repository import (
+from aragora.records.knowledge import (
     MAX_CONTENT_CHARS,
     MAX_TITLE_CHARS,
     KnowledgeItem,

@@ -28,7 +28,7 @@ from aragora.debate.events import Event, EventType
 from aragora.debate.normalize import lexical_similarity, normalize_answer
 from aragora.errors import DatabaseUnavailableError
 from aragora.knowledge.ingest import CONFLICT_CODE, decision_id
-from aragora.storage.knowledge_repository import KnowledgeIndex, KnowledgeItem, SearchFilters
+from aragora.records.knowledge import KnowledgeIndex, KnowledgeItem, SearchFilters
 
 __all__ = [
     "CONTEXT_TOKENS",

@@ -21,7 +21,7 @@ from aragora.knowledge.format import (
     read_items,
     scan_document,
 )
-from aragora.storage.knowledge_repository import (
+from aragora.records.knowledge import (
     ITEM_KINDS,
     KnowledgeIndex,
     KnowledgeItem,

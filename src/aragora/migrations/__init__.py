@@ -1,3 +1,3 @@
 """aragora.migrations: the Alembic environment and versions that build the schema of
-``aragora.storage.schema``, and ``runner`` (``python -m aragora.migrations.runner
+``aragora.storage.sql.schema``, and ``runner`` (``python -m aragora.migrations.runner
 migrate|status``, ``aragora migrate [status]``, and the start-up schema check)."""

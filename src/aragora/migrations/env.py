@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from aragora.storage.schema import SEARCH_OBJECTS, metadata
+from aragora.storage.sql.schema import SEARCH_OBJECTS, metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

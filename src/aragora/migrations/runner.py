@@ -10,7 +10,7 @@ with one line on stderr when the database cannot be reached or a migration fails
 Safety:
 - All pending migrations run in **one transaction**; a failing one rolls back everything,
   so the schema is left exactly as it was. PostgreSQL and SQLite both have transactional
-  DDL (on SQLite, ``aragora.storage.database`` issues the ``BEGIN`` itself so that the
+  DDL (on SQLite, ``aragora.storage.sql.database`` issues the ``BEGIN`` itself so that the
   driver cannot commit DDL behind our back). A future SQLite migration must not rely on
   ``PRAGMA foreign_keys`` changes, which SQLite ignores inside a transaction.
 - Several replicas migrating at once: on PostgreSQL the transaction first takes
@@ -44,7 +44,7 @@ from aragora.errors import (
     StorageError,
 )
 from aragora.settings import load_settings
-from aragora.storage.database import Database, translate_error
+from aragora.storage.sql.database import Database, translate_error
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -22,7 +22,7 @@ from aragora.errors import InvalidInputError
 from aragora.receipts.odr import content_digest
 from aragora.receipts.signing import PublicKey
 from aragora.receipts.verify import verify_receipt
-from aragora.storage.repository import StoredReceipt
+from aragora.records.debates import StoredReceipt
 
 __all__ = ["ChainLink", "ChainReport", "link_of", "parse_chain", "verify_chain"]
 

@@ -25,7 +25,7 @@ from aragora.errors import ConflictError, InvalidInputError, NotFoundError
 from aragora.receipts.chain import ChainLink, ChainReport, link_of, verify_chain
 from aragora.receipts.odr import build_receipt, content_digest
 from aragora.receipts.signing import PublicKey, SigningKey, load_public_key
-from aragora.storage.repository import (
+from aragora.records.debates import (
     NewReceipt,
     ReceiptRepository,
     SettingsRepository,

@@ -24,8 +24,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aragora.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
+from aragora.records.debates import TokenRepository
 from aragora.settings import Settings
-from aragora.storage.repository import TokenRepository
 
 __all__ = [
     "ADMIN_TOKEN_FILE",

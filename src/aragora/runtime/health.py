@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aragora.records.debates import SettingsRepository
 from aragora.runtime.maintenance import read_maintenance
-from aragora.storage.repository import SettingsRepository
 
 __all__ = ["HealthMonitor", "HealthReport"]
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aragora.errors import InvalidInputError
-from aragora.storage.repository import SettingsRepository
+from aragora.records.debates import SettingsRepository
 
 __all__ = ["MAINTENANCE_KEY", "MAX_MESSAGE_LENGTH", "read_maintenance", "write_maintenance"]
 

@@ -10,12 +10,12 @@ from typing import Generic, Protocol, TypeVar
 
 from aragora.debate.events import Event
 from aragora.logs import log_event
+from aragora.records.debates import Storage, TokenRepository
 from aragora.runtime.bus import EventBus
 from aragora.runtime.health import HealthMonitor, HealthReport
 from aragora.runtime.runner import EventObserver
 from aragora.runtime.service import DebateService
 from aragora.runtime.workers import WorkerPool
-from aragora.storage.repository import Storage, TokenRepository
 
 __all__ = ["Background", "DrainFlag", "Node"]
 

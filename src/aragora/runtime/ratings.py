@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from aragora.storage.repository import Rating, RatingKey
+from aragora.records.debates import Rating, RatingKey
 
 __all__ = ["K_FACTOR", "leaderboard_rows", "rate_debate", "rating_keys"]
 

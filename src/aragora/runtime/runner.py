@@ -24,13 +24,7 @@ from aragora.errors import (
     StaleLeaseError,
 )
 from aragora.logs import log_event
-from aragora.runtime.bus import EventBus, frame_of
-from aragora.runtime.document import debate_document
-from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
-from aragora.runtime.ratings import rate_debate, rating_keys
-from aragora.runtime.requests import DebateRequest, is_evaluation
-from aragora.runtime.webhook_payloads import outbox_events
-from aragora.storage.repository import (
+from aragora.records.debates import (
     TERMINAL_STATUSES,
     DebateOutcome,
     DebateRecord,
@@ -38,6 +32,12 @@ from aragora.storage.repository import (
     Lease,
     Storage,
 )
+from aragora.runtime.bus import EventBus, frame_of
+from aragora.runtime.debate_request import DebateRequest, is_evaluation
+from aragora.runtime.document import debate_document
+from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
+from aragora.runtime.ratings import rate_debate, rating_keys
+from aragora.runtime.webhook_payloads import outbox_events
 
 __all__ = ["FOLLOWUPS_PENDING", "DebateRunner", "EventObserver"]
 

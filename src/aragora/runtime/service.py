@@ -24,16 +24,7 @@ from aragora.errors import (
     RateLimitedError,
     UnavailableError,
 )
-from aragora.runtime.bus import EventBus, Frame
-from aragora.runtime.document import debate_document
-from aragora.runtime.maintenance import read_maintenance, write_maintenance
-from aragora.runtime.ports import AgentCatalog, PanelBuilder
-from aragora.runtime.ratings import leaderboard_rows
-from aragora.runtime.requests import RequestDefaults, parse_request
-from aragora.runtime.runner import FOLLOWUPS_PENDING
-from aragora.runtime.stream import stream_frames
-from aragora.runtime.workers import WorkerPool
-from aragora.storage.repository import (
+from aragora.records.debates import (
     TERMINAL_STATUSES,
     DebateRecord,
     NewDebate,
@@ -41,6 +32,15 @@ from aragora.storage.repository import (
     check_page,
     check_status,
 )
+from aragora.runtime.bus import EventBus, Frame
+from aragora.runtime.debate_request import RequestDefaults, parse_request
+from aragora.runtime.document import debate_document
+from aragora.runtime.maintenance import read_maintenance, write_maintenance
+from aragora.runtime.ports import AgentCatalog, PanelBuilder
+from aragora.runtime.ratings import leaderboard_rows
+from aragora.runtime.runner import FOLLOWUPS_PENDING
+from aragora.runtime.stream import stream_frames
+from aragora.runtime.workers import WorkerPool
 
 __all__ = ["DebateService"]
 

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aragora.debate.events import EventType
 from aragora.errors import SlowConsumerError
+from aragora.records.debates import EventRepository
 from aragora.runtime.bus import EventBus, Frame, frame_of
-from aragora.storage.repository import EventRepository
 
 __all__ = ["stream_frames"]
 

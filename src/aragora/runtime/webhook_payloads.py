@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aragora.storage.repository import ClaimedDelivery, OutboxEvent
+from aragora.records.debates import ClaimedDelivery, OutboxEvent
 
 __all__ = [
     "CONFLICT_CODE",

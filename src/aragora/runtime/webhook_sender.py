@@ -26,14 +26,14 @@ import httpx
 from aragora import __version__
 from aragora.errors import DatabaseUnavailableError, InvalidInputError, UnavailableError
 from aragora.logs import log_event
-from aragora.runtime.webhook_payloads import SIGNATURE_HEADER, delivery_body, sign
-from aragora.runtime.webhooks import UrlGuard
-from aragora.storage.repository import (
+from aragora.records.debates import (
     ClaimedDelivery,
     DeliveryAttempt,
     OutboxRepository,
     Outcome,
 )
+from aragora.runtime.webhook_payloads import SIGNATURE_HEADER, delivery_body, sign
+from aragora.runtime.webhooks import UrlGuard
 
 __all__ = ["DeliveryPolicy", "OutcomeObserver", "WebhookSender"]
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from aragora.errors import InvalidInputError, UnavailableError
-from aragora.storage.repository import (
+from aragora.records.debates import (
     Delivery,
     NewWebhook,
     Webhook,

@@ -34,8 +34,8 @@ from typing import Protocol
 
 from aragora.errors import AragoraError, DatabaseUnavailableError, StaleLeaseError
 from aragora.logs import log_event
+from aragora.records.debates import TERMINAL_STATUSES, Lease, Storage
 from aragora.runtime.runner import FOLLOWUPS_PENDING, DebateRunner
-from aragora.storage.repository import TERMINAL_STATUSES, Lease, Storage
 
 __all__ = [
     "ADMISSION_RECHECK",

@@ -9,7 +9,7 @@ seconds until a token accrues (``Retry-After``).
 
 :class:`~aragora.server.redis_limiter.RedisLimiter` keeps the buckets in Redis with the
 same Lua script as the providers' shared start rates
-(:data:`aragora.agents.shared_limits.BUCKET_SCRIPT`), so N replicas together allow each
+(:data:`aragora.agents.resilience.shared_limits.BUCKET_SCRIPT`), so N replicas together allow each
 client ``per_minute`` requests, not N times that. Redis trouble never refuses a request:
 while Redis is unreachable, failing or slow, each replica counts in its own
 :class:`LocalLimiter` (so the deployment allows up to N times the limit),

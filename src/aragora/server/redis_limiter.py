@@ -16,7 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from aragora.agents.shared_limits import BUCKET_SCRIPT
+from aragora.agents.resilience.shared_limits import BUCKET_SCRIPT
 from aragora.logs import log_event
 from aragora.server.ratelimit import KEY_PREFIX, Limit, LocalLimiter
 

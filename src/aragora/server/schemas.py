@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from aragora.debate.protocol import MAX_ROUNDS, ConsensusRule, Mode
-from aragora.runtime.requests import MAX_PRIORITY
+from aragora.runtime.debate_request import MAX_PRIORITY
 
 __all__ = [
     "AgentsBody",

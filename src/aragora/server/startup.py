@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 from aragora.errors import ConfigurationError
 from aragora.logs import log_event
+from aragora.records.debates import TokenRepository
 from aragora.runtime.auth import AdminToken
 from aragora.settings import Settings
-from aragora.storage.database import mask_url, sqlite_path
-from aragora.storage.repository import TokenRepository
+from aragora.storage.sql.database import mask_url, sqlite_path
 
 __all__ = [
     "UNAUTHENTICATED_WARNING",

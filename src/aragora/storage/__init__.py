@@ -1,9 +1,9 @@
-"""aragora.storage: the event log, debates, leases, tokens and other records.
+"""aragora.storage: the implementations of the Protocols in :mod:`aragora.records`.
 
-``repository`` holds the records and the Protocols the rest of Aragora programs against
-(the runtime may import nothing else of this package); ``memory`` is the in-process fake;
-``database`` builds the SQLAlchemy engines (pool, PgBouncer mode, read replica, error
-translation) and ``sql_*`` implement the Protocols for SQLite and PostgreSQL alike.
+``memory`` is the in-process fake; ``sql`` holds the SQLAlchemy engines (``database``: pool,
+PgBouncer mode, read replica, error translation), the tables (``schema``) and the
+repositories for SQLite and PostgreSQL alike; ``knowledge_rules`` is what both share about
+knowledge search; ``backup`` copies a SQLite database.
 
-This module deliberately imports nothing, so importing the Protocols never loads a driver.
+This module deliberately imports nothing, so importing one implementation never loads the other.
 """

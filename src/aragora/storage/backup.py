@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 
 from aragora.errors import ConflictError, StorageError
-from aragora.storage.database import create_private_file
+from aragora.storage.sql.database import create_private_file
 
 __all__ = ["backup_sqlite"]
 

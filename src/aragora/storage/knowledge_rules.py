@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC
 
 from aragora.errors import InvalidInputError
-from aragora.storage.knowledge_repository import (
+from aragora.records.knowledge import (
     ITEM_KINDS,
     KnowledgeItem,
     KnowledgeLink,

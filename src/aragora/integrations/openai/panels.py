@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aragora.errors import ConfigurationError, InvalidInputError, NotFoundError
-from aragora.runtime.requests import RequestDefaults, parse_request
+from aragora.runtime.debate_request import RequestDefaults, parse_request
 from aragora.settings import BUILT_IN_PANELS, PanelConfig, Settings
 
 __all__ = ["MODEL_PREFIX", "Panel", "Panels"]

@@ -18,12 +18,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from aragora.records.debates import ApiToken
 from aragora.server.auth import AdminAccess, ReadAccess
 from aragora.server.responses import json_response
 from aragora.server.routes import errors
 from aragora.server.schemas import MaintenanceBody
 from aragora.server.state import ServiceDep, StateDep
-from aragora.storage.repository import ApiToken
 
 __all__ = ["SECRET_PREFIX", "router"]
 

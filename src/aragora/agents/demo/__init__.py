@@ -1,0 +1,1 @@
+"""aragora.agents.demo: offline agents, the demo personas and the simulated ``sim`` agents."""

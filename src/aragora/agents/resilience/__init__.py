@@ -1,0 +1,1 @@
+"""aragora.agents.resilience: the wrappers around an LLM (retry, limits, breakers, fallback)."""

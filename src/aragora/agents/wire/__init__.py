@@ -1,0 +1,1 @@
+"""aragora.agents.wire: one adapter per provider wire protocol, on a shared HTTP transport."""

@@ -1,0 +1,1 @@
+"""aragora.storage.memory: the in-process fake of every repository (tests, ``--memory`` runs)."""

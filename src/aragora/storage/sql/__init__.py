@@ -1,0 +1,1 @@
+"""aragora.storage.sql: the repositories on SQLAlchemy, one code path for SQLite and PostgreSQL."""

@@ -1,0 +1,216 @@
+"""Debates in SQL (SQLite and PostgreSQL): create with its queue job, get, list, update."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aragora.errors import ConflictError, NotFoundError
+from aragora.records.debates import (
+    DEBATE_STATUSES,
+    TERMINAL_STATUSES,
+    DebatePage,
+    DebateRecord,
+    NewDebate,
+    check_new_debate,
+    check_page,
+    check_status,
+)
+from aragora.records.webhooks import OutboxEvent
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.schema import debate_counts, debates, jobs
+from aragora.storage.sql.webhooks import insert_outbox
+
+__all__ = ["SqlDebateRepository", "count_changes", "store_update"]
+
+Now = Callable[[], datetime]
+_SUMMARY_COLUMNS = (
+    debates.c.id,
+    debates.c.status,
+    debates.c.task,
+    debates.c.request,
+    debates.c.created_at,
+    debates.c.updated_at,
+)
+
+
+class SqlDebateRepository:
+    """:class:`~aragora.records.debates.DebateRepository` on a :class:`Database`."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def create(self, debate: NewDebate) -> DebateRecord:
+        """See :meth:`DebateRepository.create`."""
+        check_new_debate(debate)
+        now = self._now()
+        record = DebateRecord(debate.id, "queued", debate.task, dict(debate.request), now, now)
+        async with self._db.write() as conn:
+            try:
+                await conn.execute(
+                    debates.insert().values(
+                        id=record.id,
+                        status=record.status,
+                        task=record.task,
+                        request=record.request,
+                        document=None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            except exc.IntegrityError:
+                raise ConflictError(f"debate {debate.id} already exists") from None
+            await conn.execute(
+                jobs.insert().values(
+                    debate_id=record.id,
+                    state="queued",
+                    epoch=0,
+                    attempts=0,
+                    enqueued_at=now,
+                    priority=debate.priority,
+                )
+            )
+            for change in count_changes(None, "queued"):
+                await conn.execute(change)
+        return record
+
+    async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
+        """See :meth:`DebateRepository.get`."""
+        query = sa.select(*_SUMMARY_COLUMNS, debates.c.document).where(debates.c.id == debate_id)
+        rows = await self._db.rows(query, primary=primary)
+        if not rows:
+            raise NotFoundError(f"debate {debate_id} not found")
+        return _record(rows[0]._mapping)
+
+    async def list(
+        self,
+        *,
+        status: str | None = None,
+        query: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> DebatePage:
+        """See :meth:`DebateRepository.list`."""
+        check_page(limit, offset)
+        conditions: list[sa.ColumnElement[bool]] = []
+        if status is not None:
+            conditions.append(debates.c.status == check_status(status))
+        # Without a text search the total comes from the maintained per-status counts.
+        count: sa.Select[Any] = sa.select(sa.func.coalesce(sa.func.sum(debate_counts.c.n), 0))
+        if status is not None:
+            count = count.where(debate_counts.c.status == status)
+        if query:
+            pattern = "%" + _escape_like(query.lower()) + "%"
+            conditions.append(sa.func.lower(debates.c.task).like(pattern, escape="\\"))
+            count = sa.select(sa.func.count()).select_from(debates).where(*conditions)
+        page = (
+            sa.select(*_SUMMARY_COLUMNS)
+            .where(*conditions)
+            .order_by(debates.c.created_at.desc(), debates.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = await self._db.rows(page)
+        total = int((await self._db.rows(count))[0][0])
+        return DebatePage(tuple(_record(row._mapping) for row in rows), total, limit, offset)
+
+    async def update(
+        self,
+        debate_id: str,
+        *,
+        status: str,
+        document: Mapping[str, Any] | None = None,
+        outbox: Sequence[OutboxEvent] = (),
+        followups: bool = False,
+    ) -> None:
+        """See :meth:`DebateRepository.update`."""
+        check_status(status)
+        async with self._db.write() as conn:
+            await store_update(
+                conn,
+                self._db.dialect,
+                self._now(),
+                debate_id,
+                status=status,
+                document=document,
+                outbox=outbox,
+                followups=followups,
+            )
+
+    async def counts(self) -> dict[str, int]:
+        """See :meth:`DebateRepository.counts`."""
+        rows = await self._db.rows(sa.select(debate_counts.c.status, debate_counts.c.n))
+        found = {str(status): int(n) for status, n in rows}
+        return {status: found.get(status, 0) for status in DEBATE_STATUSES}
+
+
+async def store_update(
+    conn: AsyncConnection,
+    dialect: str,
+    now: datetime,
+    debate_id: str,
+    *,
+    status: str,
+    document: Mapping[str, Any] | None,
+    outbox: Sequence[OutboxEvent],
+    followups: bool,
+) -> None:
+    """:meth:`SqlDebateRepository.update`'s statements, in the caller's transaction
+    (``status`` already checked)."""
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if document is not None:
+        values["document"] = dict(document)
+    current = sa.select(debates.c.status).where(debates.c.id == debate_id)
+    if dialect == "postgresql":
+        current = current.with_for_update()  # the counts must move with the row
+    previous = (await conn.execute(current)).scalar_one_or_none()
+    if previous is None:
+        raise NotFoundError(f"debate {debate_id} not found")
+    await conn.execute(debates.update().where(debates.c.id == debate_id).values(**values))
+    if previous != status:
+        for change in count_changes(previous, status):
+            await conn.execute(change)
+    if status in TERMINAL_STATUSES and not followups:
+        await conn.execute(
+            jobs.update()
+            .where(jobs.c.debate_id == debate_id)
+            .values(state="done", owner=None, lease_expires_at=None)
+        )
+    if previous != status:  # a debate finished twice is reported once
+        await insert_outbox(conn, outbox, now)
+
+
+def count_changes(previous: str | None, status: str) -> list[sa.Update]:
+    """The statements moving a debate from ``previous`` (``None``: new) to ``status`` in
+    the counts, in status-name order: every transaction locks count rows in the same order,
+    so concurrent status changes cannot deadlock on them."""
+    deltas = {status: 1} if previous is None else {previous: -1, status: 1}
+    return [
+        debate_counts.update()
+        .where(debate_counts.c.status == name)
+        .values(n=debate_counts.c.n + delta)
+        for name, delta in sorted(deltas.items())
+    ]
+
+
+def _record(row: RowMapping) -> DebateRecord:
+    return DebateRecord(
+        id=row["id"],
+        status=row["status"],
+        task=row["task"],
+        request=row["request"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        document=row.get("document"),
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

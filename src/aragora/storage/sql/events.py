@@ -1,0 +1,367 @@
+"""The event log and the leases that fence it, in SQL (SQLite and PostgreSQL).
+
+An append runs in one transaction on the primary, its first event in one statement:
+``INSERT … SELECT … WHERE EXISTS (the job running under the appender's epoch) AND (SELECT
+max(seq) …) = seq - 1``.
+
+- The job row is read on PostgreSQL with ``FOR SHARE``, so a concurrent claim (an
+  ``UPDATE`` of that row) waits until the append has committed, and the new owner then
+  sees the event when it folds the log; SQLite's ``BEGIN IMMEDIATE`` serialises writers
+  outright. An insert refused for the lease raises :class:`StaleLeaseError` (the job row
+  is read again only then, to say which check refused it).
+- The row goes in only if it is the next one. Two writers racing for the same seq collide
+  on the primary key, a writer skipping ahead inserts nothing; both get
+  :class:`ConflictError`. So the stored log is contiguous whatever concurrent writers do.
+
+The batch's other events follow in one multi-row insert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aragora.debate.events import Event
+from aragora.errors import ConflictError, InvalidInputError, StaleLeaseError
+from aragora.records.debates import DebateOutcome, Lease, check_batch, check_status
+from aragora.storage.sql.database import Database
+from aragora.storage.sql.debates import count_changes, store_update
+from aragora.storage.sql.schema import debate_events, debates, jobs
+
+__all__ = ["SqlEventRepository", "SqlLeaseRepository", "events_after"]
+
+Now = Callable[[], datetime]
+
+
+def events_after(debate_id: str, since: int, limit: int | None) -> sa.Select[Any]:
+    """The query for a debate's events after ``since``: a range scan of the primary key."""
+    query = (
+        sa.select(
+            debate_events.c.seq,
+            debate_events.c.type,
+            debate_events.c.timestamp,
+            debate_events.c.round,
+            debate_events.c.agent,
+            debate_events.c.data,
+        )
+        .where(debate_events.c.debate_id == debate_id, debate_events.c.seq > since)
+        .order_by(debate_events.c.seq)
+    )
+    return query if limit is None else query.limit(limit)
+
+
+# The same query as events_after(), as PostgreSQL text for Database.driver_rows: replaying a
+# debate is the hottest read, and SQLAlchemy's result layer costs more than the query.
+_EVENTS_AFTER_SQL = (
+    "SELECT seq, type, timestamp, round, agent, data FROM debate_events"
+    " WHERE debate_id = $1 AND seq > $2 ORDER BY seq"
+)
+
+
+class SqlEventRepository:
+    """:class:`~aragora.records.debates.EventRepository` on a :class:`Database`."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def append(self, event: Event, *, epoch: int) -> None:
+        """See :meth:`EventRepository.append`."""
+        await self.append_many([event], epoch=epoch)
+
+    async def append_many(self, events: Sequence[Event], *, epoch: int) -> None:
+        """See :meth:`EventRepository.append_many`: one transaction, the lease checked
+        once, the first event inserted only if it is the next one and the rest after it
+        (a concurrent writer collides on the primary key)."""
+        batch = check_batch(events)
+        async with self._db.write() as conn:
+            await self._append(conn, batch, epoch)
+
+    async def append_and_finish(
+        self, events: Sequence[Event], *, epoch: int, outcome: DebateOutcome
+    ) -> None:
+        """See :meth:`EventRepository.append_and_finish`."""
+        batch = check_batch(events)
+        check_status(outcome.status)
+        async with self._db.write() as conn:
+            await self._append(conn, batch, epoch)
+            await store_update(
+                conn,
+                self._db.dialect,
+                self._now(),
+                batch[0].debate_id,
+                status=outcome.status,
+                document=outcome.document,
+                outbox=outcome.outbox,
+                followups=outcome.followups,
+            )
+
+    async def _append(self, conn: AsyncConnection, batch: Sequence[Event], epoch: int) -> None:
+        event = batch[0]
+        seq = event.seq or 0
+        # The lease is checked by the insert itself (one statement fewer); only an insert
+        # that wrote nothing looks at it again, to say which check refused it.
+        held = sa.select(jobs.c.debate_id).where(
+            jobs.c.debate_id == event.debate_id, jobs.c.state == "running", jobs.c.epoch == epoch
+        )
+        if self._db.dialect == "postgresql":
+            held = held.with_for_update(read=True)
+        previous = (
+            sa.select(sa.func.coalesce(sa.func.max(debate_events.c.seq), 0))
+            .where(debate_events.c.debate_id == event.debate_id)
+            .scalar_subquery()
+        )
+        row = sa.select(
+            sa.literal(event.debate_id, sa.String),
+            sa.literal(seq, sa.Integer),
+            sa.literal(event.type, sa.String),
+            sa.literal(event.round, sa.Integer),
+            sa.literal(event.agent, sa.String),
+            sa.literal(event.timestamp, sa.String),
+            sa.literal(dict(event.data), debate_events.c.data.type),
+            sa.literal(self._now(), debate_events.c.created_at.type),
+        ).where(held.exists(), previous == seq - 1)
+        insert = debate_events.insert().from_select(
+            ["debate_id", "seq", "type", "round", "agent", "timestamp", "data", "created_at"],
+            row,
+        )
+        try:
+            result = await conn.execute(insert)
+        except exc.IntegrityError:
+            raise ConflictError(f"debate {event.debate_id}: seq {seq} is already stored") from None
+        if result.rowcount != 1:
+            await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
+            last = await _last_seq(conn, event.debate_id)
+            raise ConflictError(
+                f"debate {event.debate_id}: append of seq {seq}, expected {last + 1}"
+            )
+        if len(batch) > 1:
+            created_at = self._now()
+            rows = [
+                {
+                    "debate_id": e.debate_id,
+                    "seq": e.seq,
+                    "type": e.type,
+                    "round": e.round,
+                    "agent": e.agent,
+                    "timestamp": e.timestamp,
+                    "data": dict(e.data),
+                    "created_at": created_at,
+                }
+                for e in batch[1:]
+            ]
+            try:
+                await conn.execute(debate_events.insert(), rows)
+            except exc.IntegrityError:
+                raise ConflictError(
+                    f"debate {event.debate_id}: seq {batch[1].seq}.. is already stored"
+                ) from None
+
+    async def read(
+        self, debate_id: str, *, since: int = 0, limit: int | None = None, primary: bool = False
+    ) -> list[Event]:
+        """See :meth:`EventRepository.read`."""
+        if limit is not None and limit < 1:
+            raise InvalidInputError(f"limit must be at least 1, got {limit}")
+        rows: Sequence[Sequence[Any]]
+        if self._db.dialect == "postgresql":
+            rows = await self._db.driver_rows(
+                _EVENTS_AFTER_SQL if limit is None else _EVENTS_AFTER_SQL + " LIMIT $3",
+                *((debate_id, since) if limit is None else (debate_id, since, limit)),
+                primary=primary,
+            )
+        else:
+            rows = await self._db.rows(events_after(debate_id, since, limit), primary=primary)
+        # Positional unpacking: this loop is the hot path of replay (see bench/storage.py).
+        return [
+            Event(kind, debate_id, seq, timestamp, round_, agent, data)
+            for seq, kind, timestamp, round_, agent, data in rows
+        ]
+
+    async def last_seq(self, debate_id: str) -> int:
+        """See :meth:`EventRepository.last_seq`."""
+        (row,) = await self._db.rows(_last_seq_query(debate_id), primary=True)
+        return int(row[0])
+
+
+def _last_seq_query(debate_id: str) -> sa.Select[Any]:
+    return sa.select(sa.func.coalesce(sa.func.max(debate_events.c.seq), 0)).where(
+        debate_events.c.debate_id == debate_id
+    )
+
+
+async def _last_seq(conn: AsyncConnection, debate_id: str) -> int:
+    return int((await conn.execute(_last_seq_query(debate_id))).scalar_one())
+
+
+async def _check_lease(conn: AsyncConnection, dialect: str, debate_id: str, epoch: int) -> None:
+    query = sa.select(jobs.c.state, jobs.c.epoch).where(jobs.c.debate_id == debate_id)
+    if dialect == "postgresql":
+        query = query.with_for_update(read=True)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise StaleLeaseError(f"debate {debate_id}: no lease exists")
+    if row.state != "running" or row.epoch != epoch:
+        raise StaleLeaseError(
+            f"debate {debate_id}: lease epoch {epoch} is stale "
+            f"(current epoch {row.epoch}, {row.state})"
+        )
+
+
+class SqlLeaseRepository:
+    """:class:`~aragora.records.debates.LeaseRepository` on a :class:`Database`.
+
+    On PostgreSQL a claim picks its row with ``FOR UPDATE SKIP LOCKED``, so concurrent
+    claimers on many replicas each get a different debate without waiting on each other."""
+
+    def __init__(self, database: Database, *, now: Now) -> None:
+        self._db = database
+        self._now = now
+
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
+        """See :meth:`LeaseRepository.claim`."""
+        _check_ttl(ttl)
+        now = self._now()
+        async with self._db.write() as conn:
+            # Two index-ordered lookups rather than one OR (which makes the database sort
+            # every candidate): a debate whose worker died first, then the queue.
+            expired = sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now)
+            queued = jobs.c.state == "queued"
+            if debate_id is not None:
+                expired = sa.and_(expired, jobs.c.debate_id == debate_id)
+                queued = sa.and_(queued, jobs.c.debate_id == debate_id)
+            row = (await conn.execute(self._first(expired))).first()
+            if row is None:
+                row = (await conn.execute(self._first(queued))).first()
+            if row is None:
+                return None
+            lease = Lease(row.debate_id, owner, row.epoch + 1, now + timedelta(seconds=ttl))
+            await conn.execute(
+                jobs.update()
+                .where(jobs.c.debate_id == row.debate_id)
+                .values(
+                    state="running",
+                    epoch=lease.epoch,
+                    owner=owner,
+                    lease_expires_at=lease.expires_at,
+                    attempts=jobs.c.attempts + 1,
+                )
+            )
+            # The debate runs from its claim on (one write fewer before its first call).
+            # PostgreSQL: never wait for the debate's row (a status change holding it
+            # takes the job row next): a row locked now is left alone, and the runner
+            # marks the debate running itself.
+            waiting = sa.select(debates.c.id).where(
+                debates.c.id == row.debate_id, debates.c.status == "queued"
+            )
+            if self._db.dialect == "postgresql":
+                waiting = waiting.with_for_update(skip_locked=True)
+            started = await conn.execute(
+                debates.update()
+                .where(debates.c.id.in_(waiting.scalar_subquery()))
+                .values(status="running", updated_at=now)
+            )
+            if started.rowcount == 1:
+                for change in count_changes("queued", "running"):
+                    await conn.execute(change)
+            return lease
+
+    def _first(self, condition: sa.ColumnElement[bool]) -> sa.Select[tuple[str, int]]:
+        """The first job meeting ``condition`` in queue order, locked (PostgreSQL: rows
+        other claimers hold are skipped, not waited for)."""
+        query = (
+            sa.select(jobs.c.debate_id, jobs.c.epoch)
+            .where(condition)
+            .order_by(jobs.c.priority.desc(), jobs.c.enqueued_at, jobs.c.debate_id)
+            .limit(1)
+        )
+        if self._db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return query
+
+    async def renew(self, lease: Lease, ttl: float) -> Lease:
+        """See :meth:`LeaseRepository.renew`."""
+        _check_ttl(ttl)
+        renewed = Lease(
+            lease.debate_id, lease.owner, lease.epoch, self._now() + timedelta(seconds=ttl)
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(_held(lease).values(lease_expires_at=renewed.expires_at))
+            if result.rowcount != 1:
+                raise StaleLeaseError(f"debate {lease.debate_id}: lease epoch {lease.epoch} lost")
+        return renewed
+
+    async def release(self, lease: Lease, *, requeue: bool = False) -> None:
+        """See :meth:`LeaseRepository.release`."""
+        # A debate that reached a terminal status is already off the queue ("done"): its
+        # worker's release is then a formality and must neither fail nor requeue it.
+        state = sa.case((jobs.c.state == "done", "done"), else_="queued" if requeue else "done")
+        held_or_finished = jobs.update().where(
+            jobs.c.debate_id == lease.debate_id,
+            jobs.c.epoch == lease.epoch,
+            jobs.c.state.in_(("running", "done")),
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                held_or_finished.values(state=state, owner=None, lease_expires_at=None)
+            )
+            if result.rowcount != 1:
+                raise StaleLeaseError(f"debate {lease.debate_id}: lease epoch {lease.epoch} lost")
+
+    async def current(self, debate_id: str) -> Lease | None:
+        """See :meth:`LeaseRepository.current`."""
+        query = sa.select(jobs.c.owner, jobs.c.epoch, jobs.c.lease_expires_at).where(
+            jobs.c.debate_id == debate_id,
+            jobs.c.state == "running",
+            jobs.c.lease_expires_at > self._now(),
+        )
+        rows = await self._db.rows(query, primary=True)
+        if not rows:
+            return None
+        owner, epoch, expires_at = rows[0]
+        return Lease(debate_id, owner or "", epoch, expires_at)
+
+    async def position(self, debate_id: str) -> int | None:
+        """See :meth:`LeaseRepository.position`."""
+        me = sa.select(jobs.c.priority, jobs.c.enqueued_at).where(
+            jobs.c.debate_id == debate_id, jobs.c.state == "queued"
+        )
+        async with self._db.write() as conn:  # the queue moves: read the primary
+            row = (await conn.execute(me)).first()
+            if row is None:
+                return None
+            ahead = sa.select(sa.func.count()).where(
+                jobs.c.state == "queued",
+                sa.or_(
+                    jobs.c.priority > row.priority,
+                    sa.and_(
+                        jobs.c.priority == row.priority,
+                        sa.or_(
+                            jobs.c.enqueued_at < row.enqueued_at,
+                            sa.and_(
+                                jobs.c.enqueued_at == row.enqueued_at,
+                                jobs.c.debate_id < debate_id,
+                            ),
+                        ),
+                    ),
+                ),
+            )
+            return int((await conn.execute(ahead)).scalar_one()) + 1
+
+
+def _held(lease: Lease) -> sa.Update:
+    return jobs.update().where(
+        jobs.c.debate_id == lease.debate_id,
+        jobs.c.epoch == lease.epoch,
+        jobs.c.state == "running",
+    )
+
+
+def _check_ttl(ttl: float) -> None:
+    if not ttl > 0:
+        raise InvalidInputError(f"lease ttl must be positive, got {ttl}")
