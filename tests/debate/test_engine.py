@@ -267,9 +267,9 @@ async def test_the_debate_deadline_is_read_from_the_injected_clock() -> None:
     async with asyncio.timeout(10):
         state = await engine_for(log, clock=clock).start(setup, agents)
     assert state.result is not None
-    assert state.result["stop_reason"] == "debate_timeout"
-    assert state.result["partial"] is True
-    assert state.result["final_answer"] == "Red"
+    assert state.result.stop_reason == "debate_timeout"
+    assert state.result.partial is True
+    assert state.result.final_answer == "Red"
 
 
 async def test_cancellation_stops_running_calls() -> None:
