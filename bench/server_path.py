@@ -57,6 +57,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 import argparse
 import asyncio
 import contextlib
+import http.client
 import itertools
 import json
 import multiprocessing
@@ -542,6 +543,61 @@ async def unrelated_tokens(
     )
 
 
+def probe_health_main(
+    host: str, port: int, pid: int, origin: float, stop: Any, results: Any
+) -> None:
+    """The health prober's process: ``GET /api/health`` every 50 ms on a kept-alive
+    connection until ``stop`` is set, and the server's RSS at each probe. A process of its
+    own, so the client's event loop, busy with the burst's requests, delays no probe."""
+    probes: list[tuple[float, float, str]] = []  # (since origin, ms, "" or why not 200)
+    peak = 0.0
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    while not stop.is_set():
+        began = time.perf_counter()
+        try:
+            connection.request("GET", "/api/health")
+            answer = connection.getresponse()
+            answer.read()
+            reason = "" if answer.status == 200 else str(answer.status)
+        except (OSError, http.client.HTTPException) as exc:
+            reason = type(exc).__name__
+            connection.close()
+            connection = http.client.HTTPConnection(host, port, timeout=10)
+        probes.append((time.time() - origin, (time.perf_counter() - began) * 1000, reason))
+        peak = max(peak, rss_mb(pid))
+        time.sleep(0.05)
+    connection.close()
+    results.send((probes, peak))
+
+
+class HealthProber:
+    """Runs :func:`probe_health_main` in a child process from now until :meth:`collect`."""
+
+    def __init__(self, server: Server, origin: float) -> None:
+        context = multiprocessing.get_context("fork")
+        self._stop = context.Event()
+        self._results, sender = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=probe_health_main,
+            args=("127.0.0.1", server.port, server.process.pid, origin, self._stop, sender),
+            daemon=True,
+        )
+        self._process.start()
+
+    def collect(self, figures: BurstFigures) -> None:
+        """Stop probing and add the probes to ``figures``."""
+        self._stop.set()
+        probes, peak = self._results.recv()
+        self._process.join(10)
+        for at, took, reason in probes:
+            if reason:
+                figures.health_bad[reason] = figures.health_bad.get(reason, 0) + 1
+            else:
+                figures.health_ms.append(took)
+                figures.health_at.append((at, took))
+        figures.peak_rss_mb = max(figures.peak_rss_mb, peak)
+
+
 @dataclass
 class BurstFigures:
     label: str
@@ -582,24 +638,6 @@ async def burst(
         base_url=server.base, headers=headers, timeout=120, limits=limits
     ) as client:
 
-        async def probe_health() -> None:
-            async with httpx.AsyncClient(base_url=server.base, timeout=10) as probe:
-                while not done.is_set():
-                    began = time.perf_counter()
-                    try:
-                        answer = await probe.get("/api/health")
-                    except httpx.HTTPError as exc:
-                        reason = type(exc).__name__
-                    else:
-                        took = (time.perf_counter() - began) * 1000
-                        figures.health_ms.append(took)
-                        figures.health_at.append((time.time() - posting, took))
-                        reason = "" if answer.status_code == 200 else str(answer.status_code)
-                    if reason:
-                        figures.health_bad[reason] = figures.health_bad.get(reason, 0) + 1
-                    figures.peak_rss_mb = max(figures.peak_rss_mb, rss_mb(server.process.pid))
-                    await asyncio.sleep(0.05)
-
         async def post(n: int) -> None:
             tag = uuid.uuid4().hex[:12]
             tags.add(tag)
@@ -623,7 +661,7 @@ async def burst(
         before = (await client.get("/api/admin/stats")).json()
         ended_before = sum(before.get(f"{s}_debates", 0) for s in _ENDED)
         posting = time.time()
-        prober = asyncio.create_task(probe_health())
+        prober = HealthProber(server, posting)
         began = time.time()
         await asyncio.gather(*(post(n) for n in range(count)))
         figures.posting_s = time.time() - posting
@@ -636,7 +674,7 @@ async def burst(
             await asyncio.sleep(0.25)
         figures.all_done_s = time.time() - began
         done.set()
-        await prober
+        prober.collect(figures)
         semaphore = asyncio.Semaphore(20)
 
         async def fetch(debate_id: str) -> None:
