@@ -431,7 +431,7 @@ async def open_node(
     )
     announce_queued: Callable[[], None] | None = None
     # A replica delivers the webhook outbox; an operator command's node does not.
-    senders: list[Background] = [loop_lag]
+    background: list[Background] = [loop_lag]  # measures the loop the workers admit by
     if redis_bus is not None and own_debates is None:
         # Debates queued on any replica wake this one's workers at once.
         redis_bus.on_queued(workers.wake)
@@ -443,10 +443,10 @@ async def open_node(
         notifications = QueueNotifications(settings.effective_database_url)
         notifications.on_queued(workers.wake)
         announce_queued = notifications.announce
-        senders.append(notifications)
+        background.append(notifications)
     webhook_observers: list[OutcomeObserver] = []
     if own_debates is None:
-        senders.append(
+        background.append(
             build_webhook_sender(settings, storage, owner=owner, observers=webhook_observers)
         )
     draining = DrainFlag()
@@ -487,7 +487,7 @@ async def open_node(
         health_monitor=monitor,
         observers=observers,
         on_close=hub.aclose,
-        background=senders,
+        background=background,
         loop_lag=lambda: loop_lag.lag,
         webhook_observers=webhook_observers,
     )

@@ -5,7 +5,9 @@ real loop blocked by real work."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,41 +18,58 @@ def admitted(lag: LoopLag, tries: int = 50) -> int:
     return sum(lag.admits() for _ in range(tries))
 
 
-def test_lag_rises_at_once_and_falls_halfway_per_measurement() -> None:
-    lag = LoopLag(limit=0.02)
-    lag.measured(0.08)
-    assert lag.lag == 0.08
-    lag.measured(0.0)
-    assert lag.lag == 0.04
-    lag.measured(0.0)
-    assert lag.lag == 0.02
-    lag.measured(0.1)
-    assert lag.lag == 0.1
-    lag.measured(-0.001)  # a timer a hair early counts as on time
-    assert lag.lag == 0.05
+@contextlib.asynccontextmanager
+async def measuring(limit: float) -> AsyncIterator[LoopLag]:
+    """A started LoopLag whose own sampler waits an hour: the test gives the measurements."""
+    lag = LoopLag(limit=limit, interval=3600)
+    lag.start()
+    try:
+        yield lag
+    finally:
+        await lag.close()
 
 
-def test_admission_follows_the_lag() -> None:
-    lag = LoopLag(limit=0.02)
-    assert admitted(lag) == MAX_PER_SAMPLE  # keeping up: a handful per measurement
-    lag.measured(0.005)
-    assert admitted(lag) == MAX_PER_SAMPLE
-    lag.measured(0.015)  # above half the limit: one at a time
-    assert admitted(lag) == 1
-    lag.measured(0.015)
-    assert admitted(lag) == 1
-    lag.measured(0.05)  # late: none
-    assert admitted(lag) == 0
-    lag.measured(0.0)  # 0.025, still above the limit
-    assert admitted(lag) == 0
-    lag.measured(0.0)  # 0.0125
-    assert admitted(lag) == 1
-    lag.measured(0.0)  # 0.00625
-    assert admitted(lag) == MAX_PER_SAMPLE
+async def test_lag_rises_at_once_and_falls_halfway_per_measurement() -> None:
+    async with measuring(0.02) as lag:
+        lag.measured(0.08)
+        assert lag.lag == 0.08
+        lag.measured(0.0)
+        assert lag.lag == 0.04
+        lag.measured(0.0)
+        assert lag.lag == 0.02
+        lag.measured(0.1)
+        assert lag.lag == 0.1
+        lag.measured(-0.001)  # a timer a hair early counts as on time
+        assert lag.lag == 0.05
 
 
-def test_limit_zero_admits_everything() -> None:
-    lag = LoopLag(limit=0)
+async def test_admission_follows_the_lag() -> None:
+    async with measuring(0.02) as lag:
+        assert admitted(lag) == MAX_PER_SAMPLE  # keeping up: a handful per measurement
+        lag.measured(0.005)
+        assert admitted(lag) == MAX_PER_SAMPLE
+        lag.measured(0.015)  # above half the limit: one at a time
+        assert admitted(lag) == 1
+        lag.measured(0.015)
+        assert admitted(lag) == 1
+        lag.measured(0.05)  # late: none
+        assert admitted(lag) == 0
+        lag.measured(0.0)  # 0.025, still above the limit
+        assert admitted(lag) == 0
+        lag.measured(0.0)  # 0.0125
+        assert admitted(lag) == 1
+        lag.measured(0.0)  # 0.00625
+        assert admitted(lag) == MAX_PER_SAMPLE
+
+
+async def test_limit_zero_admits_everything() -> None:
+    async with measuring(0) as lag:
+        lag.measured(5.0)
+        assert admitted(lag) == 50
+
+
+def test_nothing_is_refused_while_nothing_is_measured() -> None:
+    lag = LoopLag(limit=0.02)  # never started: no measurement to refuse by
     lag.measured(5.0)
     assert admitted(lag) == 50
 

@@ -57,8 +57,9 @@ class LoopLag:
         return self._lag
 
     def admits(self) -> bool:
-        """Whether one more debate may be claimed now (counted as claimed if so)."""
-        if self.limit == 0:
+        """Whether one more debate may be claimed now (counted as claimed if so). Until
+        :meth:`start` (or after :meth:`close`) nothing is measured, and nothing refused."""
+        if self.limit == 0 or self._task is None:
             return True
         if self._lag > self.limit:
             return False
