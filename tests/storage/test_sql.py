@@ -3,6 +3,7 @@ mode, hashed secrets, masked URLs, and a whole debate run through the fenced sin
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -220,3 +221,32 @@ async def test_a_debate_runs_through_the_fenced_sink(store: Storage) -> None:
     assert document["status"] == "completed"
     await store.debates.update(debate_id, status="completed", document=document)
     assert (await store.debates.get(debate_id)).document == document
+
+
+async def test_dispose_waits_for_a_connection_in_use_and_closes_it(sql_db: Database) -> None:
+    """Work finishing as the database closes returns its connection, which is then closed:
+    a connection still out when its pool is disposed would be dropped open by the garbage
+    collector (asyncpg's "unclosed connection")."""
+    in_use = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def last_write() -> Any:
+        async with sql_db.write() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            in_use.set()
+            await finish.wait()
+            await conn.execute(sa.text("SELECT 1"))
+        return driver
+
+    writing = asyncio.create_task(last_write())
+    await in_use.wait()
+    disposing = asyncio.create_task(sql_db.dispose())
+    await asyncio.sleep(0.05)
+    assert not disposing.done()  # waits for the connection in use
+    finish.set()
+    driver = await writing
+    await asyncio.wait_for(disposing, 5)
+    if sql_db.dialect == "postgresql":
+        assert driver.is_closed()
+    else:
+        assert driver._connection is None  # aiosqlite's closed connection

@@ -32,6 +32,7 @@ drop, so it is not pinged at checkout.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -51,6 +52,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from aragora.errors import (
     AragoraError,
@@ -61,6 +63,7 @@ from aragora.errors import (
 )
 
 __all__ = [
+    "DISPOSE_WAIT",
     "Database",
     "PoolOptions",
     "create_private_file",
@@ -72,6 +75,9 @@ __all__ = [
 _SQLITE_BUSY_TIMEOUT_MS = 15000
 _PING_AFTER_IDLE = 1.0
 """Seconds a pooled PostgreSQL writer connection may sit idle before a checkout pings it."""
+DISPOSE_WAIT = 2.0
+"""Seconds :meth:`Database.dispose` waits for connections in use to come back."""
+_DISPOSE_POLL = 0.005
 AnyRow = sa.Row[*tuple[Any, ...]]
 _json_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
@@ -257,8 +263,20 @@ class Database:
         """Raise :class:`DatabaseUnavailableError` unless the primary answers a query."""
         await self.rows(sa.text("SELECT 1"), primary=True)
 
-    async def dispose(self) -> None:
-        """Close every pooled connection."""
+    async def dispose(self, *, wait: float = DISPOSE_WAIT) -> None:
+        """Close every pooled connection, once those in use are back (at most ``wait``
+        seconds). A connection still out when its pool is disposed is never closed by the
+        pool: it goes back to a pool nothing holds, and the garbage collector, which cannot
+        run the driver's asynchronous close, drops it open. So work finishing as the
+        database closes (a debate's last write during a drain) gets to return its
+        connection first."""
+        deadline = time.monotonic() + wait
+        for engine in (self.writer, self.reader):
+            pool = engine.pool
+            if not isinstance(pool, QueuePool):
+                continue
+            while pool.checkedout() and time.monotonic() < deadline:  # noqa: ASYNC110 - no pool event to await
+                await asyncio.sleep(_DISPOSE_POLL)
         await self.writer.dispose()
         await self.reader.dispose()
 
