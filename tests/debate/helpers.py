@@ -13,8 +13,9 @@ from aragora.debate.invariants import check_log
 from aragora.debate.model import Participant, Task
 from aragora.debate.ports import Clock, CompletionRequest, SystemClock
 from aragora.debate.prompting import PromptBook
-from aragora.debate.protocol import DebateProtocol
+from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode
 from aragora.debate.state import DebateSetup
+from aragora.errors import ProviderError
 from aragora.runtime.eventlog import MemoryEventLog
 
 PROMPTS = PromptBook.default()
@@ -106,3 +107,42 @@ async def run(
 
 def types(events: Sequence[Event]) -> list[str]:
     return [e.type for e in events]
+
+
+def _down(request: CompletionRequest) -> ProviderError:
+    return ProviderError("503 from provider", kind="server_error")
+
+
+def _cut_in_critique(answer: str) -> ScriptedLLM:
+    def reply(request: CompletionRequest) -> str | Exception:
+        if request.phase == "critique":
+            return RuntimeError("adapter bug")
+        return stance(answer)(request)
+
+    return ScriptedLLM(reply)
+
+
+SAMPLE_DEBATES: dict[str, tuple[Callable[[], dict[str, ScriptedLLM]], DebateProtocol]] = {
+    "debate": (
+        lambda: panel(stance(["PostgreSQL", "PostgreSQL"]), stance("SQLite"), stance("PostgreSQL")),
+        DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False),
+    ),
+    "tie": (
+        lambda: panel(stance("Red", confidence=0.6), stance("Blue", confidence=0.9)),
+        DebateProtocol(mode=Mode.VOTE),
+    ),
+    "judge": (
+        lambda: panel(stance("Red"), stance("Blue"), stance("Green")),
+        DebateProtocol(mode=Mode.DEBATE, rounds=1, consensus=ConsensusRule.JUDGE, judge="a1"),
+    ),
+    "all_failed": (
+        lambda: panel(*(ScriptedLLM(_down) for _ in range(3))),
+        DebateProtocol(mode=Mode.DEBATE),
+    ),
+    "quorum_lost": (
+        lambda: panel(stance("Red"), _cut_in_critique("Blue"), _cut_in_critique("Green")),
+        DebateProtocol(mode=Mode.DEBATE),
+    ),
+}
+"""Debates of every ending (consensus after rounds, a tie, a judge, every agent failed, the
+quorum lost mid-debate): name -> (a fresh panel, the protocol)."""

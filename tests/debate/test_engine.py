@@ -8,7 +8,7 @@ import pytest
 
 from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.events import EventType
-from aragora.debate.ports import FakeClock
+from aragora.debate.ports import CompletionRequest, FakeClock
 from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode
 from aragora.errors import ProviderError
 from aragora.runtime.eventlog import MemoryEventLog
@@ -254,14 +254,14 @@ async def test_debate_timeout_returns_the_partial_result() -> None:
 async def test_the_debate_deadline_is_read_from_the_injected_clock() -> None:
     clock = FakeClock()
 
-    async def late_critic(request):  # type: ignore[no-untyped-def]
+    async def late_critic(request: CompletionRequest) -> str:
         if request.phase != "propose":
             if request.metadata["agent"] != "a1":
                 await asyncio.sleep(30)  # only the clock can end the debate before this
             clock.advance(200)
         return stance("Blue" if request.metadata["agent"] == "a3" else "Red")(request)
 
-    agents = panel(late_critic, late_critic, late_critic)
+    agents = panel(*(ScriptedLLM(late_critic) for _ in range(3)))
     log = MemoryEventLog()
     setup = setup_for(agents, protocol(mode=Mode.DEBATE, debate_timeout=100))
     async with asyncio.timeout(10):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -15,37 +15,11 @@ from aragora.debate.consensus import Consensus
 from aragora.debate.convergence import RoundConvergence
 from aragora.debate.events import Event, EventType
 from aragora.debate.model import DebateResult
-from aragora.debate.ports import CompletionRequest
-from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode
+from aragora.debate.protocol import DebateProtocol
 from aragora.debate.results import build_result
 from aragora.debate.state import fold
-from aragora.errors import ProviderError
 
-from .helpers import panel, run, stance
-
-
-def _down(request: CompletionRequest) -> ProviderError:
-    return ProviderError("503 from provider", kind="server_error")
-
-
-PANELS: dict[str, tuple[Callable[[], dict[str, ScriptedLLM]], DebateProtocol]] = {
-    "debate": (
-        lambda: panel(stance(["PostgreSQL", "PostgreSQL"]), stance("SQLite"), stance("PostgreSQL")),
-        DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False),
-    ),
-    "tie": (
-        lambda: panel(stance("Red", confidence=0.6), stance("Blue", confidence=0.9)),
-        DebateProtocol(mode=Mode.VOTE),
-    ),
-    "judge": (
-        lambda: panel(stance("Red"), stance("Blue"), stance("Green")),
-        DebateProtocol(mode=Mode.DEBATE, rounds=1, consensus=ConsensusRule.JUDGE, judge="a1"),
-    ),
-    "failed": (
-        lambda: panel(*(ScriptedLLM(_down) for _ in range(3))),
-        DebateProtocol(mode=Mode.DEBATE),
-    ),
-}
+from .helpers import SAMPLE_DEBATES, run
 
 
 def _same(data: Mapping[str, Any], again: Mapping[str, Any]) -> bool:
@@ -58,9 +32,9 @@ def _json(event: Event) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("name", sorted(PANELS))
+@pytest.mark.parametrize("name", sorted(SAMPLE_DEBATES))
 async def test_logged_verdicts_and_results_read_back_unchanged(name: str) -> None:
-    make, protocol = PANELS[name]
+    make, protocol = SAMPLE_DEBATES[name]
     _, events = await run(make(), protocol)
     state = fold(events)
     assert state.result is not None
@@ -96,7 +70,7 @@ async def test_events_logged_before_outcome_and_quorum_existed_still_fold() -> N
 
 
 def _debate() -> tuple[dict[str, ScriptedLLM], DebateProtocol]:
-    make, protocol = PANELS["debate"]
+    make, protocol = SAMPLE_DEBATES["debate"]
     return make(), protocol
 
 

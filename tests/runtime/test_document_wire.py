@@ -5,58 +5,17 @@ logs, and for logs written before the verdict had its outcome and quorum."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import pytest
 
-from aragora.agents.fakes.scripted import ScriptedLLM
 from aragora.debate.events import Event, EventType
-from aragora.debate.ports import CompletionRequest
-from aragora.debate.protocol import ConsensusRule, DebateProtocol, Mode
 from aragora.debate.state import fold
-from aragora.errors import ProviderError
 from aragora.runtime.document import debate_document
-from tests.debate.helpers import panel, run, stance
-
-
-def _down(request: CompletionRequest) -> ProviderError:
-    return ProviderError("503 from provider", kind="server_error")
-
-
-def _cut_in_critique(answer: str) -> ScriptedLLM:
-    def reply(request: CompletionRequest) -> str | Exception:
-        if request.phase == "critique":
-            return RuntimeError("adapter bug")
-        return stance(answer)(request)
-
-    return ScriptedLLM(reply)
-
-
-DEBATES: dict[str, tuple[Callable[[], dict[str, ScriptedLLM]], DebateProtocol]] = {
-    "debate": (
-        lambda: panel(stance(["PostgreSQL", "PostgreSQL"]), stance("SQLite"), stance("PostgreSQL")),
-        DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False),
-    ),
-    "tie": (
-        lambda: panel(stance("Red", confidence=0.6), stance("Blue", confidence=0.9)),
-        DebateProtocol(mode=Mode.VOTE),
-    ),
-    "judge": (
-        lambda: panel(stance("Red"), stance("Blue"), stance("Green")),
-        DebateProtocol(mode=Mode.DEBATE, rounds=1, consensus=ConsensusRule.JUDGE, judge="a1"),
-    ),
-    "all_failed": (
-        lambda: panel(*(ScriptedLLM(_down) for _ in range(3))),
-        DebateProtocol(mode=Mode.DEBATE),
-    ),
-    "quorum_lost": (
-        lambda: panel(stance("Red"), _cut_in_critique("Blue"), _cut_in_critique("Green")),
-        DebateProtocol(mode=Mode.DEBATE),
-    ),
-}
+from tests.debate.helpers import SAMPLE_DEBATES, run
 
 
 def _same(events: Sequence[Event], **options: Any) -> bool:
@@ -65,9 +24,9 @@ def _same(events: Sequence[Event], **options: Any) -> bool:
     return json.dumps(new) == json.dumps(old)
 
 
-@pytest.mark.parametrize("name", sorted(DEBATES))
+@pytest.mark.parametrize("name", sorted(SAMPLE_DEBATES))
 async def test_the_document_is_the_one_built_from_dicts(name: str) -> None:
-    make, protocol = DEBATES[name]
+    make, protocol = SAMPLE_DEBATES[name]
     _, events = await run(make(), protocol)
     for end in range(len(events) + 1):
         assert _same(events[:end]), f"after {end} events"
@@ -76,7 +35,7 @@ async def test_the_document_is_the_one_built_from_dicts(name: str) -> None:
 
 
 async def test_logs_from_before_outcomes_and_quorums_give_the_same_document() -> None:
-    make, protocol = DEBATES["debate"]
+    make, protocol = SAMPLE_DEBATES["debate"]
     _, events = await run(make(), protocol)
     older = [_without_newer_keys(event) for event in events]
     assert fold(older).ended

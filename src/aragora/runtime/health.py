@@ -73,14 +73,14 @@ class HealthMonitor:
     async def report(self) -> HealthReport:
         """The current report (checked at most ``ttl`` + twice ``timeout`` seconds ago, and
         usually at most ``ttl``; draining always current)."""
-        now = self._clock()
-        age = float("inf") if self._cached is None else now - self._cached[0]
-        if age >= self._ttl + 2 * self._timeout:
+        cached = self._cached
+        age = 0.0 if cached is None else self._clock() - cached[0]
+        if cached is None or age >= self._ttl + 2 * self._timeout:
             checked = await self._check_once()
         else:
             if age >= self._ttl and self._refresh is None and self._inflight is None:
                 self._refresh = asyncio.create_task(self._refresh_cache())
-            checked = self._cached[1] if self._cached is not None else await self._check_once()
+            checked = cached[1]
         components = {
             "database": checked["database"],
             "redis": checked["redis"],
