@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from aragora import wiring
 from aragora.records.debates import Storage
 from aragora.runtime.node import Node
+from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.settings import load_settings
 from aragora.storage.memory.storage import memory_storage
 
@@ -53,9 +54,20 @@ async def running_node(
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def finish(node: Node, debate_id: str) -> list[int | None]:
-    """Follow the debate's stream to its end; the seqs seen (tokens are None)."""
-    return [frame.seq async for frame in node.service.stream(debate_id, 0)]
+async def finish(node: Node, debate_id: str, *, followed_up: bool = True) -> list[int | None]:
+    """Follow the debate's stream to its end, then (``followed_up``) wait for its follow-ups
+    (receipt, knowledge, ratings: stored after the end is visible); the seqs seen (tokens
+    are None)."""
+    seqs = [frame.seq async for frame in node.service.stream(debate_id, 0)]
+    if not followed_up:
+        return seqs
+
+    async def done() -> bool:
+        record = await node.storage.debates.get(debate_id, primary=True)
+        return record.document is not None and FOLLOWUPS_PENDING not in record.document
+
+    await wait_until(done)
+    return seqs
 
 
 TASK = "Should we use Postgres or MySQL?"

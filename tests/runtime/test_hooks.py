@@ -93,7 +93,7 @@ async def test_a_finisher_that_cannot_reach_the_database_leaves_the_follow_ups_o
     node.start()
     try:
         created = await node.service.create({"task": TASK})
-        await finish(node, created["id"])
+        await finish(node, created["id"], followed_up=False)
 
         async def outcome_stored() -> bool:
             return (await storage.debates.get(created["id"])).status != "running"

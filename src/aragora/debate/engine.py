@@ -1,7 +1,8 @@
 """The debate engine: runs the planner's steps against agents and appends what happened.
 
 The loop is: ``step = planner.next_step(state)``; execute it; append the resulting events
-(each folded into the state as it is durably appended); repeat until the debate ends.
+(each folded into the state at once, and appended in order behind the engine, see
+:meth:`DebateEngine._write_behind`); repeat until the debate ends.
 Only agent calls and three outside facts (the clock, cancellation, the debate deadline)
 are not functions of the log, and each outside fact becomes an event before it has any
 effect, so replaying the log always reaches the same place.
@@ -53,6 +54,20 @@ _DEADLINE = object()
 _CANCELLED = object()
 
 
+class _Upon:
+    """What a batch's calls are made upon: the append of the steps before them, set once
+    the calls are scheduled and before any of them runs."""
+
+    write: asyncio.Future[None] | None = None
+
+
+class _WriteFailed:
+    """A batch's queue item: a write behind the calls failed (see ``_write_behind``)."""
+
+    def __init__(self, write: asyncio.Future[None]) -> None:
+        self.write = write
+
+
 class DebateEngine:
     """Runs debates. One engine may run many debates concurrently; it holds no debate state.
 
@@ -81,6 +96,9 @@ class DebateEngine:
         self._unwritten: dict[str, list[Event]] = {}
         """Per debate: events folded into its state but not yet appended (see
         :meth:`_append` and :meth:`_flush`)."""
+        self._writes: dict[str, asyncio.Future[None]] = {}
+        """Per debate: the last append started behind the engine (see
+        :meth:`_write_behind`); each waits for the one before it."""
 
     async def start(
         self,
@@ -142,7 +160,9 @@ class DebateEngine:
                     await self._run_calls(state, step, agents, cancel, watcher)
         finally:
             watcher.cancel()
-            self._unwritten.pop(state.require_setup().debate_id, None)
+            debate_id = state.require_setup().debate_id
+            self._unwritten.pop(debate_id, None)
+            await _settle(self._writes.pop(debate_id, None))
 
     def _outside_stop(self, state: DebateState, cancel: asyncio.Event) -> dict[str, Any] | None:
         if cancel.is_set():
@@ -187,22 +207,32 @@ class DebateEngine:
             return
         if not await self._await_agents(state, step, agents, watcher):
             return  # cancelled, or the debate's time ran out while waiting: the loop says
-        # Everything the calls are made upon is durable before the first one leaves.
-        await self._flush(state)
-        # Each finished call (and a cancellation) lands in one queue, so waiting costs O(1)
-        # per result however many calls are in flight. The calls of a batch start together,
-        # so one deadline (per-call timeout) covers all the calls the engine times itself.
+        # Each finished call (and a cancellation, and a failed write) lands in one queue, so
+        # waiting costs O(1) per result however many calls are in flight. The calls of a
+        # batch start together, so one deadline (per-call timeout) covers all the calls the
+        # engine times itself.
         finished: asyncio.Queue[object] = asyncio.Queue()
+
+        def written(write: asyncio.Future[None]) -> None:
+            if not write.cancelled() and write.exception() is not None:
+                finished.put_nowait(_WriteFailed(write))
+
         pending: dict[asyncio.Future[Any], AgentCall] = {}
         timed: set[asyncio.Future[Any]] = set()
+        upon = _Upon()
         for call in step.calls:
             llm = agents[call.key.agent]
-            started = asyncio.ensure_future(self._call(state, call, llm))
+            started = asyncio.ensure_future(self._call(state, call, llm, upon))
             started.add_done_callback(finished.put_nowait)
             pending[started] = call
             if not _times_itself(llm):
                 timed.add(started)
         everything = list(pending)
+        # The steps the calls are made upon are written while the calls leave (the calls
+        # are scheduled first: they wait on the network longest). No answer is stored
+        # before those steps (appends run in order), no token is published before them
+        # (see _token_forwarder), and a failed write stops the batch.
+        upon.write = self._write_behind(state, then=written)
 
         def wake(_: object) -> None:
             finished.put_nowait(_CANCELLED)
@@ -232,13 +262,15 @@ class DebateEngine:
                     alarm = asyncio.get_running_loop().call_later(
                         min(debate_left, calls_left), finished.put_nowait, _DEADLINE
                     )
-                # Answers so far are stored (and streamed) before waiting for the rest; the
-                # wave's last answer is stored with the steps that follow it, before the
-                # next wave's calls (see _append). Answers that arrived together are
-                # stored together: no write while another result is already waiting.
+                # Answers so far are stored (and streamed) while waiting for the rest; the
+                # wave's last answer is stored with the steps that follow it (see _append).
+                # Answers that arrived together are stored together: no write while another
+                # result is already waiting.
                 if finished.empty():
-                    await self._flush(state)
+                    self._write_behind(state, then=written)
                 item = await finished.get()
+                if isinstance(item, _WriteFailed):
+                    await item.write  # raises what stopped the write
                 if item is _DEADLINE:
                     alarm = None
                     continue  # a deadline passed: the loop says which
@@ -358,13 +390,14 @@ class DebateEngine:
         }
 
     async def _call(
-        self, state: DebateState, call: AgentCall, llm: LLM
+        self, state: DebateState, call: AgentCall, llm: LLM, upon: _Upon
     ) -> list[tuple[str, dict[str, Any]]]:
         """One agent call, turned into the events that record it. Never raises (but for
-        cancellation): a failure becomes an ``agent_error`` event."""
+        cancellation): a failure becomes an ``agent_error`` event. ``upon`` holds the
+        append of the steps the call is made upon."""
         key = call.key
         started = self._clock.monotonic()
-        on_token = self._token_forwarder(state, call) if self._publish_token else None
+        on_token = self._token_forwarder(state, call, upon.write) if self._publish_token else None
         try:
             completion = await llm.complete(call.request, on_token)
         except TimeoutError as exc:  # the adapter's own timeout
@@ -417,24 +450,47 @@ class DebateEngine:
         own = state.members.get(key.agent)
         return EventType.VOTE, vote_data(key, completion, seconds, call.shown_options, options, own)
 
-    def _token_forwarder(self, state: DebateState, call: AgentCall) -> Callable[[str], None]:
+    def _token_forwarder(
+        self, state: DebateState, call: AgentCall, upon: asyncio.Future[None] | None
+    ) -> Callable[[str], None]:
+        """The call's token callback. Deltas that come while ``upon`` (the append of the
+        steps the call was made upon) still runs are held, and published once it has
+        stored them (dropped if it failed): a live stream never shows a call's tokens
+        before the steps that led to it."""
         publish = self._publish_token
         assert publish is not None
         debate_id = state.require_setup().debate_id
+        held: list[Event] | None = None
+
+        def send(event: Event) -> None:
+            with contextlib.suppress(Exception):  # a broken listener must not break the call
+                publish(event)
+
+        def release(write: asyncio.Future[None]) -> None:
+            nonlocal held
+            waiting, held = held or [], None
+            if not write.cancelled() and write.exception() is None:
+                for event in waiting:
+                    send(event)
+
+        if upon is not None and not upon.done():
+            held = []
+            upon.add_done_callback(release)
 
         def forward(delta: str) -> None:
-            with contextlib.suppress(Exception):  # a broken listener must not break the call
-                publish(
-                    Event(
-                        type=EventType.TOKEN,
-                        debate_id=debate_id,
-                        seq=None,
-                        timestamp=self._clock.now().isoformat(),
-                        round=call.key.round,
-                        agent=call.key.agent,
-                        data={"delta": delta, "phase": call.key.phase},
-                    )
-                )
+            event = Event(
+                type=EventType.TOKEN,
+                debate_id=debate_id,
+                seq=None,
+                timestamp=self._clock.now().isoformat(),
+                round=call.key.round,
+                agent=call.key.agent,
+                data={"delta": delta, "phase": call.key.phase},
+            )
+            if held is not None:
+                held.append(event)
+            else:
+                send(event)
 
         return forward
 
@@ -468,12 +524,52 @@ class DebateEngine:
         self._unwritten.setdefault(event.debate_id, []).append(event)
 
     async def _flush(self, state: DebateState) -> None:
-        """Append the debate's unwritten events durably (one append when the sink takes
-        several at once)."""
+        """Append the debate's unwritten events and wait until every append of the debate
+        is durable (raising what stopped one)."""
+        write = self._write_behind(state)
+        if write is not None:
+            await write
+
+    def _write_behind(
+        self,
+        state: DebateState,
+        *,
+        then: Callable[[asyncio.Future[None]], None] | None = None,
+    ) -> asyncio.Future[None] | None:
+        """Start appending the debate's unwritten events behind the appends already
+        started, and return the last append (``None``: nothing was ever written); ``then``
+        is called when it is done.
+
+        The engine does not wait for a write before it acts on its events: a wave's calls
+        leave while the steps they are made upon are written, and a wave's answers are
+        written while it waits for the rest. Appends run one after another in seq order,
+        each only once the one before it succeeded, so the stored log is always a prefix
+        of the state, a call's answer is never stored before what it was asked upon, and
+        nothing is published before it is stored (the sink publishes after each append).
+        A crash loses at most the appends still running: a later run folds the log and
+        makes again only the calls whose answers are not in it, as after any crash
+        between a call and its answer. Raises at once what stopped an earlier append."""
         debate_id = state.require_setup().debate_id
+        previous = self._writes.get(debate_id)
+        if previous is not None and previous.done() and not previous.cancelled():
+            failure = previous.exception()
+            if failure is not None:
+                raise failure
         events = self._unwritten.pop(debate_id, None)
-        if not events:
-            return
+        if events:
+            previous = asyncio.ensure_future(self._write(previous, debate_id, events))
+            self._writes[debate_id] = previous
+        if previous is not None and then is not None:
+            previous.add_done_callback(then)
+        return previous
+
+    async def _write(
+        self, previous: asyncio.Future[None] | None, debate_id: str, events: list[Event]
+    ) -> None:
+        """Append ``events`` once ``previous`` (the append before them) succeeded; one
+        append when the sink takes several at once."""
+        if previous is not None:
+            await previous
         try:
             if len(events) > 1 and isinstance(self._sink, BatchEventSink):
                 await self._sink.append_many(events)
@@ -483,6 +579,25 @@ class DebateEngine:
         except StaleLeaseError:
             log.warning("lease lost for debate %s at seq %s; stopping", debate_id, events[0].seq)
             raise
+
+
+async def _settle(write: asyncio.Future[None] | None) -> None:
+    """Let a debate's last append finish as the engine leaves the debate, even when it
+    leaves because it was cancelled: a write cut off halfway would lose its events for
+    nothing. A second cancellation cuts it off. Its failure is not raised here: the engine
+    raised it already, or is leaving for another reason it raises."""
+    if write is None:
+        return
+    if not write.done():
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            write.cancel()
+            raise
+        except Exception:
+            return
+    if not write.cancelled():
+        write.exception()  # retrieved, so asyncio does not report it as never retrieved
 
 
 def _storable(value: Any) -> Any:
