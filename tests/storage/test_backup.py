@@ -26,7 +26,7 @@ from .support import FAST, migrate_async, pg_database, run_demo_debate, sqlite_c
 async def _populate(store: Storage) -> list[str]:
     ids = [await run_demo_debate(store, f"Question {n}: ü?", seed=n + 1) for n in range(3)]
     queued = await store.debates.create(NewDebate("queued-1", "still queued", {"rounds": 1}))
-    ids.append(queued.id)
+    ids.append(queued.record.id)
     await store.tokens.create(name="ops", role="admin", secret="secret-1")
     await store.settings.set("maintenance", {"enabled": True, "message": "backup"})
     await store.ratings.put(

@@ -58,9 +58,10 @@ async def test_a_debate_round_trips(store: Storage) -> None:
     created = await store.debates.create(
         NewDebate("d1", "Which database?", {"agents": ["demo", "demo"], "rounds": 2})
     )
-    assert created.status == "queued"
+    assert created.record.status == "queued"
+    assert created.queue_position == 1
     got = await store.debates.get("d1")
-    assert got == created
+    assert got == created.record
     assert got.request == {"agents": ["demo", "demo"], "rounds": 2}
     assert got.document is None
     assert got.created_at.tzinfo is not None
@@ -369,6 +370,36 @@ async def test_higher_priority_is_claimed_first_then_oldest(store: Storage) -> N
         order.append(lease.debate_id)
         assert await store.leases.position(lease.debate_id) is None  # running now
     assert order == expected
+
+
+async def test_create_says_where_the_debate_stands_as_position_does(
+    store: Storage, clock: FakeClock
+) -> None:
+    positions: dict[str, int] = {}
+    for name, priority in [("a", 0), ("low", -1), ("urgent", 5), ("b", 0), ("urgent2", 5)]:
+        created = await store.debates.create(NewDebate(name, "t", priority=priority))
+        assert created.queue_position == await store.leases.position(name)
+        positions[name] = created.queue_position
+    # Each counted the queue as it found it: later arrivals ahead of it are not counted.
+    assert positions == {"a": 1, "low": 2, "urgent": 1, "b": 3, "urgent2": 2}
+    # Off the queue (running, finished) debates are not counted; expired leases neither.
+    lease = await store.leases.claim("w", 30)
+    assert lease is not None
+    assert lease.debate_id == "urgent"
+    await store.debates.update("urgent2", status="cancelled")
+    clock.advance(31)
+    created = await store.debates.create(NewDebate("c", "t"))
+    assert created.queue_position == await store.leases.position("c") == 3  # after a and b
+
+
+@pytest.mark.parametrize("clock", [FakeClock(tick=0)])  # every debate queued at one instant
+async def test_create_and_position_order_equal_times_by_id(store: Storage) -> None:
+    for name in ["m", "z", "a"]:
+        created = await store.debates.create(NewDebate(name, "t"))
+        assert created.queue_position == await store.leases.position(name)
+    assert [await store.leases.position(name) for name in ["a", "m", "z"]] == [1, 2, 3]
+    created = await store.debates.create(NewDebate("b", "t"))
+    assert created.queue_position == await store.leases.position("b") == 2
 
 
 async def test_queue_position_moves_up_and_is_none_off_the_queue(store: Storage) -> None:

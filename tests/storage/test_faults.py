@@ -127,6 +127,30 @@ async def test_event_reads_survive_terminated_backends(
     assert await store.events.read("d1", since=0, limit=5) == []
 
 
+async def test_a_write_whose_connection_dies_before_its_driver_begins_is_unavailable(
+    pg_session_url: str, pg_db: Database
+) -> None:
+    # The claim begins its transaction through the driver (Database.driver_connection),
+    # outside SQLAlchemy's error handling: a backend lost just then is still "unavailable",
+    # and the next claim runs on a fresh connection.
+    store = sql_storage(pg_db)
+    await store.debates.create(NewDebate("d1", "t"))
+    with pytest.raises(DatabaseUnavailableError, match="unavailable"):
+        await _driver_after_termination(pg_db)
+    lease = await store.leases.claim("w", 30)
+    assert lease is not None
+    assert lease.debate_id == "d1"
+
+
+async def _driver_after_termination(database: Database) -> None:
+    async with database.write() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        psql(f"SELECT pg_terminate_backend({driver.get_server_pid()})")
+        await asyncio.sleep(0.05)  # the driver hears of the close
+        await database.driver_connection(conn)
+
+
 async def test_an_unreachable_database_is_named(unused_tcp_port: int) -> None:
     database = Database(
         f"postgresql://app:pw-secret@127.0.0.1:{unused_tcp_port}/aragora", options=QUICK

@@ -1,5 +1,6 @@
 """What only the SQL store has: the migrated schema, index use, replica routing, PgBouncer
-mode, hashed secrets, masked URLs, and a whole debate run through the fenced sink."""
+mode, the driver inside a write's transaction and its errors translated, hashed secrets,
+masked URLs, and a whole debate run through the fenced sink."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -20,7 +22,12 @@ from aragora.debate.events import Event
 from aragora.debate.model import Task
 from aragora.debate.protocol import DebateProtocol, Mode
 from aragora.debate.state import DebateSetup
-from aragora.errors import ConfigurationError, DatabaseUnavailableError
+from aragora.errors import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    DataRejectedError,
+    StorageError,
+)
 from aragora.records.debates import FencedEventSink, NewDebate, Storage
 from aragora.runtime.document import debate_document
 from aragora.settings import load_settings
@@ -144,6 +151,7 @@ async def test_pgbouncer_mode_disables_statement_caches(pg_db: Database) -> None
         for n in range(3):  # the same statements, repeatedly, on one connection
             await store.debates.create(NewDebate(f"d{n}", "t"))
             await store.debates.get(f"d{n}")
+            assert await store.leases.claim("w", 30) is not None  # sent to the driver itself
         async with bouncer.writer.connect() as conn:
             raw = await conn.get_raw_connection()
             assert raw.driver_connection is not None
@@ -154,6 +162,48 @@ async def test_pgbouncer_mode_disables_statement_caches(pg_db: Database) -> None
             assert all(not name.startswith("__asyncpg_stmt_") for (name,) in names)
     finally:
         await bouncer.dispose()
+
+
+async def _driver_write(database: Database, sql: str, *, fail: bool = False) -> None:
+    """``sql`` sent to the driver first thing in a write block, which then fails if told."""
+    async with database.write() as conn:
+        driver = await database.driver_connection(conn)
+        await driver.execute(sql)
+        if fail:
+            raise RuntimeError("the block fails")
+
+
+async def test_the_driver_of_a_write_block_is_in_its_transaction(pg_db: Database) -> None:
+    store = sql_storage(pg_db)
+    await store.debates.create(NewDebate("d1", "before"))
+    with pytest.raises(RuntimeError):
+        await _driver_write(pg_db, "UPDATE debates SET task = 'rolled back'", fail=True)
+    assert (await store.debates.get("d1")).task == "before"
+    async with pg_db.write() as conn:
+        await conn.execute(debates.update().values(task="mixed"))
+        driver = await pg_db.driver_connection(conn)
+        await driver.execute("UPDATE debates SET task = task || ' and committed'")
+    assert (await store.debates.get("d1")).task == "mixed and committed"
+    with pytest.raises(DataRejectedError, match="refused a value"):
+        await _driver_write(pg_db, "UPDATE debates SET task = NULL")
+    async with pg_db.read() as conn:
+        with pytest.raises(StorageError):  # autocommit: no transaction to be in
+            await pg_db.driver_connection(conn)
+
+
+def test_errors_of_the_driver_itself_are_translated() -> None:
+    shown = "postgresql://a:***@h/d"
+    for error, kind in [
+        (asyncpg.DeadlockDetectedError("deadlock detected"), DatabaseUnavailableError),
+        (asyncpg.QueryCanceledError("canceling statement"), DatabaseUnavailableError),
+        (asyncpg.ConnectionDoesNotExistError("connection was closed"), DatabaseUnavailableError),
+        (asyncpg.InterfaceError("connection is closed"), DatabaseUnavailableError),
+        (asyncpg.StringDataRightTruncationError("value too long"), DataRejectedError),
+        (asyncpg.UndefinedTableError('relation "x" does not exist'), StorageError),
+    ]:
+        translated = translate_error(error, shown)
+        assert type(translated) is kind, (error, translated)
+        assert str(translated).startswith(f"database {shown} ")
 
 
 async def test_token_secrets_are_stored_hashed(sql_db: Database) -> None:

@@ -62,6 +62,7 @@ __all__ = [
     "WEBHOOK_FORMATS",
     "ApiToken",
     "ClaimedDelivery",
+    "CreatedDebate",
     "DebateOutcome",
     "DebatePage",
     "DebateRecord",
@@ -133,6 +134,18 @@ class DebateRecord:
     created_at: datetime
     updated_at: datetime
     document: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedDebate:
+    """What :meth:`DebateRepository.create` returns: the stored debate and where it stood
+    in the queue when it was accepted (1 is claimed next), counted in the transaction that
+    queued it, so that accepting a debate takes one write and no read after it."""
+
+    record: DebateRecord
+    queue_position: int
+    """At least 1: the queued debates claimed before it, as :meth:`LeaseRepository.position`
+    counts them, plus one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,9 +293,10 @@ class EventRepository(Protocol):
 class DebateRepository(Protocol):
     """Debates: their status, the accepted request and the cached document."""
 
-    async def create(self, debate: NewDebate) -> DebateRecord:
-        """Insert a ``queued`` debate and its queue job; :class:`ConflictError` if the id
-        exists."""
+    async def create(self, debate: NewDebate) -> CreatedDebate:
+        """Insert a ``queued`` debate and its queue job, and say where it stands in the
+        queue as it goes in (the same count as :meth:`LeaseRepository.position`, in the
+        same transaction); :class:`ConflictError` if the id exists."""
         ...
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:

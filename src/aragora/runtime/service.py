@@ -153,7 +153,9 @@ class DebateService:
                     code="queue_full",
                 )
         debate_id = str(uuid.uuid4())
-        record = await self._storage.debates.create(
+        # The queue position comes back from the insert's own transaction: where the
+        # debate stood when accepted, before any worker is woken to take it.
+        created = await self._storage.debates.create(
             NewDebate(
                 id=debate_id,
                 task=request.task,
@@ -161,12 +163,12 @@ class DebateService:
                 priority=request.priority,
             )
         )
+        record = created.record
         # This replica's workers look now; the others when the announcement reaches them
         # (through Redis), else at their next poll.
         self._workers.wake()
         if self._announce_queued is not None:
             self._announce_queued()
-        position = await self._storage.leases.position(debate_id)
         return {
             "success": True,
             "debate_id": record.id,
@@ -174,8 +176,7 @@ class DebateService:
             "status": "queued",
             "task": record.task,
             "agents": names,
-            # None: a worker claimed it already, so it is next in line by definition
-            "queue_position": position or 1,
+            "queue_position": created.queue_position,
             "priority": request.priority,
             "created_at": record.created_at.isoformat(),
         }

@@ -27,6 +27,7 @@ from aragora.records.debates import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
     ApiToken,
+    CreatedDebate,
     DebateOutcome,
     DebatePage,
     DebateRecord,
@@ -166,7 +167,7 @@ class _MemoryDebates:
         self._s = state
         self._now = now
 
-    async def create(self, debate: NewDebate) -> DebateRecord:
+    async def create(self, debate: NewDebate) -> CreatedDebate:
         check_new_debate(debate)
         if debate.id in self._s.debates:
             raise ConflictError(f"debate {debate.id} already exists")
@@ -175,8 +176,9 @@ class _MemoryDebates:
             debate.id, "queued", debate.task, _json(dict(debate.request)), now, now
         )
         self._s.debates[debate.id] = record
-        self._s.jobs[debate.id] = _Job("queued", 0, now, debate.priority)
-        return _copy(record)
+        job = _Job("queued", 0, now, debate.priority)
+        self._s.jobs[debate.id] = job
+        return CreatedDebate(_copy(record), _position(self._s.jobs, debate.id, job))
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
         record = self._s.debates.get(debate_id)
@@ -301,12 +303,7 @@ class _MemoryLeases:
         job = self._s.jobs.get(debate_id)
         if job is None or job.state != "queued":
             return None
-        mine = (-job.priority, job.enqueued_at, debate_id)
-        return 1 + sum(
-            1
-            for other_id, other in self._s.jobs.items()
-            if other.state == "queued" and (-other.priority, other.enqueued_at, other_id) < mine
-        )
+        return _position(self._s.jobs, debate_id, job)
 
     async def current(self, debate_id: str) -> Lease | None:
         job = self._s.jobs.get(debate_id)
@@ -322,6 +319,16 @@ class _MemoryLeases:
         if job is None or job.state not in states or job.epoch != lease.epoch:
             raise StaleLeaseError(f"debate {lease.debate_id}: lease epoch {lease.epoch} lost")
         return job
+
+
+def _position(jobs: Mapping[str, _Job], debate_id: str, job: _Job) -> int:
+    """Where the queued ``job`` stands: 1 + the queued jobs claimed before it."""
+    mine = (-job.priority, job.enqueued_at, debate_id)
+    return 1 + sum(
+        1
+        for other_id, other in jobs.items()
+        if other.state == "queued" and (-other.priority, other.enqueued_at, other_id) < mine
+    )
 
 
 def _check_ttl(ttl: float) -> None:

@@ -259,6 +259,37 @@ class Database:
                 raise translate_error(error, shown) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def driver_connection(self, conn: AsyncConnection) -> Any:
+        """PostgreSQL only: the asyncpg connection of a :meth:`write` block ``conn``, inside
+        the block's transaction, for a write that skips SQLAlchemy's compile and result
+        layers (a lease claim, on the path of every debate's start). What it raises leaves
+        the block as any error does: the transaction rolls back and the error is
+        translated.
+
+        SQLAlchemy's asyncpg adapter sends ``BEGIN`` only before the first statement it
+        runs itself, so a statement sent to the driver first would commit on its own: the
+        transaction is begun here, through the adapter so that it still commits or rolls
+        back as the block ends, and checked (a changed adapter fails loudly rather than
+        writing outside the transaction)."""
+        if self.dialect != "postgresql":
+            raise ConfigurationError("driver_connection is for PostgreSQL")
+        raw = await conn.get_raw_connection()
+        adapter: Any = raw.dbapi_connection
+        driver: Any = raw.driver_connection
+        if adapter is None or driver is None:
+            raise DatabaseUnavailableError(f"database {self.display_url}: connection closed")
+        if adapter._transaction is None:
+            try:
+                await adapter._start_transaction()
+            except Exception as error:
+                # The adapter raises its own classes here (SQLAlchemy wraps them only on its
+                # own paths): the driver's error behind one is what translates.
+                cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+                raise translate_error(cause, self.display_url) from error
+        if not driver.is_in_transaction():
+            raise StorageError("the write block's transaction could not be begun")
+        return driver
+
     async def ping(self) -> None:
         """Raise :class:`DatabaseUnavailableError` unless the primary answers a query."""
         await self.rows(sa.text("SELECT 1"), primary=True)
@@ -312,18 +343,13 @@ def translate_error(error: Exception, display_url: str) -> Exception:
             ):
                 return DataRejectedError(f"database {display_url} refused a value: {reason}")
             return StorageError(f"database {display_url} error: {reason}")
-        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
-        if sqlstate[:2] in _PG_REFUSED_CLASSES:
-            return DataRejectedError(f"database {display_url} refused a value: {reason}")
-        if (
-            isinstance(error, exc.OperationalError | exc.InterfaceError)
-            or error.connection_invalidated
-            or sqlstate[:2] in _PG_TRANSIENT_CLASSES
-            or sqlstate in _PG_TRANSIENT_STATES
-            or _looks_like_connection_loss(error.orig)
-        ):
-            return DatabaseUnavailableError(f"database {display_url} unavailable: {reason}")
-        return StorageError(f"database {display_url} error: {reason}")
+        lost = isinstance(error, exc.OperationalError | exc.InterfaceError)
+        return _postgres_error(
+            error.orig, reason, display_url, lost=lost or error.connection_invalidated
+        )
+    if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+        # Raised by statements sent to the driver itself (driver_rows, the claim).
+        return _postgres_error(error, _reason(error), display_url, lost=False)
     if isinstance(error, OSError | TimeoutError):
         return DatabaseUnavailableError(f"database {display_url} unavailable: {_reason(error)}")
     return error
@@ -342,6 +368,24 @@ _SQLITE_REFUSED = re.compile(
     r"too big|constraint failed|error binding parameter|surrogates not allowed",
     re.IGNORECASE,
 )
+
+
+def _postgres_error(
+    orig: BaseException | None, reason: str, display_url: str, *, lost: bool
+) -> AragoraError:
+    """A PostgreSQL error (the driver's ``orig``, or SQLAlchemy's wrapper saying the
+    connection was ``lost``) by its SQLSTATE class: see :func:`translate_error`."""
+    sqlstate = str(getattr(orig, "sqlstate", None) or "")
+    if sqlstate[:2] in _PG_REFUSED_CLASSES:
+        return DataRejectedError(f"database {display_url} refused a value: {reason}")
+    if (
+        lost
+        or sqlstate[:2] in _PG_TRANSIENT_CLASSES
+        or sqlstate in _PG_TRANSIENT_STATES
+        or _looks_like_connection_loss(orig)
+    ):
+        return DatabaseUnavailableError(f"database {display_url} unavailable: {reason}")
+    return StorageError(f"database {display_url} error: {reason}")
 
 
 def _looks_like_connection_loss(error: BaseException | None) -> bool:

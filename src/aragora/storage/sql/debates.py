@@ -15,6 +15,7 @@ from aragora.errors import ConflictError, NotFoundError
 from aragora.records.debates import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
+    CreatedDebate,
     DebatePage,
     DebateRecord,
     NewDebate,
@@ -27,7 +28,13 @@ from aragora.storage.sql.database import Database
 from aragora.storage.sql.schema import debate_counts, debates, jobs
 from aragora.storage.sql.webhooks import insert_outbox
 
-__all__ = ["SqlDebateRepository", "count_changes", "store_update"]
+__all__ = [
+    "SqlDebateRepository",
+    "count_changes",
+    "count_changes_script",
+    "queued_ahead",
+    "store_update",
+]
 
 Now = Callable[[], datetime]
 _SUMMARY_COLUMNS = (
@@ -47,7 +54,7 @@ class SqlDebateRepository:
         self._db = database
         self._now = now
 
-    async def create(self, debate: NewDebate) -> DebateRecord:
+    async def create(self, debate: NewDebate) -> CreatedDebate:
         """See :meth:`DebateRepository.create`."""
         check_new_debate(debate)
         now = self._now()
@@ -67,8 +74,12 @@ class SqlDebateRepository:
                 )
             except exc.IntegrityError:
                 raise ConflictError(f"debate {debate.id} already exists") from None
-            await conn.execute(
-                jobs.insert().values(
+            # The job's place in the queue comes back from its insert (one round trip
+            # fewer): the count sees the queue as the transaction found it.
+            ahead = queued_ahead(debate.priority, now, record.id).scalar_subquery()
+            inserted = await conn.execute(
+                jobs.insert()
+                .values(
                     debate_id=record.id,
                     state="queued",
                     epoch=0,
@@ -76,10 +87,12 @@ class SqlDebateRepository:
                     enqueued_at=now,
                     priority=debate.priority,
                 )
+                .returning(ahead.correlate(None))
             )
+            position = int(inserted.scalar_one()) + 1
             for change in count_changes(None, "queued"):
                 await conn.execute(change)
-        return record
+        return CreatedDebate(record, position)
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
         """See :meth:`DebateRepository.get`."""
@@ -191,13 +204,49 @@ def count_changes(previous: str | None, status: str) -> list[sa.Update]:
     """The statements moving a debate from ``previous`` (``None``: new) to ``status`` in
     the counts, in status-name order: every transaction locks count rows in the same order,
     so concurrent status changes cannot deadlock on them."""
-    deltas = {status: 1} if previous is None else {previous: -1, status: 1}
     return [
         debate_counts.update()
         .where(debate_counts.c.status == name)
         .values(n=debate_counts.c.n + delta)
-        for name, delta in sorted(deltas.items())
+        for name, delta in _count_deltas(previous, status)
     ]
+
+
+def count_changes_script(previous: str | None, status: str) -> str:
+    """:func:`count_changes` as one script for the driver's simple-query protocol (no
+    parameters), which sends it in one round trip. Each row keeps its own statement, in
+    the same order: a single ``UPDATE`` of both rows would lock them in whatever order it
+    scans them, and could deadlock with a transaction taking them in name order. The
+    statuses are checked names, so they are safe as literals."""
+    return "; ".join(
+        f"UPDATE debate_counts SET n = n {'+' if delta > 0 else '-'} 1 "
+        f"WHERE status = '{check_status(name)}'"
+        for name, delta in _count_deltas(previous, status)
+    )
+
+
+def _count_deltas(previous: str | None, status: str) -> list[tuple[str, int]]:
+    deltas = {status: 1} if previous is None else {previous: -1, status: 1}
+    return sorted(deltas.items())
+
+
+def queued_ahead(priority: int, enqueued_at: datetime, debate_id: str) -> sa.Select[Any]:
+    """The count of queued jobs claimed before a job of ``priority`` queued at
+    ``enqueued_at``: higher priority, or equal and queued earlier, or equal both and a
+    smaller id (the claim's order; see :meth:`LeaseRepository.position`)."""
+    return sa.select(sa.func.count()).where(
+        jobs.c.state == "queued",
+        sa.or_(
+            jobs.c.priority > priority,
+            sa.and_(
+                jobs.c.priority == priority,
+                sa.or_(
+                    jobs.c.enqueued_at < enqueued_at,
+                    sa.and_(jobs.c.enqueued_at == enqueued_at, jobs.c.debate_id < debate_id),
+                ),
+            ),
+        ),
+    )
 
 
 def _record(row: RowMapping) -> DebateRecord:

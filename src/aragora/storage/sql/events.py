@@ -29,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aragora.debate.events import Event
 from aragora.errors import ConflictError, InvalidInputError, StaleLeaseError
 from aragora.records.debates import DebateOutcome, Lease, check_batch, check_status
+from aragora.storage.sql.claim import claim_postgres
 from aragora.storage.sql.database import Database
-from aragora.storage.sql.debates import count_changes, store_update
+from aragora.storage.sql.debates import count_changes, queued_ahead, store_update
 from aragora.storage.sql.schema import debate_events, debates, jobs
 
 __all__ = ["SqlEventRepository", "SqlLeaseRepository", "events_after"]
@@ -216,8 +217,9 @@ async def _check_lease(conn: AsyncConnection, dialect: str, debate_id: str, epoc
 class SqlLeaseRepository:
     """:class:`~aragora.records.debates.LeaseRepository` on a :class:`Database`.
 
-    On PostgreSQL a claim picks its row with ``FOR UPDATE SKIP LOCKED``, so concurrent
-    claimers on many replicas each get a different debate without waiting on each other."""
+    On PostgreSQL a claim is one statement that picks its row with ``FOR UPDATE SKIP
+    LOCKED`` (see :mod:`aragora.storage.sql.claim`), so concurrent claimers on many
+    replicas each get a different debate without waiting on each other."""
 
     def __init__(self, database: Database, *, now: Now) -> None:
         self._db = database
@@ -227,62 +229,21 @@ class SqlLeaseRepository:
         """See :meth:`LeaseRepository.claim`."""
         _check_ttl(ttl)
         now = self._now()
+        expires_at = now + timedelta(seconds=ttl)
         async with self._db.write() as conn:
-            # Two index-ordered lookups rather than one OR (which makes the database sort
-            # every candidate): a debate whose worker died first, then the queue.
-            expired = sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now)
-            queued = jobs.c.state == "queued"
-            if debate_id is not None:
-                expired = sa.and_(expired, jobs.c.debate_id == debate_id)
-                queued = sa.and_(queued, jobs.c.debate_id == debate_id)
-            row = (await conn.execute(self._first(expired))).first()
-            if row is None:
-                row = (await conn.execute(self._first(queued))).first()
-            if row is None:
-                return None
-            lease = Lease(row.debate_id, owner, row.epoch + 1, now + timedelta(seconds=ttl))
-            await conn.execute(
-                jobs.update()
-                .where(jobs.c.debate_id == row.debate_id)
-                .values(
-                    state="running",
-                    epoch=lease.epoch,
-                    owner=owner,
-                    lease_expires_at=lease.expires_at,
-                    attempts=jobs.c.attempts + 1,
-                )
-            )
-            # The debate runs from its claim on (one write fewer before its first call).
-            # PostgreSQL: never wait for the debate's row (a status change holding it
-            # takes the job row next): a row locked now is left alone, and the runner
-            # marks the debate running itself.
-            waiting = sa.select(debates.c.id).where(
-                debates.c.id == row.debate_id, debates.c.status == "queued"
-            )
             if self._db.dialect == "postgresql":
-                waiting = waiting.with_for_update(skip_locked=True)
-            started = await conn.execute(
-                debates.update()
-                .where(debates.c.id.in_(waiting.scalar_subquery()))
-                .values(status="running", updated_at=now)
-            )
-            if started.rowcount == 1:
-                for change in count_changes("queued", "running"):
-                    await conn.execute(change)
-            return lease
-
-    def _first(self, condition: sa.ColumnElement[bool]) -> sa.Select[tuple[str, int]]:
-        """The first job meeting ``condition`` in queue order, locked (PostgreSQL: rows
-        other claimers hold are skipped, not waited for)."""
-        query = (
-            sa.select(jobs.c.debate_id, jobs.c.epoch)
-            .where(condition)
-            .order_by(jobs.c.priority.desc(), jobs.c.enqueued_at, jobs.c.debate_id)
-            .limit(1)
-        )
-        if self._db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return query
+                claimed = await claim_postgres(
+                    await self._db.driver_connection(conn),
+                    owner=owner,
+                    now=now,
+                    expires_at=expires_at,
+                    debate_id=debate_id,
+                )
+            else:
+                claimed = await _claim_sqlite(conn, owner, now, expires_at, debate_id)
+        if claimed is None:
+            return None
+        return Lease(claimed[0], owner, claimed[1], expires_at)
 
     async def renew(self, lease: Lease, ttl: float) -> Lease:
         """See :meth:`LeaseRepository.renew`."""
@@ -335,23 +296,63 @@ class SqlLeaseRepository:
             row = (await conn.execute(me)).first()
             if row is None:
                 return None
-            ahead = sa.select(sa.func.count()).where(
-                jobs.c.state == "queued",
-                sa.or_(
-                    jobs.c.priority > row.priority,
-                    sa.and_(
-                        jobs.c.priority == row.priority,
-                        sa.or_(
-                            jobs.c.enqueued_at < row.enqueued_at,
-                            sa.and_(
-                                jobs.c.enqueued_at == row.enqueued_at,
-                                jobs.c.debate_id < debate_id,
-                            ),
-                        ),
-                    ),
-                ),
-            )
+            ahead = queued_ahead(row.priority, row.enqueued_at, debate_id)
             return int((await conn.execute(ahead)).scalar_one()) + 1
+
+
+async def _claim_sqlite(
+    conn: AsyncConnection,
+    owner: str,
+    now: datetime,
+    expires_at: datetime,
+    debate_id: str | None,
+) -> tuple[str, int] | None:
+    """The claim statement by statement (SQLite: ``BEGIN IMMEDIATE`` has already made
+    this the only writer; see :func:`~aragora.storage.sql.claim.claim_postgres` for
+    PostgreSQL's)."""
+    # Two index-ordered lookups rather than one OR (which makes the database sort
+    # every candidate): a debate whose worker died first, then the queue.
+    expired = sa.and_(jobs.c.state == "running", jobs.c.lease_expires_at < now)
+    queued = jobs.c.state == "queued"
+    if debate_id is not None:
+        expired = sa.and_(expired, jobs.c.debate_id == debate_id)
+        queued = sa.and_(queued, jobs.c.debate_id == debate_id)
+    row = (await conn.execute(_first(expired))).first()
+    if row is None:
+        row = (await conn.execute(_first(queued))).first()
+    if row is None:
+        return None
+    await conn.execute(
+        jobs.update()
+        .where(jobs.c.debate_id == row.debate_id)
+        .values(
+            state="running",
+            epoch=row.epoch + 1,
+            owner=owner,
+            lease_expires_at=expires_at,
+            attempts=jobs.c.attempts + 1,
+        )
+    )
+    # The debate runs from its claim on (one write fewer before its first call).
+    started = await conn.execute(
+        debates.update()
+        .where(debates.c.id == row.debate_id, debates.c.status == "queued")
+        .values(status="running", updated_at=now)
+    )
+    if started.rowcount == 1:
+        for change in count_changes("queued", "running"):
+            await conn.execute(change)
+    return row.debate_id, row.epoch + 1
+
+
+def _first(condition: sa.ColumnElement[bool]) -> sa.Select[tuple[str, int]]:
+    """The first job meeting ``condition`` in queue order."""
+    return (
+        sa.select(jobs.c.debate_id, jobs.c.epoch)
+        .where(condition)
+        .order_by(jobs.c.priority.desc(), jobs.c.enqueued_at, jobs.c.debate_id)
+        .limit(1)
+    )
 
 
 def _held(lease: Lease) -> sa.Update:
