@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+from typing import Any, cast
 
 import pytest
 
@@ -13,7 +15,13 @@ from aragora.debate.events import Event
 from aragora.debate.model import Task
 from aragora.debate.state import DebateSetup
 from aragora.errors import StaleLeaseError
-from aragora.records.debates import FencedEventSink
+from aragora.records.debates import (
+    FencedEventSink,
+    Lease,
+    LeaseRepository,
+    NewDebate,
+    Storage,
+)
 from aragora.runtime.debate_request import DebateRequest
 from aragora.runtime.document import debate_document
 from aragora.settings import load_settings
@@ -99,3 +107,60 @@ async def test_a_dead_workers_debate_is_resumed_after_its_lease_expires() -> Non
         late = Event("warning", debate_id, len(events) + 1, events[-1].timestamp)
         with pytest.raises(StaleLeaseError):
             await storage.events.append(late, epoch=dead.epoch)
+
+
+class CountingLeases:
+    """The store's leases, counting claims and how many found a debate."""
+
+    def __init__(self, leases: LeaseRepository) -> None:
+        self._leases = leases
+        self.claims: list[bool] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._leases, name)
+
+    async def claim(self, owner: str, ttl: float, *, debate_id: str | None = None) -> Lease | None:
+        lease = await self._leases.claim(owner, ttl, debate_id=debate_id)
+        self.claims.append(lease is not None)
+        return lease
+
+
+def _counting_storage() -> tuple[CountingLeases, Storage]:
+    base = new_storage()
+    leases = CountingLeases(base.leases)
+    return leases, dataclasses.replace(base, leases=cast(LeaseRepository, leases))
+
+
+async def test_each_announced_debate_is_claimed_once_with_no_claim_after_it() -> None:
+    leases, storage = _counting_storage()
+    async with running_node(storage=storage, start=False) as node:
+        node.workers._poll = 30.0  # no poll within the test: only announcements count
+        node.start()
+        await wait_until(lambda: _true(bool(leases.claims)))  # the first look: nothing
+        assert leases.claims == [False]
+        leases.claims.clear()
+        # Two debates announced (queued through the service): two claims, both found one,
+        # and no third claim shares the loop with their start.
+        first = await node.service.create({"task": TASK})
+        second = await node.service.create({"task": TASK + " again"})
+        await finish(node, first["id"])
+        await finish(node, second["id"])
+        assert leases.claims == [True, True]
+
+
+async def test_a_debate_queued_with_no_announcement_is_found_by_the_poll() -> None:
+    leases, storage = _counting_storage()
+    async with running_node(storage=storage, start=False) as node:
+        node.workers._poll = 0.2
+        node.start()
+        await wait_until(lambda: _true(bool(leases.claims)))
+        # Queued as by another process with no bus to announce it.
+        await storage.debates.create(
+            NewDebate(id="quiet-1", task=TASK, request={"task": TASK}, priority=0)
+        )
+        await wait_until(lambda: _true(True in leases.claims), within=5)
+        assert (await storage.debates.get("quiet-1")).status != "queued"
+
+
+async def _true(value: bool) -> bool:
+    return value

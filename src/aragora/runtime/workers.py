@@ -105,6 +105,14 @@ class WorkerPool:
         them happened while the database answered a ping."""
         self._running: dict[str, _Running] = {}
         self._wake = asyncio.Event()
+        self._wakes = 0
+        """Debates announced as queued (:meth:`wake`) that no claim has been made for yet."""
+        self._scan = True
+        """Whether the queue may hold claimable debates that no announcement is for: at
+        start, after a poll's wait, once a slot frees up or admission held claims back, and
+        after a failed claim. Then the pool claims until a claim finds nothing; otherwise it
+        claims once per announcement, so a lone debate's start does not share the loop
+        with a second claim that would find nothing."""
         self._claiming = False
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -126,6 +134,7 @@ class WorkerPool:
 
     def wake(self) -> None:
         """A debate was queued: look for work now instead of at the next poll."""
+        self._wakes += 1
         self._wake.set()
 
     def cancel_local(self, debate_id: str) -> bool:
@@ -192,11 +201,19 @@ class WorkerPool:
             self._wake.clear()
             if len(self._running) >= self._max:
                 await self._wait(None)
+                self._scan = True  # a slot is free: whatever waits in the queue comes next
                 continue
             if self._admission is not None and not self._admission.admits():
                 # Busy: the debate waits in the queue (for this replica a moment later, or
                 # another replica now) rather than slowing every debate running here.
                 await self._wait(ADMISSION_RECHECK)
+                self._scan = True
+                continue
+            if not self._scan and self._wakes == 0:
+                # Every announced debate has been claimed for, and the last look found the
+                # queue empty: wait for the next announcement, or poll.
+                if not await self._wait(self._poll):
+                    self._scan = True
                 continue
             try:
                 lease = await self._storage.leases.claim(self.owner, self._ttl)
@@ -204,24 +221,34 @@ class WorkerPool:
                 log_event(_log, "claim_failed", error=str(exc), level=logging.WARNING)
                 await self._wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+                self._scan = True
                 continue
             except Exception:
                 _log.exception("claiming a debate failed")
                 await self._wait(self._poll)
+                self._scan = True
                 continue
             backoff = self._poll
             if lease is None:
-                await self._wait(self._poll)
+                self._wakes, self._scan = 0, False
+                if not await self._wait(self._poll):
+                    self._scan = True
                 continue
+            self._wakes = max(0, self._wakes - 1)
             running = _Running(lease)
             self._running[lease.debate_id] = running
             running.task = asyncio.create_task(
                 self._run(running), name=f"aragora-debate-{lease.debate_id}"
             )
 
-    async def _wait(self, seconds: float | None) -> None:
-        with contextlib.suppress(TimeoutError):
+    async def _wait(self, seconds: float | None) -> bool:
+        """Wait for :meth:`wake` (or a freed slot, or a drain) at most ``seconds``
+        (``None``: no limit); whether it came."""
+        try:
             await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _run(self, running: _Running) -> None:
         lease = running.lease
