@@ -180,12 +180,23 @@ class DebateRunner:
         self._finishers = finishers
         self._clock = clock or SystemClock()  # stamps the events it appends itself
 
-    async def run(self, record: DebateRecord, lease: Lease, cancel: asyncio.Event) -> str:
+    async def run(
+        self,
+        record: DebateRecord,
+        lease: Lease,
+        cancel: asyncio.Event,
+        *,
+        stored: Sequence[Event] | None = None,
+    ) -> str:
         """Run (or resume) the debate to its end and store its document; the final status.
+        ``stored`` is its log as read (from the primary) after ``lease`` was claimed, when
+        the caller has read it already.
 
         Raises :class:`StaleLeaseError` when fenced off and :class:`DatabaseUnavailableError`
         when the log cannot be written; the debate is then left for a later claim."""
         storage = self._storage
+        if stored is None:
+            stored = await storage.events.read(record.id, primary=True)
 
         async def before_end(unwritten: Sequence[Event], end: Event) -> list[dict[str, Any]]:
             if not self._end_checks:
@@ -203,7 +214,7 @@ class DebateRunner:
             FencedEventSink(storage.events, lease.epoch),
             self._bus,
             self._observers,
-            stored=await storage.events.read(record.id, primary=True),
+            stored=stored,
             before_end=None if evaluation else before_end,
             finishing=lambda log: self._outcome(record, log, evaluation=evaluation),
         )

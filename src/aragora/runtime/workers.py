@@ -256,23 +256,25 @@ class WorkerPool:
         heartbeat = asyncio.create_task(self._heartbeat(running, asyncio.current_task()))
         requeue = False
         try:
-            # Both reads at once: they are on the path from the claim to the first call.
-            record, cancelled = await asyncio.gather(
+            # The three reads at once: they are on the path from the claim to the first call.
+            # The log is read after the claim, so it holds every append of earlier holders
+            # (an append holds the job row against a claim until it commits).
+            record, cancelled, stored = await asyncio.gather(
                 self._storage.debates.get(debate_id, primary=True),
                 self._cancel_requested(debate_id),
+                self._storage.events.read(debate_id, primary=True),
             )
             if record.status in TERMINAL_STATUSES:
                 document = record.document or {}
                 if document.get(FOLLOWUPS_PENDING):
                     # Its worker stopped after storing the outcome, before the follow-ups.
                     log_event(_log, "debate_followups_resumed", debate_id=debate_id)
-                    events = await self._storage.events.read(debate_id, primary=True)
-                    await self._runner.follow_up(debate_id, events, document)
+                    await self._runner.follow_up(debate_id, stored, document)
                 return
             if cancelled:
                 running.cancel.set()
             log_event(_log, "debate_claimed", debate_id=debate_id, epoch=lease.epoch)
-            status = await self._runner.run(record, lease, running.cancel)
+            status = await self._runner.run(record, lease, running.cancel, stored=stored)
             self._failures.pop(debate_id, None)
             log_event(_log, "debate_finished", debate_id=debate_id, status=status)
         except asyncio.CancelledError:
