@@ -131,7 +131,49 @@ def _counting_storage() -> tuple[CountingLeases, Storage]:
     return leases, dataclasses.replace(base, leases=cast(LeaseRepository, leases))
 
 
-async def test_each_announced_debate_is_claimed_once_with_no_claim_after_it() -> None:
+async def test_a_debate_posted_to_a_pool_with_a_free_slot_starts_with_no_claim() -> None:
+    leases, storage = _counting_storage()
+    async with running_node(storage=storage) as node:
+        await wait_until(lambda: _true(bool(leases.claims)))  # the first look: nothing
+        leases.claims.clear()
+        created = await node.service.create({"task": TASK})
+        assert created["status"] == "queued"  # accepted; as the contract words it
+        assert created["queue_position"] == 1
+        # Taken by this pool in the write that queued it: running, leased, no claim made.
+        assert (await storage.debates.get(created["id"])).status == "running"
+        lease = await storage.leases.current(created["id"])
+        assert lease is not None
+        assert (lease.owner, lease.epoch) == (node.workers.owner, 1)
+        await finish(node, created["id"])
+        assert (await storage.debates.get(created["id"])).status == "completed"
+        assert leases.claims == []
+
+
+async def test_a_full_pool_queues_new_debates_and_claims_each_once_as_slots_free() -> None:
+    leases, storage = _counting_storage()
+    async with running_node(
+        storage=storage, start=False, max_concurrent=1, demo_delay=0.05
+    ) as node:
+        node.workers._poll = 30.0  # no poll within the test: only announcements count
+        node.start()
+        await wait_until(lambda: _true(bool(leases.claims)))
+        leases.claims.clear()
+        first = await node.service.create({"task": TASK})  # taken at once
+        second = await node.service.create({"task": TASK + " again"})  # waits: pool full
+        third = await node.service.create({"task": TASK + " and again"})
+        assert (second["queue_position"], third["queue_position"]) == (1, 2)
+        for created in (first, second, third):
+            await finish(node, created["id"])
+        # The two queued ones were claimed once each, in order, as the slot freed up; a
+        # claim finding nothing may follow the last (the freed slot looks once more).
+        assert leases.claims[:2] == [True, True]
+        assert not any(leases.claims[2:])
+
+
+async def test_each_announcement_makes_one_claim_and_no_claim_follows_it() -> None:
+    # Debates queued elsewhere (another replica, announced through the bus): one claim
+    # each, and no claim finding nothing right after (it would share the loop with their
+    # start).
     leases, storage = _counting_storage()
     async with running_node(storage=storage, start=False) as node:
         node.workers._poll = 30.0  # no poll within the test: only announcements count
@@ -139,12 +181,11 @@ async def test_each_announced_debate_is_claimed_once_with_no_claim_after_it() ->
         await wait_until(lambda: _true(bool(leases.claims)))  # the first look: nothing
         assert leases.claims == [False]
         leases.claims.clear()
-        # Two debates announced (queued through the service): two claims, both found one,
-        # and no third claim shares the loop with their start.
-        first = await node.service.create({"task": TASK})
-        second = await node.service.create({"task": TASK + " again"})
-        await finish(node, first["id"])
-        await finish(node, second["id"])
+        for name in ("elsewhere-1", "elsewhere-2"):
+            await storage.debates.create(NewDebate(name, TASK, {"task": TASK}))
+            node.workers.wake()
+        await wait_until(lambda: _true(len(leases.claims) >= 2))
+        await asyncio.sleep(0.2)
         assert leases.claims == [True, True]
 
 

@@ -20,6 +20,7 @@ from aragora.errors import (
     StaleLeaseError,
 )
 from aragora.records.debates import (
+    Claimant,
     DebateOutcome,
     FencedEventSink,
     Lease,
@@ -400,6 +401,62 @@ async def test_create_and_position_order_equal_times_by_id(store: Storage) -> No
     assert [await store.leases.position(name) for name in ["a", "m", "z"]] == [1, 2, 3]
     created = await store.debates.create(NewDebate("b", "t"))
     assert created.queue_position == await store.leases.position("b") == 2
+
+
+async def test_a_claimant_takes_a_new_debate_that_would_be_claimed_next(store: Storage) -> None:
+    created = await store.debates.create(NewDebate("d1", "t"), claimant=Claimant("w-1", 30))
+    lease = created.lease
+    assert lease is not None
+    assert (lease.debate_id, lease.owner, lease.epoch) == ("d1", "w-1", 1)
+    assert created.record.status == "running"
+    assert created.queue_position == 1
+    assert (await store.debates.get("d1")).status == "running"
+    assert await store.leases.current("d1") == lease
+    assert await store.leases.position("d1") is None
+    assert await store.leases.claim("w-2", 30) is None  # nothing left to claim
+    counts = await store.debates.counts()
+    assert (counts["queued"], counts["running"]) == (0, 1)
+    # The lease is a claim's lease: it fences appends, renews and releases like one.
+    await FencedEventSink(store.events, lease.epoch).append(event("d1", 1))
+    renewed = await store.leases.renew(lease, 60)
+    await store.leases.release(renewed)
+    assert await store.leases.current("d1") is None
+
+
+async def test_a_claimant_leaves_a_debate_queued_behind_another(
+    store: Storage, clock: FakeClock
+) -> None:
+    # Behind a queued debate of the same (or higher) priority: queued, in its place.
+    await store.debates.create(NewDebate("first", "t"))
+    created = await store.debates.create(NewDebate("second", "t"), claimant=Claimant("w", 30))
+    assert created.lease is None
+    assert created.record.status == "queued"
+    assert created.queue_position == 2
+    # Ahead of a lower priority: taken, since a claim would take it first.
+    created = await store.debates.create(
+        NewDebate("urgent", "t", priority=5), claimant=Claimant("w", 30)
+    )
+    assert created.lease is not None
+    # A lease has expired (its worker died): that debate is claimed first, so the new one
+    # waits.
+    for name in ("first", "second"):
+        await store.debates.update(name, status="cancelled")
+    clock.advance(31)  # the urgent debate's lease expired
+    created = await store.debates.create(NewDebate("late", "t"), claimant=Claimant("w", 30))
+    assert created.lease is None
+    assert created.queue_position == 1
+    lease = await store.leases.claim("w2", 30)
+    assert lease is not None
+    assert lease.debate_id == "urgent"
+    counts = await store.debates.counts()
+    assert (counts["queued"], counts["running"]) == (1, 1)
+
+
+async def test_a_claimant_with_no_lease_time_is_refused(store: Storage) -> None:
+    with pytest.raises(InvalidInputError):
+        await store.debates.create(NewDebate("d1", "t"), claimant=Claimant("w", 0))
+    with pytest.raises(NotFoundError):
+        await store.debates.get("d1")
 
 
 async def test_queue_position_moves_up_and_is_none_off_the_queue(store: Storage) -> None:

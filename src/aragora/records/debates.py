@@ -61,6 +61,7 @@ __all__ = [
     "WEBHOOK_EVENTS",
     "WEBHOOK_FORMATS",
     "ApiToken",
+    "Claimant",
     "ClaimedDelivery",
     "CreatedDebate",
     "DebateOutcome",
@@ -146,6 +147,20 @@ class CreatedDebate:
     queue_position: int
     """At least 1: the queued debates claimed before it, as :meth:`LeaseRepository.position`
     counts them, plus one."""
+    lease: Lease | None = None
+    """The lease of the worker that took the debate as it was queued (see
+    :class:`Claimant`); ``None`` when it waits in the queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimant:
+    """A worker with a free slot, offered a new debate in the write that queues it: it
+    takes the debate there and then when nothing would be claimed before it, which saves
+    the debate's start a claim of its own (a second write, and a wait for the worker to
+    look). ``ttl`` is the lease's length in seconds."""
+
+    owner: str
+    ttl: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,10 +308,14 @@ class EventRepository(Protocol):
 class DebateRepository(Protocol):
     """Debates: their status, the accepted request and the cached document."""
 
-    async def create(self, debate: NewDebate) -> CreatedDebate:
+    async def create(self, debate: NewDebate, *, claimant: Claimant | None = None) -> CreatedDebate:
         """Insert a ``queued`` debate and its queue job, and say where it stands in the
         queue as it goes in (the same count as :meth:`LeaseRepository.position`, in the
-        same transaction); :class:`ConflictError` if the id exists."""
+        same transaction); :class:`ConflictError` if the id exists. With ``claimant``, when
+        a claim now would take this debate (no lease has expired and no queued debate comes
+        before it), the same write leases it to the claimant instead, as
+        :meth:`LeaseRepository.claim` would: its job ``running`` at epoch 1, the debate
+        ``running``, position 1, and the lease returned."""
         ...
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:

@@ -153,22 +153,36 @@ class DebateService:
                     code="queue_full",
                 )
         debate_id = str(uuid.uuid4())
-        # The queue position comes back from the insert's own transaction: where the
-        # debate stood when accepted, before any worker is woken to take it.
-        created = await self._storage.debates.create(
-            NewDebate(
-                id=debate_id,
-                task=request.task,
-                request=request.to_stored(),
-                priority=request.priority,
+        # A worker of this replica with a free slot takes the debate in the write that
+        # queues it, when a claim would take it next anyway: it starts with no claim of
+        # its own. The queue position comes back from the same transaction: where the
+        # debate stood when accepted.
+        claimant = self._workers.offer()
+        try:
+            created = await self._storage.debates.create(
+                NewDebate(
+                    id=debate_id,
+                    task=request.task,
+                    request=request.to_stored(),
+                    priority=request.priority,
+                ),
+                claimant=claimant,
             )
-        )
+        except BaseException:
+            if claimant is not None:
+                self._workers.withdraw()
+            raise
         record = created.record
-        # This replica's workers look now; the others when the announcement reaches them
-        # (through Redis), else at their next poll.
-        self._workers.wake()
-        if self._announce_queued is not None:
-            self._announce_queued()
+        if created.lease is not None:
+            self._workers.adopt(record, created.lease)
+        else:
+            if claimant is not None:
+                self._workers.withdraw()
+            # This replica's workers look now; the others when the announcement reaches
+            # them (through Redis), else at their next poll.
+            self._workers.wake()
+            if self._announce_queued is not None:
+                self._announce_queued()
         return {
             "success": True,
             "debate_id": record.id,

@@ -32,9 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from aragora.debate.events import Event
 from aragora.errors import AragoraError, DatabaseUnavailableError, StaleLeaseError
 from aragora.logs import log_event
-from aragora.records.debates import TERMINAL_STATUSES, Lease, Storage
+from aragora.records.debates import TERMINAL_STATUSES, Claimant, DebateRecord, Lease, Storage
 from aragora.runtime.runner import FOLLOWUPS_PENDING, DebateRunner
 
 __all__ = [
@@ -105,6 +106,8 @@ class WorkerPool:
         them happened while the database answered a ping."""
         self._running: dict[str, _Running] = {}
         self._wake = asyncio.Event()
+        self._offered = 0
+        """Slots held by :meth:`offer` for debates being queued."""
         self._wakes = 0
         """Debates announced as queued (:meth:`wake`) that no claim has been made for yet."""
         self._scan = True
@@ -136,6 +139,33 @@ class WorkerPool:
         """A debate was queued: look for work now instead of at the next poll."""
         self._wakes += 1
         self._wake.set()
+
+    def offer(self) -> Claimant | None:
+        """Hold a slot for a debate about to be queued, if this pool could run it now
+        (claiming, below its limit, admitted): the claimant to queue it with (see
+        :meth:`DebateRepository.create`). The slot is the pool's until :meth:`adopt` or
+        :meth:`withdraw`; ``None`` when the debate should simply be queued."""
+        if not self._claiming or len(self._running) + self._offered >= self._max:
+            return None
+        if self._admission is not None and not self._admission.admits():
+            return None
+        self._offered += 1
+        return Claimant(self.owner, self._ttl)
+
+    def withdraw(self) -> None:
+        """Give back a slot :meth:`offer` held: the debate was queued, not taken."""
+        self._offered -= 1
+        self._wake.set()  # the slot may have kept the claim loop waiting
+
+    def adopt(self, record: DebateRecord, lease: Lease) -> None:
+        """Run a debate leased to this pool as it was queued (:meth:`offer`'s slot): at
+        once, with nothing to read first (it is new: no log, no cancel asked yet)."""
+        self._offered -= 1
+        running = _Running(lease)
+        self._running[lease.debate_id] = running
+        running.task = asyncio.create_task(
+            self._run(running, known=record), name=f"aragora-debate-{lease.debate_id}"
+        )
 
     def cancel_local(self, debate_id: str) -> bool:
         """Cancel the debate if it runs here; whether it did."""
@@ -199,7 +229,7 @@ class WorkerPool:
             # way (too late for its query) sets the flag again, so the wait below returns
             # at once and claims it instead of sleeping until the next poll.
             self._wake.clear()
-            if len(self._running) >= self._max:
+            if len(self._running) + self._offered >= self._max:
                 await self._wait(None)
                 self._scan = True  # a slot is free: whatever waits in the queue comes next
                 continue
@@ -250,19 +280,15 @@ class WorkerPool:
             return False
         return True
 
-    async def _run(self, running: _Running) -> None:
+    async def _run(self, running: _Running, *, known: DebateRecord | None = None) -> None:
+        """Run a claimed debate; ``known`` is the record of one adopted as it was queued."""
         lease = running.lease
         debate_id = lease.debate_id
         heartbeat = asyncio.create_task(self._heartbeat(running, asyncio.current_task()))
         requeue = False
         try:
-            # The three reads at once: they are on the path from the claim to the first call.
-            # The log is read after the claim, so it holds every append of earlier holders
-            # (an append holds the job row against a claim until it commits).
-            record, cancelled, stored = await asyncio.gather(
-                self._storage.debates.get(debate_id, primary=True),
-                self._cancel_requested(debate_id),
-                self._storage.events.read(debate_id, primary=True),
+            record, cancelled, stored = (
+                (known, False, []) if known is not None else await self._read_claimed(debate_id)
             )
             if record.status in TERMINAL_STATUSES:
                 document = record.document or {}
@@ -301,6 +327,17 @@ class WorkerPool:
             self._running.pop(debate_id, None)
             self._wake.set()
             await self._release(running.lease, requeue)
+
+    async def _read_claimed(self, debate_id: str) -> tuple[DebateRecord, bool, list[Event]]:
+        """A claimed debate's record, whether a cancel was asked, and its log: the three
+        reads at once, as they are on the path from the claim to the first call. The log is
+        read after the claim, so it holds every append of earlier holders (an append holds
+        the job row against a claim until it commits)."""
+        return await asyncio.gather(
+            self._storage.debates.get(debate_id, primary=True),
+            self._cancel_requested(debate_id),
+            self._storage.events.read(debate_id, primary=True),
+        )
 
     async def _back_off(self, running: _Running, error: DatabaseUnavailableError) -> bool:
         """Wait before the debate is tried again; whether to put it back on the queue

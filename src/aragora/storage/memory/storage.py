@@ -27,6 +27,7 @@ from aragora.records.debates import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
     ApiToken,
+    Claimant,
     CreatedDebate,
     DebateOutcome,
     DebatePage,
@@ -167,18 +168,39 @@ class _MemoryDebates:
         self._s = state
         self._now = now
 
-    async def create(self, debate: NewDebate) -> CreatedDebate:
+    async def create(self, debate: NewDebate, *, claimant: Claimant | None = None) -> CreatedDebate:
         check_new_debate(debate)
+        if claimant is not None:
+            _check_ttl(claimant.ttl)
         if debate.id in self._s.debates:
             raise ConflictError(f"debate {debate.id} already exists")
         now = self._now()
+        job = _Job("queued", 0, now, debate.priority)
+        position = _position(self._s.jobs, debate.id, job)
+        expired = any(
+            other.state == "running" and other.expires_at is not None and other.expires_at < now
+            for other in self._s.jobs.values()
+        )
+        lease = None
+        if claimant is not None and position == 1 and not expired:
+            lease = Lease(debate.id, claimant.owner, 1, now + timedelta(seconds=claimant.ttl))
+            job.state, job.epoch, job.owner, job.expires_at = (
+                "running",
+                lease.epoch,
+                lease.owner,
+                lease.expires_at,
+            )
         record = DebateRecord(
-            debate.id, "queued", debate.task, _json(dict(debate.request)), now, now
+            debate.id,
+            "queued" if lease is None else "running",
+            debate.task,
+            _json(dict(debate.request)),
+            now,
+            now,
         )
         self._s.debates[debate.id] = record
-        job = _Job("queued", 0, now, debate.priority)
         self._s.jobs[debate.id] = job
-        return CreatedDebate(_copy(record), _position(self._s.jobs, debate.id, job))
+        return CreatedDebate(_copy(record), position, lease)
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
         record = self._s.debates.get(debate_id)

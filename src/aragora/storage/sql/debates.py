@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,13 +11,15 @@ from sqlalchemy import exc
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aragora.errors import ConflictError, NotFoundError
+from aragora.errors import ConflictError, InvalidInputError, NotFoundError
 from aragora.records.debates import (
     DEBATE_STATUSES,
     TERMINAL_STATUSES,
+    Claimant,
     CreatedDebate,
     DebatePage,
     DebateRecord,
+    Lease,
     NewDebate,
     check_new_debate,
     check_page,
@@ -54,12 +56,31 @@ class SqlDebateRepository:
         self._db = database
         self._now = now
 
-    async def create(self, debate: NewDebate) -> CreatedDebate:
+    async def create(self, debate: NewDebate, *, claimant: Claimant | None = None) -> CreatedDebate:
         """See :meth:`DebateRepository.create`."""
         check_new_debate(debate)
+        if claimant is not None and not claimant.ttl > 0:
+            raise InvalidInputError(f"lease ttl must be positive, got {claimant.ttl}")
         now = self._now()
-        record = DebateRecord(debate.id, "queued", debate.task, dict(debate.request), now, now)
         async with self._db.write() as conn:
+            # Where the debate stands, and whether a lease has expired (its debate is
+            # claimed first), in one read: the claimant takes the debate only when a claim
+            # now would. Concurrent creates may both take theirs: neither was queued first.
+            ahead = queued_ahead(debate.priority, now, debate.id).scalar_subquery()
+            expired = sa.exists().where(jobs.c.state == "running", jobs.c.lease_expires_at < now)
+            before, lapsed = (await conn.execute(sa.select(ahead, expired))).one()
+            position = int(before) + 1
+            lease = None
+            if claimant is not None and position == 1 and not lapsed:
+                lease = Lease(debate.id, claimant.owner, 1, now + timedelta(seconds=claimant.ttl))
+            record = DebateRecord(
+                debate.id,
+                "queued" if lease is None else "running",
+                debate.task,
+                dict(debate.request),
+                now,
+                now,
+            )
             try:
                 await conn.execute(
                     debates.insert().values(
@@ -74,25 +95,21 @@ class SqlDebateRepository:
                 )
             except exc.IntegrityError:
                 raise ConflictError(f"debate {debate.id} already exists") from None
-            # The job's place in the queue comes back from its insert (one round trip
-            # fewer): the count sees the queue as the transaction found it.
-            ahead = queued_ahead(debate.priority, now, record.id).scalar_subquery()
-            inserted = await conn.execute(
-                jobs.insert()
-                .values(
+            await conn.execute(
+                jobs.insert().values(
                     debate_id=record.id,
-                    state="queued",
-                    epoch=0,
-                    attempts=0,
+                    state="queued" if lease is None else "running",
+                    epoch=0 if lease is None else lease.epoch,
+                    attempts=0 if lease is None else 1,
                     enqueued_at=now,
                     priority=debate.priority,
+                    owner=None if lease is None else lease.owner,
+                    lease_expires_at=None if lease is None else lease.expires_at,
                 )
-                .returning(ahead.correlate(None))
             )
-            position = int(inserted.scalar_one()) + 1
-            for change in count_changes(None, "queued"):
+            for change in count_changes(None, record.status):
                 await conn.execute(change)
-        return CreatedDebate(record, position)
+        return CreatedDebate(record, position, lease)
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
         """See :meth:`DebateRepository.get`."""
