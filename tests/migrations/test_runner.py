@@ -25,9 +25,9 @@ from aragora.storage.sql.storage import sql_storage
 
 from ..storage.support import FAST, pg_database
 
-HEAD = "0006"
+HEAD = "0007"
 """The newest revision shipped; bump it with every new migration."""
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 
 BROKEN = '''
 """Broken on purpose: creates a table, then fails."""
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

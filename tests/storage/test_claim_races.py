@@ -1,6 +1,6 @@
 """Claims racing on PostgreSQL, each claimer on a connection of its own: every debate is
 claimed once, and the status counts stay exact when claims race each other and the status
-changes that lock a debate's row before the claim can."""
+changes that lock a debate's row before the claim can, or race each other."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ async def test_concurrent_claimers_take_every_debate_once(
 async def test_claims_racing_cancellations_keep_the_counts_exact(
     many: tuple[Database, Storage],
 ) -> None:
-    # A cancellation locks the debate's row, then the counts, then the job's row: a claim
+    # A cancellation locks the debate's row, then the job's row, then the counts: a claim
     # meeting it leaves the debate's row alone (the runner would mark it running) and
     # neither waits for the other in a cycle.
     database, store = many
@@ -111,3 +111,26 @@ async def test_claims_racing_cancellations_keep_the_counts_exact(
     counts = await _counts_match_rows(database, store)
     assert counts["cancelled"] == len(cancelled)
     assert counts["running"] == QUEUED - len(cancelled)
+
+
+async def test_status_changes_racing_on_one_debate_keep_the_counts_exact(
+    many: tuple[Database, Storage],
+) -> None:
+    # Each change reads the status it replaces under the row's lock, so whichever order
+    # they commit in, every change moves the counts from the status it really replaced.
+    database, store = many
+    statuses = ("running", "completed", "failed", "cancelled", "queued")
+    start = asyncio.Event()
+
+    async def change(n: int) -> None:
+        await start.wait()
+        for k in range(5):
+            debate_id = f"d{(n + k) % 3:02d}"
+            await store.debates.update(debate_id, status=statuses[(n * 7 + k) % len(statuses)])
+
+    racing = [asyncio.create_task(change(n)) for n in range(CLAIMERS)]
+    await asyncio.sleep(0)
+    start.set()
+    await asyncio.gather(*racing)
+    counts = await _counts_match_rows(database, store)
+    assert sum(counts.values()) == QUEUED

@@ -26,9 +26,11 @@ from aragora.records.debates import (
     Lease,
     NewDebate,
     NewReceipt,
+    NewWebhook,
     Rating,
     RatingKey,
     Storage,
+    new_webhook_id,
 )
 from aragora.records.webhooks import OutboxEvent
 
@@ -243,6 +245,84 @@ async def test_the_end_and_the_outcome_are_stored_together_or_not_at_all(
     assert await store.leases.current("d1") is not None  # follow-ups owed: still held
     await store.debates.update("d1", status="completed", document=document)
     assert await store.leases.current("d1") is None
+
+
+async def test_a_refused_batch_stores_none_of_its_events(store: Storage, clock: FakeClock) -> None:
+    """Each check refuses a whole batch: a stale lease, a gap, a first event already
+    stored; the log and the lease are as they were, and the next batch goes in."""
+    lease = await running(store)
+    await store.events.append_many([event("d1", seq) for seq in (1, 2, 3)], epoch=lease.epoch)
+    refused: list[tuple[type[Exception], str, list[int], int]] = [
+        (StaleLeaseError, "epoch", [4, 5, 6], lease.epoch - 1),
+        (StaleLeaseError, "epoch", [4, 5, 6], lease.epoch + 1),
+        (ConflictError, "append of seq 5, expected 4", [5, 6, 7], lease.epoch),
+        (ConflictError, "seq 3", [3, 4, 5], lease.epoch),
+        (ConflictError, "seq 1", [1, 2], lease.epoch),
+    ]
+    for error, message, seqs, epoch in refused:
+        with pytest.raises(error, match=message):
+            await store.events.append_many([event("d1", seq) for seq in seqs], epoch=epoch)
+        assert await store.events.last_seq("d1") == 3
+    assert await store.leases.current("d1") == lease
+    assert [e.seq for e in await store.events.read("d1", primary=True)] == [1, 2, 3]
+    await store.events.append_many([event("d1", seq) for seq in (4, 5, 6)], epoch=lease.epoch)
+    assert await store.events.read("d1", primary=True) == [event("d1", n) for n in range(1, 7)]
+
+
+async def test_racing_batches_store_exactly_one_whole(store: Storage) -> None:
+    """Writers racing with batches for the same seqs: one batch is stored whole, every
+    other gets ConflictError and stores nothing."""
+    lease = await running(store)
+    await store.events.append(event("d1", 1), epoch=lease.epoch)
+    batches = [[event("d1", seq, by=n) for seq in (2, 3, 4)] for n in range(8)]
+    results = await asyncio.gather(
+        *(store.events.append_many(batch, epoch=lease.epoch) for batch in batches),
+        return_exceptions=True,
+    )
+    winners = [n for n, result in enumerate(results) if result is None]
+    assert len(winners) == 1
+    assert all(isinstance(r, ConflictError) for r in results if r is not None)
+    assert await store.events.read("d1", primary=True) == [event("d1", 1), *batches[winners[0]]]
+
+
+async def test_a_finish_moves_the_counts_and_reports_once(store: Storage) -> None:
+    """The end of a debate moves it from running to completed in the counts and writes
+    its webhook event once: its follow-ups' update (same status) and concurrent updates
+    to the same status neither count it nor report it again."""
+    hook = await store.webhooks.create(
+        NewWebhook(new_webhook_id(), "https://hooks.example/x", ("debate.completed",), "s")
+    )
+    lease = await running(store)
+    await store.events.append(event("d1", 1), epoch=lease.epoch)
+    document = {"id": "d1", "status": "completed", "final_answer": "ü 42"}
+    reported = [OutboxEvent("debate.completed", document)]
+    outcome = DebateOutcome("completed", document, reported, followups=True)
+    await store.events.append_and_finish(
+        [event("d1", 2), event("d1", 3)], epoch=lease.epoch, outcome=outcome
+    )
+    counts = await store.debates.counts()
+    assert (counts["running"], counts["completed"]) == (0, 1)
+    [delivery] = await store.webhooks.deliveries(hook.id)
+    assert (delivery.event, delivery.state) == ("debate.completed", "pending")
+    [claimed] = await store.outbox.claim("sender", 30)
+    assert claimed.data == document
+    assert await store.leases.current("d1") == lease  # follow-ups owed: still held
+    await asyncio.gather(
+        *(
+            store.debates.update(
+                "d1", status="completed", document={**document, "n": n}, outbox=reported
+            )
+            for n in range(4)
+        )
+    )
+    assert await store.debates.counts() == {**counts, "completed": 1}
+    assert len(await store.webhooks.deliveries(hook.id)) == 1
+    assert await store.leases.current("d1") is None  # done: off the queue
+    assert (await store.debates.get("d1", primary=True)).document in [
+        {**document, "n": n} for n in range(4)
+    ]
+    await store.debates.update("d1", status="completed")  # no document: the stored one kept
+    assert (await store.debates.get("d1", primary=True)).document is not None
 
 
 async def test_a_claim_marks_a_queued_debate_running(store: Storage, clock: FakeClock) -> None:

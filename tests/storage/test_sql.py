@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +20,38 @@ from alembic.runtime.migration import MigrationContext
 from aragora import wiring
 from aragora.debate.events import Event
 from aragora.debate.model import Task
+from aragora.debate.ports import FakeClock
 from aragora.debate.protocol import DebateProtocol, Mode
 from aragora.debate.state import DebateSetup
 from aragora.errors import (
     ConfigurationError,
+    ConflictError,
     DatabaseUnavailableError,
     DataRejectedError,
     StorageError,
 )
-from aragora.records.debates import FencedEventSink, NewDebate, Storage
+from aragora.records.debates import (
+    DebateOutcome,
+    FencedEventSink,
+    NewDebate,
+    NewWebhook,
+    Storage,
+    new_webhook_id,
+)
+from aragora.records.webhooks import OutboxEvent
 from aragora.runtime.document import debate_document
 from aragora.settings import load_settings
-from aragora.storage.sql.database import Database, PoolOptions, mask_url, translate_error
+from aragora.storage.sql.append import append_postgres
+from aragora.storage.sql.database import (
+    Database,
+    PoolOptions,
+    dump_json,
+    mask_url,
+    translate_error,
+)
+from aragora.storage.sql.debates import queued_ahead
 from aragora.storage.sql.events import events_after
-from aragora.storage.sql.schema import SEARCH_OBJECTS, debate_events, debates, metadata
+from aragora.storage.sql.schema import SEARCH_OBJECTS, debate_events, debates, jobs, metadata
 from aragora.storage.sql.storage import sql_storage
 
 from .support import FAST, migrate_async, pg_database, sqlite_copy
@@ -99,6 +117,64 @@ async def test_reading_after_a_seq_is_an_index_scan(sql_db: Database) -> None:
             )
             assert "SEARCH debate_events USING PRIMARY KEY (debate_id=? AND seq>?)" in plan, plan
     assert [e.seq for e in await store.events.read("d7", since=40, limit=3)] == [41, 42, 43]
+
+
+async def test_the_queue_is_read_in_claim_order_off_its_index(sql_db: Database) -> None:
+    """The claim's lookup takes its first queued job off the queue index, without sorting
+    the queue, and a queue position near the front counts along the same index."""
+    now = datetime.now(UTC)
+    async with sql_db.write() as conn:  # enough rows that a planner would avoid an index
+        await conn.execute(
+            debates.insert(),
+            [
+                {"id": f"d{n:04d}", "status": "queued", "task": "t", "request": {},
+                 "created_at": now, "updated_at": now}
+                for n in range(2000)
+            ],
+        )  # fmt: skip
+        await conn.execute(
+            jobs.insert(),
+            [
+                {"debate_id": f"d{n:04d}", "state": "queued" if n % 4 else "done", "epoch": 0,
+                 "attempts": 0, "enqueued_at": now - timedelta(seconds=n), "priority": n % 3}
+                for n in range(2000)
+            ],
+        )  # fmt: skip
+    first_queued = (
+        "SELECT debate_id FROM jobs WHERE state = 'queued'"
+        " ORDER BY priority DESC, enqueued_at, debate_id LIMIT 1"
+    )
+    ahead = queued_ahead(2, now - timedelta(seconds=1901), "d1901")  # 24 jobs ahead
+    async with sql_db.write() as conn:
+        ahead_sql = str(ahead.compile(conn.sync_connection, compile_kwargs={"literal_binds": True}))
+        if sql_db.dialect == "postgresql":
+            await conn.execute(sa.text("ANALYZE jobs"))
+            plans = [
+                "\n".join(row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {sql}"))
+                for sql in (first_queued + " FOR UPDATE SKIP LOCKED", ahead_sql)
+            ]
+            assert "ix_jobs_queue_order" in plans[0], plans[0]
+            assert "Sort" not in plans[0], plans[0]
+        else:
+            plans = [
+                "\n".join(
+                    str(row[-1]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+                )
+                for sql in (first_queued, ahead_sql)
+            ]
+            assert "INDEX ix_jobs_queue_order (state=?)" in plans[0], plans[0]
+            assert "TEMP B-TREE" not in plans[0], plans[0]
+        assert "ix_jobs_queue_order" in plans[1], plans[1]
+    store = sql_storage(sql_db)
+    expected = sorted(
+        (n for n in range(2000) if n % 4), key=lambda n: (-(n % 3), -n)
+    )  # priority first, then the oldest (the largest n)
+    assert await store.leases.position(f"d{expected[0]:04d}") == 1
+    assert await store.leases.position("d1901") == expected.index(1901) + 1 == 25
+    assert await store.leases.position(f"d{expected[700]:04d}") == 701
+    lease = await store.leases.claim("w", 30)
+    assert lease is not None
+    assert lease.debate_id == f"d{expected[0]:04d}"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -189,6 +265,81 @@ async def test_the_driver_of_a_write_block_is_in_its_transaction(pg_db: Database
     async with pg_db.read() as conn:
         with pytest.raises(StorageError):  # autocommit: no transaction to be in
             await pg_db.driver_connection(conn)
+
+
+def _event(seq: int, **data: Any) -> Event:
+    return Event("propose", "d1", seq, f"2026-01-02T03:04:0{seq}+00:00", 1, "a", data)
+
+
+async def test_a_batch_behind_an_uncommitted_one_collides_on_the_key(pg_db: Database) -> None:
+    """Two batches for the same seqs, the second checked while the first is uncommitted:
+    both pass the checks, the second waits on the first's keys and, once it commits,
+    collides with them (ConflictError), storing nothing."""
+    store = sql_storage(pg_db)
+    await store.debates.create(NewDebate("d1", "t"))
+    lease = await store.leases.claim("w", 30)
+    assert lease is not None
+    first = [_event(1, by="first"), _event(2, by="first")]
+    async with pg_db.write() as conn:
+        driver = await pg_db.driver_connection(conn)
+        assert await append_postgres(driver, first, epoch=lease.epoch, created_at=datetime.now(UTC))
+        second = asyncio.create_task(
+            store.events.append_many([_event(1, by="second")], epoch=lease.epoch)
+        )
+        await asyncio.sleep(0.2)
+        assert not second.done()  # waiting on the first's uncommitted keys
+    with pytest.raises(ConflictError, match="seq 1 is already stored"):
+        await second
+    assert await store.events.read("d1", primary=True) == first
+
+
+async def test_an_append_in_flight_keeps_its_debate_from_a_claim(pg_db: Database) -> None:
+    """The append reads the job row FOR SHARE: a claim of the debate (its lease expired)
+    meanwhile passes it over; once the append has committed, the claim takes it and its
+    new owner sees the events."""
+    clock = FakeClock(tick=0.001)
+    store = sql_storage(pg_db, now=clock.now)
+    await store.debates.create(NewDebate("d1", "t"))
+    lease = await store.leases.claim("w1", 10)
+    assert lease is not None
+    clock.advance(11)  # expired, but its worker is still appending
+    async with pg_db.write() as conn:
+        driver = await pg_db.driver_connection(conn)
+        assert await append_postgres(
+            driver, [_event(1), _event(2)], epoch=lease.epoch, created_at=clock.now()
+        )
+        assert await store.leases.claim("w2", 10) is None
+    again = await store.leases.claim("w2", 10)
+    assert again is not None
+    assert (again.debate_id, again.epoch) == ("d1", lease.epoch + 1)
+    assert await store.events.last_seq("d1") == 2
+
+
+async def test_driver_writes_store_the_json_text_sqlalchemy_would(pg_db: Database) -> None:
+    """Events, documents and outbox rows written through the driver hold exactly the text
+    the engines' serializer gives (key order, non-ASCII, floats), as SQLAlchemy stores."""
+    store = sql_storage(pg_db)
+    await store.webhooks.create(
+        NewWebhook(new_webhook_id(), "https://hooks.example/x", ("debate.completed",), "s")
+    )
+    data = {"z": 1, "a": [1.5, None, 'ü \u2028 \\ "q"'], "m": {"b": True, "e": 1e-7}}
+    await store.debates.create(NewDebate("d1", "t", data))  # its request through SQLAlchemy
+    lease = await store.leases.claim("w", 30)
+    assert lease is not None
+    outcome = DebateOutcome("completed", data, [OutboxEvent("debate.completed", data)])
+    await store.events.append_and_finish(
+        [_event(1, **data), _event(2, **data)], epoch=lease.epoch, outcome=outcome
+    )
+
+    async def texts(sql: str) -> list[str]:
+        return [str(row[0]) for row in await pg_db.rows(sa.text(sql), primary=True)]
+
+    [written] = await texts("SELECT request::text FROM debates")
+    assert written == dump_json(data)
+    assert await texts("SELECT data::text FROM debate_events") == [written, written]
+    assert await texts("SELECT document::text FROM debates") == [written]
+    assert await texts("SELECT data::text FROM webhook_deliveries") == [written]
+    assert [e.data for e in await store.events.read("d1")] == [data, data]
 
 
 def test_errors_of_the_driver_itself_are_translated() -> None:

@@ -67,6 +67,7 @@ __all__ = [
     "Database",
     "PoolOptions",
     "create_private_file",
+    "dump_json",
     "mask_url",
     "sqlite_path",
     "translate_error",
@@ -80,6 +81,13 @@ DISPOSE_WAIT = 2.0
 _DISPOSE_POLL = 0.005
 AnyRow = sa.Row[*tuple[Any, ...]]
 _json_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+def dump_json(value: Any) -> str:
+    """The text a JSON column stores for ``value``: the engines' own serializer (compact,
+    non-ASCII kept). A statement sent to the driver passes this for a JSON parameter (the
+    pool's codec takes JSON as text), so it stores exactly what SQLAlchemy would."""
+    return _json_dumps(value)
 
 
 def _json_loads(text: str | bytes) -> Any:
@@ -262,9 +270,9 @@ class Database:
     async def driver_connection(self, conn: AsyncConnection) -> Any:
         """PostgreSQL only: the asyncpg connection of a :meth:`write` block ``conn``, inside
         the block's transaction, for a write that skips SQLAlchemy's compile and result
-        layers (a lease claim, on the path of every debate's start). What it raises leaves
-        the block as any error does: the transaction rolls back and the error is
-        translated.
+        layers (a lease claim, an append, a status change: on the path of every debate).
+        What it raises leaves the block as any error does: the transaction rolls back and
+        the error is translated.
 
         SQLAlchemy's asyncpg adapter sends ``BEGIN`` only before the first statement it
         runs itself, so a statement sent to the driver first would commit on its own: the

@@ -26,7 +26,7 @@ from aragora.records.debates import (
     check_status,
 )
 from aragora.records.webhooks import OutboxEvent
-from aragora.storage.sql.database import Database
+from aragora.storage.sql.database import Database, dump_json
 from aragora.storage.sql.schema import debate_counts, debates, jobs
 from aragora.storage.sql.webhooks import insert_outbox
 
@@ -164,8 +164,8 @@ class SqlDebateRepository:
         check_status(status)
         async with self._db.write() as conn:
             await store_update(
+                self._db,
                 conn,
-                self._db.dialect,
                 self._now(),
                 debate_id,
                 status=status,
@@ -182,8 +182,8 @@ class SqlDebateRepository:
 
 
 async def store_update(
+    database: Database,
     conn: AsyncConnection,
-    dialect: str,
     now: datetime,
     debate_id: str,
     *,
@@ -193,13 +193,77 @@ async def store_update(
     followups: bool,
 ) -> None:
     """:meth:`SqlDebateRepository.update`'s statements, in the caller's transaction
-    (``status`` already checked)."""
+    ``conn`` on ``database`` (``status`` already checked)."""
+    done = status in TERMINAL_STATUSES and not followups
+    if database.dialect == "postgresql":
+        driver = await database.driver_connection(conn)
+        previous = await _update_postgres(driver, now, debate_id, status, document, done=done)
+    else:
+        previous = await _update_sqlite(conn, now, debate_id, status, document, done=done)
+    if previous != status:  # a debate finished twice is reported once
+        await insert_outbox(database, conn, outbox, now)
+
+
+# The row is locked before it is read (``FOR UPDATE``: the counts must move with it), then
+# the job. ``done`` runs after the main statement, and only once ``previous`` has locked
+# the debate's row, so the locks are taken in the order of every status change.
+_UPDATE_SQL = """
+WITH previous AS (
+    SELECT status FROM debates WHERE id = $1::varchar FOR UPDATE
+), done AS (
+    UPDATE jobs SET state = 'done', owner = NULL, lease_expires_at = NULL
+    WHERE debate_id = $1::varchar AND $5::boolean AND EXISTS (SELECT FROM previous)
+)
+UPDATE debates
+SET status = $2, updated_at = $3, document = coalesce($4::json, debates.document)
+FROM previous WHERE debates.id = $1::varchar
+RETURNING previous.status
+"""
+
+
+async def _update_postgres(
+    driver: Any,
+    now: datetime,
+    debate_id: str,
+    status: str,
+    document: Mapping[str, Any] | None,
+    *,
+    done: bool,
+) -> str:
+    """The update in two round trips on ``driver`` (see
+    :meth:`~aragora.storage.sql.database.Database.driver_connection`): one statement
+    locks the row, updates it, takes the job off the queue when ``done`` and returns the
+    previous status; one script moves the counts when it changed. The previous status."""
+    previous = await driver.fetchval(
+        _UPDATE_SQL,
+        debate_id,
+        status,
+        now,
+        None if document is None else dump_json(dict(document)),
+        done,
+    )
+    if previous is None:
+        raise NotFoundError(f"debate {debate_id} not found")
+    if previous != status:
+        await driver.execute(count_changes_script(str(previous), status))
+    return str(previous)
+
+
+async def _update_sqlite(
+    conn: AsyncConnection,
+    now: datetime,
+    debate_id: str,
+    status: str,
+    document: Mapping[str, Any] | None,
+    *,
+    done: bool,
+) -> str:
+    """The update statement by statement (``BEGIN IMMEDIATE`` has made this the only
+    writer). The previous status."""
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if document is not None:
         values["document"] = dict(document)
     current = sa.select(debates.c.status).where(debates.c.id == debate_id)
-    if dialect == "postgresql":
-        current = current.with_for_update()  # the counts must move with the row
     previous = (await conn.execute(current)).scalar_one_or_none()
     if previous is None:
         raise NotFoundError(f"debate {debate_id} not found")
@@ -207,14 +271,13 @@ async def store_update(
     if previous != status:
         for change in count_changes(previous, status):
             await conn.execute(change)
-    if status in TERMINAL_STATUSES and not followups:
+    if done:
         await conn.execute(
             jobs.update()
             .where(jobs.c.debate_id == debate_id)
             .values(state="done", owner=None, lease_expires_at=None)
         )
-    if previous != status:  # a debate finished twice is reported once
-        await insert_outbox(conn, outbox, now)
+    return str(previous)
 
 
 def count_changes(previous: str | None, status: str) -> list[sa.Update]:

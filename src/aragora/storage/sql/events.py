@@ -1,19 +1,22 @@
 """The event log and the leases that fence it, in SQL (SQLite and PostgreSQL).
 
-An append runs in one transaction on the primary, its first event in one statement:
-``INSERT … SELECT … WHERE EXISTS (the job running under the appender's epoch) AND (SELECT
-max(seq) …) = seq - 1``.
+An append runs in one transaction on the primary, its first event checked by the insert
+itself: ``INSERT … SELECT … WHERE EXISTS (the job running under the appender's epoch) AND
+(SELECT max(seq) …) = seq - 1``.
 
-- The job row is read on PostgreSQL with ``FOR SHARE``, so a concurrent claim (an
-  ``UPDATE`` of that row) waits until the append has committed, and the new owner then
-  sees the event when it folds the log; SQLite's ``BEGIN IMMEDIATE`` serialises writers
-  outright. An insert refused for the lease raises :class:`StaleLeaseError` (the job row
-  is read again only then, to say which check refused it).
+- The job row is read on PostgreSQL with ``FOR SHARE``, so a concurrent claim cannot
+  take the debate until the append has committed (it passes the locked row over), and
+  the new owner then sees the event when it folds the log; SQLite's ``BEGIN IMMEDIATE``
+  serialises writers outright. An insert refused for the lease raises
+  :class:`StaleLeaseError` (the job row is read again only then, to say which check
+  refused it).
 - The row goes in only if it is the next one. Two writers racing for the same seq collide
   on the primary key, a writer skipping ahead inserts nothing; both get
   :class:`ConflictError`. So the stored log is contiguous whatever concurrent writers do.
 
-The batch's other events follow in one multi-row insert.
+On PostgreSQL the whole batch is that one statement, sent to the driver (see
+:mod:`aragora.storage.sql.append`); on SQLite the batch's other events follow in one
+multi-row insert.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aragora.debate.events import Event
 from aragora.errors import ConflictError, InvalidInputError, StaleLeaseError
 from aragora.records.debates import DebateOutcome, Lease, check_batch, check_status
+from aragora.storage.sql.append import append_postgres
 from aragora.storage.sql.claim import claim_postgres
 from aragora.storage.sql.database import Database
 from aragora.storage.sql.debates import count_changes, queued_ahead, store_update
@@ -92,8 +96,8 @@ class SqlEventRepository:
         async with self._db.write() as conn:
             await self._append(conn, batch, epoch)
             await store_update(
+                self._db,
                 conn,
-                self._db.dialect,
                 self._now(),
                 batch[0].debate_id,
                 status=outcome.status,
@@ -103,15 +107,32 @@ class SqlEventRepository:
             )
 
     async def _append(self, conn: AsyncConnection, batch: Sequence[Event], epoch: int) -> None:
+        if self._db.dialect == "postgresql":
+            driver = await self._db.driver_connection(conn)
+            stored = await append_postgres(driver, batch, epoch=epoch, created_at=self._now())
+        else:
+            stored = await self._append_sqlite(conn, batch, epoch)
+        if not stored:
+            # The insert checked the lease itself (one statement fewer); only one that
+            # wrote nothing looks at it again, to say which check refused it.
+            event = batch[0]
+            await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
+            last = await _last_seq(conn, event.debate_id)
+            raise ConflictError(
+                f"debate {event.debate_id}: append of seq {event.seq}, expected {last + 1}"
+            )
+
+    async def _append_sqlite(
+        self, conn: AsyncConnection, batch: Sequence[Event], epoch: int
+    ) -> bool:
+        """The batch statement by statement (``BEGIN IMMEDIATE`` has made this the only
+        writer): the first event if it is the next one and the lease is held, then the
+        rest. ``False`` when the checks refused the first (nothing is stored)."""
         event = batch[0]
         seq = event.seq or 0
-        # The lease is checked by the insert itself (one statement fewer); only an insert
-        # that wrote nothing looks at it again, to say which check refused it.
         held = sa.select(jobs.c.debate_id).where(
             jobs.c.debate_id == event.debate_id, jobs.c.state == "running", jobs.c.epoch == epoch
         )
-        if self._db.dialect == "postgresql":
-            held = held.with_for_update(read=True)
         previous = (
             sa.select(sa.func.coalesce(sa.func.max(debate_events.c.seq), 0))
             .where(debate_events.c.debate_id == event.debate_id)
@@ -136,11 +157,7 @@ class SqlEventRepository:
         except exc.IntegrityError:
             raise ConflictError(f"debate {event.debate_id}: seq {seq} is already stored") from None
         if result.rowcount != 1:
-            await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
-            last = await _last_seq(conn, event.debate_id)
-            raise ConflictError(
-                f"debate {event.debate_id}: append of seq {seq}, expected {last + 1}"
-            )
+            return False
         if len(batch) > 1:
             created_at = self._now()
             rows = [
@@ -162,6 +179,7 @@ class SqlEventRepository:
                 raise ConflictError(
                     f"debate {event.debate_id}: seq {batch[1].seq}.. is already stored"
                 ) from None
+        return True
 
     async def read(
         self, debate_id: str, *, since: int = 0, limit: int | None = None, primary: bool = False

@@ -144,7 +144,16 @@ jobs = sa.Table(
     sa.Column("enqueued_at", UTCDateTime, nullable=False),
     # Higher runs first; equal priorities run in the order they were queued.
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
-    sa.Index("ix_jobs_state_priority_enqueued_at", "state", "priority", "enqueued_at"),
+)
+# The queue in the claim's order (ORDER BY priority DESC, enqueued_at, debate_id), so a
+# claim reads its first queued job off the index instead of sorting every queued one, and
+# a queue position counts along it (migration 0007).
+sa.Index(
+    "ix_jobs_queue_order",
+    jobs.c.state,
+    jobs.c.priority.desc(),
+    jobs.c.enqueued_at,
+    jobs.c.debate_id,
 )
 
 api_tokens = sa.Table(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -31,7 +30,7 @@ from aragora.records.webhooks import (
     check_new_webhook,
     new_delivery_id,
 )
-from aragora.storage.sql.database import Database
+from aragora.storage.sql.database import Database, dump_json
 from aragora.storage.sql.schema import webhook_attempts, webhook_deliveries, webhooks
 
 __all__ = ["SqlOutboxRepository", "SqlWebhookRepository", "insert_outbox"]
@@ -39,34 +38,72 @@ __all__ = ["SqlOutboxRepository", "SqlWebhookRepository", "insert_outbox"]
 Now = Callable[[], datetime]
 
 
-async def insert_outbox(conn: AsyncConnection, events: Sequence[OutboxEvent], now: datetime) -> int:
-    """Inside the caller's transaction: one pending delivery of each event for every
-    webhook subscribed to it, due at ``now``; how many were written."""
+async def insert_outbox(
+    database: Database, conn: AsyncConnection, events: Sequence[OutboxEvent], now: datetime
+) -> int:
+    """Inside the caller's transaction ``conn`` on ``database``: one pending delivery of
+    each event for every webhook subscribed to it, due at ``now``; how many were written.
+    On PostgreSQL both statements go to the driver (this runs as every debate ends)."""
     if not events:
         return 0
     for item in events:
         if item.event not in WEBHOOK_EVENTS:
             raise InvalidInputError(f"unknown webhook event {item.event!r}")
-    rows = (await conn.execute(sa.select(webhooks.c.id, webhooks.c.events))).all()
-    values: list[dict[str, Any]] = []
-    for item in events:
-        for webhook_id, subscribed in rows:
-            if item.event in subscribed:
-                values.append(
-                    {
-                        "id": new_delivery_id(),
-                        "webhook_id": webhook_id,
-                        "event": item.event,
-                        "data": dict(item.data),
-                        "state": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                )
-    if values:
-        await conn.execute(webhook_deliveries.insert(), values)
-    return len(values)
+    if database.dialect == "postgresql":
+        driver = await database.driver_connection(conn)
+        subscribed = await driver.fetch(_WEBHOOKS_SQL)
+        rows = _deliveries(events, [(str(id_), list(names)) for id_, names in subscribed])
+        if rows:
+            await driver.execute(
+                _DELIVERIES_SQL,
+                [row[0] for row in rows],
+                [row[1] for row in rows],
+                [row[2].event for row in rows],
+                [dump_json(dict(row[2].data)) for row in rows],
+                now,
+            )
+        return len(rows)
+    subscribed = (await conn.execute(sa.select(webhooks.c.id, webhooks.c.events))).all()
+    rows = _deliveries(events, [(str(id_), list(names)) for id_, names in subscribed])
+    if rows:
+        await conn.execute(
+            webhook_deliveries.insert(),
+            [
+                {
+                    "id": delivery_id,
+                    "webhook_id": webhook_id,
+                    "event": item.event,
+                    "data": dict(item.data),
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for delivery_id, webhook_id, item in rows
+            ],
+        )
+    return len(rows)
+
+
+_WEBHOOKS_SQL = "SELECT id, events FROM webhooks"
+_DELIVERIES_SQL = """
+INSERT INTO webhook_deliveries
+    (id, webhook_id, event, data, state, attempts, next_attempt_at, created_at)
+SELECT d.id, d.webhook_id, d.event, d.data, 'pending', 0, $5, $5
+FROM unnest($1::text[], $2::text[], $3::text[], $4::json[]) AS d (id, webhook_id, event, data)
+"""
+
+
+def _deliveries(
+    events: Sequence[OutboxEvent], subscribed: Sequence[tuple[str, builtins.list[str]]]
+) -> builtins.list[tuple[str, str, OutboxEvent]]:
+    """(new delivery id, webhook id, event) for each event and webhook subscribed to it."""
+    return [
+        (new_delivery_id(), webhook_id, item)
+        for item in events
+        for webhook_id, names in subscribed
+        if item.event in names
+    ]
 
 
 class SqlWebhookRepository:
@@ -178,7 +215,7 @@ class SqlWebhookRepository:
         if not events:
             return 0
         async with self._db.write() as conn:
-            return await insert_outbox(conn, events, self._now())
+            return await insert_outbox(self._db, conn, events, self._now())
 
 
 class SqlOutboxRepository:
