@@ -62,6 +62,20 @@ async def test_admission_follows_the_lag() -> None:
         assert admitted(lag) == MAX_PER_SAMPLE
 
 
+async def test_an_admission_not_used_is_given_back() -> None:
+    async with measuring(0.02) as lag:
+        lag.measured(0.015)  # near the limit: one per measurement
+        assert lag.admits()
+        assert not lag.admits()
+        lag.unused()  # that debate was queued instead of taken
+        assert lag.admits()
+        assert not lag.admits()
+        lag.measured(0.0)
+        lag.unused()
+        lag.unused()  # never below none counted
+        assert admitted(lag) == MAX_PER_SAMPLE
+
+
 async def test_limit_zero_admits_everything() -> None:
     async with measuring(0) as lag:
         lag.measured(5.0)

@@ -339,6 +339,9 @@ class _Gate:
         self.asked += 1
         return self.open
 
+    def unused(self) -> None:
+        pass
+
 
 async def test_a_busy_replica_leaves_debates_queued_until_it_admits_them(store: Storage) -> None:
     runner = DebateRunner(

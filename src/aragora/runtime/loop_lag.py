@@ -69,6 +69,10 @@ class LoopLag:
         self._admitted += 1
         return True
 
+    def unused(self) -> None:
+        """An admission not used after all (the debate was queued instead)."""
+        self._admitted = max(0, self._admitted - 1)
+
     def measured(self, late: float) -> None:
         """Take one measurement: the timer fired ``late`` seconds after it was due."""
         late = max(late, 0.0)

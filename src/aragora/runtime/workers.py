@@ -62,7 +62,14 @@ class Admission(Protocol):
     """Whether the replica may take on one more debate now (below its concurrency limit);
     :class:`~aragora.runtime.loop_lag.LoopLag` says no while the event loop runs late."""
 
-    def admits(self) -> bool: ...
+    def admits(self) -> bool:
+        """Whether one more debate may start now; a yes counts as a debate taken on."""
+        ...
+
+    def unused(self) -> None:
+        """A yes from :meth:`admits` that took on no debate after all (its offer was
+        withdrawn): it no longer counts."""
+        ...
 
 
 @dataclass(slots=True)
@@ -155,6 +162,8 @@ class WorkerPool:
     def withdraw(self) -> None:
         """Give back a slot :meth:`offer` held: the debate was queued, not taken."""
         self._offered -= 1
+        if self._admission is not None:
+            self._admission.unused()  # else the claims that follow would be held back
         self._wake.set()  # the slot may have kept the claim loop waiting
 
     def adopt(self, record: DebateRecord, lease: Lease) -> None:

@@ -62,17 +62,24 @@ class SqlDebateRepository:
         if claimant is not None and not claimant.ttl > 0:
             raise InvalidInputError(f"lease ttl must be positive, got {claimant.ttl}")
         now = self._now()
+        ahead = queued_ahead(debate.priority, now, debate.id).scalar_subquery()
         async with self._db.write() as conn:
-            # Where the debate stands, and whether a lease has expired (its debate is
-            # claimed first), in one read: the claimant takes the debate only when a claim
-            # now would. Concurrent creates may both take theirs: neither was queued first.
-            ahead = queued_ahead(debate.priority, now, debate.id).scalar_subquery()
-            expired = sa.exists().where(jobs.c.state == "running", jobs.c.lease_expires_at < now)
-            before, lapsed = (await conn.execute(sa.select(ahead, expired))).one()
-            position = int(before) + 1
             lease = None
-            if claimant is not None and position == 1 and not lapsed:
-                lease = Lease(debate.id, claimant.owner, 1, now + timedelta(seconds=claimant.ttl))
+            position = None
+            if claimant is not None:
+                # Where the debate stands, and whether a lease has expired (its debate is
+                # claimed first), read before the insert: the claimant takes the debate
+                # only when a claim now would. Concurrent creates may both take theirs:
+                # neither was queued first.
+                expired = sa.exists().where(
+                    jobs.c.state == "running", jobs.c.lease_expires_at < now
+                )
+                before, lapsed = (await conn.execute(sa.select(ahead, expired))).one()
+                position = int(before) + 1
+                if position == 1 and not lapsed:
+                    lease = Lease(
+                        debate.id, claimant.owner, 1, now + timedelta(seconds=claimant.ttl)
+                    )
             record = DebateRecord(
                 debate.id,
                 "queued" if lease is None else "running",
@@ -95,18 +102,23 @@ class SqlDebateRepository:
                 )
             except exc.IntegrityError:
                 raise ConflictError(f"debate {debate.id} already exists") from None
-            await conn.execute(
-                jobs.insert().values(
-                    debate_id=record.id,
-                    state="queued" if lease is None else "running",
-                    epoch=0 if lease is None else lease.epoch,
-                    attempts=0 if lease is None else 1,
-                    enqueued_at=now,
-                    priority=debate.priority,
-                    owner=None if lease is None else lease.owner,
-                    lease_expires_at=None if lease is None else lease.expires_at,
-                )
+            job = jobs.insert().values(
+                debate_id=record.id,
+                state="queued" if lease is None else "running",
+                epoch=0 if lease is None else lease.epoch,
+                attempts=0 if lease is None else 1,
+                enqueued_at=now,
+                priority=debate.priority,
+                owner=None if lease is None else lease.owner,
+                lease_expires_at=None if lease is None else lease.expires_at,
             )
+            if position is None:
+                # No claimant: the place in the queue comes back from the job's insert (one
+                # round trip fewer), counted as the transaction found the queue.
+                inserted = await conn.execute(job.returning(ahead.correlate(None)))
+                position = int(inserted.scalar_one()) + 1
+            else:
+                await conn.execute(job)
             for change in count_changes(None, record.status):
                 await conn.execute(change)
         return CreatedDebate(record, position, lease)
