@@ -280,8 +280,8 @@ async def test_the_connection_is_reused_after_a_complete_stream(wire: str) -> No
 async def test_a_large_pool_opens_lanes_as_they_fill_and_calls_take_the_least_busy() -> None:
     pool = openai_client("http://127.0.0.1:1/v1", None, max_connections=100)
     assert pool.max_lanes == -(-100 // LANE_SIZE)
-    assert pool.lanes == 1  # nothing in flight: one client, not four
-    size = -(-100 // pool.max_lanes)  # 25 connections a lane
+    assert pool.lanes == 1  # nothing in flight: one client, not all of them
+    size = -(-100 // pool.max_lanes)  # 100 connections split evenly: 13 lanes of 8
     async with contextlib.AsyncExitStack() as stack:
         held = [await stack.enter_async_context(pool.client()) for _ in range(size)]
         assert pool.lanes == 1
@@ -304,7 +304,7 @@ async def test_an_endpoint_allowed_100000_connections_holds_one_client_until_it_
     None
 ):
     pool = openai_client("http://127.0.0.1:1/v1", None, max_connections=100_000)
-    assert (pool.lanes, pool.max_lanes) == (1, 3125)
+    assert (pool.lanes, pool.max_lanes) == (1, -(-100_000 // LANE_SIZE))
     await pool.aclose()
 
 
