@@ -12,6 +12,7 @@ from aragora import wiring
 from aragora.debate.events import Event
 from aragora.records.debates import Storage
 from aragora.runtime.node import Node
+from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.settings import load_settings
 from aragora.storage.memory.storage import memory_storage
 
@@ -38,10 +39,13 @@ async def run_debate(
     created = await node.service.create(request)
     async for _ in node.service.stream(created["id"], 0):
         pass
-    # The stream ends with debate_end; the finishers (ingest among them) run after it and
-    # the stored document is written last.
+    # The stream ends with debate_end; the outcome is stored with it, and the finishers
+    # (ingest among them) run after it: the document says so until they are done.
     async with asyncio.timeout(10):
-        while (await storage.debates.get(created["id"])).document is None:  # noqa: ASYNC110
+        while True:
+            stored = (await storage.debates.get(created["id"])).document
+            if stored is not None and FOLLOWUPS_PENDING not in stored:
+                break
             await asyncio.sleep(0.01)
     document = await node.service.get(created["id"])
     return document, await storage.events.read(created["id"])

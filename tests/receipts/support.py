@@ -17,6 +17,7 @@ from aragora import wiring
 from aragora.receipts.service import ReceiptService
 from aragora.records.debates import Storage
 from aragora.runtime.node import Node
+from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.settings import load_settings
 from aragora.storage.memory.storage import memory_storage
 
@@ -70,8 +71,9 @@ async def run_debate(
         pass
     for _ in range(500):
         record = await node.storage.debates.get(created["id"])
-        if record.document is not None and record.status in ("completed", "failed", "cancelled"):
-            return dict(record.document)
+        done = record.document is not None and FOLLOWUPS_PENDING not in record.document
+        if done and record.status in ("completed", "failed", "cancelled"):
+            return dict(record.document or {})
         await asyncio.sleep(0.01)
     raise AssertionError(f"debate {created['id']} was not recorded")
 

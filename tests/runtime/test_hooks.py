@@ -149,3 +149,31 @@ async def test_owed_follow_ups_run_once_on_the_next_claim(tmp_path: Path) -> Non
         assert await storage.leases.current(debate_id) is None  # off the queue
     finally:
         await node.close()
+
+
+async def test_a_debate_taken_as_it_is_queued_has_its_background_gathered_once_meanwhile(
+    tmp_path: Path,
+) -> None:
+    gathered: list[str] = []
+    storage = new_storage()
+
+    async def background(task: str, context: str) -> tuple[str, list[dict[str, Any]]]:
+        gathered.append(task)
+        return "Past decision: use the boring option.", [{"id": "k-1"}]
+
+    node = await wiring.open_node(
+        load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)}),
+        storage=storage,
+        context_sources=[background],
+    )
+    node.start()
+    try:
+        created = await node.service.create({"task": TASK})
+        await finish(node, created["id"])
+        start = (await storage.events.read(created["id"], limit=1))[0]
+        assert "Past decision: use the boring option." in start.data["context"]
+        assert gathered == [TASK]  # once: by the service as it queued the debate
+        document = await node.service.get(created["id"])
+        assert [r["id"] for r in document["references"]] == ["k-1"]
+    finally:
+        await node.close()

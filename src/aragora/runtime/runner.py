@@ -46,6 +46,9 @@ FOLLOWUPS_PENDING = "followups_pending"
 still to be stored (it is gone from the document once they are)."""
 
 EventObserver = Callable[[Event], None]
+Context = tuple[str, list[dict[str, Any]]]
+"""A debate's background (its own context, with what the context sources added) and the
+references of what they added."""
 _log = logging.getLogger("aragora.runtime")
 
 
@@ -187,10 +190,12 @@ class DebateRunner:
         cancel: asyncio.Event,
         *,
         stored: Sequence[Event] | None = None,
+        context: asyncio.Future[Context] | None = None,
     ) -> str:
         """Run (or resume) the debate to its end and store its document; the final status.
         ``stored`` is its log as read (from the primary) after ``lease`` was claimed, when
-        the caller has read it already.
+        the caller has read it already; ``context`` its background, when gathered already
+        (see :meth:`gather_context`).
 
         Raises :class:`StaleLeaseError` when fenced off and :class:`DatabaseUnavailableError`
         when the log cannot be written; the debate is then left for a later claim."""
@@ -220,9 +225,23 @@ class DebateRunner:
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
         try:
-            return await self._drive(record, sink, engine, cancel, evaluation=evaluation)
+            return await self._drive(
+                record, sink, engine, cancel, evaluation=evaluation, context=context
+            )
         finally:
             sink.flush_tokens()
+
+    def gather_context(self, task: str, request: Mapping[str, Any]) -> asyncio.Future[Context]:
+        """Start gathering the background of a debate about to start (its ``task`` and
+        stored ``request``), for :meth:`run`'s ``context``: a worker that takes a debate as
+        it is queued gathers it meanwhile, not after. An evaluation debate's is its own
+        context alone."""
+        parsed = DebateRequest.from_stored(task, request)
+        if is_evaluation(request):
+            done: asyncio.Future[Context] = asyncio.get_running_loop().create_future()
+            done.set_result((parsed.context, []))
+            return done
+        return asyncio.ensure_future(self._context(parsed))
 
     async def _drive(
         self,
@@ -232,6 +251,7 @@ class DebateRunner:
         cancel: asyncio.Event,
         *,
         evaluation: bool,
+        context: asyncio.Future[Context] | None = None,
     ) -> str:
         # An evaluation debate is judged on its panel alone and leaves nothing behind but
         # its own record: no background from the knowledge base (answers would leak between
@@ -247,10 +267,15 @@ class DebateRunner:
                 )
                 setup = None
                 if not state.started:
-                    context, references = (
-                        (request.context, []) if evaluation else await self._context(request)
+                    if context is not None:
+                        background, references = await context
+                    elif evaluation:
+                        background, references = request.context, []
+                    else:
+                        background, references = await self._context(request)
+                    setup = _setup(
+                        record.id, request, [p for p, _ in panel], background, references
                     )
-                    setup = _setup(record.id, request, [p for p, _ in panel], context, references)
             except InvalidInputError as exc:
                 # A request valid when accepted can stop being so (a key removed, an
                 # endpoint no longer allowed); the debate fails with the reason.
@@ -333,7 +358,7 @@ class DebateRunner:
         await self._rate(debate_id, final)
         await self._storage.debates.update(debate_id, status=str(final["status"]), document=final)
 
-    async def _context(self, request: DebateRequest) -> tuple[str, list[dict[str, Any]]]:
+    async def _context(self, request: DebateRequest) -> Context:
         context = request.context
         references: list[dict[str, Any]] = []
         for source in self._context_sources:

@@ -157,27 +157,27 @@ class DebateService:
         # queues it, when a claim would take it next anyway: it starts with no claim of
         # its own. The queue position comes back from the same transaction: where the
         # debate stood when accepted.
+        # Its background is gathered meanwhile, not after.
+        stored = request.to_stored()
         claimant = self._workers.offer()
+        context = None if claimant is None else self._workers.gather_context(request.task, stored)
         try:
             created = await self._storage.debates.create(
                 NewDebate(
-                    id=debate_id,
-                    task=request.task,
-                    request=request.to_stored(),
-                    priority=request.priority,
+                    id=debate_id, task=request.task, request=stored, priority=request.priority
                 ),
                 claimant=claimant,
             )
         except BaseException:
             if claimant is not None:
-                self._workers.withdraw()
+                self._workers.withdraw(context)
             raise
         record = created.record
         if created.lease is not None:
-            self._workers.adopt(record, created.lease)
+            self._workers.adopt(record, created.lease, context)
         else:
             if claimant is not None:
-                self._workers.withdraw()
+                self._workers.withdraw(context)
             # This replica's workers look now; the others when the announcement reaches
             # them (through Redis), else at their next poll.
             self._workers.wake()

@@ -28,15 +28,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from aragora.debate.events import Event
 from aragora.errors import AragoraError, DatabaseUnavailableError, StaleLeaseError
 from aragora.logs import log_event
 from aragora.records.debates import TERMINAL_STATUSES, Claimant, DebateRecord, Lease, Storage
-from aragora.runtime.runner import FOLLOWUPS_PENDING, DebateRunner
+from aragora.runtime.runner import FOLLOWUPS_PENDING, Context, DebateRunner
 
 __all__ = [
     "ADMISSION_RECHECK",
@@ -159,21 +159,36 @@ class WorkerPool:
         self._offered += 1
         return Claimant(self.owner, self._ttl)
 
-    def withdraw(self) -> None:
-        """Give back a slot :meth:`offer` held: the debate was queued, not taken."""
+    def gather_context(self, task: str, request: Mapping[str, Any]) -> asyncio.Future[Context]:
+        """Start gathering the background of a debate offered to this pool (see
+        :meth:`DebateRunner.gather_context`), while it is being queued."""
+        return self._runner.gather_context(task, request)
+
+    def withdraw(self, context: asyncio.Future[Context] | None = None) -> None:
+        """Give back a slot :meth:`offer` held: the debate was queued, not taken (its
+        ``context`` being gathered is dropped)."""
         self._offered -= 1
+        if context is not None:
+            _drop(context)
         if self._admission is not None:
             self._admission.unused()  # else the claims that follow would be held back
         self._wake.set()  # the slot may have kept the claim loop waiting
 
-    def adopt(self, record: DebateRecord, lease: Lease) -> None:
+    def adopt(
+        self,
+        record: DebateRecord,
+        lease: Lease,
+        context: asyncio.Future[Context] | None = None,
+    ) -> None:
         """Run a debate leased to this pool as it was queued (:meth:`offer`'s slot): at
-        once, with nothing to read first (it is new: no log, no cancel asked yet)."""
+        once, with nothing to read first (it is new: no log, no cancel asked yet), on the
+        ``context`` gathered meanwhile."""
         self._offered -= 1
         running = _Running(lease)
         self._running[lease.debate_id] = running
         running.task = asyncio.create_task(
-            self._run(running, known=record), name=f"aragora-debate-{lease.debate_id}"
+            self._run(running, known=record, context=context),
+            name=f"aragora-debate-{lease.debate_id}",
         )
 
     def cancel_local(self, debate_id: str) -> bool:
@@ -289,8 +304,15 @@ class WorkerPool:
             return False
         return True
 
-    async def _run(self, running: _Running, *, known: DebateRecord | None = None) -> None:
-        """Run a claimed debate; ``known`` is the record of one adopted as it was queued."""
+    async def _run(
+        self,
+        running: _Running,
+        *,
+        known: DebateRecord | None = None,
+        context: asyncio.Future[Context] | None = None,
+    ) -> None:
+        """Run a claimed debate; ``known`` is the record of one adopted as it was queued,
+        ``context`` its background, gathered meanwhile."""
         lease = running.lease
         debate_id = lease.debate_id
         heartbeat = asyncio.create_task(self._heartbeat(running, asyncio.current_task()))
@@ -309,7 +331,9 @@ class WorkerPool:
             if cancelled:
                 running.cancel.set()
             log_event(_log, "debate_claimed", debate_id=debate_id, epoch=lease.epoch)
-            status = await self._runner.run(record, lease, running.cancel, stored=stored)
+            status = await self._runner.run(
+                record, lease, running.cancel, stored=stored, context=context
+            )
             self._failures.pop(debate_id, None)
             log_event(_log, "debate_finished", debate_id=debate_id, status=status)
         except asyncio.CancelledError:
@@ -330,6 +354,8 @@ class WorkerPool:
             self._failures.pop(debate_id, None)
             await self._fail(running, exc)
         finally:
+            if context is not None:
+                _drop(context)  # unused when the run stopped before it started the debate
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
@@ -497,3 +523,16 @@ class WorkerPool:
 
     async def _cancel_requested(self, debate_id: str) -> bool:
         return bool(await self._storage.settings.get(CANCEL_KEY_PREFIX + debate_id))
+
+
+def _drop(future: asyncio.Future[Any]) -> None:
+    """Cancel ``future`` if it still runs; its failure, if it had one, is not reported as
+    never retrieved (nothing waits for it any more)."""
+    if not future.done():
+        future.cancel()
+    future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -10,7 +10,7 @@ migration's transaction, so writes to ``jobs`` (claims, a debate's end) wait for
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-12
+Create Date: 2026-12-05
 """
 
 from __future__ import annotations
