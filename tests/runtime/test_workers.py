@@ -205,3 +205,14 @@ async def test_a_debate_queued_with_no_announcement_is_found_by_the_poll() -> No
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_no_slot_is_offered_while_announced_debates_wait_for_a_claim() -> None:
+    async with running_node() as node:
+        await asyncio.sleep(0.05)  # the first look: the queue is empty
+        claimant = node.workers.offer()
+        assert claimant is not None
+        node.workers.withdraw()
+        await node.storage.debates.create(NewDebate("elsewhere", TASK, {"task": TASK}))
+        node.workers.wake()  # announced: the next debate posted here queues behind it
+        assert node.workers.offer() is None

@@ -149,10 +149,15 @@ class WorkerPool:
 
     def offer(self) -> Claimant | None:
         """Hold a slot for a debate about to be queued, if this pool could run it now
-        (claiming, below its limit, admitted): the claimant to queue it with (see
-        :meth:`DebateRepository.create`). The slot is the pool's until :meth:`adopt` or
-        :meth:`withdraw`; ``None`` when the debate should simply be queued."""
+        (claiming, below its limit, admitted) and expects to take it (its last look found
+        the queue empty, and no debate has been announced since): the claimant to queue it
+        with (see :meth:`DebateRepository.create`). The slot is the pool's until
+        :meth:`adopt` or :meth:`withdraw`; ``None`` when the debate should simply be
+        queued. Under a burst the queue is seldom empty, so debates are queued and
+        claimed in order, and no offer's work (its context gathered) is wasted."""
         if not self._claiming or len(self._running) + self._offered >= self._max:
+            return None
+        if self._scan or self._wakes:
             return None
         if self._admission is not None and not self._admission.admits():
             return None
