@@ -237,3 +237,26 @@ async def test_no_token_is_published_before_the_steps_its_call_was_made_upon() -
         upon = phase_changes.get((token.round, token.data["phase"]))
         assert upon is not None
         assert stored >= upon, (token.round, token.data["phase"], stored, upon)
+
+
+async def test_an_engine_cancelled_mid_write_lets_the_write_finish() -> None:
+    # A replica draining cancels its debates; the append then under way still lands, so
+    # the steps it holds are not lost for nothing.
+    log = SlowLog(0.1)
+    agents = panel(
+        ScriptedLLM(stance(["PostgreSQL"]), latency=30),
+        ScriptedLLM(stance(["SQLite"]), latency=30),
+        ScriptedLLM(stance(["PostgreSQL"]), latency=30),
+    )
+    setup = setup_for(agents, DebateProtocol(mode=Mode.DEBATE, rounds=1, early_stop=False))
+    running = asyncio.ensure_future(engine_for(log).start(setup, agents))
+    await asyncio.sleep(0.03)  # the calls are out, the first write is under way
+    assert log.events("d-1") == []
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert [e.type for e in log.events("d-1")] == [
+        EventType.DEBATE_START,
+        EventType.ROUND_START,
+        "phase_change",
+    ]

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 TokenPublisher = Callable[[Event], None]
 
+SETTLE_WAIT = 2.0
+"""Seconds the engine waits, as it leaves a debate, for an append still running."""
+
 # Wake-up reasons a batch of calls can find in its queue besides a finished call.
 _DEADLINE = object()
 _CANCELLED = object()
@@ -583,17 +586,22 @@ class DebateEngine:
 
 async def _settle(write: asyncio.Future[None] | None) -> None:
     """Let a debate's last append finish as the engine leaves the debate, even when it
-    leaves because it was cancelled: a write cut off halfway would lose its events for
-    nothing. A second cancellation cuts it off. Its failure is not raised here: the engine
-    raised it already, or is leaving for another reason it raises."""
+    leaves because it was cancelled (a write cut off halfway would lose its events for
+    nothing), for at most :data:`SETTLE_WAIT` seconds (a database that stopped answering
+    must not hold a replica's shutdown). A second cancellation cuts it off. Its failure is
+    not raised here: the engine raised it already, or is leaving for another reason it
+    raises."""
     if write is None:
         return
     if not write.done():
         try:
-            await asyncio.shield(write)
+            await asyncio.wait_for(asyncio.shield(write), SETTLE_WAIT)
         except asyncio.CancelledError:
             write.cancel()
             raise
+        except TimeoutError:
+            write.cancel()
+            return
         except Exception:
             return
     if not write.cancelled():

@@ -160,8 +160,10 @@ class DebateService:
         # Its background is gathered meanwhile, not after.
         stored = request.to_stored()
         claimant = self._workers.offer()
-        context = None if claimant is None else self._workers.gather_context(request.task, stored)
+        context = None
         try:
+            if claimant is not None:
+                context = self._workers.gather_context(request.task, stored)
             created = await self._storage.debates.create(
                 NewDebate(
                     id=debate_id, task=request.task, request=stored, priority=request.priority
