@@ -56,13 +56,15 @@ the server: a server closing one just as a request arrives on it fails that requ
 a POST cannot safely be retried (seen as connection resets under bursts at 5 s)."""
 
 
-GC_THRESHOLDS = (700, 10, 100)
+GC_THRESHOLDS = (700, 10, 300)
 """The collector's thresholds once the server runs: Python's defaults, but a full
-collection only after 100 collections of the middle generation instead of 10. A full
+collection only after 300 collections of the middle generation instead of 10. A full
 pass walks every object the running debates hold and stops the event loop meanwhile
-(60-130 ms with 400 debates in flight); with the default it ran every ~3 s under a burst
-and every probe that met it was late. Measured with bench/server_path.py, 400 debates at
-once: 34 full passes -> 7, GET /api/health p99 42-66 ms -> 27-29 ms, peak RSS +9-14 MB."""
+(100-280 ms with a few hundred debates in flight); with the default it ran every ~3 s under
+a burst and every probe that met it was late. Measured with bench/server_path.py, 1,000
+debates at once on PostgreSQL (separate endpoints / one endpoint): 100 passes gave
+GET /api/health p99 52.0 / 54.4 ms and peak RSS 196 / 227 MB; 300 give 39.7 / 44.9 ms and
+225 / 263 MB; 1,000 gave 44.1 / 49.3 ms but 228 / 334 MB (garbage kept too long)."""
 
 
 class DrainingServer(uvicorn.Server):
