@@ -20,6 +20,7 @@ from aragora.debate.events import Event, EventType
 from aragora.debate.invariants import check_log
 from aragora.debate.ports import BatchEventSink, CompletionRequest, SystemClock
 from aragora.debate.protocol import DebateProtocol, Mode
+from aragora.debate.state import DebateSetup
 from aragora.errors import StaleLeaseError
 from aragora.runtime.eventlog import MemoryEventLog
 
@@ -42,15 +43,23 @@ class BatchLog(MemoryEventLog):
             await MemoryEventLog.append(self, event)
 
 
+def two_rounds(
+    agent: Callable[[Callable[[CompletionRequest], str]], ScriptedLLM],
+) -> tuple[dict[str, ScriptedLLM], DebateSetup]:
+    """Two rounds of a three-agent debate whose panel disagrees at first, each agent made
+    by ``agent`` from its replies."""
+    agents = panel(
+        agent(stance(["PostgreSQL", "PostgreSQL"])),
+        agent(stance(["SQLite", "SQLite"])),
+        agent(stance(["PostgreSQL"])),
+    )
+    return agents, setup_for(agents, DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False))
+
+
 async def test_the_steps_between_waves_are_one_append_started_with_the_next_calls() -> None:
     log = BatchLog()
     assert isinstance(log, BatchEventSink)
-    agents = panel(
-        ScriptedLLM(stance(["PostgreSQL", "PostgreSQL"])),
-        ScriptedLLM(stance(["SQLite", "SQLite"])),
-        ScriptedLLM(stance(["PostgreSQL"])),
-    )
-    setup = setup_for(agents, DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False))
+    agents, setup = two_rounds(ScriptedLLM)
     state = await engine_for(log).start(setup, agents)
     events = log.events("d-1")
     assert check_log(events) == []
@@ -99,12 +108,7 @@ async def test_a_wave_leaves_while_its_steps_are_written_and_its_answers_are_sto
 
         return ScriptedLLM(answer)
 
-    agents = panel(
-        watched(stance(["PostgreSQL", "PostgreSQL"])),
-        watched(stance(["SQLite", "SQLite"])),
-        watched(stance(["PostgreSQL"])),
-    )
-    setup = setup_for(agents, DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False))
+    agents, setup = two_rounds(watched)
     state = await engine_for(log).start(setup, agents)
     events = log.events("d-1")
     assert state.ended
@@ -141,7 +145,7 @@ async def test_a_failed_write_stops_the_wave_at_once_and_cancels_its_calls() -> 
             raise
         return "never"
 
-    agents = panel(thinks_long, thinks_long, thinks_long)
+    agents = panel(*(ScriptedLLM(thinks_long) for _ in range(3)))
     setup = setup_for(agents, DebateProtocol(mode=Mode.DEBATE, rounds=1, early_stop=False))
     began = time.monotonic()
     with pytest.raises(StaleLeaseError):
@@ -213,12 +217,7 @@ async def test_no_token_is_published_before_the_steps_its_call_was_made_upon() -
         tokens.append(event)
         stored_at_token.append((event.data["phase"], len(log.events("d-1"))))
 
-    agents = panel(
-        ScriptedLLM(stance(["PostgreSQL", "PostgreSQL"]), stream=True),
-        ScriptedLLM(stance(["SQLite", "SQLite"]), stream=True),
-        ScriptedLLM(stance(["PostgreSQL"]), stream=True),
-    )
-    setup = setup_for(agents, DebateProtocol(mode=Mode.DEBATE, rounds=2, early_stop=False))
+    agents, setup = two_rounds(lambda reply: ScriptedLLM(reply, stream=True))
     engine = DebateEngine(
         sink=log,
         clock=SystemClock(),

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora import wiring
 from aragora.debate.events import Event
@@ -75,18 +76,33 @@ def _not_search(name: str | None, type_: str, parents: object) -> bool:
     return name not in SEARCH_OBJECTS
 
 
+async def _insert_debates(
+    conn: AsyncConnection, ids: Sequence[str], status: str, now: datetime
+) -> None:
+    """Debate rows straight into the table (many at once, for the planner tests)."""
+    await conn.execute(
+        debates.insert(),
+        [
+            {"id": id_, "status": status, "task": "t", "request": {},
+             "created_at": now, "updated_at": now}
+            for id_ in ids
+        ],
+    )  # fmt: skip
+
+
+async def _plan(conn: AsyncConnection, dialect: str, sql: str) -> str:
+    """The database's plan for ``sql``: PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN."""
+    if dialect == "postgresql":
+        return "\n".join(str(row[0]) for row in await conn.exec_driver_sql(f"EXPLAIN {sql}"))
+    rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+    return "\n".join(str(row[-1]) for row in rows)
+
+
 async def test_reading_after_a_seq_is_an_index_scan(sql_db: Database) -> None:
     store = sql_storage(sql_db)
     now = datetime.now(UTC)
     async with sql_db.write() as conn:  # enough rows that a planner would avoid an index
-        await conn.execute(
-            debates.insert(),
-            [
-                {"id": f"d{n}", "status": "running", "task": "t", "request": {},
-                 "created_at": now, "updated_at": now}
-                for n in range(50)
-            ],
-        )  # fmt: skip
+        await _insert_debates(conn, [f"d{n}" for n in range(50)], "running", now)
         await conn.execute(
             debate_events.insert(),
             [
@@ -98,10 +114,10 @@ async def test_reading_after_a_seq_is_an_index_scan(sql_db: Database) -> None:
         )  # fmt: skip
     query = events_after("d7", 40, 100)
     async with sql_db.write() as conn:
+        compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
         if sql_db.dialect == "postgresql":
             await conn.execute(sa.text("ANALYZE debate_events"))
-            compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
-            plan = "\n".join(row[0] for row in await conn.execute(sa.text(f"EXPLAIN {compiled}")))
+            plan = await _plan(conn, sql_db.dialect, str(compiled))
             # An index range scan (plain or bitmap, the planner's choice), never a table scan.
             assert "Seq Scan" not in plan, plan
             assert (
@@ -110,11 +126,7 @@ async def test_reading_after_a_seq_is_an_index_scan(sql_db: Database) -> None:
             ), plan
             assert "(seq > 40)" in plan, plan
         else:
-            compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
-            plan = "\n".join(
-                str(row[-1])
-                for row in await conn.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}"))
-            )
+            plan = await _plan(conn, sql_db.dialect, str(compiled))
             assert "SEARCH debate_events USING PRIMARY KEY (debate_id=? AND seq>?)" in plan, plan
     assert [e.seq for e in await store.events.read("d7", since=40, limit=3)] == [41, 42, 43]
 
@@ -124,14 +136,7 @@ async def test_the_queue_is_read_in_claim_order_off_its_index(sql_db: Database) 
     the queue, and a queue position near the front counts along the same index."""
     now = datetime.now(UTC)
     async with sql_db.write() as conn:  # enough rows that a planner would avoid an index
-        await conn.execute(
-            debates.insert(),
-            [
-                {"id": f"d{n:04d}", "status": "queued", "task": "t", "request": {},
-                 "created_at": now, "updated_at": now}
-                for n in range(2000)
-            ],
-        )  # fmt: skip
+        await _insert_debates(conn, [f"d{n:04d}" for n in range(2000)], "queued", now)
         await conn.execute(
             jobs.insert(),
             [
@@ -150,18 +155,13 @@ async def test_the_queue_is_read_in_claim_order_off_its_index(sql_db: Database) 
         if sql_db.dialect == "postgresql":
             await conn.execute(sa.text("ANALYZE jobs"))
             plans = [
-                "\n".join(row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {sql}"))
+                await _plan(conn, sql_db.dialect, sql)
                 for sql in (first_queued + " FOR UPDATE SKIP LOCKED", ahead_sql)
             ]
             assert "ix_jobs_queue_order" in plans[0], plans[0]
             assert "Sort" not in plans[0], plans[0]
         else:
-            plans = [
-                "\n".join(
-                    str(row[-1]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
-                )
-                for sql in (first_queued, ahead_sql)
-            ]
+            plans = [await _plan(conn, sql_db.dialect, sql) for sql in (first_queued, ahead_sql)]
             assert "INDEX ix_jobs_queue_order (state=?)" in plans[0], plans[0]
             assert "TEMP B-TREE" not in plans[0], plans[0]
         assert "ix_jobs_queue_order" in plans[1], plans[1]

@@ -215,10 +215,18 @@ class DebateEngine:
         # batch start together, so one deadline (per-call timeout) covers all the calls the
         # engine times itself.
         finished: asyncio.Queue[object] = asyncio.Queue()
+        watched: asyncio.Future[None] | None = None
 
         def written(write: asyncio.Future[None]) -> None:
             if not write.cancelled() and write.exception() is not None:
                 finished.put_nowait(_WriteFailed(write))
+
+        def watch(write: asyncio.Future[None] | None) -> None:
+            # The last append is enough to watch: each one fails when the one before did.
+            nonlocal watched
+            if write is not None and write is not watched:
+                write.add_done_callback(written)
+                watched = write
 
         pending: dict[asyncio.Future[Any], AgentCall] = {}
         timed: set[asyncio.Future[Any]] = set()
@@ -235,7 +243,8 @@ class DebateEngine:
         # are scheduled first: they wait on the network longest). No answer is stored
         # before those steps (appends run in order), no token is published before them
         # (see _token_forwarder), and a failed write stops the batch.
-        upon.write = self._write_behind(state, then=written)
+        upon.write = self._write_behind(state)
+        watch(upon.write)
 
         def wake(_: object) -> None:
             finished.put_nowait(_CANCELLED)
@@ -270,7 +279,7 @@ class DebateEngine:
                 # Answers that arrived together are stored together: no write while another
                 # result is already waiting.
                 if finished.empty():
-                    self._write_behind(state, then=written)
+                    watch(self._write_behind(state))
                 item = await finished.get()
                 if isinstance(item, _WriteFailed):
                     await item.write  # raises what stopped the write
@@ -533,15 +542,9 @@ class DebateEngine:
         if write is not None:
             await write
 
-    def _write_behind(
-        self,
-        state: DebateState,
-        *,
-        then: Callable[[asyncio.Future[None]], None] | None = None,
-    ) -> asyncio.Future[None] | None:
+    def _write_behind(self, state: DebateState) -> asyncio.Future[None] | None:
         """Start appending the debate's unwritten events behind the appends already
-        started, and return the last append (``None``: nothing was ever written); ``then``
-        is called when it is done.
+        started, and return the last append (``None``: nothing was ever written).
 
         The engine does not wait for a write before it acts on its events: a wave's calls
         leave while the steps they are made upon are written, and a wave's answers are
@@ -562,8 +565,6 @@ class DebateEngine:
         if events:
             previous = asyncio.ensure_future(self._write(previous, debate_id, events))
             self._writes[debate_id] = previous
-        if previous is not None and then is not None:
-            previous.add_done_callback(then)
         return previous
 
     async def _write(

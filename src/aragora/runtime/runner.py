@@ -231,17 +231,13 @@ class DebateRunner:
         finally:
             sink.flush_tokens()
 
-    def gather_context(self, task: str, request: Mapping[str, Any]) -> asyncio.Future[Context]:
-        """Start gathering the background of a debate about to start (its ``task`` and
-        stored ``request``), for :meth:`run`'s ``context``: a worker that takes a debate as
-        it is queued gathers it meanwhile, not after. An evaluation debate's is its own
-        context alone."""
-        parsed = DebateRequest.from_stored(task, request)
-        if is_evaluation(request):
-            done: asyncio.Future[Context] = asyncio.get_running_loop().create_future()
-            done.set_result((parsed.context, []))
-            return done
-        return asyncio.ensure_future(self._context(parsed))
+    def gather_context(self, request: DebateRequest) -> asyncio.Future[Context]:
+        """Start gathering the background of a debate about to start, for :meth:`run`'s
+        ``context``: a worker that takes a debate as it is queued gathers it meanwhile,
+        not after."""
+        return asyncio.ensure_future(
+            self._background(request, evaluation=is_evaluation({"metadata": request.metadata}))
+        )
 
     async def _drive(
         self,
@@ -267,12 +263,12 @@ class DebateRunner:
                 )
                 setup = None
                 if not state.started:
-                    if context is not None:
-                        background, references = await context
-                    elif evaluation:
-                        background, references = request.context, []
-                    else:
-                        background, references = await self._context(request)
+                    gathering = (
+                        context
+                        if context is not None
+                        else self._background(request, evaluation=evaluation)
+                    )
+                    background, references = await gathering
                     setup = _setup(
                         record.id, request, [p for p, _ in panel], background, references
                     )
@@ -357,6 +353,11 @@ class DebateRunner:
         # lease ends, so nothing of the debate's own may still be running after it.
         await self._rate(debate_id, final)
         await self._storage.debates.update(debate_id, status=str(final["status"]), document=final)
+
+    async def _background(self, request: DebateRequest, *, evaluation: bool) -> Context:
+        """The debate's background: an evaluation debate's own context alone (answers
+        would leak between questions), else what the context sources add to it."""
+        return (request.context, []) if evaluation else await self._context(request)
 
     async def _context(self, request: DebateRequest) -> Context:
         context = request.context

@@ -163,7 +163,7 @@ class DebateService:
         context = None
         try:
             if claimant is not None:
-                context = self._workers.gather_context(request.task, stored)
+                context = self._workers.gather_context(request)
             created = await self._storage.debates.create(
                 NewDebate(
                     id=debate_id, task=request.task, request=stored, priority=request.priority

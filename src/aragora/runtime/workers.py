@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ from aragora.debate.events import Event
 from aragora.errors import AragoraError, DatabaseUnavailableError, StaleLeaseError
 from aragora.logs import log_event
 from aragora.records.debates import TERMINAL_STATUSES, Claimant, DebateRecord, Lease, Storage
+from aragora.runtime.debate_request import DebateRequest
 from aragora.runtime.runner import FOLLOWUPS_PENDING, Context, DebateRunner
 
 __all__ = [
@@ -164,10 +165,10 @@ class WorkerPool:
         self._offered += 1
         return Claimant(self.owner, self._ttl)
 
-    def gather_context(self, task: str, request: Mapping[str, Any]) -> asyncio.Future[Context]:
+    def gather_context(self, request: DebateRequest) -> asyncio.Future[Context]:
         """Start gathering the background of a debate offered to this pool (see
         :meth:`DebateRunner.gather_context`), while it is being queued."""
-        return self._runner.gather_context(task, request)
+        return self._runner.gather_context(request)
 
     def withdraw(self, context: asyncio.Future[Context] | None = None) -> None:
         """Give back a slot :meth:`offer` held: the debate was queued, not taken (its
@@ -189,12 +190,7 @@ class WorkerPool:
         once, with nothing to read first (it is new: no log, no cancel asked yet), on the
         ``context`` gathered meanwhile."""
         self._offered -= 1
-        running = _Running(lease)
-        self._running[lease.debate_id] = running
-        running.task = asyncio.create_task(
-            self._run(running, known=record, context=context),
-            name=f"aragora-debate-{lease.debate_id}",
-        )
+        self._start(lease, known=record, context=context)
 
     def cancel_local(self, debate_id: str) -> bool:
         """Cancel the debate if it runs here; whether it did."""
@@ -294,11 +290,22 @@ class WorkerPool:
                     self._scan = True
                 continue
             self._wakes = max(0, self._wakes - 1)
-            running = _Running(lease)
-            self._running[lease.debate_id] = running
-            running.task = asyncio.create_task(
-                self._run(running), name=f"aragora-debate-{lease.debate_id}"
-            )
+            self._start(lease)
+
+    def _start(
+        self,
+        lease: Lease,
+        *,
+        known: DebateRecord | None = None,
+        context: asyncio.Future[Context] | None = None,
+    ) -> None:
+        """Run the debate of ``lease`` here, counted against the limit (see :meth:`_run`)."""
+        running = _Running(lease)
+        self._running[lease.debate_id] = running
+        running.task = asyncio.create_task(
+            self._run(running, known=known, context=context),
+            name=f"aragora-debate-{lease.debate_id}",
+        )
 
     async def _wait(self, seconds: float | None) -> bool:
         """Wait for :meth:`wake` (or a freed slot, or a drain) at most ``seconds``

@@ -177,19 +177,10 @@ class _MemoryDebates:
         now = self._now()
         job = _Job("queued", 0, now, debate.priority)
         position = _position(self._s.jobs, debate.id, job)
-        expired = any(
-            other.state == "running" and other.expires_at is not None and other.expires_at < now
-            for other in self._s.jobs.values()
-        )
         lease = None
-        if claimant is not None and position == 1 and not expired:
+        if claimant is not None and position == 1 and not self._lapsed(now):
             lease = Lease(debate.id, claimant.owner, 1, now + timedelta(seconds=claimant.ttl))
-            job.state, job.epoch, job.owner, job.expires_at = (
-                "running",
-                lease.epoch,
-                lease.owner,
-                lease.expires_at,
-            )
+            job = _Job("running", 1, now, debate.priority, lease.owner, lease.expires_at)
         record = DebateRecord(
             debate.id,
             "queued" if lease is None else "running",
@@ -201,6 +192,13 @@ class _MemoryDebates:
         self._s.debates[debate.id] = record
         self._s.jobs[debate.id] = job
         return CreatedDebate(_copy(record), position, lease)
+
+    def _lapsed(self, now: datetime) -> bool:
+        """Whether a lease has expired (its debate is claimed before any queued one)."""
+        return any(
+            job.state == "running" and job.expires_at is not None and job.expires_at < now
+            for job in self._s.jobs.values()
+        )
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
         record = self._s.debates.get(debate_id)
