@@ -6,8 +6,8 @@ whatever the figures are, and the last line says whether every target was met.
 The fake providers (:mod:`aragora.agents.fakes.servers`) run in a *separate process* so their work
 does not share this process's event loop; they answer over real HTTP on 127.0.0.1 in each
 provider's streaming format. Logging is configured as in production (INFO, JSON lines,
-written to ``os.devnull``), so the ``agent_response_time`` line and httpx's request line
-are part of every measured call.
+written to ``os.devnull``), so the ``agent_response_time`` line is part of every measured
+call.
 
 Figures and how each is measured:
 
@@ -17,9 +17,11 @@ Figures and how each is measured:
    line written) calls a fake that answers at once with a short
    streamed answer: 2,000 calls one after another after 200 warm-up calls; wall time per
    call, p50/p95/p99. This includes the loopback round trip and the fake's own time.
-2. **the same exchange with bare httpx**: one ``client.stream("POST")`` on the same pooled
-   connection, reading every SSE line and nothing else, same body. Bare and stack calls
-   alternate one by one so that drift affects both alike.
+2. **the bare exchange**: one ``stream("POST")`` on the agent's own pooled client
+   (:mod:`aragora.agents.wire.http1`), reading every SSE line and nothing else, same body;
+   and, for reference, **the same exchange with httpx** (the client the adapters used
+   before), with the CPU each takes per call. Stack, bare and httpx calls alternate one by
+   one so that drift affects them alike.
 3. **stack overhead per call, p50 <= 2 ms** (target): p50 of 1 minus p50 of 2, i.e. what
    the adapter, the wrappers, the cost computation and the log line add to the HTTP
    exchange itself.
@@ -52,6 +54,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+import httpx
 
 from aragora.agents.fakes.servers import Answer, FakeProvider
 from aragora.agents.providers import LimitPolicy, ProviderConfig, ProviderHub
@@ -129,37 +133,65 @@ def hub_config(base_urls: dict[str, str], slots: int = 16) -> ProviderConfig:
     )
 
 
-async def latencies(wire: str, base_url: str) -> tuple[list[float], list[float]]:
-    """Per-call times through the stack, and of the bare httpx exchange on the same pooled
-    connection; the two alternate call by call so drift affects both alike."""
+@dataclass
+class Exchanges:
+    """Per-call wall times (seconds) and CPU (seconds of this process) of each way."""
+
+    stack: list[float]
+    bare: list[float]
+    bare_cpu: list[float]
+    httpx: list[float]
+    httpx_cpu: list[float]
+
+
+async def latencies(wire: str, base_url: str) -> Exchanges:
+    """Per-call times through the stack, of the bare exchange on the agent's own pooled
+    client, and of the same exchange with httpx; they alternate call by call so drift
+    affects them alike."""
     async with ProviderHub(hub_config({wire: base_url})) as hub:
         llm = hub.build(AgentSpec.parse(f"{wire}:{MODELS[wire]}"))
         adapter: Any = llm
         while hasattr(adapter, "inner"):
             adapter = adapter.inner
-        body, path = adapter.request_body(REQUEST), adapter.url()
+        body, path, headers = (
+            adapter.request_body(REQUEST),
+            adapter.url(),
+            adapter.request_headers(),
+        )
+        auth = {"x-api-key": KEY, "authorization": f"Bearer {KEY}", "x-goog-api-key": KEY}
+        reference = httpx.AsyncClient(base_url=base_url, headers=auth)
 
         async def bare() -> None:
-            async with (
-                adapter._client.client() as client,
-                client.stream("POST", path, json=body) as response,
-            ):
+            async with adapter._client.stream("POST", path, json=body, headers=headers) as response:
+                async for _ in sse_events(response.aiter_lines()):
+                    pass
+
+        async def with_httpx() -> None:
+            async with reference.stream("POST", path, json=body, headers=headers) as response:
+                assert response.status_code == 200
                 async for _ in sse_events(response.aiter_lines()):
                     pass
 
         for _ in range(WARMUP):
             await llm.complete(REQUEST)
             await bare()
-        stack, raw = [], []
+            await with_httpx()
+        figures = Exchanges([], [], [], [], [])
         for _ in range(CALLS):
             started = time.perf_counter()
             completion = await llm.complete(REQUEST)
-            stack.append(time.perf_counter() - started)
+            figures.stack.append(time.perf_counter() - started)
             assert completion.text == ANSWER
-            started = time.perf_counter()
-            await bare()
-            raw.append(time.perf_counter() - started)
-        return stack, raw
+            for way, walls, cpus in (
+                (bare, figures.bare, figures.bare_cpu),
+                (with_httpx, figures.httpx, figures.httpx_cpu),
+            ):
+                cpu, started = time.process_time(), time.perf_counter()
+                await way()
+                walls.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
+        await reference.aclose()
+        return figures
 
 
 class Instant:
@@ -250,9 +282,10 @@ def main() -> int:
         for wire in MODELS:
             fake = FakeProcess(wire)
             try:
-                stack, raw = asyncio.run(latencies(wire, fake.base_url))
+                figures = asyncio.run(latencies(wire, fake.base_url))
             finally:
                 fake.stop()
+            stack, raw = figures.stack, figures.bare
             p50, raw50 = statistics.median(stack), statistics.median(raw)
             overhead = p50 - raw50
             ok = overhead * 1000 <= TARGET_P50_MS
@@ -267,8 +300,12 @@ def main() -> int:
                     "",
                 )
             )
-            rows.append((f"{wire}: bare httpx exchange", ms(raw50), ms(percentile(raw, 0.95)),
-                         ms(percentile(raw, 0.99)), "", ""))  # fmt: skip
+            rows.append((f"{wire}: bare exchange", ms(raw50), ms(percentile(raw, 0.95)),
+                         ms(percentile(raw, 0.99)), f"CPU {ms(statistics.mean(figures.bare_cpu))}",
+                         ""))  # fmt: skip
+            rows.append((f"{wire}: same exchange, httpx", ms(statistics.median(figures.httpx)),
+                         ms(percentile(figures.httpx, 0.95)), ms(percentile(figures.httpx, 0.99)),
+                         f"CPU {ms(statistics.mean(figures.httpx_cpu))}", ""))  # fmt: skip
             rows.append(
                 (
                     f"{wire}: stack overhead (difference)",

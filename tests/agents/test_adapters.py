@@ -3,7 +3,6 @@ answers, 429 with Retry-After, 529, 500, slow, truncated, invalid JSON, stalled.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import pytest
@@ -24,7 +23,7 @@ from aragora.agents.resilience.wrappers import AttemptTimeout
 from aragora.agents.wire.anthropic import ANTHROPIC_VERSION, AnthropicLLM, anthropic_client
 from aragora.agents.wire.gemini import GeminiLLM, gemini_client
 from aragora.agents.wire.openai import OpenAIChatLLM, openai_client
-from aragora.agents.wire.transport import LANE_SIZE, Kind
+from aragora.agents.wire.transport import Kind
 from aragora.debate.ports import LLM
 from aragora.errors import ProviderError
 
@@ -275,37 +274,6 @@ async def test_the_connection_is_reused_after_a_complete_stream(wire: str) -> No
             await llm.complete(request())
         await close(llm)
     assert (len(fake.requests), fake.connections) == (3, 1)
-
-
-async def test_a_large_pool_opens_lanes_as_they_fill_and_calls_take_the_least_busy() -> None:
-    pool = openai_client("http://127.0.0.1:1/v1", None, max_connections=100)
-    assert pool.max_lanes == -(-100 // LANE_SIZE)
-    assert pool.lanes == 1  # nothing in flight: one client, not all of them
-    size = -(-100 // pool.max_lanes)  # 100 connections split evenly: 13 lanes of 8
-    async with contextlib.AsyncExitStack() as stack:
-        held = [await stack.enter_async_context(pool.client()) for _ in range(size)]
-        assert pool.lanes == 1
-        assert all(client is held[0] for client in held)
-        second = await stack.enter_async_context(pool.client())  # the first lane is full
-        assert second is not held[0]
-        assert pool.lanes == 2
-        third = await stack.enter_async_context(pool.client())  # least busy: the second
-        assert third is second
-        # Fill every lane: the pool never opens more than its connections allow.
-        for _ in range(pool.max_lanes * size):
-            await stack.enter_async_context(pool.client())
-        assert pool.lanes == pool.max_lanes
-    async with pool.client() as again:  # all idle again: the first lane is least busy
-        assert again is held[0]
-    await pool.aclose()
-
-
-async def test_an_endpoint_allowed_100000_connections_holds_one_client_until_it_needs_more() -> (
-    None
-):
-    pool = openai_client("http://127.0.0.1:1/v1", None, max_connections=100_000)
-    assert (pool.lanes, pool.max_lanes) == (1, -(-100_000 // LANE_SIZE))
-    await pool.aclose()
 
 
 async def test_a_rate_limit_reported_inside_the_stream_is_logged(

@@ -30,8 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
+from aragora.agents.wire.http1 import TransportError
 from aragora.agents.wire.transport import ClientPool, scrub
 
 __all__ = ["Probe", "ProbeCache", "probe_endpoint", "probe_path"]
@@ -80,9 +79,8 @@ async def probe_endpoint(
     started = clock()
     now = datetime.now(UTC)
     try:
-        async with client.client() as lane:
-            response = await lane.get(path, timeout=within)
-    except httpx.HTTPError as exc:
+        response = await client.get(path, within=within)
+    except TransportError as exc:
         reason = scrub(str(exc) or "no answer", secrets)
         detail = f"cannot reach {endpoint}: {type(exc).__name__}: {reason}"
         return Probe(endpoint, "unreachable", detail, None, clock() - started, now)

@@ -42,12 +42,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from aragora.agents.catalog import ModelQuirks
 from aragora.agents.pricing import PriceTable
 from aragora.agents.resilience.limits import CALL_QUEUED
 from aragora.agents.tokens import estimate_prompt_tokens, estimate_text_tokens
+from aragora.agents.wire.http1 import Response, TransportError
 from aragora.agents.wire.transport import (
     ClientPool,
     Kind,
@@ -180,12 +179,9 @@ class HTTPAdapter(ABC):
     ) -> StreamResult:
         body = self.request_body(request)
         try:
-            async with (
-                self._client.client() as client,
-                client.stream(
-                    "POST", self.url(), json=body, headers=self.request_headers()
-                ) as response,
-            ):
+            async with self._client.stream(
+                "POST", self.url(), json=body, headers=self.request_headers()
+            ) as response:
                 if self._on_response is not None:
                     await self._on_response(response.status_code, response.headers)
                 if response.status_code != 200:
@@ -202,7 +198,7 @@ class HTTPAdapter(ABC):
                     # connection goes back to the pool instead of being closed.
                     async for _ in lines:
                         pass
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             raise error_from_exception(self._provider, exc, self._secrets) from exc
         if result.finish is None:
             end = "its end marker" if result.ended else "the end of the body"
@@ -239,7 +235,7 @@ class HTTPAdapter(ABC):
             estimated=estimated,
         )
 
-    def _failed(self, response: httpx.Response, body: bytes) -> ProviderError:
+    def _failed(self, response: Response, body: bytes) -> ProviderError:
         error = error_from_response(
             self._provider, response.status_code, response.headers, body, self._secrets
         )

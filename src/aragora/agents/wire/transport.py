@@ -1,7 +1,7 @@
 """The HTTP edge every provider adapter shares: pooled clients, SSE, error classification.
 
-Why plain HTTP (httpx) and not the vendor SDKs (``anthropic``, ``openai``,
-``google-genai``):
+Why plain HTTP (our own lean HTTP/1.1 client, :mod:`aragora.agents.wire.http1`) and not the
+vendor SDKs (``anthropic``, ``openai``, ``google-genai``):
 
 - **One retry policy.** The SDKs retry internally (two retries with their own backoff by
   default, and ``openai`` honours ``Retry-After`` on its own). Stacked under our
@@ -13,8 +13,10 @@ Why plain HTTP (httpx) and not the vendor SDKs (``anthropic``, ``openai``,
   of broken JSON each become a classified :class:`~aragora.errors.ProviderError`, never a
   hang or a silently short answer; usage comes from exactly the fields each provider
   documents, and is estimated where a server reports none.
-- **Fewer dependencies.** httpx is already a dependency; the three SDKs would add three
-  packages and their transitive trees (and pin ranges) for three small request shapes.
+- **Fewer dependencies and less CPU.** The three SDKs would add three packages and their
+  transitive trees (and pin ranges) for three small request shapes, and each is built on
+  httpx, whose cost per streamed call is ten times the client's here (see
+  :mod:`aragora.agents.wire.http1`).
 - **One connection pool per provider endpoint** (:class:`ClientPool`, built by
   :func:`make_client`), with timeouts we set.
 
@@ -26,12 +28,11 @@ OpenAI's ``x-ratelimit-reset-*``, Gemini's ``RetryInfo.retryDelay``).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import re
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -39,10 +40,16 @@ from typing import Any
 
 import httpx
 
+from aragora.agents.wire.http1 import (
+    ClientPool,
+    ReadTimeout,
+    RemoteProtocolError,
+    Timeout,
+    TransportError,
+)
 from aragora.errors import AgentTimeoutError, ProviderError
 
 __all__ = [
-    "LANE_SIZE",
     "ClientPool",
     "Kind",
     "SSEEvent",
@@ -58,12 +65,6 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 300
-LANE_SIZE = 8
-"""Connections per httpx client of a :class:`ClientPool`. Small, because httpcore scans
-every connection of a client (a socket check on each idle one) on each request event: a
-burst of 1,000 debates on one replica spent a sixth of its stalls in that scan with lanes
-of 32 (bench/server_path.py); with 8 a debate costs ~12 % less server CPU, and the ~125
-clients such a burst opens are few for the garbage collector."""
 
 
 class Kind:
@@ -95,96 +96,33 @@ def make_client(
     stall_timeout: float = 60.0,
     max_connections: int = 100,
 ) -> ClientPool:
-    """The pooled client for one provider endpoint (see :class:`ClientPool`).
+    """The pooled client for one provider endpoint (see :class:`~aragora.agents.wire.http1.
+    ClientPool`), TLS verified with the shared context.
 
-    The transport never retries (retries are :mod:`aragora.agents.resilience.wrappers`'s job) and
-    never follows redirects. ``stall_timeout`` bounds the wait for *each* read, so a
+    The client never retries (retries are :mod:`aragora.agents.resilience.wrappers`'s job)
+    and never follows redirects. ``stall_timeout`` bounds the wait for *each* read, so a
     connection that stops sending mid-stream fails as a timeout; the whole call's limit
     is set above this layer. Waiting for a free pooled connection is not limited here:
     the per-provider limiter queues calls before they reach the pool.
     """
-
-    def lane(size: int) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=base_url,
-            headers=dict(headers or {}),
-            timeout=httpx.Timeout(
-                connect=connect_timeout, read=stall_timeout, write=stall_timeout, pool=None
-            ),
-            transport=httpx.AsyncHTTPTransport(
-                verify=_tls_context(),
-                retries=0,
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            ),
-            follow_redirects=False,
-        )
-
-    return ClientPool(lane, max_connections)
-
-
-class ClientPool:
-    """One endpoint's connection pool, as one or more httpx clients ("lanes").
-
-    httpcore's pool scans every connection it holds on each request event, so its cost per
-    request grows with its size and a single pool of 1,000 connections spends seconds per
-    burst in that scan. The connections are therefore split into lanes of at most
-    ``lane_size``; each request takes the lane with the fewest requests in flight. Lanes
-    are opened as calls need them (a new one only when every open lane is full): an
-    endpoint allowed 100,000 connections holds one client while it has a few calls, not
-    3,125 idle ones whose objects the garbage collector would scan on every full pass.
-    """
-
-    def __init__(
-        self,
-        lane: Callable[[int], httpx.AsyncClient],
-        max_connections: int,
-        *,
-        lane_size: int = LANE_SIZE,
-    ) -> None:
-        if max_connections < 1 or lane_size < 1:
-            raise ValueError("a client pool needs at least one connection")
-        self._max_lanes = -(-max_connections // lane_size)
-        self._size = -(-max_connections // self._max_lanes)
-        self._open = lane
-        self._lanes = [lane(self._size)]
-        self._busy = [0]
-
-    @property
-    def lanes(self) -> int:
-        """Lanes open now."""
-        return len(self._lanes)
-
-    @property
-    def max_lanes(self) -> int:
-        """Lanes the pool may open: its connections over ``lane_size``, rounded up."""
-        return self._max_lanes
-
-    @contextlib.asynccontextmanager
-    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        """The least busy lane (a new one when every open lane is full and more are
-        allowed), counted busy while the caller uses it."""
-        index = min(range(len(self._busy)), key=self._busy.__getitem__)
-        if self._busy[index] >= self._size and len(self._lanes) < self._max_lanes:
-            self._lanes.append(self._open(self._size))
-            self._busy.append(0)
-            index = len(self._lanes) - 1
-        self._busy[index] += 1
-        try:
-            yield self._lanes[index]
-        finally:
-            self._busy[index] -= 1
-
-    async def aclose(self) -> None:
-        """Close every lane's connections."""
-        for lane in self._lanes:
-            await lane.aclose()
+    return ClientPool(
+        base_url,
+        headers=headers,
+        connect_timeout=connect_timeout,
+        stall_timeout=stall_timeout,
+        max_connections=max_connections,
+        tls=_tls_context,
+    )
 
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """The verifying TLS context every client shares: loading the CA bundle takes tens of
+    """The verifying TLS context every client shares (httpx's: the certifi bundle, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set): loading the CA bundle takes tens of
     milliseconds, so it is done once per process, on first use."""
-    return httpx.create_ssl_context()
+    context = httpx.create_ssl_context()
+    context.set_alpn_protocols(["http/1.1"])  # the client speaks HTTP/1.1 only
+    return context
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,15 +170,15 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 def error_from_exception(
-    provider: str, exc: httpx.HTTPError, secrets: Iterable[str] = ()
+    provider: str, exc: TransportError, secrets: Iterable[str] = ()
 ) -> ProviderError:
     """Translate a transport failure: timeouts (including a stalled stream) are
     ``timeout``; refused, reset or truncated connections are ``network``."""
     detail = scrub(str(exc) or type(exc).__name__, secrets)
-    if isinstance(exc, httpx.TimeoutException):
-        what = "stalled: no data" if isinstance(exc, httpx.ReadTimeout) else "timed out"
+    if isinstance(exc, Timeout):
+        what = "stalled: no data" if isinstance(exc, ReadTimeout) else "timed out"
         return AgentTimeoutError(f"{provider}: {what} ({type(exc).__name__})", provider=provider)
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, RemoteProtocolError):
         return ProviderError(
             f"{provider}: connection closed mid-response ({detail})",
             kind=Kind.NETWORK,
