@@ -1,12 +1,18 @@
-"""RFC 8785 canonical JSON: the RFC's own vectors, and agreement with the public
-verifier's implementation on generated JSON."""
+"""RFC 8785 canonical JSON: the RFC's own vectors, every code point, and agreement on
+generated JSON with the public verifier's implementation and with the straightforward
+writer the module replaced (byte for byte, and error for error)."""
 
 from __future__ import annotations
 
+import decimal
+import enum
 import json
 import math
+import random
 import struct
-from typing import Any
+from collections import OrderedDict
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import pytest
 from aragora_verify import jcs_canonicalize
@@ -14,6 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aragora.receipts.jcs import MAX_SAFE_INTEGER, canonicalize, format_number
+
+from . import jcs_reference as reference
 
 
 def _double(bits: str) -> float:
@@ -176,3 +184,215 @@ def test_numbers_read_back_to_the_same_double(value: float) -> None:
     back = float(text)
     assert back == value or (value == 0 and back == 0)
     assert math.copysign(1, back) == 1 or value < 0
+
+
+# --- The module against the straightforward writer it replaced (tests/receipts/jcs_reference.py)
+
+_SHORT_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+
+
+def _rfc_string(char: str) -> str:
+    """RFC 8785 §3.2.2.2 for one character: the short escapes, other controls as lowercase
+    ``\\u00xx``, everything else as is."""
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    return f"\\u{ord(char):04x}" if char < " " else char
+
+
+def test_every_code_point_is_written_as_the_rfc_says() -> None:
+    scalars = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    for start in range(0, len(scalars), 0x10000):
+        chars = [chr(cp) for cp in scalars[start : start + 0x10000]]
+        expected = "[" + ",".join(f'"{_rfc_string(char)}"' for char in chars) + "]"
+        assert canonicalize(chars) == expected.encode("utf-8")
+        # As member names too (sorted by UTF-16 code units).
+        names = sorted(chars, key=lambda name: name.encode("utf-16-be"))
+        expected = "{" + ",".join(f'"{_rfc_string(name)}":0' for name in names) + "}"
+        assert canonicalize(dict.fromkeys(chars, 0)) == expected.encode("utf-8")
+
+
+def test_every_lone_surrogate_is_refused() -> None:
+    for cp in range(0xD800, 0xE000):
+        for value in (chr(cp), f"a{chr(cp)}b", {chr(cp): 1}, [{"k": chr(cp)}]):
+            with pytest.raises(ValueError, match="lone surrogate"):
+                canonicalize(value)
+
+
+# Characters where writers go wrong: controls, the escaped pair, DEL, U+2028/2029, and the
+# two ranges whose code-point and UTF-16 orders differ (U+E000-U+FFFF and above U+FFFF).
+_TRICKY = (
+    [chr(cp) for cp in range(0x20)]
+    + ['"', "\\", "/", "\x7f", "\x80", "\xe9", "\u2028", "\u2029", "\u20ac", "\ud7ff"]
+    + ["\ue000", "\ufb33", "\ufeff", "\ufffd", "\uffff"]
+    + ["\U00010000", "\U0001f600", "\U0001f9d1", "\U0010ffff"]
+)
+_PLAIN = "abcxyzABC019 _-.:"
+_NEAR_2_53 = [sign * (2**53 + delta) for sign in (1, -1) for delta in range(-3, 4)]
+
+
+def _random_text(rng: random.Random, longest: int = 12) -> str:
+    size = rng.choice([0, 1, 2, rng.randrange(longest + 1), rng.randrange(200, 2001)])
+    if size > longest and rng.random() < 0.8:
+        size = rng.randrange(longest + 1)
+    pools = [
+        _PLAIN,
+        _TRICKY,
+        [chr(rng.randrange(0x20, 0xD800))],
+        [chr(rng.randrange(0xE000, 0x110000))],
+    ]
+    weights = [6, 3, 1, 1]
+    return "".join(rng.choice(rng.choices(pools, weights)[0]) for _ in range(size))
+
+
+def _random_name(rng: random.Random) -> str:
+    # Names sharing a prefix and differing in one tricky character are the ones whose
+    # order depends on comparing UTF-16 code units rather than code points.
+    if rng.random() < 0.4:
+        return (
+            rng.choice(["", "k", "key"])
+            + rng.choice(_TRICKY[-9:])
+            + rng.choice(["", "a", "\U0001f600"])
+        )
+    return _random_text(rng, longest=6)
+
+
+def _random_number(rng: random.Random) -> int | float:
+    choice = rng.randrange(6)
+    if choice == 0:
+        return rng.choice(_NEAR_2_53)
+    if choice == 1:
+        return rng.randrange(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER + 1)
+    if choice == 2:
+        return rng.choice([0, 1, -1, 10**21, -(10**22), 2**64, 10**308, rng.randrange(-1000, 1000)])
+    while True:
+        value = _double(f"{rng.getrandbits(64):016x}")
+        if math.isfinite(value):
+            return value if choice < 5 else rng.choice([-0.0, 5e-324, 1e21, 1e-7, 0.1, 1e300])
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(10 if depth < 4 else 6)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind in (1, 2, 3):
+        return _random_text(rng)
+    if kind in (4, 5):
+        return _random_number(rng)
+    if kind in (6, 7):
+        size = rng.randrange(8)
+        return {_random_name(rng): _random_value(rng, depth + 1) for _ in range(size)}
+    items = [_random_value(rng, depth + 1) for _ in range(rng.randrange(6))]
+    return tuple(items) if kind == 8 and rng.random() < 0.3 else items
+
+
+def _outcome(write: Any, value: Any) -> bytes | tuple[type[BaseException], str]:
+    try:
+        result: bytes = write(value)
+    except (TypeError, ValueError) as exc:
+        return type(exc), str(exc)
+    return result
+
+
+def test_agrees_byte_for_byte_with_the_reference_on_generated_values() -> None:
+    rng = random.Random(8785)
+    for _ in range(3000):
+        value = _random_value(rng)
+        assert canonicalize(value) == reference.canonicalize(value), value
+
+
+class _Color(enum.IntEnum):
+    RED = 1
+
+
+class _Name(str):
+    pass
+
+
+class _Ratio(float):
+    pass
+
+
+class _Items(list[Any]):
+    pass
+
+
+class _Point(NamedTuple):
+    x: int
+    y: float
+
+
+# Values JCS has no bytes for, each raising what the reference raises.
+_REFUSED: list[Any] = [
+    math.nan,
+    math.inf,
+    -math.inf,
+    "x\udc00",
+    10**400,
+    -(10**400),
+    {1: "x"},
+    {"a": 1, None: 2},
+    {("a",): 1},
+    {"\ud83d": 1},
+    {1, 2},
+    b"bytes",
+    object(),
+    decimal.Decimal("1.5"),
+]
+
+
+def test_refuses_what_the_reference_refuses_with_the_same_error() -> None:
+    rng = random.Random(2785)
+    for index in range(2000):
+        bad = _REFUSED[index % len(_REFUSED)]
+        value = [_random_value(rng), bad] if rng.random() < 0.5 else {"z": bad, "a": [1.5]}
+        value = {"outer": value, _random_name(rng): _random_value(rng)}
+        expected = _outcome(reference.canonicalize, value)
+        assert isinstance(expected, tuple), value
+        assert _outcome(canonicalize, value) == expected
+
+
+def test_subclasses_and_other_mappings_read_as_the_reference_reads_them() -> None:
+    value = {
+        "ordered": OrderedDict([("b", 1), ("a", 2), ("\U0001f600", 3), ("\ufb33", 4)]),
+        "proxy": MappingProxyType({"y": [1, 2], "x": None}),
+        "enum": [_Color.RED, {"k": _Color.RED}],
+        "names": {_Name("b"): _Name("a\n\u2028"), _Name("a"): 0},
+        "ratio": _Ratio(0.1),
+        "items": _Items([1, "two", 3.0]),
+        "point": _Point(1, 2.5),
+        "literals": [True, False, None],
+    }
+    assert canonicalize(value) == reference.canonicalize(value)
+    assert canonicalize(_Items()) == b"[]"
+    assert canonicalize(OrderedDict()) == b"{}"
+
+
+_tricky_text = st.text(
+    alphabet=st.sampled_from(_TRICKY) | st.characters(exclude_categories=("Cs",)), max_size=30
+)
+_tricky_json: st.SearchStrategy[Any] = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.sampled_from(_NEAR_2_53)
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _tricky_text,
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(_tricky_text, children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_tricky_json)
+def test_agrees_with_the_reference_on_hypothesis_values(value: Any) -> None:
+    assert _outcome(canonicalize, value) == _outcome(reference.canonicalize, value)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = ["MAX_SAFE_INTEGER", "canonicalize", "format_number", "sha256_hex"]
@@ -28,15 +29,11 @@ __all__ = ["MAX_SAFE_INTEGER", "canonicalize", "format_number", "sha256_hex"]
 MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer every IEEE-754 double between it and zero represents exactly."""
 
-_SHORT_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
+# The standard library's JSON string escaper (in C) writes exactly JCS's escapes: \" \\
+# \b \f \n \r \t, the other controls as lowercase \u00xx, every other character as is
+# (tests/receipts/test_jcs.py checks each code point). It lets a lone surrogate through;
+# canonicalize() refuses it when it encodes the output.
+_escape = encode_basestring
 
 
 def canonicalize(value: Any) -> bytes:
@@ -56,6 +53,25 @@ def sha256_hex(value: Any) -> str:
 
 
 def _write(value: Any, out: list[str]) -> None:
+    # The exact JSON types first, by identity of their type: one comparison each, and
+    # the common case. True and False are not here (their type is bool, not int).
+    kind = type(value)
+    if kind is str:
+        out.append(_escape(value))
+    elif kind is dict:
+        _write_object(value, out)
+    elif kind is list or kind is tuple:
+        _write_array(value, out)
+    elif kind is int:
+        out.append(_integer(value))
+    elif kind is float:
+        out.append(format_number(value))
+    else:
+        _write_other(value, out)
+
+
+def _write_other(value: Any, out: list[str]) -> None:
+    """The literals, subclasses of the JSON types and other mappings; refuses the rest."""
     # bool before int: True is an int in Python.
     if value is None:
         out.append("null")
@@ -64,58 +80,74 @@ def _write(value: Any, out: list[str]) -> None:
     elif value is False:
         out.append("false")
     elif isinstance(value, str):
-        _write_string(value, out)
+        out.append(_escape(value))
     elif isinstance(value, int):
-        if abs(value) <= MAX_SAFE_INTEGER:
-            out.append(str(value))
-        else:
-            # A JSON number is a double: a larger integer means the nearest one, as
-            # JSON.parse reads it (so canonical text reads back to the same bytes).
-            try:
-                out.append(format_number(float(value)))
-            except OverflowError as exc:
-                raise ValueError(f"integer {value} is beyond the range of a JSON number") from exc
+        out.append(_integer(value))
     elif isinstance(value, float):
         out.append(format_number(value))
     elif isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise TypeError(f"JSON object member names must be strings, not {key!r}")
-        out.append("{")
-        for index, key in enumerate(sorted(value, key=_utf16_units)):
-            if index:
-                out.append(",")
-            _write_string(key, out)
-            out.append(":")
-            _write(value[key], out)
-        out.append("}")
+        _write_object(value, out)
     elif isinstance(value, list | tuple):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _write(item, out)
-        out.append("]")
+        _write_array(value, out)
     else:
         raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _write_object(members: Mapping[str, Any], out: list[str]) -> None:
+    out.append("{")
+    for index, name in enumerate(_sorted_names(members)):
+        if index:
+            out.append(",")
+        out.append(_escape(name))
+        out.append(":")
+        _write(members[name], out)
+    out.append("}")
+
+
+def _write_array(items: list[Any] | tuple[Any, ...], out: list[str]) -> None:
+    out.append("[")
+    for index, item in enumerate(items):
+        if index:
+            out.append(",")
+        _write(item, out)
+    out.append("]")
+
+
+def _integer(value: int) -> str:
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return str(value)
+    # A JSON number is a double: a larger integer means the nearest one, as JSON.parse
+    # reads it (so canonical text reads back to the same bytes).
+    try:
+        return format_number(float(value))
+    except OverflowError as exc:
+        raise ValueError(f"integer {value} is beyond the range of a JSON number") from exc
+
+
+def _sorted_names(members: Mapping[str, Any]) -> list[str]:
+    """The member names in the order of their UTF-16 code units; :class:`TypeError` for a
+    name that is not a ``str``."""
+    try:
+        # One pass in C that refuses any name that is not a str, and gives the
+        # characters of all of them for the check below.
+        joined = "".join(members)
+    except TypeError:
+        for name in members:
+            if not isinstance(name, str):
+                raise TypeError(f"JSON object member names must be strings, not {name!r}") from None
+        raise
+    # Without characters above U+FFFF every name is its own sequence of UTF-16 code units
+    # (a lone surrogate included), so code-point order (str's own) is UTF-16 order. Above
+    # it they differ: U+1F600 is D83D DE00 in UTF-16 and sorts before U+FB33.
+    if joined.isascii() or max(joined) <= "\uffff":
+        return sorted(members)
+    return sorted(members, key=_utf16_units)
 
 
 def _utf16_units(name: str) -> bytes:
     # Big-endian UTF-16 compares byte-wise exactly as its code units compare. Lone
     # surrogates pass here and are refused when the output is encoded.
     return name.encode("utf-16-be", "surrogatepass")
-
-
-def _write_string(text: str, out: list[str]) -> None:
-    out.append('"')
-    start = 0
-    for index, char in enumerate(text):
-        if char in _SHORT_ESCAPES or char < " ":
-            out.append(text[start:index])
-            out.append(_SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}")
-            start = index + 1
-    out.append(text[start:])
-    out.append('"')
 
 
 def format_number(value: float) -> str:
