@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 import uvloop
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -418,3 +419,55 @@ def test_every_case_holds_on_uvloop_the_servers_event_loop(tmp_path: Path) -> No
         await test_https_verifies_the_server_and_streams_through_tls(tmp_path)
 
     uvloop.run(cases())
+
+
+@pytest.mark.parametrize("implementation", ["h11", "httptools"])
+async def test_it_talks_to_uvicorn_as_llama_cpp_python_and_vllm_serve(implementation: str) -> None:
+    # Both servers are FastAPI on uvicorn: an SSE stream is a chunked body written as the
+    # app yields, and an error a JSON body with its length.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"] != "/v1/chat/completions":
+            payload = b'{"error": {"message": "not found"}}'
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        events = [b"data: " + body + b"\r\n\r\n", b": ping\r\n\r\n", b"data: [DONE]\r\n\r\n"]
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for event in events:
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, http=implementation, log_level="error")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(500):
+            if server.started or serving.done():
+                break
+            await asyncio.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with pool(f"http://127.0.0.1:{port}/v1", max_connections=1) as client:
+            for _ in range(3):  # one connection, kept alive between calls
+                async with client.stream("POST", "chat/completions", json={"é": 1}) as response:
+                    lines = [line async for line in response.aiter_lines()]
+                assert lines == ['data: {"é":1}', "", ": ping", "", "data: [DONE]", ""]
+            missing = await client.get("models", within=5)
+            assert (missing.status_code, missing.content) == (
+                404,
+                b'{"error": {"message": "not found"}}',
+            )
+            assert client.idle == 1
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
