@@ -21,6 +21,7 @@ each batch its own short query, so memory stays flat and no transaction stays op
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -55,7 +56,6 @@ from aragora.storage.sql.schema import UTCDateTime, knowledge_items, knowledge_l
 __all__ = ["RANKED_MATCHES", "SqlKnowledgeIndex", "SqlKnowledgeRepository"]
 
 Now = Callable[[], datetime]
-_IN_CHUNK = 1000  # ids per IN list: far below either database's parameter limit
 _WRITE_BATCH = 5000  # items a put holds at once (~10 MB): fewer, larger statements
 RANKED_MATCHES = 300
 """A search ranks at most this many matches: the first the database finds (after the
@@ -105,8 +105,39 @@ def _batches(items: Iterable[KnowledgeItem], size: int) -> Iterator[list[Knowled
         yield batch
 
 
-def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
-    return [values[n : n + _IN_CHUNK] for n in range(0, len(values), _IN_CHUNK)]
+def _among(column: sa.Column[str], dialect: str) -> sa.ColumnElement[bool]:
+    """``column`` is one of the ids bound as ``:ids`` (see :func:`_ids`): one statement
+    for any number of ids, so it is compiled and prepared once, and no id count reaches
+    a parameter limit. An ``IN`` list would make a new statement for every count."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.Text())))
+    values: sa.Select[Any] = sa.select(sa.literal_column("value")).select_from(
+        sa.func.json_each(sa.bindparam("ids", type_=sa.Text()))
+    )
+    return column.in_(values.scalar_subquery())
+
+
+def _ids(ids: Iterable[str], dialect: str) -> dict[str, Any]:
+    """The ``:ids`` parameter of :func:`_among`: an array, or a JSON array on SQLite."""
+    values = list(ids)
+    return {"ids": values if dialect == "postgresql" else json.dumps(values)}
+
+
+@functools.cache
+def _items_among(dialect: str) -> sa.Select[Any]:
+    return sa.select(*_ITEM_COLUMNS).where(_among(knowledge_items.c.id, dialect))
+
+
+@functools.cache
+def _ids_among(dialect: str) -> sa.Select[Any]:
+    return sa.select(knowledge_items.c.id).where(_among(knowledge_items.c.id, dialect))
+
+
+async def _items_by_id(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, KnowledgeItem]:
+    """The stored items of ``ids`` (those that exist), by id."""
+    dialect = conn.dialect.name
+    rows = await conn.execute(_items_among(dialect), _ids(ids, dialect))
+    return {row.id: _item(row) for row in rows}
 
 
 class SqlKnowledgeRepository:
@@ -215,11 +246,7 @@ async def _write(
 
 
 async def _stored(conn: AsyncConnection, ids: list[str]) -> dict[str, KnowledgeItem]:
-    stored: dict[str, KnowledgeItem] = {}
-    for chunk in _chunks(ids):
-        query = sa.select(*_ITEM_COLUMNS).where(knowledge_items.c.id.in_(chunk))
-        stored.update((row.id, _item(row)) for row in await conn.execute(query))
-    return stored
+    return await _items_by_id(conn, ids) if ids else {}
 
 
 async def _check_ends(conn: AsyncConnection, links: list[KnowledgeLink], ids: set[str]) -> None:
@@ -227,9 +254,11 @@ async def _check_ends(conn: AsyncConnection, links: list[KnowledgeLink], ids: se
     nor is being written."""
     outside = sorted({end for link in links for end in (link.source_id, link.target_id)} - ids)
     existing: set[str] = set()
-    for chunk in _chunks(outside):
-        query = sa.select(knowledge_items.c.id).where(knowledge_items.c.id.in_(chunk))
-        existing.update(row.id for row in await conn.execute(query))
+    if outside:
+        dialect = conn.dialect.name
+        existing.update(
+            row.id for row in await conn.execute(_ids_among(dialect), _ids(outside, dialect))
+        )
     for link in links:
         for end in (link.source_id, link.target_id):
             if end not in ids and end not in existing:
@@ -275,10 +304,7 @@ class SqlKnowledgeIndex:
             ranked = await self._search.top(conn, words, limit, wanted)
             if not ranked:
                 return []
-            query_items = sa.select(*_ITEM_COLUMNS).where(
-                knowledge_items.c.id.in_([item_id for item_id, _, _ in ranked])
-            )
-            items = {row.id: _item(row) for row in await conn.execute(query_items)}
+            items = await _items_by_id(conn, [item_id for item_id, _, _ in ranked])
         return [
             SearchHit(items[item_id], score, marked(snippet))
             for item_id, score, snippet in ranked
@@ -298,10 +324,7 @@ class SqlKnowledgeIndex:
         async with self._db.read() as conn:
             ranked = await self._search.top_each(conn, words, limit, wanted)
             ids = sorted({item_id for found in ranked for item_id in found})
-            items: dict[str, KnowledgeItem] = {}
-            for chunk in _chunks(ids):
-                query = sa.select(*_ITEM_COLUMNS).where(knowledge_items.c.id.in_(chunk))
-                items.update((row.id, _item(row)) for row in await conn.execute(query))
+            items = await _items_by_id(conn, ids) if ids else {}
         return [[items[i] for i in found if i in items] for found in ranked]
 
     async def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:
