@@ -221,10 +221,12 @@ async def test_an_idle_connection_the_server_closed_or_that_expired_is_not_reuse
     assert raw.connections == 2
     raw = Raw(replying(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"))
     async with raw as url, pool(url, keepalive_expiry=0.05) as client:
+        await asyncio.gather(body_of(client), body_of(client))
+        assert (client.idle, raw.open) == (2, 2)
+        await asyncio.sleep(0.15)  # expired, with no request since: closed all the same
+        assert (client.idle, raw.open) == (0, 0)
         await body_of(client)
-        await asyncio.sleep(0.1)
-        await body_of(client)
-    assert raw.connections == 2
+    assert raw.connections == 3
 
 
 async def test_connection_close_from_the_server_is_honoured() -> None:

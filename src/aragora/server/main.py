@@ -56,15 +56,21 @@ the server: a server closing one just as a request arrives on it fails that requ
 a POST cannot safely be retried (seen as connection resets under bursts at 5 s)."""
 
 
-GC_THRESHOLDS = (700, 10, 300)
+GC_THRESHOLDS = (700, 10, 100)
 """The collector's thresholds once the server runs: Python's defaults, but a full
-collection only after 300 collections of the middle generation instead of 10. A full
+collection only after 100 collections of the middle generation instead of 10. A full
 pass walks every object the running debates hold and stops the event loop meanwhile
 (100-280 ms with a few hundred debates in flight); with the default it ran every ~3 s under
 a burst and every probe that met it was late. Measured with bench/server_path.py, 1,000
-debates at once on PostgreSQL (separate endpoints / one endpoint): 100 passes gave
-GET /api/health p99 52.0 / 54.4 ms and peak RSS 196 / 227 MB; 300 give 39.7 / 44.9 ms and
-225 / 263 MB; 1,000 gave 44.1 / 49.3 ms but 228 / 334 MB (garbage kept too long)."""
+debates at once on PostgreSQL, a burst with separate endpoints and then one with one
+endpoint on the same replica:
+
+- with the agents' calls on httpx, 100 passes gave GET /api/health p99 52.0 / 54.4 ms and
+  peak RSS 196 / 227 MB; 300 gave 39.7 / 44.9 ms and 225 / 263 MB; 1,000 gave 44.1 / 49.3
+  ms but 228 / 334 MB (garbage kept too long);
+- with their own client (agents/wire/http1.py) a debate costs far less of the loop, so
+  twice as many run at once: 300 passes gave 28 / 34 ms but 235 / 327 MB, 100 give
+  32 / 37 ms and 216 / 267 MB."""
 
 
 class DrainingServer(uvicorn.Server):

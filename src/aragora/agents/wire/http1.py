@@ -474,6 +474,7 @@ class ClientPool:
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: deque[_Connection] = deque()
         self._closed = False
+        self._sweep: asyncio.TimerHandle | None = None
 
     @property
     def idle(self) -> int:
@@ -508,6 +509,10 @@ class ClientPool:
                 if reuse and not self._closed:
                     connection.idle_since = time.monotonic()
                     self._idle.append(connection)
+                    if self._sweep is None:
+                        self._sweep = asyncio.get_running_loop().call_later(
+                            self._expiry, self._close_expired
+                        )
 
     async def get(self, path: str, *, within: float) -> Response:
         """``GET path``, the whole exchange within ``within`` seconds; the body is in
@@ -522,6 +527,9 @@ class ClientPool:
     async def aclose(self) -> None:
         """Close the idle connections; those in use close when their exchange ends."""
         self._closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         idle, self._idle = self._idle, deque()
         for connection in idle:
             connection.close()
@@ -550,6 +558,19 @@ class ClientPool:
         lines.append("\r\n")
         head = "".join(lines).encode("latin-1")
         return head + content if content else head
+
+    def _close_expired(self) -> None:
+        """Close the connections idle for ``keepalive_expiry``; run again while some are
+        idle, so an endpoint no longer called holds no connection (a burst can leave
+        hundreds open)."""
+        self._sweep = None
+        now = time.monotonic()
+        idle = self._idle
+        while idle and now - idle[0].idle_since >= self._expiry:
+            idle.popleft().close()
+        if idle:
+            wait = max(self._expiry - (now - idle[0].idle_since), 0.01)
+            self._sweep = asyncio.get_running_loop().call_later(wait, self._close_expired)
 
     async def _connection(self) -> _Connection:
         """An idle connection still open, else a new one."""
