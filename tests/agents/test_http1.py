@@ -154,6 +154,8 @@ async def test_the_request_joins_the_base_path_and_carries_host_headers_and_json
 def test_a_header_with_a_line_break_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(ValueError, match="line break"):
         ClientPool("http://127.0.0.1:1", headers={"authorization": "Bearer k\r\nx: y"})
+    with pytest.raises(ValueError, match="outside Latin-1"):
+        ClientPool("http://127.0.0.1:1", headers={"x-api-key": "clé→"})
     with pytest.raises(ValueError, match="not an http"):
         ClientPool("ftp://example.com")
 

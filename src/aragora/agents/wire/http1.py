@@ -403,8 +403,14 @@ class Response:
 
 
 def _check_header(name: str, value: str) -> None:
+    """:class:`ValueError` for a header HTTP/1.1 cannot carry as it is (a line break or
+    NUL would end it early or split it; a field is Latin-1 bytes)."""
     if any(c in name or c in value for c in "\r\n\0"):
         raise ValueError(f"header {name!r} holds a line break or NUL")
+    try:
+        f"{name}{value}".encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"header {name!r} holds a character outside Latin-1") from None
 
 
 def _content_decoder(encoding: str) -> Any:
@@ -498,7 +504,6 @@ class ClientPool:
         request = self._request(method, path, content, headers, json is not None)
         async with self._slots:
             connection = await self._connection()
-            reuse = False
             try:
                 connection.begin()
                 await connection.write(request, self._stall)
