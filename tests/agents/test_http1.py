@@ -42,10 +42,12 @@ def chunk(data: bytes) -> bytes:
 
 class Raw:
     """A loopback server running ``handler`` for each request (a connection may carry
-    several); it records the requests' heads and counts connections."""
+    several), over TLS with ``tls``; it records the requests' heads and counts
+    connections."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
+        self.tls = tls
         self.heads: list[bytes] = []
         self.bodies: list[bytes] = []
         self.connections = 0
@@ -87,9 +89,9 @@ class Raw:
         return not self._stop.is_set()
 
     async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/v1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{port}/v1"
 
     async def __aexit__(self, *_: object) -> None:
         assert self._server is not None
@@ -380,49 +382,17 @@ async def test_https_verifies_the_server_and_streams_through_tls(tmp_path: Path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert_file, key_file)
     answer = SSE_HEAD + chunk(b"data: a\n\n") + b"0\r\n\r\n"
-    raw = Raw(replying(answer))
-    server = await asyncio.start_server(raw._serve, "127.0.0.1", 0, ssl=server_context)
-    port = server.sockets[0].getsockname()[1]
+    raw = Raw(replying(answer), tls=server_context)
     trusting = ssl.create_default_context(cafile=str(cert_file))
-    try:
-        async with pool(f"https://127.0.0.1:{port}/v1", tls=lambda: trusting) as client:
+    strict = ssl.create_default_context()  # the system's CAs: the test's is not one
+    async with raw as url:
+        async with pool(url, tls=lambda: trusting) as client:
             assert await lines_of(client) == ["data: a", ""]
             assert await lines_of(client) == ["data: a", ""]
         assert raw.connections == 1
-        strict = ssl.create_default_context()  # the system's CAs: the test's is not one
-        async with pool(f"https://127.0.0.1:{port}/v1", tls=lambda: strict) as client:
+        async with pool(url, tls=lambda: strict) as client:
             with pytest.raises(ConnectError, match="TLS"):
                 await lines_of(client)
-    finally:
-        raw._stop.set()
-        server.close()
-
-
-def test_every_case_holds_on_uvloop_the_servers_event_loop(tmp_path: Path) -> None:
-    # uvloop's transports differ from asyncio's (they are not asyncio.Transport subclasses,
-    # and call back at other moments): the cases above, again on the loop `aragora serve`
-    # runs.
-    async def cases() -> None:
-        await test_the_request_joins_the_base_path_and_carries_host_headers_and_json()
-        await test_chunked_length_and_close_delimited_bodies_are_read_whole()
-        for answer in (
-            SSE_HEAD + chunk(b"data: a\n\n"),
-            b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nx",
-        ):
-            await test_a_body_cut_short_by_the_connection_is_an_error_never_a_short_answer(answer)
-        await test_lines_end_only_at_cr_lf_or_crlf_even_split_across_packets()
-        await test_a_connection_is_reused_and_connections_never_exceed_the_limit()
-        await test_an_idle_connection_the_server_closed_or_that_expired_is_not_reused()
-        await test_a_stalled_response_times_out_before_and_during_its_body()
-        await test_garbage_and_endless_heads_are_protocol_errors()
-        await test_gzip_is_decoded_and_early_hints_are_skipped()
-        await test_a_large_body_arrives_intact_through_backpressure()
-        await test_leaving_a_stream_early_or_cancelled_closes_its_connection_and_frees_it()
-        await test_a_refused_connection_is_a_connect_error()
-        await test_get_bounds_the_whole_exchange()
-        await test_https_verifies_the_server_and_streams_through_tls(tmp_path)
-
-    uvloop.run(cases())
 
 
 @pytest.mark.parametrize("implementation", ["h11", "httptools"])
@@ -475,3 +445,32 @@ async def test_it_talks_to_uvicorn_as_llama_cpp_python_and_vllm_serve(implementa
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+
+
+def test_every_case_holds_on_uvloop_the_servers_event_loop(tmp_path: Path) -> None:
+    # uvloop's transports differ from asyncio's (they are not asyncio.Transport subclasses,
+    # and call back at other moments): the cases above, again on the loop `aragora serve`
+    # runs.
+    async def cases() -> None:
+        await test_the_request_joins_the_base_path_and_carries_host_headers_and_json()
+        await test_chunked_length_and_close_delimited_bodies_are_read_whole()
+        for answer in (
+            SSE_HEAD + chunk(b"data: a\n\n"),
+            b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nx",
+        ):
+            await test_a_body_cut_short_by_the_connection_is_an_error_never_a_short_answer(answer)
+        await test_lines_end_only_at_cr_lf_or_crlf_even_split_across_packets()
+        await test_a_connection_is_reused_and_connections_never_exceed_the_limit()
+        await test_an_idle_connection_the_server_closed_or_that_expired_is_not_reused()
+        await test_a_stalled_response_times_out_before_and_during_its_body()
+        await test_garbage_and_endless_heads_are_protocol_errors()
+        await test_gzip_is_decoded_and_early_hints_are_skipped()
+        await test_a_large_body_arrives_intact_through_backpressure()
+        await test_leaving_a_stream_early_or_cancelled_closes_its_connection_and_frees_it()
+        await test_a_refused_connection_is_a_connect_error()
+        await test_get_bounds_the_whole_exchange()
+        await test_https_verifies_the_server_and_streams_through_tls(tmp_path)
+        for implementation in ("h11", "httptools"):
+            await test_it_talks_to_uvicorn_as_llama_cpp_python_and_vllm_serve(implementation)
+
+    uvloop.run(cases())
