@@ -29,6 +29,7 @@ from aragora.agents.wire.http1 import (
     RemoteProtocolError,
     Response,
 )
+from tests.uvicorn_server import serving
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
 SSE_HEAD = (
@@ -310,9 +311,7 @@ async def test_leaving_a_stream_early_or_cancelled_closes_its_connection_and_fre
 
         async def first_line() -> str:
             async with client.stream("POST", "chat") as response:
-                async for line in response.aiter_lines():
-                    return line
-            return ""
+                return await anext(response.aiter_lines())
 
         assert await first_line() == "data: a"  # left early: its connection is closed
         waiting = asyncio.create_task(first_line())
@@ -422,29 +421,20 @@ async def test_it_talks_to_uvicorn_as_llama_cpp_python_and_vllm_serve(implementa
         await send({"type": "http.response.body", "body": b""})
 
     config = uvicorn.Config(app, host="127.0.0.1", port=0, http=implementation, log_level="error")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        for _ in range(500):
-            if server.started or serving.done():
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
-        async with pool(f"http://127.0.0.1:{port}/v1", max_connections=1) as client:
-            for _ in range(3):  # one connection, kept alive between calls
-                async with client.stream("POST", "chat/completions", json={"é": 1}) as response:
-                    lines = [line async for line in response.aiter_lines()]
-                assert lines == ['data: {"é":1}', "", ": ping", "", "data: [DONE]", ""]
-            missing = await client.get("models", within=5)
-            assert (missing.status_code, missing.content) == (
-                404,
-                b'{"error": {"message": "not found"}}',
-            )
-            assert client.idle == 1
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
+    async with (
+        serving(config) as port,
+        pool(f"http://127.0.0.1:{port}/v1", max_connections=1) as client,
+    ):
+        for _ in range(3):  # one connection, kept alive between calls
+            async with client.stream("POST", "chat/completions", json={"é": 1}) as response:
+                lines = [line async for line in response.aiter_lines()]
+            assert lines == ['data: {"é":1}', "", ": ping", "", "data: [DONE]", ""]
+        missing = await client.get("models", within=5)
+        assert (missing.status_code, missing.content) == (
+            404,
+            b'{"error": {"message": "not found"}}',
+        )
+        assert client.idle == 1
 
 
 def test_every_case_holds_on_uvloop_the_servers_event_loop(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from aragora.receipts.jcs import MAX_SAFE_INTEGER, format_number
 
-__all__ = ["canonicalize"]
+__all__ = ["SHORT_ESCAPES", "canonicalize"]
 
-_SHORT_ESCAPES = {
+SHORT_ESCAPES = {  # RFC 8785 §3.2.2.2's two-character escapes
     '"': '\\"',
     "\\": "\\\\",
     "\b": "\\b",
@@ -92,9 +92,9 @@ def _write_string(text: str, out: list[str]) -> None:
     out.append('"')
     start = 0
     for index, char in enumerate(text):
-        if char in _SHORT_ESCAPES or char < " ":
+        if char in SHORT_ESCAPES or char < " ":
             out.append(text[start:index])
-            out.append(_SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}")
+            out.append(SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}")
             start = index + 1
     out.append(text[start:])
     out.append('"')

@@ -188,22 +188,12 @@ def test_numbers_read_back_to_the_same_double(value: float) -> None:
 
 # --- The module against the straightforward writer it replaced (tests/receipts/jcs_reference.py)
 
-_SHORT_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
-
 
 def _rfc_string(char: str) -> str:
     """RFC 8785 §3.2.2.2 for one character: the short escapes, other controls as lowercase
     ``\\u00xx``, everything else as is."""
-    if char in _SHORT_ESCAPES:
-        return _SHORT_ESCAPES[char]
+    if char in reference.SHORT_ESCAPES:
+        return reference.SHORT_ESCAPES[char]
     return f"\\u{ord(char):04x}" if char < " " else char
 
 

@@ -12,8 +12,13 @@ from aragora import wiring
 from aragora.debate.events import Event
 from aragora.errors import DatabaseUnavailableError
 from aragora.runtime.runner import FOLLOWUPS_PENDING
-from aragora.settings import load_settings
+from aragora.settings import Settings, load_settings
 from tests.runtime.support import TASK, finish, new_storage, wait_until
+
+
+def instant_demo(tmp_path: Path) -> Settings:
+    """Settings with the demo agents answering at once and data under ``tmp_path``."""
+    return load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)})
 
 
 async def background(task: str, context: str) -> tuple[str, list[dict[str, Any]]]:
@@ -49,7 +54,7 @@ async def broken_finisher(
 async def test_hooks_shape_the_log_and_the_document(tmp_path: Path) -> None:
     storage = new_storage()
     node = await wiring.open_node(
-        load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)}),
+        instant_demo(tmp_path),
         storage=storage,
         context_sources=[broken_source, background],
         end_checks=[conflict],
@@ -86,7 +91,7 @@ async def test_a_finisher_that_cannot_reach_the_database_leaves_the_follow_ups_o
 ) -> None:
     storage = new_storage()
     node = await wiring.open_node(
-        load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)}),
+        instant_demo(tmp_path),
         storage=storage,
         finishers=[failing_database],
     )
@@ -126,7 +131,7 @@ async def test_owed_follow_ups_run_once_on_the_next_claim(tmp_path: Path) -> Non
         return {"receipt": {"id": f"r-{debate_id}"}}
 
     storage = new_storage()
-    settings = load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)})
+    settings = instant_demo(tmp_path)
     node = await wiring.open_node(settings, storage=storage, finishers=[flaky_receipt])
     node.start()
     try:
@@ -162,7 +167,7 @@ async def test_a_debate_taken_as_it_is_queued_has_its_background_gathered_once_m
         return "Past decision: use the boring option.", [{"id": "k-1"}]
 
     node = await wiring.open_node(
-        load_settings({"ARAGORA_DEMO_DELAY": "0", "ARAGORA_DATA_DIR": str(tmp_path)}),
+        instant_demo(tmp_path),
         storage=storage,
         context_sources=[background],
     )

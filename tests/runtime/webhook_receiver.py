@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from aragora.runtime.webhook_payloads import verify
+from tests.uvicorn_server import serving
 
 
 @dataclass
@@ -71,17 +72,6 @@ async def running_receiver(receiver: Receiver | None = None) -> AsyncIterator[Re
     """``receiver`` served on 127.0.0.1 (a free port); its ``url`` set to ``/hook`` there."""
     receiver = receiver or Receiver()
     config = uvicorn.Config(receiver, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "the receiver did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
+    async with serving(config) as port:
         receiver.url = f"http://127.0.0.1:{port}/hook"
         yield receiver
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)

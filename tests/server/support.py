@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import orjson
-import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
@@ -21,6 +20,7 @@ from aragora.server.app import create_app
 from aragora.server.main import server_config
 from aragora.server.state import AppState
 from aragora.settings import Settings, load_settings
+from tests.uvicorn_server import serving
 
 ADMIN = "test-admin-token-0123456789"
 
@@ -79,20 +79,9 @@ async def running_app(
 @contextlib.asynccontextmanager
 async def live_server(app: FastAPI) -> AsyncIterator[str]:
     """``app`` on a real uvicorn server on 127.0.0.1 (a free port); yields its base URL."""
-    config = server_config(app)  # the production configuration, on a free port
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
+    # the production configuration, on a free port
+    async with serving(server_config(app)) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 async def wait_for_status(

@@ -102,6 +102,11 @@ class DebateRequest:
             "agents_from_operator": self.agents_from_operator,
         }
 
+    @property
+    def evaluation(self) -> bool:
+        """Whether this is an evaluation debate's request (see :func:`is_evaluation`)."""
+        return _evaluation(self.metadata)
+
     @classmethod
     def from_stored(cls, task: str, stored: Mapping[str, Any]) -> DebateRequest:
         """Inverse of :meth:`to_stored`."""
@@ -119,7 +124,10 @@ class DebateRequest:
 
 def is_evaluation(stored: Mapping[str, Any]) -> bool:
     """Whether a stored request (:meth:`DebateRequest.to_stored`) is an evaluation debate's."""
-    metadata = stored.get("metadata")
+    return _evaluation(stored.get("metadata"))
+
+
+def _evaluation(metadata: object) -> bool:
     return isinstance(metadata, Mapping) and isinstance(metadata.get(EVALUATION_KEY), Mapping)
 
 

@@ -235,9 +235,7 @@ class DebateRunner:
         """Start gathering the background of a debate about to start, for :meth:`run`'s
         ``context``: a worker that takes a debate as it is queued gathers it meanwhile,
         not after."""
-        return asyncio.ensure_future(
-            self._background(request, evaluation=is_evaluation({"metadata": request.metadata}))
-        )
+        return asyncio.ensure_future(self._background(request, evaluation=request.evaluation))
 
     async def _drive(
         self,

@@ -262,13 +262,13 @@ class _Connection(asyncio.Protocol):
             raise RemoteProtocolError("the connection closed before the request was sent")
         self._transport.write(data)
         while self._writing_paused and not self.lost and self.error is None:
-            await self._wait(stall, WriteTimeout(f"could not send the request for {stall:g} s"))
+            await self._wait(stall, WriteTimeout, "could not send the request")
 
     async def head(self, stall: float) -> tuple[int, Headers]:
         """The response's status and headers, once they arrived."""
         while not self.head_done:
             self._check_open("before the response head")
-            await self._wait(stall, ReadTimeout(f"no response for {stall:g} s"))
+            await self._wait(stall, ReadTimeout, "no response")
         return self.status, Headers(self._raw_headers)
 
     async def chunk(self, stall: float) -> bytes:
@@ -290,7 +290,7 @@ class _Connection(asyncio.Protocol):
                 self._check_open("mid-response")
             if self.error is not None:
                 raise self.error
-            await self._wait(stall, ReadTimeout(f"stalled: no data for {stall:g} s"))
+            await self._wait(stall, ReadTimeout, "stalled: no data")
 
     def _delimited_by_close(self) -> bool:
         """A body with neither a length nor chunks ends where the connection does."""
@@ -313,11 +313,12 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def _wait(self, seconds: float, failure: Timeout) -> None:
-        """Until :meth:`_wake`, or ``failure`` raised after ``seconds``."""
+    async def _wait(self, seconds: float, failure: type[Timeout], what: str) -> None:
+        """Until :meth:`_wake`, or ``failure`` ("``what`` for ``seconds`` s") raised after
+        ``seconds``."""
         waiter = self._loop.create_future()
         self._waiter = waiter
-        expiry = self._loop.call_later(seconds, _expire, waiter, failure)
+        expiry = self._loop.call_later(seconds, _expire, waiter, failure, what, seconds)
         try:
             await waiter
         finally:
@@ -325,9 +326,11 @@ class _Connection(asyncio.Protocol):
             self._waiter = None
 
 
-def _expire(waiter: asyncio.Future[None], failure: Timeout) -> None:
+def _expire(
+    waiter: asyncio.Future[None], failure: type[Timeout], what: str, seconds: float
+) -> None:
     if not waiter.done():
-        waiter.set_exception(failure)
+        waiter.set_exception(failure(f"{what} for {seconds:g} s"))
 
 
 class Response:
@@ -494,14 +497,12 @@ class ClientPool:
         path: str,
         *,
         json: Any = None,
-        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Response]:
-        """Send a request for ``path`` (relative to the base URL) and yield its response
-        once its head arrived; the body is read from the response inside the block."""
-        if json is not None:
-            content = orjson.dumps(json)
-        request = self._request(method, path, content, headers, json is not None)
+        """Send a request for ``path`` (relative to the base URL), with ``json`` as its
+        body when given, and yield its response once its head arrived; the body is read
+        from the response inside the block."""
+        request = self._request(method, path, None if json is None else orjson.dumps(json), headers)
         async with self._slots:
             connection = await self._connection()
             try:
@@ -543,9 +544,8 @@ class ClientPool:
         self,
         method: str,
         path: str,
-        content: bytes | None,
+        body: bytes | None,
         headers: Mapping[str, str] | None,
-        is_json: bool,
     ) -> bytes:
         target, _, query = path.partition("?")
         target = f"{self._base_path}/{target.lstrip('/')}"
@@ -555,14 +555,13 @@ class ClientPool:
         for name, value in (headers or {}).items():
             _check_header(name, value)
             fields[name.lower()] = value
-        if content is not None:
-            fields["content-length"] = str(len(content))
-            if is_json:
-                fields.setdefault("content-type", "application/json")
+        if body is not None:
+            fields["content-length"] = str(len(body))
+            fields.setdefault("content-type", "application/json")
         lines.extend(f"{name}: {value}\r\n" for name, value in fields.items())
         lines.append("\r\n")
         head = "".join(lines).encode("latin-1")
-        return head + content if content else head
+        return head + body if body else head
 
     def _close_expired(self) -> None:
         """Close the connections idle for ``keepalive_expiry``; run again while some are

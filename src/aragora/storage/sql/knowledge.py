@@ -135,6 +135,9 @@ def _ids_among(dialect: str) -> sa.Select[Any]:
 
 async def _items_by_id(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, KnowledgeItem]:
     """The stored items of ``ids`` (those that exist), by id."""
+    ids = list(ids)
+    if not ids:
+        return {}
     dialect = conn.dialect.name
     rows = await conn.execute(_items_among(dialect), _ids(ids, dialect))
     return {row.id: _item(row) for row in rows}
@@ -161,7 +164,7 @@ class SqlKnowledgeRepository:
                     if item.id in seen:
                         raise InvalidInputError(f"item {item.id!r} appears twice in one write")
                     seen.add(item.id)
-                stored = await _stored(conn, [item.id for item in new_items])
+                stored = await _items_by_id(conn, [item.id for item in new_items])
                 fresh = [item for item in new_items if item.id not in stored]
                 changed = [
                     item for item in new_items if item.id in stored and stored[item.id] != item
@@ -245,10 +248,6 @@ async def _write(
         await conn.execute(_insert_links(dialect), _link_rows(links))
 
 
-async def _stored(conn: AsyncConnection, ids: list[str]) -> dict[str, KnowledgeItem]:
-    return await _items_by_id(conn, ids) if ids else {}
-
-
 async def _check_ends(conn: AsyncConnection, links: list[KnowledgeLink], ids: set[str]) -> None:
     """:class:`InvalidInputError` naming the first link with an end that neither exists
     nor is being written."""
@@ -324,7 +323,7 @@ class SqlKnowledgeIndex:
         async with self._db.read() as conn:
             ranked = await self._search.top_each(conn, words, limit, wanted)
             ids = sorted({item_id for found in ranked for item_id in found})
-            items = await _items_by_id(conn, ids) if ids else {}
+            items = await _items_by_id(conn, ids)
         return [[items[i] for i in found if i in items] for found in ranked]
 
     async def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:
