@@ -4,7 +4,8 @@ An append is on the path between a debate's waves of agent calls and at its end.
 Through SQLAlchemy it was two statements (the first event, checked, then the rest) whose
 compile and result work cost more than the database did, on the event loop that also
 answers requests. Here the batch goes as one ``INSERT … SELECT … FROM unnest(…)`` of
-column arrays, which inserts every row or none:
+column arrays, which inserts every row or none, so it needs no transaction of its own
+(an append alone is one round trip; the debate's end joins its status change's):
 
 - only if the lease is held: the job row is ``running`` under the appender's epoch,
   read ``FOR SHARE``, so a concurrent claim cannot take the debate until the append has
@@ -52,10 +53,10 @@ async def append_postgres(
     driver: Any, batch: Sequence[Event], *, epoch: int, created_at: datetime
 ) -> bool:
     """Insert ``batch`` (checked consecutive events of one debate) on ``driver``, an
-    asyncpg connection inside the caller's write transaction, if the lease of ``epoch`` is
-    held and its first event is the next one. ``True`` when every event went in,
-    ``False`` when a check refused them all (the caller says which); :class:`ConflictError`
-    when one of them is already stored."""
+    asyncpg connection (outside a transaction the statement commits on its own; inside
+    one, with it), if the lease of ``epoch`` is held and its first event is the next one.
+    ``True`` when every event went in, ``False`` when a check refused them all (the caller
+    says which); :class:`ConflictError` when one of them is already stored."""
     first = batch[0]
     try:
         status = await driver.execute(

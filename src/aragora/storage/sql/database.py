@@ -267,6 +267,28 @@ class Database:
                 raise translate_error(error, shown) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Any]:
+        """PostgreSQL only: an asyncpg connection of the primary's pool outside any
+        transaction, for a write that is one statement: the statement commits on its own,
+        in one round trip where :meth:`write` costs three (``BEGIN``, the statement,
+        ``COMMIT``) and SQLAlchemy's transaction work besides. A single statement is atomic
+        (every row or none) and holds its locks until it commits, as a transaction would.
+        Errors leave translated, as from :meth:`write`; the pool's checkout replaces a
+        connection the server closed, as for :meth:`write`."""
+        if self.dialect != "postgresql":
+            raise ConfigurationError("autocommit is for PostgreSQL; use write()")
+        try:
+            async with self.writer.connect() as conn:
+                driver: Any = (await conn.get_raw_connection()).driver_connection
+                if driver is None:
+                    raise DatabaseUnavailableError(
+                        f"database {self.display_url}: connection closed"
+                    )
+                yield driver
+        except Exception as error:
+            raise translate_error(error, self.display_url) from error
+
     async def driver_connection(self, conn: AsyncConnection) -> Any:
         """PostgreSQL only: the asyncpg connection of a :meth:`write` block ``conn``, inside
         the block's transaction, for a write that skips SQLAlchemy's compile and result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +46,11 @@ _SUMMARY_COLUMNS = (
     debates.c.request,
     debates.c.created_at,
     debates.c.updated_at,
+)
+
+# The same read as get()'s query, as PostgreSQL text for Database.driver_rows.
+_GET_SQL = (
+    "SELECT id, status, task, request, created_at, updated_at, document FROM debates WHERE id = $1"
 )
 
 
@@ -125,6 +130,21 @@ class SqlDebateRepository:
 
     async def get(self, debate_id: str, *, primary: bool = False) -> DebateRecord:
         """See :meth:`DebateRepository.get`."""
+        if self._db.dialect == "postgresql":
+            # Every GET of a debate and every run reads this row: straight from the driver.
+            found = await self._db.driver_rows(_GET_SQL, debate_id, primary=primary)
+            if not found:
+                raise NotFoundError(f"debate {debate_id} not found")
+            id_, status, task, request, created_at, updated_at, document = found[0]
+            return DebateRecord(
+                id=id_,
+                status=status,
+                task=task,
+                request=request,
+                created_at=created_at.astimezone(UTC),
+                updated_at=updated_at.astimezone(UTC),
+                document=document,
+            )
         query = sa.select(*_SUMMARY_COLUMNS, debates.c.document).where(debates.c.id == debate_id)
         rows = await self._db.rows(query, primary=primary)
         if not rows:

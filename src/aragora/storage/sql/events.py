@@ -1,6 +1,6 @@
 """The event log and the leases that fence it, in SQL (SQLite and PostgreSQL).
 
-An append runs in one transaction on the primary, its first event checked by the insert
+An append runs on the primary as one atomic write, its first event checked by the insert
 itself: ``INSERT … SELECT … WHERE EXISTS (the job running under the appender's epoch) AND
 (SELECT max(seq) …) = seq - 1``.
 
@@ -14,16 +14,18 @@ itself: ``INSERT … SELECT … WHERE EXISTS (the job running under the appender
   on the primary key, a writer skipping ahead inserts nothing; both get
   :class:`ConflictError`. So the stored log is contiguous whatever concurrent writers do.
 
-On PostgreSQL the whole batch is that one statement, sent to the driver (see
-:mod:`aragora.storage.sql.append`); on SQLite the batch's other events follow in one
-multi-row insert.
+On PostgreSQL the whole batch is that one statement, sent to the driver outside any
+transaction, so it commits on its own in one round trip (see
+:mod:`aragora.storage.sql.append`; the debate's end goes in a transaction with its status
+change); on SQLite the batch's other events follow in one multi-row insert, in one
+transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -80,10 +82,19 @@ class SqlEventRepository:
         await self.append_many([event], epoch=epoch)
 
     async def append_many(self, events: Sequence[Event], *, epoch: int) -> None:
-        """See :meth:`EventRepository.append_many`: one transaction, the lease checked
+        """See :meth:`EventRepository.append_many`: one atomic write, the lease checked
         once, the first event inserted only if it is the next one and the rest after it
         (a concurrent writer collides on the primary key)."""
         batch = check_batch(events)
+        if self._db.dialect == "postgresql":
+            # The append is one statement, so it needs no transaction around it: it commits
+            # on its own (one round trip, where BEGIN … COMMIT made three).
+            async with self._db.autocommit() as driver:
+                stored = await append_postgres(driver, batch, epoch=epoch, created_at=self._now())
+            if not stored:
+                async with self._db.write() as conn:
+                    await self._refused(conn, batch[0], epoch)
+            return
         async with self._db.write() as conn:
             await self._append(conn, batch, epoch)
 
@@ -113,14 +124,18 @@ class SqlEventRepository:
         else:
             stored = await self._append_sqlite(conn, batch, epoch)
         if not stored:
-            # The insert checked the lease itself (one statement fewer); only one that
-            # wrote nothing looks at it again, to say which check refused it.
-            event = batch[0]
-            await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
-            last = await _last_seq(conn, event.debate_id)
-            raise ConflictError(
-                f"debate {event.debate_id}: append of seq {event.seq}, expected {last + 1}"
-            )
+            await self._refused(conn, batch[0], epoch)
+
+    async def _refused(self, conn: AsyncConnection, event: Event, epoch: int) -> NoReturn:
+        """Raise why an append starting at ``event`` wrote nothing. The insert checked the
+        lease itself (one statement fewer); only one that wrote nothing looks at it again,
+        to say which check refused it: :class:`StaleLeaseError`, else
+        :class:`ConflictError`."""
+        await _check_lease(conn, self._db.dialect, event.debate_id, epoch)
+        last = await _last_seq(conn, event.debate_id)
+        raise ConflictError(
+            f"debate {event.debate_id}: append of seq {event.seq}, expected {last + 1}"
+        )
 
     async def _append_sqlite(
         self, conn: AsyncConnection, batch: Sequence[Event], epoch: int
