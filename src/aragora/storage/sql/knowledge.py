@@ -25,7 +25,7 @@ import functools
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,6 +80,31 @@ def _item(row: Any) -> KnowledgeItem:
         confidence=row.confidence,
         tags=tuple(row.tags),
         provenance=row.provenance,
+    )
+
+
+# The items of ids, as PostgreSQL text for Database.driver_rows (rows for _item_of).
+_ITEMS_SQL = (
+    "SELECT id, kind, title, content, source_debate_id, source_agent, confidence, tags,"
+    " provenance, created_at, updated_at FROM knowledge_items WHERE id = ANY($1::text[])"
+)
+
+
+def _item_of(row: Sequence[Any]) -> KnowledgeItem:
+    """The item of a row of :data:`_ITEMS_SQL`."""
+    id_, kind, title, content, debate, agent, confidence, tags, provenance, created, updated = row
+    return KnowledgeItem(
+        id=id_,
+        kind=kind,
+        title=title,
+        content=content,
+        source_debate_id=debate,
+        source_agent=agent,
+        confidence=confidence,
+        tags=tuple(tags),
+        provenance=provenance,
+        created_at=created.astimezone(UTC),
+        updated_at=updated.astimezone(UTC),
     )
 
 
@@ -320,6 +345,8 @@ class SqlKnowledgeIndex:
         words = [query_words(query) for query in queries]
         if not any(words):
             return [[] for _ in queries]
+        if isinstance(self._search, _PostgresSearch):
+            return await self._search.items_each(self._db, words, limit, wanted)
         async with self._db.read() as conn:
             ranked = await self._search.top_each(conn, words, limit, wanted)
             ids = sorted({item_id for found in ranked for item_id in found})
@@ -446,12 +473,15 @@ class _PostgresSearch:
             for row in rows
         ]
 
-    async def top_each(
-        self, conn: AsyncConnection, queries: list[list[str]], limit: int, filters: SearchFilters
-    ) -> list[list[str]]:
-        """The ids :meth:`top` ranks for each of ``queries`` (its words), in one statement."""
-
-        where, params, typed = _filter_sql(filters, tags_sql=self._tags)
+    async def items_each(
+        self, database: Database, queries: list[list[str]], limit: int, filters: SearchFilters
+    ) -> list[list[KnowledgeItem]]:
+        """The items :meth:`top` ranks for each of ``queries`` (its words), best first: the
+        rankings in one statement, then their items in one more, both sent to the driver.
+        A debate's context and its conflict check each make one, on the paths to its first
+        call and to its end, where SQLAlchemy's compile and result layers cost more than
+        the database did."""
+        where, args = self._driver_filters(filters, first=3)
         parts = []
         for n, words in enumerate(queries):
             if not words:
@@ -459,19 +489,45 @@ class _PostgresSearch:
             text = " ".join(words).replace("'", "''")
             tsquery = f"plainto_tsquery('english', '{text}')"
             parts.append(self._EACH.format(n=n, filters=where, tsquery=tsquery))
-        statement = sa.text(" UNION ALL ".join(parts)).bindparams(*typed)
-        values = {"limit": limit, "candidates": RANKED_MATCHES, **params}
-        return _grouped(await conn.execute(statement, values), len(queries))
+        rows = await database.driver_rows(" UNION ALL ".join(parts), limit, RANKED_MATCHES, *args)
+        ranked = _grouped(rows, len(queries))
+        ids = sorted({item_id for found in ranked for item_id in found})
+        items = {}
+        if ids:
+            items = {row[0]: _item_of(row) for row in await database.driver_rows(_ITEMS_SQL, ids)}
+        return [[items[i] for i in found if i in items] for found in ranked]
+
+    @staticmethod
+    def _driver_filters(filters: SearchFilters, *, first: int) -> tuple[str, list[Any]]:
+        """:func:`_filter_sql`'s clauses with the driver's numbered parameters, from
+        ``$first`` on, and their values."""
+        clauses: list[str] = []
+        args: list[Any] = []
+
+        def bind(value: Any, cast: str) -> str:
+            args.append(value)
+            return f"${first + len(args) - 1}::{cast}"
+
+        if filters.kinds:
+            clauses.append(f"i.kind = ANY({bind(list(filters.kinds), 'text[]')})")
+        if filters.tags:
+            tags = json.dumps(list(filters.tags), ensure_ascii=False)
+            clauses.append(f"i.tags @> {bind(tags, 'text')}::jsonb")
+        if filters.since is not None:
+            clauses.append(f"i.created_at >= {bind(filters.since, 'timestamptz')}")
+        if filters.until is not None:
+            clauses.append(f"i.created_at < {bind(filters.until, 'timestamptz')}")
+        return "".join(f" AND {clause}" for clause in clauses), args
 
     _EACH = """
         (SELECT {n} AS q, m.id, ts_rank_cd(m.search, {tsquery}) AS score
          FROM (
              SELECT i.id, i.search FROM knowledge_items AS i
              WHERE i.search @@ {tsquery}{filters}
-             LIMIT :candidates
+             LIMIT $2
          ) AS m
          ORDER BY score DESC, m.id
-         LIMIT :limit)
+         LIMIT $1)
     """
 
 
