@@ -159,8 +159,15 @@ class SqlSettingsRepository:
 
     async def get(self, key: str) -> Any | None:
         """See :meth:`SettingsRepository.get`."""
-        query = sa.select(settings.c.value).where(settings.c.key == key)
-        rows = await self._db.rows(query, primary=True)
+        rows: Sequence[Sequence[Any]]
+        if self._db.dialect == "postgresql":
+            # Every POST of a debate reads the maintenance flag: straight from the driver.
+            rows = await self._db.driver_rows(
+                "SELECT value FROM settings WHERE key = $1", key, primary=True
+            )
+        else:
+            query = sa.select(settings.c.value).where(settings.c.key == key)
+            rows = await self._db.rows(query, primary=True)
         return rows[0][0] if rows else None
 
     async def set(self, key: str, value: Any) -> None:
