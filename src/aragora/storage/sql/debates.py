@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora.errors import (
+    ConfigurationError,
     ConflictError,
     DataRejectedError,
     InvalidInputError,
@@ -34,7 +35,12 @@ from aragora.records.debates import (
 from aragora.records.webhooks import OutboxEvent
 from aragora.storage.sql.database import Database, dump_json
 from aragora.storage.sql.schema import debate_counts, debates, jobs
-from aragora.storage.sql.webhooks import insert_outbox
+from aragora.storage.sql.webhooks import (
+    SUBSCRIBED_SQL,
+    check_outbox,
+    insert_outbox,
+    insert_outbox_postgres,
+)
 
 __all__ = [
     "SqlDebateRepository",
@@ -42,6 +48,7 @@ __all__ = [
     "count_changes_script",
     "queued_ahead",
     "store_update",
+    "update_postgres",
 ]
 
 Now = Callable[[], datetime]
@@ -277,6 +284,18 @@ class SqlDebateRepository:
     ) -> None:
         """See :meth:`DebateRepository.update`."""
         check_status(status)
+        if self._db.dialect == "postgresql":
+            async with self._db.autocommit() as driver, driver.transaction():
+                await update_postgres(
+                    driver,
+                    self._now(),
+                    debate_id,
+                    status=status,
+                    document=document,
+                    outbox=outbox,
+                    followups=followups,
+                )
+            return
         async with self._db.write() as conn:
             await store_update(
                 self._db,
@@ -312,16 +331,51 @@ async def store_update(
     outbox: Sequence[OutboxEvent],
     followups: bool,
 ) -> None:
-    """:meth:`SqlDebateRepository.update`'s statements, in the caller's transaction
-    ``conn`` on ``database`` (``status`` already checked)."""
-    done = status in TERMINAL_STATUSES and not followups
+    """:meth:`SqlDebateRepository.update`'s statements on SQLite, in the caller's
+    transaction ``conn`` on ``database`` (``status`` already checked); PostgreSQL's are
+    :func:`update_postgres`."""
     if database.dialect == "postgresql":
-        driver = await database.driver_connection(conn)
-        previous = await _update_postgres(driver, now, debate_id, status, document, done=done)
-    else:
-        previous = await _update_sqlite(conn, now, debate_id, status, document, done=done)
+        raise ConfigurationError("store_update is for SQLite; use update_postgres")
+    done = status in TERMINAL_STATUSES and not followups
+    previous = await _update_sqlite(conn, now, debate_id, status, document, done=done)
     if previous != status:  # a debate finished twice is reported once
         await insert_outbox(database, conn, outbox, now)
+
+
+async def update_postgres(
+    driver: Any,
+    now: datetime,
+    debate_id: str,
+    *,
+    status: str,
+    document: Mapping[str, Any] | None,
+    outbox: Sequence[OutboxEvent],
+    followups: bool,
+) -> None:
+    """:func:`store_update` on PostgreSQL, on ``driver`` (an asyncpg connection inside the
+    caller's transaction): one statement locks the row, updates it, takes the job off the
+    queue when it is done and returns the previous status (and, when there is an outbox
+    to fill, the webhooks subscribed); one script moves the counts when the status
+    changed; one insert fills the outbox when a webhook is subscribed."""
+    check_outbox(outbox)
+    done = status in TERMINAL_STATUSES and not followups
+    row = await driver.fetchrow(
+        _UPDATE_SUBSCRIBED_SQL if outbox else _UPDATE_SQL,
+        debate_id,
+        status,
+        now,
+        None if document is None else dump_json(dict(document)),
+        done,
+    )
+    if row is None:
+        raise NotFoundError(f"debate {debate_id} not found")
+    previous = str(row[0])
+    if previous == status:
+        return  # a debate finished twice is reported once
+    await driver.execute(count_changes_script(previous, status))
+    if outbox:
+        subscribed = [(str(id_), list(names)) for id_, names in row[1]]
+        await insert_outbox_postgres(driver, outbox, now, subscribed=subscribed)
 
 
 # The row is locked before it is read (``FOR UPDATE``: the counts must move with it), then
@@ -339,34 +393,7 @@ SET status = $2, updated_at = $3, document = coalesce($4::json, debates.document
 FROM previous WHERE debates.id = $1::varchar
 RETURNING previous.status
 """
-
-
-async def _update_postgres(
-    driver: Any,
-    now: datetime,
-    debate_id: str,
-    status: str,
-    document: Mapping[str, Any] | None,
-    *,
-    done: bool,
-) -> str:
-    """The update in two round trips on ``driver`` (see
-    :meth:`~aragora.storage.sql.database.Database.driver_connection`): one statement
-    locks the row, updates it, takes the job off the queue when ``done`` and returns the
-    previous status; one script moves the counts when it changed. The previous status."""
-    previous = await driver.fetchval(
-        _UPDATE_SQL,
-        debate_id,
-        status,
-        now,
-        None if document is None else dump_json(dict(document)),
-        done,
-    )
-    if previous is None:
-        raise NotFoundError(f"debate {debate_id} not found")
-    if previous != status:
-        await driver.execute(count_changes_script(str(previous), status))
-    return str(previous)
+_UPDATE_SUBSCRIBED_SQL = _UPDATE_SQL.rstrip() + f", {SUBSCRIBED_SQL}\n"
 
 
 async def _update_sqlite(

@@ -37,7 +37,12 @@ from aragora.records.debates import DebateOutcome, Lease, check_batch, check_sta
 from aragora.storage.sql.append import append_postgres
 from aragora.storage.sql.claim import claim_postgres
 from aragora.storage.sql.database import Database
-from aragora.storage.sql.debates import count_changes, queued_ahead, store_update
+from aragora.storage.sql.debates import (
+    count_changes,
+    queued_ahead,
+    store_update,
+    update_postgres,
+)
 from aragora.storage.sql.schema import debate_events, debates, jobs
 
 __all__ = ["SqlEventRepository", "SqlLeaseRepository", "events_after"]
@@ -104,6 +109,25 @@ class SqlEventRepository:
         """See :meth:`EventRepository.append_and_finish`."""
         batch = check_batch(events)
         check_status(outcome.status)
+        if self._db.dialect == "postgresql":
+            # The driver's own transaction: SQLAlchemy's costs more than its statements.
+            async with self._db.autocommit() as driver, driver.transaction():
+                now = self._now()
+                stored = await append_postgres(driver, batch, epoch=epoch, created_at=now)
+                if stored:
+                    await update_postgres(
+                        driver,
+                        now,
+                        batch[0].debate_id,
+                        status=outcome.status,
+                        document=outcome.document,
+                        outbox=outcome.outbox,
+                        followups=outcome.followups,
+                    )
+            if not stored:
+                async with self._db.write() as conn:
+                    await self._refused(conn, batch[0], epoch)
+            return
         async with self._db.write() as conn:
             await self._append(conn, batch, epoch)
             await store_update(

@@ -4,15 +4,16 @@ and the receipt chain."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
-from aragora.errors import ConflictError, InvalidInputError, NotFoundError
+from aragora.errors import ConflictError, DataRejectedError, InvalidInputError, NotFoundError
 from aragora.records.debates import (
     ApiToken,
     NewReceipt,
@@ -26,7 +27,7 @@ from aragora.records.debates import (
     hash_secret,
     new_token_id,
 )
-from aragora.storage.sql.database import Database
+from aragora.storage.sql.database import Database, dump_json
 from aragora.storage.sql.schema import agent_ratings, api_tokens, rated_debates, receipts, settings
 
 __all__ = [
@@ -218,6 +219,8 @@ class SqlRatingRepository:
         wanted = sorted(set(keys))
         # Checked before the transaction: a name that cannot be stored is the caller's error.
         fresh = [_rating_row(Rating(agent, provider=p, model=m), now) for p, m, agent in wanted]
+        if self._db.dialect == "postgresql":
+            return await self._record_postgres(debate_id, fresh, rate, now)
         async with self._db.write() as conn:
             claimed = await conn.execute(
                 _insert_ignore(
@@ -246,6 +249,32 @@ class SqlRatingRepository:
             if updated:
                 rows_out = [_rating_row(r, now) for r in updated.values()]
                 await conn.execute(_upsert(self._db.dialect, agent_ratings, rows_out, *_RATING_KEY))
+        return True
+
+    async def _record_postgres(
+        self,
+        debate_id: str,
+        fresh: list[dict[str, Any]],
+        rate: Callable[[Mapping[RatingKey, Rating]], Sequence[Rating]],
+        now: datetime,
+    ) -> bool:
+        """:meth:`record` on PostgreSQL, its statements sent to the driver in the driver's
+        own transaction (every debate is rated as it finishes): the claim and the new rows
+        in one statement, then the rows locked and read in key order, then the upsert."""
+        async with self._db.autocommit() as driver, driver.transaction():
+            claimed = await driver.fetchval(_CLAIM_RATING_SQL, debate_id, now, *_columns(fresh))
+            if not claimed:
+                return False  # rated before: by an earlier attempt or another worker
+            current: dict[RatingKey, Rating] = {}
+            if fresh:
+                keys = _columns(fresh)[:3]
+                for row in await driver.fetch(_LOCK_RATINGS_SQL, *keys):
+                    rating = Rating(**dict(row.items()))
+                    current[(rating.provider, rating.model, rating.agent)] = rating
+            updated = {r.key: r for r in rate(current)}
+            if updated:
+                rows = [_rating_row(r, now) for r in updated.values()]
+                await driver.execute(_UPSERT_RATINGS_SQL, now, *_columns(rows))
         return True
 
     async def leaderboard(self, *, limit: int = 100) -> list[Rating]:
@@ -278,6 +307,51 @@ _RATING_COLUMNS = (
 _KEY_COLUMNS = (agent_ratings.c.provider, agent_ratings.c.model, agent_ratings.c.agent)
 
 
+def _rating_rows(first: int) -> str:
+    """The rows of :func:`_columns` given as parameters ``$first`` on, aliased ``r``."""
+    casts = ("text", "text", "text", "float8", "int", "int", "int", "int")
+    arrays = ", ".join(f"${first + n}::{cast}[]" for n, cast in enumerate(casts))
+    return f"unnest({arrays}) AS r (provider, model, agent, elo, wins, losses, draws, debates)"
+
+
+# record() on PostgreSQL. The new agents' rows go in only if this debate is claimed; they
+# exist before they are locked, so a concurrent first rating of the same agent waits on
+# this insert instead of reading "no rating" as well.
+_CLAIM_RATING_SQL = f"""
+WITH claimed AS (
+    INSERT INTO rated_debates (debate_id, rated_at) VALUES ($1::varchar, $2::timestamptz)
+    ON CONFLICT (debate_id) DO NOTHING RETURNING 1
+), fresh AS (
+    INSERT INTO agent_ratings
+        (provider, model, agent, elo, wins, losses, draws, debates, updated_at)
+    SELECT r.*, $2::timestamptz FROM {_rating_rows(3)}
+    WHERE EXISTS (SELECT FROM claimed)
+    ON CONFLICT (provider, model, agent) DO NOTHING
+)
+SELECT count(*) FROM claimed
+"""
+# Rows in key order so two raters never lock in opposite orders.
+_LOCK_RATINGS_SQL = """
+SELECT agent, elo, wins, losses, draws, debates, provider, model FROM agent_ratings
+WHERE (provider, model, agent) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+ORDER BY provider, model, agent
+FOR UPDATE
+"""
+_UPSERT_RATINGS_SQL = f"""
+INSERT INTO agent_ratings (provider, model, agent, elo, wins, losses, draws, debates, updated_at)
+SELECT r.*, $1::timestamptz FROM {_rating_rows(2)}
+ON CONFLICT (provider, model, agent) DO UPDATE SET elo = excluded.elo, wins = excluded.wins,
+    losses = excluded.losses, draws = excluded.draws, debates = excluded.debates,
+    updated_at = excluded.updated_at
+"""
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """Rating rows (:func:`_rating_row`) as the column arrays of :func:`_rating_rows`."""
+    names = ("provider", "model", "agent", "elo", "wins", "losses", "draws", "debates")
+    return [[row[name] for row in rows] for name in names]
+
+
 def _ratings_of(keys: Sequence[RatingKey]) -> sa.Select[Any]:
     """The ratings of ``keys`` (one row-value ``IN``, which both databases index)."""
     return sa.select(*_RATING_COLUMNS).where(sa.tuple_(*_KEY_COLUMNS).in_(list(keys)))
@@ -297,6 +371,8 @@ class SqlReceiptRepository:
     async def append(self, receipt: NewReceipt) -> StoredReceipt:
         """See :meth:`ReceiptRepository.append`."""
         created_at = self._now()
+        if self._db.dialect == "postgresql":
+            return await self._append_postgres(receipt, created_at)
         async with self._db.write() as conn:
             head = (
                 await conn.execute(
@@ -338,6 +414,43 @@ class SqlReceiptRepository:
                 ) from None
         return stored
 
+    async def _append_postgres(self, receipt: NewReceipt, created_at: datetime) -> StoredReceipt:
+        """The append as one statement sent to the driver, committed on its own: every
+        completed debate issues a receipt just after its end, when the loop also answers
+        the reads of the debate that ended."""
+        try:
+            async with self._db.autocommit() as driver:
+                position = await driver.fetchval(
+                    _APPEND_RECEIPT_SQL,
+                    receipt.id,
+                    receipt.debate_id,
+                    receipt.digest,
+                    receipt.previous_digest,
+                    dump_json(dict(receipt.document)),
+                    created_at,
+                )
+        except DataRejectedError as error:
+            if isinstance(error.__cause__, asyncpg.UniqueViolationError):
+                raise ConflictError(
+                    f"receipt {receipt.id}: the chain moved on, or the id or digest exists"
+                ) from None
+            raise
+        if position is None:
+            head = await self.head()
+            raise ConflictError(
+                f"receipt {receipt.id}: previous digest {receipt.previous_digest!r} is not "
+                f"the chain head {None if head is None else head.digest!r}"
+            )
+        return StoredReceipt(
+            position=int(position),
+            id=receipt.id,
+            debate_id=receipt.debate_id,
+            digest=receipt.digest,
+            previous_digest=receipt.previous_digest,
+            document=dict(receipt.document),
+            created_at=created_at,
+        )
+
     async def get(self, receipt_id: str) -> StoredReceipt:
         """See :meth:`ReceiptRepository.get`."""
         rows = await self._db.rows(sa.select(receipts).where(receipts.c.id == receipt_id))
@@ -347,6 +460,11 @@ class SqlReceiptRepository:
 
     async def for_debate(self, debate_id: str) -> list[StoredReceipt]:
         """See :meth:`ReceiptRepository.for_debate`."""
+        if self._db.dialect == "postgresql":
+            found = await self._db.driver_rows(
+                f"{_RECEIPTS_SQL} WHERE debate_id = $1 ORDER BY position", debate_id
+            )
+            return [_receipt_of(row) for row in found]
         query = (
             sa.select(receipts)
             .where(receipts.c.debate_id == debate_id)
@@ -356,6 +474,11 @@ class SqlReceiptRepository:
 
     async def head(self) -> StoredReceipt | None:
         """See :meth:`ReceiptRepository.head`."""
+        if self._db.dialect == "postgresql":
+            found = await self._db.driver_rows(
+                f"{_RECEIPTS_SQL} ORDER BY position DESC LIMIT 1", primary=True
+            )
+            return _receipt_of(found[0]) if found else None
         query = sa.select(receipts).order_by(receipts.c.position.desc()).limit(1)
         rows = await self._db.rows(query, primary=True)
         return _receipt(rows[0]._mapping) if rows else None
@@ -374,3 +497,34 @@ class SqlReceiptRepository:
 
 def _receipt(row: RowMapping) -> StoredReceipt:
     return StoredReceipt(**{str(key): value for key, value in row.items()})
+
+
+# Receipts as PostgreSQL text for Database.driver_rows (rows for _receipt_of).
+_RECEIPTS_SQL = (
+    "SELECT position, id, debate_id, digest, previous_digest, document, created_at FROM receipts"
+)
+# The next position after the head, only if the head's digest is the previous one (the
+# head read and the insert in one statement: one round trip, no transaction around it).
+# Two issuers racing for the same head collide on the primary key.
+_APPEND_RECEIPT_SQL = """
+WITH head AS (SELECT position, digest FROM receipts ORDER BY position DESC LIMIT 1)
+INSERT INTO receipts (position, id, debate_id, digest, previous_digest, document, created_at)
+SELECT coalesce((SELECT position FROM head), 0) + 1, $1::varchar, $2::varchar, $3::varchar,
+    $4::varchar, $5::json, $6::timestamptz
+WHERE (SELECT digest FROM head) IS NOT DISTINCT FROM $4::varchar
+RETURNING position
+"""
+
+
+def _receipt_of(row: Sequence[Any]) -> StoredReceipt:
+    """The receipt of a row of :data:`_RECEIPTS_SQL`."""
+    position, id_, debate_id, digest, previous_digest, document, created_at = row
+    return StoredReceipt(
+        position=position,
+        id=id_,
+        debate_id=debate_id,
+        digest=digest,
+        previous_digest=previous_digest,
+        document=document,
+        created_at=created_at.astimezone(UTC),
+    )

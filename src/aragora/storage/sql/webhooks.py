@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -33,7 +34,14 @@ from aragora.records.webhooks import (
 from aragora.storage.sql.database import Database, dump_json
 from aragora.storage.sql.schema import webhook_attempts, webhook_deliveries, webhooks
 
-__all__ = ["SqlOutboxRepository", "SqlWebhookRepository", "insert_outbox"]
+__all__ = [
+    "SUBSCRIBED_SQL",
+    "SqlOutboxRepository",
+    "SqlWebhookRepository",
+    "check_outbox",
+    "insert_outbox",
+    "insert_outbox_postgres",
+]
 
 Now = Callable[[], datetime]
 
@@ -46,23 +54,10 @@ async def insert_outbox(
     On PostgreSQL both statements go to the driver (this runs as every debate ends)."""
     if not events:
         return 0
-    for item in events:
-        if item.event not in WEBHOOK_EVENTS:
-            raise InvalidInputError(f"unknown webhook event {item.event!r}")
+    check_outbox(events)
     if database.dialect == "postgresql":
         driver = await database.driver_connection(conn)
-        subscribed = await driver.fetch(_WEBHOOKS_SQL)
-        rows = _deliveries(events, [(str(id_), list(names)) for id_, names in subscribed])
-        if rows:
-            await driver.execute(
-                _DELIVERIES_SQL,
-                [row[0] for row in rows],
-                [row[1] for row in rows],
-                [row[2].event for row in rows],
-                [dump_json(dict(row[2].data)) for row in rows],
-                now,
-            )
-        return len(rows)
+        return await insert_outbox_postgres(driver, events, now)
     subscribed = (await conn.execute(sa.select(webhooks.c.id, webhooks.c.events))).all()
     rows = _deliveries(events, [(str(id_), list(names)) for id_, names in subscribed])
     if rows:
@@ -85,7 +80,45 @@ async def insert_outbox(
     return len(rows)
 
 
+def check_outbox(events: Sequence[OutboxEvent]) -> None:
+    """:class:`InvalidInputError` unless every one of ``events`` is a webhook event."""
+    for item in events:
+        if item.event not in WEBHOOK_EVENTS:
+            raise InvalidInputError(f"unknown webhook event {item.event!r}")
+
+
+async def insert_outbox_postgres(
+    driver: Any,
+    events: Sequence[OutboxEvent],
+    now: datetime,
+    *,
+    subscribed: Sequence[tuple[str, builtins.list[str]]] | None = None,
+) -> int:
+    """:func:`insert_outbox` on PostgreSQL, on ``driver`` (an asyncpg connection inside
+    the caller's transaction), for ``events`` already checked; ``subscribed`` is every
+    webhook's (id, events) when the caller has read them in the same transaction
+    (:data:`SUBSCRIBED_SQL`), else they are read here."""
+    if subscribed is None:
+        found = await driver.fetch(_WEBHOOKS_SQL)
+        subscribed = [(str(id_), list(names)) for id_, names in found]
+    rows = _deliveries(events, subscribed)
+    if rows:
+        await driver.execute(
+            _DELIVERIES_SQL,
+            [row[0] for row in rows],
+            [row[1] for row in rows],
+            [row[2].event for row in rows],
+            [dump_json(dict(row[2].data)) for row in rows],
+            now,
+        )
+    return len(rows)
+
+
 _WEBHOOKS_SQL = "SELECT id, events FROM webhooks"
+SUBSCRIBED_SQL = "(SELECT coalesce(json_agg(json_build_array(id, events)), '[]') FROM webhooks)"
+"""Every webhook's ``[id, events]`` as one JSON array: a column a statement of the
+transaction that fills the outbox returns, saving :func:`insert_outbox_postgres` its own
+read."""
 _DELIVERIES_SQL = """
 INSERT INTO webhook_deliveries
     (id, webhook_id, event, data, state, attempts, next_attempt_at, created_at)
