@@ -19,7 +19,7 @@ when the counts need not move). The pick and both updates are one data-modifying
 
 The status counts move only when ``started`` changed the row, as two statements in
 status-name order (see :func:`~aragora.storage.sql.debates.count_changes_script`), sent as
-one script. Everything runs in the caller's write transaction.
+one script. Everything runs in the caller's transaction (the driver's own).
 """
 
 from __future__ import annotations
@@ -82,9 +82,8 @@ async def claim_postgres(
     debate_id: str | None,
 ) -> tuple[str, int] | None:
     """Claim a debate for ``owner`` until ``expires_at`` on ``driver``, an asyncpg
-    connection inside the caller's write transaction (see
-    :meth:`~aragora.storage.sql.database.Database.driver_connection`); only ``debate_id``
-    when given. The debate's id and new epoch, or ``None`` when nothing is claimable."""
+    connection inside the caller's transaction; only ``debate_id`` when given. The
+    debate's id and new epoch, or ``None`` when nothing is claimable."""
     if debate_id is None:
         row = await driver.fetchrow(_CLAIM_ANY, now, owner, expires_at)
     else:

@@ -142,12 +142,8 @@ class SqlEventRepository:
             )
 
     async def _append(self, conn: AsyncConnection, batch: Sequence[Event], epoch: int) -> None:
-        if self._db.dialect == "postgresql":
-            driver = await self._db.driver_connection(conn)
-            stored = await append_postgres(driver, batch, epoch=epoch, created_at=self._now())
-        else:
-            stored = await self._append_sqlite(conn, batch, epoch)
-        if not stored:
+        """SQLite: append ``batch`` in the transaction ``conn``, or raise why not."""
+        if not await self._append_sqlite(conn, batch, epoch):
             await self._refused(conn, batch[0], epoch)
 
     async def _refused(self, conn: AsyncConnection, event: Event, epoch: int) -> NoReturn:
@@ -287,16 +283,13 @@ class SqlLeaseRepository:
         _check_ttl(ttl)
         now = self._now()
         expires_at = now + timedelta(seconds=ttl)
-        async with self._db.write() as conn:
-            if self._db.dialect == "postgresql":
+        if self._db.dialect == "postgresql":
+            async with self._db.autocommit() as driver, driver.transaction():
                 claimed = await claim_postgres(
-                    await self._db.driver_connection(conn),
-                    owner=owner,
-                    now=now,
-                    expires_at=expires_at,
-                    debate_id=debate_id,
+                    driver, owner=owner, now=now, expires_at=expires_at, debate_id=debate_id
                 )
-            else:
+        else:
+            async with self._db.write() as conn:
                 claimed = await _claim_sqlite(conn, owner, now, expires_at, debate_id)
         if claimed is None:
             return None
