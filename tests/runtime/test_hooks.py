@@ -4,6 +4,7 @@ references recorded for attribution), end checks that add warnings just before
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,48 @@ async def test_a_finisher_that_cannot_reach_the_database_leaves_the_follow_ups_o
         assert "receipt" not in record.document
         assert (await node.service.get(created["id"]))[FOLLOWUPS_PENDING] is True
     finally:
+        await node.close()
+
+
+async def test_a_debate_being_finished_is_read_as_stored_with_its_end(tmp_path: Path) -> None:
+    """While its follow-ups run, a debate ended here is read from the document its end
+    stored, without a database read; once they are stored, from the database again."""
+    storage = new_storage()
+    gate = asyncio.Event()
+
+    async def slow_receipt(
+        debate_id: str, events: Sequence[Event], document: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        await gate.wait()
+        return {"receipt": {"id": f"r-{debate_id}"}}
+
+    node = await wiring.open_node(instant_demo(tmp_path), storage=storage, finishers=[slow_receipt])
+    reads: list[str] = []
+    read = storage.debates.get
+
+    async def counted(debate_id: str, *, primary: bool = False) -> Any:
+        reads.append(debate_id)
+        return await read(debate_id, primary=primary)
+
+    node.start()
+    try:
+        created = await node.service.create({"task": TASK})
+        await finish(node, created["id"], followed_up=False)
+        stored = (await storage.debates.get(created["id"])).document
+        assert stored is not None
+        assert stored[FOLLOWUPS_PENDING] is True
+        storage.debates.get = counted  # type: ignore[method-assign]
+        document = await node.service.get(created["id"])
+        assert document == stored
+        assert reads == []
+        gate.set()
+        await finish(node, created["id"])
+        document = await node.service.get(created["id"])
+        assert document["receipt"] == {"id": f"r-{created['id']}"}
+        assert FOLLOWUPS_PENDING not in document
+        assert reads  # let go: read from the database again
+    finally:
+        gate.set()
         await node.close()
 
 

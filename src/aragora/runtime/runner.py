@@ -35,6 +35,7 @@ from aragora.records.debates import (
 from aragora.runtime.bus import EventBus, frame_of
 from aragora.runtime.debate_request import DebateRequest, is_evaluation
 from aragora.runtime.document import debate_document
+from aragora.runtime.held import HeldDocuments
 from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
 from aragora.runtime.ratings import rate_debate, rating_keys
 from aragora.runtime.webhook_payloads import outbox_events
@@ -74,8 +75,10 @@ class _PublishingSink:
         before_end: Callable[[Sequence[Event], Event], Awaitable[list[dict[str, Any]]]]
         | None = None,
         finishing: Callable[[Sequence[Event]], DebateOutcome] | None = None,
+        stored_outcome: Callable[[DebateOutcome], None] | None = None,
     ) -> None:
         self._fenced = fenced
+        self._stored_outcome = stored_outcome
         self.log: list[Event] = list(stored)
         self._bus = bus
         self._observers = observers
@@ -112,6 +115,8 @@ class _PublishingSink:
             outcome = self._finishing([*self.log, *events])
             await self._fenced.append_and_finish(events, outcome)
             self.outcome = outcome
+            if self._stored_outcome is not None:
+                self._stored_outcome(outcome)
         elif len(events) == 1:
             await self._fenced.append(events[0])
         else:
@@ -172,8 +177,10 @@ class DebateRunner:
         end_checks: Sequence[EndCheck] = (),
         finishers: Sequence[Finisher] = (),
         clock: Clock | None = None,
+        held: HeldDocuments | None = None,
     ) -> None:
         self._storage = storage
+        self._held = held if held is not None else HeldDocuments()
         self._bus = bus
         self._build_panel = build_panel
         self._build_engine = build_engine
@@ -222,6 +229,7 @@ class DebateRunner:
             stored=stored,
             before_end=None if evaluation else before_end,
             finishing=lambda log: self._outcome(record, log, evaluation=evaluation),
+            stored_outcome=lambda outcome: self._hold(record.id, outcome),
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
         try:
@@ -230,6 +238,16 @@ class DebateRunner:
             )
         finally:
             sink.flush_tokens()
+            # Stored with the follow-ups' results, or left to the next claim: either way
+            # the database says what the document is now.
+            self._held.release(record.id)
+
+    def _hold(self, debate_id: str, outcome: DebateOutcome) -> None:
+        """Hold the document just stored with the debate's end while its follow-ups run
+        (see :mod:`aragora.runtime.held`); one that owes none is final, and readers cache
+        it themselves."""
+        if outcome.followups:
+            self._held.hold(debate_id, outcome.document)
 
     def gather_context(self, request: DebateRequest) -> asyncio.Future[Context]:
         """Start gathering the background of a debate about to start, for :meth:`run`'s

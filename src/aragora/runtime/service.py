@@ -35,6 +35,7 @@ from aragora.records.debates import (
 from aragora.runtime.bus import EventBus, Frame
 from aragora.runtime.debate_request import RequestDefaults, parse_request
 from aragora.runtime.document import debate_document
+from aragora.runtime.held import HeldDocuments
 from aragora.runtime.maintenance import read_maintenance, write_maintenance
 from aragora.runtime.ports import AgentCatalog, PanelBuilder
 from aragora.runtime.ratings import leaderboard_rows
@@ -84,8 +85,10 @@ class DebateService:
         max_queued: int | None = None,
         announce_queued: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        held: HeldDocuments | None = None,
     ) -> None:
         self._storage = storage
+        self._held = held if held is not None else HeldDocuments()
         self._bus = bus
         self._workers = workers
         self._build_panel = build_panel
@@ -205,6 +208,9 @@ class DebateService:
         if cached is not None:
             self._finished.move_to_end(debate_id)
             return cached
+        held = self._held.get(debate_id)
+        if held is not None:  # ended here, follow-ups running: as stored with the end
+            return dict(held)
         record = await self._storage.debates.get(debate_id)
         document = await self._document(record)
         if (
