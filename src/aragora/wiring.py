@@ -38,7 +38,7 @@ from aragora.records.debates import Lease, LeaseRepository, Storage
 from aragora.runtime.bus import EventBus, LocalBus
 from aragora.runtime.debate_request import RequestDefaults
 from aragora.runtime.health import HealthMonitor
-from aragora.runtime.held import HeldDocuments
+from aragora.runtime.local import LocalDebates
 from aragora.runtime.loop_lag import LoopLag
 from aragora.runtime.node import Background, DrainFlag, Node
 from aragora.runtime.ports import ContextSource, EndCheck, Finisher
@@ -407,7 +407,7 @@ async def open_node(
     receipts = build_receipts(settings, storage, key=signing_key)
     finishing: list[Finisher] = [receipts.finish, *finishers]
     finishing.append(KnowledgeIngest(storage.knowledge))
-    held = HeldDocuments()  # the runner's documents of debates it is finishing, for reads
+    local = LocalDebates()  # what the runner holds of the debates it runs, for reads
     runner = DebateRunner(
         storage=storage,
         bus=bus,
@@ -417,7 +417,7 @@ async def open_node(
         context_sources=sources,
         end_checks=checks,
         finishers=finishing,
-        held=held,
+        local=local,
     )
     claiming = storage
     if own_debates is not None:
@@ -468,7 +468,7 @@ async def open_node(
         refuse_when_agents_down=settings.refuse_when_agents_down,
         max_queued=settings.max_queued_debates,
         announce_queued=announce_queued,
-        held=held,
+        local=local,
     )
     monitor = HealthMonitor(
         ping_database=storage.ping,

@@ -14,7 +14,7 @@ from aragora.debate.events import Event
 from aragora.errors import DatabaseUnavailableError
 from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.settings import Settings, load_settings
-from tests.runtime.support import TASK, finish, new_storage, wait_until
+from tests.runtime.support import TASK, finish, new_storage, seq_reached, wait_until
 
 
 def instant_demo(tmp_path: Path) -> Settings:
@@ -156,6 +156,41 @@ async def test_a_debate_being_finished_is_read_as_stored_with_its_end(tmp_path: 
     finally:
         gate.set()
         await node.close()
+
+
+async def test_a_debate_running_here_is_read_from_the_log_its_runner_holds(
+    tmp_path: Path,
+) -> None:
+    """A debate running on this node is read from the stored log its runner holds (no
+    read of the log back from the database), and reads the same as from a node that
+    does not run it."""
+    storage = new_storage()
+    settings = load_settings({"ARAGORA_DEMO_DELAY": "30", "ARAGORA_DATA_DIR": str(tmp_path)})
+    node = await wiring.open_node(settings, storage=storage)
+    elsewhere = await wiring.open_node(settings, storage=storage)  # runs no debate
+    read = storage.events.read
+    reads: list[str] = []
+
+    async def counted(debate_id: str, **options: Any) -> Any:
+        reads.append(debate_id)
+        return await read(debate_id, **options)
+
+    node.start()
+    try:
+        created = await node.service.create({"task": TASK})
+        await seq_reached(storage, created["id"], 1)
+        await asyncio.sleep(0.2)  # the steps before the first calls are stored
+        storage.events.read = counted  # type: ignore[method-assign]
+        here = await node.service.get(created["id"])
+        assert await node.service.get(created["id"]) == here
+        assert reads == []
+        there = await elsewhere.service.get(created["id"])
+        assert reads == [created["id"]]
+        assert here["status"] == "running"
+        assert here == there
+    finally:
+        await node.close()
+        await elsewhere.close()
 
 
 async def test_owed_follow_ups_run_once_on_the_next_claim(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from aragora.records.debates import (
 from aragora.runtime.bus import EventBus, frame_of
 from aragora.runtime.debate_request import DebateRequest, is_evaluation
 from aragora.runtime.document import debate_document
-from aragora.runtime.held import HeldDocuments
+from aragora.runtime.local import LocalDebates
 from aragora.runtime.ports import ContextSource, EndCheck, EngineFactory, Finisher, PanelBuilder
 from aragora.runtime.ratings import rate_debate, rating_keys
 from aragora.runtime.webhook_payloads import outbox_events
@@ -177,10 +177,10 @@ class DebateRunner:
         end_checks: Sequence[EndCheck] = (),
         finishers: Sequence[Finisher] = (),
         clock: Clock | None = None,
-        held: HeldDocuments | None = None,
+        local: LocalDebates | None = None,
     ) -> None:
         self._storage = storage
-        self._held = held if held is not None else HeldDocuments()
+        self._local = local if local is not None else LocalDebates()
         self._bus = bus
         self._build_panel = build_panel
         self._build_engine = build_engine
@@ -232,22 +232,22 @@ class DebateRunner:
             stored_outcome=lambda outcome: self._hold(record.id, outcome),
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
+        self._local.running(record.id, sink.log)
         try:
             return await self._drive(
                 record, sink, engine, cancel, evaluation=evaluation, context=context
             )
         finally:
             sink.flush_tokens()
-            # Stored with the follow-ups' results, or left to the next claim: either way
-            # the database says what the document is now.
-            self._held.release(record.id)
+            # Finished, or left to the next claim: the database says what it is now.
+            self._local.release(record.id)
 
     def _hold(self, debate_id: str, outcome: DebateOutcome) -> None:
         """Hold the document just stored with the debate's end while its follow-ups run
-        (see :mod:`aragora.runtime.held`); one that owes none is final, and readers cache
-        it themselves."""
+        (see :mod:`aragora.runtime.local`); one that owes none is final, and readers
+        cache it themselves."""
         if outcome.followups:
-            self._held.hold(debate_id, outcome.document)
+            self._local.hold(debate_id, outcome.document)
 
     def gather_context(self, request: DebateRequest) -> asyncio.Future[Context]:
         """Start gathering the background of a debate about to start, for :meth:`run`'s

@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
+from aragora.debate.events import Event
 from aragora.debate.model import Participant
 from aragora.debate.ports import LLM, Availability
 from aragora.errors import (
@@ -35,7 +36,7 @@ from aragora.records.debates import (
 from aragora.runtime.bus import EventBus, Frame
 from aragora.runtime.debate_request import RequestDefaults, parse_request
 from aragora.runtime.document import debate_document
-from aragora.runtime.held import HeldDocuments
+from aragora.runtime.local import LocalDebates
 from aragora.runtime.maintenance import read_maintenance, write_maintenance
 from aragora.runtime.ports import AgentCatalog, PanelBuilder
 from aragora.runtime.ratings import leaderboard_rows
@@ -85,10 +86,10 @@ class DebateService:
         max_queued: int | None = None,
         announce_queued: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        held: HeldDocuments | None = None,
+        local: LocalDebates | None = None,
     ) -> None:
         self._storage = storage
-        self._held = held if held is not None else HeldDocuments()
+        self._local = local if local is not None else LocalDebates()
         self._bus = bus
         self._workers = workers
         self._build_panel = build_panel
@@ -208,9 +209,9 @@ class DebateService:
         if cached is not None:
             self._finished.move_to_end(debate_id)
             return cached
-        held = self._held.get(debate_id)
-        if held is not None:  # ended here, follow-ups running: as stored with the end
-            return dict(held)
+        ended = self._local.ended(debate_id)
+        if ended is not None:  # ended here, follow-ups running: as stored with the end
+            return dict(ended)
         record = await self._storage.debates.get(debate_id)
         document = await self._document(record)
         if (
@@ -242,13 +243,18 @@ class DebateService:
     async def _document(self, record: DebateRecord) -> dict[str, Any]:
         if record.status in TERMINAL_STATUSES and record.document is not None:
             return dict(record.document)
-        events = await self._storage.events.read(record.id)
-        document = debate_document(
-            record.id,
-            events,
-            status=record.status if record.status != "running" or not events else None,
-            created_at=record.created_at.isoformat(),
-        )
+
+        def build(events: Sequence[Event]) -> dict[str, Any]:
+            return debate_document(
+                record.id,
+                events,
+                status=record.status if record.status != "running" or not events else None,
+                created_at=record.created_at.isoformat(),
+            )
+
+        # A debate running here: its log as the runner holds it, folded once per event.
+        here = None if record.status != "running" else self._local.document(record.id, build)
+        document = build(await self._storage.events.read(record.id)) if here is None else here
         if document["task"] is None:  # nothing has run yet: describe the request
             document["task"] = record.task
             document["context"] = record.request.get("context")
@@ -260,7 +266,9 @@ class DebateService:
         elif record.status == "running":
             # A worker that died (or drained) leaves the debate "running" until another
             # claims it; say so rather than let it look alive until then.
-            document["awaiting_resumption"] = await self._storage.leases.current(record.id) is None
+            document["awaiting_resumption"] = (
+                here is None and await self._storage.leases.current(record.id) is None
+            )
         return document
 
     async def list(
