@@ -20,7 +20,8 @@ answer; completed debates carry a cached document of ~2 KB. Seeding uses bulk pa
 Measured through the real code path (``aragora.storage.sql.storage.sql_storage`` on SQLAlchemy and
 the async driver), one operation at a time:
 
-- append: ``events.append`` (one fenced transaction per event) on freshly claimed debates;
+- append: ``events.append`` (one fenced write per event: on PostgreSQL one statement that
+  commits on its own, on SQLite one transaction) on freshly claimed debates;
   p50 and p99 over 2,000 appends.
 - read 200: ``events.read`` of a random 200-event debate; p95 over 500 reads
   (target <= 5 ms on PostgreSQL).
