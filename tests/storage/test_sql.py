@@ -35,6 +35,7 @@ from aragora.records.debates import (
     DebateOutcome,
     FencedEventSink,
     NewDebate,
+    NewReceipt,
     NewWebhook,
     Storage,
     new_webhook_id,
@@ -227,7 +228,23 @@ async def test_pgbouncer_mode_disables_statement_caches(pg_db: Database) -> None
         for n in range(3):  # the same statements, repeatedly, on one connection
             await store.debates.create(NewDebate(f"d{n}", "t"))
             await store.debates.get(f"d{n}")
-            assert await store.leases.claim("w", 30) is not None  # sent to the driver itself
+            lease = await store.leases.claim("w", 30)  # sent to the driver itself
+            assert lease is not None
+            debate = lease.debate_id
+            await store.events.append_many(
+                [Event("propose", debate, seq, "t", 1, "a", {}) for seq in (1, 2)],
+                epoch=lease.epoch,
+            )
+            outcome = DebateOutcome("completed", {"n": n}, [], followups=True)
+            end = [Event("debate_end", debate, 3, "t", data={})]
+            await store.events.append_and_finish(end, epoch=lease.epoch, outcome=outcome)
+            await store.debates.update(debate, status="completed", document={"n": n})
+            head = await store.receipts.head()
+            digest = f"{n:064d}"
+            previous = None if head is None else head.digest
+            await store.receipts.append(NewReceipt(f"r{n}", debate, digest, previous, {}))
+            assert await store.receipts.for_debate(debate) != []
+            assert await store.knowledge_index.search_each(["anything"]) == [[]]
         async with bouncer.writer.connect() as conn:
             raw = await conn.get_raw_connection()
             assert raw.driver_connection is not None
@@ -323,7 +340,7 @@ async def test_driver_writes_store_the_json_text_sqlalchemy_would(pg_db: Databas
         NewWebhook(new_webhook_id(), "https://hooks.example/x", ("debate.completed",), "s")
     )
     data = {"z": 1, "a": [1.5, None, 'ü \u2028 \\ "q"'], "m": {"b": True, "e": 1e-7}}
-    await store.debates.create(NewDebate("d1", "t", data))  # its request through SQLAlchemy
+    await store.debates.create(NewDebate("d1", "t", data))
     lease = await store.leases.claim("w", 30)
     assert lease is not None
     outcome = DebateOutcome("completed", data, [OutboxEvent("debate.completed", data)])
@@ -340,6 +357,33 @@ async def test_driver_writes_store_the_json_text_sqlalchemy_would(pg_db: Databas
     assert await texts("SELECT document::text FROM debates") == [written]
     assert await texts("SELECT data::text FROM webhook_deliveries") == [written]
     assert [e.data for e in await store.events.read("d1")] == [data, data]
+    stored = await store.receipts.append(NewReceipt("r1", "d1", "x" * 64, None, data))
+    assert await texts("SELECT document::text FROM receipts") == [written]
+    assert await store.receipts.for_debate("d1") == [stored]
+    assert await store.receipts.head() == stored
+
+
+async def test_autocommit_statements_commit_each_on_its_own(pg_db: Database) -> None:
+    """A statement sent in an autocommit block is in no transaction and commits as it
+    runs, whatever follows; errors leave the block translated."""
+    store = sql_storage(pg_db)
+    await store.debates.create(NewDebate("d1", "before"))
+
+    async def update_then_fail() -> None:
+        async with pg_db.autocommit() as driver:
+            assert not driver.is_in_transaction()
+            await driver.execute("UPDATE debates SET task = 'after' WHERE id = 'd1'")
+            await driver.execute("SELECT * FROM nowhere")
+
+    with pytest.raises(StorageError, match="nowhere"):
+        await update_then_fail()
+    assert (await store.debates.get("d1", primary=True)).task == "after"
+
+
+async def test_autocommit_is_for_postgresql(sqlite_db: Database) -> None:
+    with pytest.raises(ConfigurationError, match="autocommit is for PostgreSQL"):
+        async with sqlite_db.autocommit():
+            pass
 
 
 def test_errors_of_the_driver_itself_are_translated() -> None:
