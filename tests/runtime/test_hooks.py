@@ -14,7 +14,14 @@ from aragora.debate.events import Event
 from aragora.errors import DatabaseUnavailableError
 from aragora.runtime.runner import FOLLOWUPS_PENDING
 from aragora.settings import Settings, load_settings
-from tests.runtime.support import TASK, finish, new_storage, seq_reached, wait_until
+from tests.runtime.support import (
+    TASK,
+    finish,
+    new_storage,
+    running_node,
+    seq_reached,
+    wait_until,
+)
 
 
 def instant_demo(tmp_path: Path) -> Settings:
@@ -191,6 +198,28 @@ async def test_a_debate_running_here_is_read_from_the_log_its_runner_holds(
     finally:
         await node.close()
         await elsewhere.close()
+
+
+async def test_a_debate_is_read_here_past_its_first_lease_while_it_is_renewed() -> None:
+    """Reads are served from what the runner holds only while its lease is unexpired;
+    the heartbeat's renewals keep it so."""
+    storage = new_storage()
+    async with running_node(storage=storage, demo_delay=30, lease_ttl=0.6) as node:
+        created = await node.service.create({"task": TASK})
+        await seq_reached(storage, created["id"], 1)
+        await asyncio.sleep(1.0)  # past the first lease's end: renewed meanwhile
+        read = storage.events.read
+        reads: list[str] = []
+
+        async def counted(debate_id: str, **options: Any) -> Any:
+            reads.append(debate_id)
+            return await read(debate_id, **options)
+
+        storage.events.read = counted  # type: ignore[method-assign]
+        document = await node.service.get(created["id"])
+        assert document["status"] == "running"
+        assert document["awaiting_resumption"] is False
+        assert reads == []
 
 
 async def test_owed_follow_ups_run_once_on_the_next_claim(tmp_path: Path) -> None:

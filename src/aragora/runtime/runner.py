@@ -232,7 +232,7 @@ class DebateRunner:
             stored_outcome=lambda outcome: self._hold(record.id, outcome),
         )
         engine = self._build_engine(sink=sink, publish_token=sink.publish_token)
-        self._local.running(record.id, sink.log)
+        self._local.running(record.id, sink.log, lease.expires_at)
         try:
             return await self._drive(
                 record, sink, engine, cancel, evaluation=evaluation, context=context
@@ -241,6 +241,11 @@ class DebateRunner:
             sink.flush_tokens()
             # Finished, or left to the next claim: the database says what it is now.
             self._local.release(record.id)
+
+    def lease_renewed(self, lease: Lease) -> None:
+        """The worker running ``lease``'s debate renewed it (reads of the debate are served
+        from what this runner holds only while its lease is unexpired)."""
+        self._local.renewed(lease.debate_id, lease.expires_at)
 
     def _hold(self, debate_id: str, outcome: DebateOutcome) -> None:
         """Hold the document just stored with the debate's end while its follow-ups run

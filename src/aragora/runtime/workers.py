@@ -508,6 +508,7 @@ class WorkerPool:
                 continue
             try:
                 running.lease = await self._storage.leases.renew(running.lease, self._ttl)
+                self._runner.lease_renewed(running.lease)
                 renewed = now
                 log_event(
                     _log,
