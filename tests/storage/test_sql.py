@@ -380,6 +380,19 @@ async def test_autocommit_statements_commit_each_on_its_own(pg_db: Database) -> 
     assert (await store.debates.get("d1", primary=True)).task == "after"
 
 
+async def test_the_ping_answers_while_every_pooled_connection_is_out(sql_db: Database) -> None:
+    """The health check's ping has a connection of its own: a pool busy with requests is
+    not a database down."""
+    busy = Database(sql_db.url, options=PoolOptions(pool_size=1, max_overflow=0, pool_timeout=0.2))
+    try:
+        async with busy.reader.connect(), busy.writer.connect():
+            with pytest.raises(DatabaseUnavailableError, match="no connection free"):
+                await busy.rows(sa.text("SELECT 1"))
+            await asyncio.wait_for(busy.ping(), 5)
+    finally:
+        await busy.dispose()
+
+
 async def test_autocommit_is_for_postgresql(sqlite_db: Database) -> None:
     with pytest.raises(ConfigurationError, match="autocommit is for PostgreSQL"):
         async with sqlite_db.autocommit():

@@ -3,10 +3,12 @@
 
 Checks are coalesced and cached for ``ttl`` seconds: however many probes and health
 requests arrive at once, the database sees at most one ping per ``ttl``, so health stays
-cheap under load and answers fast when the database hangs (the ping has its own timeout).
+cheap under load and answers fast when the database hangs (the ping has its own timeout,
+and the storage gives it a connection of its own: a pool busy with requests is not a
+database down).
 A request that finds the last check older than ``ttl`` starts the next one and answers
 from the last meanwhile, so no probe waits on a busy pool; only a check older than
-``ttl`` plus the longest a check can take (both timeouts) is waited for, so a report is
+``ttl`` plus the longest a check can take (its three timeouts) is waited for, so a report is
 never staler than that.
 """
 
@@ -67,15 +69,16 @@ class HealthMonitor:
         self._timeout = timeout
         self._clock = clock
         self._cached: tuple[float, dict[str, Any]] | None = None
+        self._maintenance = False  # as last read
         self._inflight: asyncio.Future[dict[str, Any]] | None = None
         self._refresh: asyncio.Task[None] | None = None
 
     async def report(self) -> HealthReport:
-        """The current report (checked at most ``ttl`` + twice ``timeout`` seconds ago, and
+        """The current report (checked at most ``ttl`` + three ``timeout`` seconds ago, and
         usually at most ``ttl``; draining always current)."""
         cached = self._cached
         age = 0.0 if cached is None else self._clock() - cached[0]
-        if cached is None or age >= self._ttl + 2 * self._timeout:
+        if cached is None or age >= self._ttl + 3 * self._timeout:
             checked = await self._check_once()
         else:
             if age >= self._ttl and self._refresh is None and self._inflight is None:
@@ -133,12 +136,19 @@ class HealthMonitor:
 
     async def _check(self) -> dict[str, Any]:
         database = HEALTHY
-        maintenance = False
+        maintenance = self._maintenance
         try:
             await asyncio.wait_for(self._ping(), self._timeout)
-            maintenance = bool((await read_maintenance(self._settings))["enabled"])
         except Exception:
             database = UNHEALTHY
+        else:
+            # The flag is read like any request's read (through the shared pool): one that
+            # waits too long under load says nothing about the database, which has just
+            # answered its ping; the last value read stands.
+            with contextlib.suppress(Exception):
+                state = await asyncio.wait_for(read_maintenance(self._settings), self._timeout)
+                self._maintenance = bool(state["enabled"])
+            maintenance = self._maintenance
         redis = DISABLED
         if self._redis_health is not None:
             try:

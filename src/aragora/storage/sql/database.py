@@ -39,7 +39,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -185,11 +185,18 @@ class Database:
         # Reads that must see every write: the primary's read engine, or with a replica
         # configured the writer (rather than a third pool).
         self._primary_reader = self.reader if read_url is None else self.writer
+        # The health check's own connection to the primary: a ping queued behind a busy
+        # pool (every connection out under a burst of requests) would say the database is
+        # down when it is only busy, and take the replica out of service for it.
+        self._pinger = self._engine(
+            driver_url, writer=False, options=replace(self.options, pool_size=1, max_overflow=0)
+        )
 
-    def _engine(self, url: URL, *, writer: bool) -> AsyncEngine:
+    def _engine(self, url: URL, *, writer: bool, options: PoolOptions | None = None) -> AsyncEngine:
+        options = options or self.options
         if url.get_backend_name() == "sqlite":
-            return _sqlite_engine(url, self.options, writer=writer)
-        return _postgres_engine(url, self.options, writer=writer)
+            return _sqlite_engine(url, options, writer=writer)
+        return _postgres_engine(url, options, writer=writer)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -321,8 +328,20 @@ class Database:
         return driver
 
     async def ping(self) -> None:
-        """Raise :class:`DatabaseUnavailableError` unless the primary answers a query."""
-        await self.rows(sa.text("SELECT 1"), primary=True)
+        """Raise :class:`DatabaseUnavailableError` unless the primary answers a query, on a
+        connection of its own (not one the requests wait for). A dead connection is
+        replaced once, as for :meth:`rows`."""
+        for attempt in (1, 2):
+            try:
+                async with self._pinger.connect() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+                    return
+            except exc.DBAPIError as error:
+                if attempt == 1 and error.connection_invalidated:
+                    continue
+                raise translate_error(error, self.display_url) from error
+            except Exception as error:
+                raise translate_error(error, self.display_url) from error
 
     async def dispose(self, *, wait: float = DISPOSE_WAIT) -> None:
         """Close every pooled connection, once those in use are back (at most ``wait``
@@ -332,7 +351,7 @@ class Database:
         database closes (a debate's last write during a drain) gets to return its
         connection first."""
         deadline = time.monotonic() + wait
-        for engine in (self.writer, self.reader):
+        for engine in (self.writer, self.reader, self._pinger):
             pool = engine.pool
             if not isinstance(pool, QueuePool):
                 continue
@@ -340,6 +359,7 @@ class Database:
                 await asyncio.sleep(_DISPOSE_POLL)
         await self.writer.dispose()
         await self.reader.dispose()
+        await self._pinger.dispose()
 
 
 def translate_error(error: Exception, display_url: str) -> Exception:
