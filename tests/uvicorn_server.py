@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
 
@@ -25,3 +26,13 @@ async def serving(config: uvicorn.Config) -> AsyncIterator[int]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole request body an ASGI app is sent, however many messages it comes in."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body

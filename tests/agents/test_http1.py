@@ -29,7 +29,7 @@ from aragora.agents.wire.http1 import (
     RemoteProtocolError,
     Response,
 )
-from tests.uvicorn_server import serving
+from tests.uvicorn_server import read_body, serving
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
 SSE_HEAD = (
@@ -401,12 +401,7 @@ async def test_it_talks_to_uvicorn_as_llama_cpp_python_and_vllm_serve(implementa
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         if scope["path"] != "/v1/chat/completions":
             payload = b'{"error": {"message": "not found"}}'
             headers = [(b"content-type", b"application/json")]

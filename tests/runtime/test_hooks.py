@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aragora import wiring
 from aragora.debate.events import Event
 from aragora.errors import DatabaseUnavailableError
@@ -123,7 +125,9 @@ async def test_a_finisher_that_cannot_reach_the_database_leaves_the_follow_ups_o
         await node.close()
 
 
-async def test_a_debate_being_finished_is_read_as_stored_with_its_end(tmp_path: Path) -> None:
+async def test_a_debate_being_finished_is_read_as_stored_with_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While its follow-ups run, a debate ended here is read from the document its end
     stored, without a database read; once they are stored, from the database again."""
     storage = new_storage()
@@ -150,7 +154,7 @@ async def test_a_debate_being_finished_is_read_as_stored_with_its_end(tmp_path: 
         stored = (await storage.debates.get(created["id"])).document
         assert stored is not None
         assert stored[FOLLOWUPS_PENDING] is True
-        storage.debates.get = counted  # type: ignore[method-assign]
+        monkeypatch.setattr(storage.debates, "get", counted)
         document = await node.service.get(created["id"])
         assert document == stored
         assert reads == []
@@ -166,7 +170,7 @@ async def test_a_debate_being_finished_is_read_as_stored_with_its_end(tmp_path: 
 
 
 async def test_a_debate_running_here_is_read_from_the_log_its_runner_holds(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A debate running on this node is read from the stored log its runner holds (no
     read of the log back from the database), and reads the same as from a node that
@@ -187,7 +191,7 @@ async def test_a_debate_running_here_is_read_from_the_log_its_runner_holds(
         created = await node.service.create({"task": TASK})
         await seq_reached(storage, created["id"], 1)
         await asyncio.sleep(0.2)  # the steps before the first calls are stored
-        storage.events.read = counted  # type: ignore[method-assign]
+        monkeypatch.setattr(storage.events, "read", counted)
         here = await node.service.get(created["id"])
         assert await node.service.get(created["id"]) == here
         assert reads == []
@@ -200,7 +204,9 @@ async def test_a_debate_running_here_is_read_from_the_log_its_runner_holds(
         await elsewhere.close()
 
 
-async def test_a_debate_is_read_here_past_its_first_lease_while_it_is_renewed() -> None:
+async def test_a_debate_is_read_here_past_its_first_lease_while_it_is_renewed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Reads are served from what the runner holds only while its lease is unexpired;
     the heartbeat's renewals keep it so."""
     storage = new_storage()
@@ -215,7 +221,7 @@ async def test_a_debate_is_read_here_past_its_first_lease_while_it_is_renewed() 
             reads.append(debate_id)
             return await read(debate_id, **options)
 
-        storage.events.read = counted  # type: ignore[method-assign]
+        monkeypatch.setattr(storage.events, "read", counted)
         document = await node.service.get(created["id"])
         assert document["status"] == "running"
         assert document["awaiting_resumption"] is False

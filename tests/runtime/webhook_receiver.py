@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from aragora.runtime.webhook_payloads import verify
-from tests.uvicorn_server import serving
+from tests.uvicorn_server import read_body, serving
 
 
 @dataclass
@@ -41,12 +41,7 @@ class Receiver:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         ok = verify(self.secret, headers.get("x-aragora-signature", ""), body, now=int(time.time()))
         self.received.append(Received(headers, body, ok))

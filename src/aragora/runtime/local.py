@@ -86,7 +86,7 @@ class LocalDebates:
             return None
         length = len(running.log)
         if running.folded is None or running.folded[0] != length:
-            running.folded = (length, build(list(running.log[:length])))
+            running.folded = (length, build(running.log[:length]))  # a copy of the log
         return dict(running.folded[1])
 
     def _held(self, debate_id: str) -> _Running | None:

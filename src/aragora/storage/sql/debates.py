@@ -9,7 +9,6 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora.errors import (
@@ -101,7 +100,8 @@ SELECT ahead, taken FROM decided
 
 # The same read as get()'s query, as PostgreSQL text for Database.driver_rows.
 _GET_SQL = (
-    "SELECT id, status, task, request, created_at, updated_at, document FROM debates WHERE id = $1"
+    f"SELECT {', '.join(c.name for c in (*_SUMMARY_COLUMNS, debates.c.document))}"
+    " FROM debates WHERE id = $1"
 )
 
 
@@ -222,24 +222,17 @@ class SqlDebateRepository:
         """See :meth:`DebateRepository.get`."""
         if self._db.dialect == "postgresql":
             # Every GET of a debate and every run reads this row: straight from the driver.
-            found = await self._db.driver_rows(_GET_SQL, debate_id, primary=primary)
-            if not found:
-                raise NotFoundError(f"debate {debate_id} not found")
-            id_, status, task, request, created_at, updated_at, document = found[0]
-            return DebateRecord(
-                id=id_,
-                status=status,
-                task=task,
-                request=request,
-                created_at=created_at.astimezone(UTC),
-                updated_at=updated_at.astimezone(UTC),
-                document=document,
+            rows: Sequence[Sequence[Any]] = await self._db.driver_rows(
+                _GET_SQL, debate_id, primary=primary
             )
-        query = sa.select(*_SUMMARY_COLUMNS, debates.c.document).where(debates.c.id == debate_id)
-        rows = await self._db.rows(query, primary=primary)
+        else:
+            query = sa.select(*_SUMMARY_COLUMNS, debates.c.document).where(
+                debates.c.id == debate_id
+            )
+            rows = await self._db.rows(query, primary=primary)
         if not rows:
             raise NotFoundError(f"debate {debate_id} not found")
-        return _record(rows[0]._mapping)
+        return _record(rows[0])
 
     async def list(
         self,
@@ -271,7 +264,7 @@ class SqlDebateRepository:
         )
         rows = await self._db.rows(page)
         total = int((await self._db.rows(count))[0][0])
-        return DebatePage(tuple(_record(row._mapping) for row in rows), total, limit, offset)
+        return DebatePage(tuple(_record(row) for row in rows), total, limit, offset)
 
     async def update(
         self,
@@ -476,15 +469,18 @@ def queued_ahead(priority: int, enqueued_at: datetime, debate_id: str) -> sa.Sel
     )
 
 
-def _record(row: RowMapping) -> DebateRecord:
+def _record(row: Sequence[Any]) -> DebateRecord:
+    """The debate of a row of :data:`_SUMMARY_COLUMNS`, then the document if selected (from
+    SQLAlchemy or straight from the driver: both give aware datetimes)."""
+    id_, status, task, request, created_at, updated_at, *document = row
     return DebateRecord(
-        id=row["id"],
-        status=row["status"],
-        task=row["task"],
-        request=row["request"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        document=row.get("document"),
+        id=id_,
+        status=status,
+        task=task,
+        request=request,
+        created_at=created_at.astimezone(UTC),
+        updated_at=updated_at.astimezone(UTC),
+        document=document[0] if document else None,
     )
 
 

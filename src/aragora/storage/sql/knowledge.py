@@ -67,31 +67,9 @@ _ITEM_COLUMNS = tuple(knowledge_items.c)
 _LINK_COLUMNS = tuple(knowledge_links.c)
 
 
-def _item(row: Any) -> KnowledgeItem:
-    return KnowledgeItem(
-        id=row.id,
-        kind=row.kind,
-        title=row.title,
-        content=row.content,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        source_debate_id=row.source_debate_id,
-        source_agent=row.source_agent,
-        confidence=row.confidence,
-        tags=tuple(row.tags),
-        provenance=row.provenance,
-    )
-
-
-# The items of ids, as PostgreSQL text for Database.driver_rows (rows for _item_of).
-_ITEMS_SQL = (
-    "SELECT id, kind, title, content, source_debate_id, source_agent, confidence, tags,"
-    " provenance, created_at, updated_at FROM knowledge_items WHERE id = ANY($1::text[])"
-)
-
-
-def _item_of(row: Sequence[Any]) -> KnowledgeItem:
-    """The item of a row of :data:`_ITEMS_SQL`."""
+def _item(row: Sequence[Any]) -> KnowledgeItem:
+    """The item of a row of :data:`_ITEM_COLUMNS` (from SQLAlchemy or straight from the
+    driver: both give aware datetimes)."""
     id_, kind, title, content, debate, agent, confidence, tags, provenance, created, updated = row
     return KnowledgeItem(
         id=id_,
@@ -106,6 +84,13 @@ def _item_of(row: Sequence[Any]) -> KnowledgeItem:
         created_at=created.astimezone(UTC),
         updated_at=updated.astimezone(UTC),
     )
+
+
+# The items of ids, as PostgreSQL text for Database.driver_rows (rows for _item).
+_ITEMS_SQL = (
+    f"SELECT {', '.join(c.name for c in _ITEM_COLUMNS)} FROM knowledge_items"
+    " WHERE id = ANY($1::text[])"
+)
 
 
 def _item_row(item: KnowledgeItem) -> dict[str, Any]:
@@ -494,7 +479,7 @@ class _PostgresSearch:
         ids = sorted({item_id for found in ranked for item_id in found})
         items = {}
         if ids:
-            items = {row[0]: _item_of(row) for row in await database.driver_rows(_ITEMS_SQL, ids)}
+            items = {row[0]: _item(row) for row in await database.driver_rows(_ITEMS_SQL, ids)}
         return [[items[i] for i in found if i in items] for found in ranked]
 
     @staticmethod

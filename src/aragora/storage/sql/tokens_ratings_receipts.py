@@ -11,7 +11,6 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import RowMapping
 
 from aragora.errors import ConflictError, DataRejectedError, InvalidInputError, NotFoundError
 from aragora.records.debates import (
@@ -383,19 +382,8 @@ class SqlReceiptRepository:
             ).first()
             head_digest = None if head is None else head.digest
             if receipt.previous_digest != head_digest:
-                raise ConflictError(
-                    f"receipt {receipt.id}: previous digest {receipt.previous_digest!r} is not "
-                    f"the chain head {head_digest!r}"
-                )
-            stored = StoredReceipt(
-                position=1 if head is None else head.position + 1,
-                id=receipt.id,
-                debate_id=receipt.debate_id,
-                digest=receipt.digest,
-                previous_digest=receipt.previous_digest,
-                document=dict(receipt.document),
-                created_at=created_at,
-            )
+                raise _not_after_head(receipt, head_digest)
+            stored = _stored(receipt, 1 if head is None else head.position + 1, created_at)
             try:
                 await conn.execute(
                     receipts.insert().values(
@@ -409,9 +397,7 @@ class SqlReceiptRepository:
                     )
                 )
             except exc.IntegrityError:
-                raise ConflictError(
-                    f"receipt {receipt.id}: the chain moved on, or the id or digest exists"
-                ) from None
+                raise _moved_on(receipt) from None
         return stored
 
     async def _append_postgres(self, receipt: NewReceipt, created_at: datetime) -> StoredReceipt:
@@ -431,32 +417,19 @@ class SqlReceiptRepository:
                 )
         except DataRejectedError as error:
             if isinstance(error.__cause__, asyncpg.UniqueViolationError):
-                raise ConflictError(
-                    f"receipt {receipt.id}: the chain moved on, or the id or digest exists"
-                ) from None
+                raise _moved_on(receipt) from None
             raise
         if position is None:
             head = await self.head()
-            raise ConflictError(
-                f"receipt {receipt.id}: previous digest {receipt.previous_digest!r} is not "
-                f"the chain head {None if head is None else head.digest!r}"
-            )
-        return StoredReceipt(
-            position=int(position),
-            id=receipt.id,
-            debate_id=receipt.debate_id,
-            digest=receipt.digest,
-            previous_digest=receipt.previous_digest,
-            document=dict(receipt.document),
-            created_at=created_at,
-        )
+            raise _not_after_head(receipt, None if head is None else head.digest)
+        return _stored(receipt, int(position), created_at)
 
     async def get(self, receipt_id: str) -> StoredReceipt:
         """See :meth:`ReceiptRepository.get`."""
         rows = await self._db.rows(sa.select(receipts).where(receipts.c.id == receipt_id))
         if not rows:
             raise NotFoundError(f"receipt {receipt_id} not found")
-        return _receipt(rows[0]._mapping)
+        return _receipt(rows[0])
 
     async def for_debate(self, debate_id: str) -> list[StoredReceipt]:
         """See :meth:`ReceiptRepository.for_debate`."""
@@ -464,13 +437,13 @@ class SqlReceiptRepository:
             found = await self._db.driver_rows(
                 f"{_RECEIPTS_SQL} WHERE debate_id = $1 ORDER BY position", debate_id
             )
-            return [_receipt_of(row) for row in found]
+            return [_receipt(row) for row in found]
         query = (
             sa.select(receipts)
             .where(receipts.c.debate_id == debate_id)
             .order_by(receipts.c.position)
         )
-        return [_receipt(row._mapping) for row in await self._db.rows(query)]
+        return [_receipt(row) for row in await self._db.rows(query)]
 
     async def head(self) -> StoredReceipt | None:
         """See :meth:`ReceiptRepository.head`."""
@@ -478,10 +451,10 @@ class SqlReceiptRepository:
             found = await self._db.driver_rows(
                 f"{_RECEIPTS_SQL} ORDER BY position DESC LIMIT 1", primary=True
             )
-            return _receipt_of(found[0]) if found else None
+            return _receipt(found[0]) if found else None
         query = sa.select(receipts).order_by(receipts.c.position.desc()).limit(1)
         rows = await self._db.rows(query, primary=True)
-        return _receipt(rows[0]._mapping) if rows else None
+        return _receipt(rows[0]) if rows else None
 
     async def chain(self, *, after: int = 0, limit: int = 100) -> list[StoredReceipt]:
         """See :meth:`ReceiptRepository.chain`."""
@@ -492,17 +465,11 @@ class SqlReceiptRepository:
             .order_by(receipts.c.position)
             .limit(limit)
         )
-        return [_receipt(row._mapping) for row in await self._db.rows(query)]
+        return [_receipt(row) for row in await self._db.rows(query)]
 
 
-def _receipt(row: RowMapping) -> StoredReceipt:
-    return StoredReceipt(**{str(key): value for key, value in row.items()})
-
-
-# Receipts as PostgreSQL text for Database.driver_rows (rows for _receipt_of).
-_RECEIPTS_SQL = (
-    "SELECT position, id, debate_id, digest, previous_digest, document, created_at FROM receipts"
-)
+# Receipts as PostgreSQL text for Database.driver_rows (rows for _receipt).
+_RECEIPTS_SQL = f"SELECT {', '.join(c.name for c in receipts.c)} FROM receipts"
 # The next position after the head, only if the head's digest is the previous one (the
 # head read and the insert in one statement: one round trip, no transaction around it).
 # Two issuers racing for the same head collide on the primary key.
@@ -516,8 +483,9 @@ RETURNING position
 """
 
 
-def _receipt_of(row: Sequence[Any]) -> StoredReceipt:
-    """The receipt of a row of :data:`_RECEIPTS_SQL`."""
+def _receipt(row: Sequence[Any]) -> StoredReceipt:
+    """The receipt of a row of every column of ``receipts``, in the table's order (from
+    SQLAlchemy or straight from the driver)."""
     position, id_, debate_id, digest, previous_digest, document, created_at = row
     return StoredReceipt(
         position=position,
@@ -528,3 +496,27 @@ def _receipt_of(row: Sequence[Any]) -> StoredReceipt:
         document=document,
         created_at=created_at.astimezone(UTC),
     )
+
+
+def _stored(receipt: NewReceipt, position: int, created_at: datetime) -> StoredReceipt:
+    """``receipt`` as appended at ``position``."""
+    return StoredReceipt(
+        position=position,
+        id=receipt.id,
+        debate_id=receipt.debate_id,
+        digest=receipt.digest,
+        previous_digest=receipt.previous_digest,
+        document=dict(receipt.document),
+        created_at=created_at,
+    )
+
+
+def _not_after_head(receipt: NewReceipt, head_digest: str | None) -> ConflictError:
+    return ConflictError(
+        f"receipt {receipt.id}: previous digest {receipt.previous_digest!r} is not "
+        f"the chain head {head_digest!r}"
+    )
+
+
+def _moved_on(receipt: NewReceipt) -> ConflictError:
+    return ConflictError(f"receipt {receipt.id}: the chain moved on, or the id or digest exists")
