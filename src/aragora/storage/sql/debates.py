@@ -12,7 +12,6 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aragora.errors import (
-    ConfigurationError,
     ConflictError,
     DataRejectedError,
     InvalidInputError,
@@ -46,8 +45,8 @@ __all__ = [
     "count_changes",
     "count_changes_script",
     "queued_ahead",
-    "store_update",
     "update_postgres",
+    "update_sqlite",
 ]
 
 Now = Callable[[], datetime]
@@ -290,7 +289,7 @@ class SqlDebateRepository:
                 )
             return
         async with self._db.write() as conn:
-            await store_update(
+            await update_sqlite(
                 self._db,
                 conn,
                 self._now(),
@@ -313,7 +312,7 @@ class SqlDebateRepository:
         return {status: found.get(status, 0) for status in DEBATE_STATUSES}
 
 
-async def store_update(
+async def update_sqlite(
     database: Database,
     conn: AsyncConnection,
     now: datetime,
@@ -327,8 +326,6 @@ async def store_update(
     """:meth:`SqlDebateRepository.update`'s statements on SQLite, in the caller's
     transaction ``conn`` on ``database`` (``status`` already checked); PostgreSQL's are
     :func:`update_postgres`."""
-    if database.dialect == "postgresql":
-        raise ConfigurationError("store_update is for SQLite; use update_postgres")
     done = status in TERMINAL_STATUSES and not followups
     previous = await _update_sqlite(conn, now, debate_id, status, document, done=done)
     if previous != status:  # a debate finished twice is reported once
@@ -345,7 +342,7 @@ async def update_postgres(
     outbox: Sequence[OutboxEvent],
     followups: bool,
 ) -> None:
-    """:func:`store_update` on PostgreSQL, on ``driver`` (an asyncpg connection inside the
+    """:func:`update_sqlite` on PostgreSQL, on ``driver`` (an asyncpg connection inside the
     caller's transaction): one statement locks the row, updates it, takes the job off the
     queue when it is done and returns the previous status (and, when there is an outbox
     to fill, the webhooks subscribed); one script moves the counts when the status

@@ -40,8 +40,8 @@ from aragora.storage.sql.database import Database
 from aragora.storage.sql.debates import (
     count_changes,
     queued_ahead,
-    store_update,
     update_postgres,
+    update_sqlite,
 )
 from aragora.storage.sql.schema import debate_events, debates, jobs
 
@@ -130,7 +130,7 @@ class SqlEventRepository:
             return
         async with self._db.write() as conn:
             await self._append(conn, batch, epoch)
-            await store_update(
+            await update_sqlite(
                 self._db,
                 conn,
                 self._now(),
