@@ -25,9 +25,9 @@ from aragora.storage.sql.storage import sql_storage
 
 from ..storage.support import FAST, pg_database
 
-HEAD = "0007"
+HEAD = "0008"
 """The newest revision shipped; bump it with every new migration."""
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 
 BROKEN = '''
 """Broken on purpose: creates a table, then fails."""
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -109,6 +109,44 @@ async def test_a_rare_word_is_found_through_the_index(sql_db: Database) -> None:
     assert "<mark>zanzibar</mark>" in hits[0].snippet
 
 
+async def test_postgres_searches_new_items_through_the_index_before_any_vacuum(
+    pg_db: Database,
+) -> None:
+    """Migration 0008: the GIN indexes take new items at once (``fastupdate = off``). With
+    the default pending list, items written since the last vacuum are priced as a read of
+    all of them, and a rare word's search read the whole table (after a burst of debates,
+    every candidate search of every debate, until autovacuum came)."""
+    store = sql_storage(pg_db)
+    for first in range(0, 3000, 500):  # many writes, as debates make them
+        batch = [item(n, content=f"common words only {n}") for n in range(first, first + 500)]
+        await store.knowledge.put(batch)
+    await store.knowledge.put([item(9999, content="the zanzibar exception")])
+    async with pg_db.write() as conn:
+        await conn.execute(sa.text("ANALYZE knowledge_items"))  # statistics; lists untouched
+        options = dict(
+            (await conn.execute(sa.text(
+                "SELECT relname, array_to_string(reloptions, ',') FROM pg_class "
+                "WHERE relname IN ('ix_knowledge_items_search', 'ix_knowledge_items_tags')"
+            ))).all()
+        )  # fmt: skip
+        plan = "\n".join(
+            row[0]
+            for row in await conn.execute(
+                sa.text(
+                    "EXPLAIN SELECT id FROM knowledge_items "
+                    "WHERE search @@ plainto_tsquery('english', 'zanzibar') LIMIT 300"
+                )
+            )
+        )
+    assert "ix_knowledge_items_search" in plan, plan
+    assert options == {
+        "ix_knowledge_items_search": "fastupdate=off",
+        "ix_knowledge_items_tags": "fastupdate=off",
+    }
+    hits = await store.knowledge_index.search("zanzibar")
+    assert [h.item.id for h in hits] == ["k9999"]
+
+
 async def test_the_largest_item_is_stored_and_found(sql_db: Database) -> None:
     words = " ".join(f"w{n}" for n in range(14_000)) + " " + "y" * 3000
     big = replace(item(1, "Big one", (words + " needle")[:100_000]), tags=tuple(
