@@ -48,9 +48,14 @@ class Mound:
         return await self.index.search(query, limit=limit, filters=filters)
 
     async def search_each(
-        self, queries: Sequence[str], *, limit: int = 10, filters: SearchFilters | None = None
+        self,
+        queries: Sequence[str],
+        *,
+        limit: int = 10,
+        filters: SearchFilters | None = None,
+        enough: int | None = None,
     ) -> list[list[KnowledgeItem]]:
-        return await self.index.search_each(queries, limit=limit, filters=filters)
+        return await self.index.search_each(queries, limit=limit, filters=filters, enough=enough)
 
     def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:
         return self.index.scan_items(batch=batch)

@@ -282,9 +282,21 @@ async def test_search_each_finds_what_each_search_finds(store: Storage) -> None:
                 for q in queries
             ]  # fmt: skip
             assert each == one_by_one, (filters, limit)
+            for enough in (1, 2, 4, 50):
+                # searched in order while fewer than `enough` distinct items were found
+                expected, seen = [], set()
+                for found in one_by_one:
+                    expected.append(found if len(seen) < enough else [])
+                    seen |= {i.id for i in expected[-1]}
+                each = await store.knowledge_index.search_each(
+                    queries, limit=limit, filters=filters, enough=enough
+                )
+                assert each == expected, (filters, limit, enough)
     assert await store.knowledge_index.search_each([]) == []
     with pytest.raises(InvalidInputError):
         await store.knowledge_index.search_each(["latency"], limit=0)
+    with pytest.raises(InvalidInputError):
+        await store.knowledge_index.search_each(["latency"], enough=0)
 
 
 # --- scans ------------------------------------------------------------------------------------

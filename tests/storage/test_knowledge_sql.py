@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from aragora.errors import ConflictError
@@ -145,6 +147,35 @@ async def test_postgres_searches_new_items_through_the_index_before_any_vacuum(
     }
     hits = await store.knowledge_index.search("zanzibar")
     assert [h.item.id for h in hits] == ["k9999"]
+
+
+async def test_postgres_leaves_the_searches_past_enough_unscanned(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``search_each(..., enough=n)``: the queries after the one that found ``n`` items are
+    not just dropped from the answer: the database never scans or ranks for them."""
+    store = sql_storage(pg_db)
+    await store.knowledge.put([item(n, "Alpha beta", f"gamma {n}") for n in range(30)])
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    driver_rows = pg_db.driver_rows
+
+    async def spy(sql: str, *args: Any) -> list[Any]:
+        sent.append((sql, args))
+        return await driver_rows(sql, *args)
+
+    monkeypatch.setattr(pg_db, "driver_rows", spy)
+    found = await store.knowledge_index.search_each(["alpha beta", "gamma", "beta"], enough=5)
+    assert [len(ids) for ids in found] == [10, 0, 0]
+    sql, args = sent[0]
+    async with pg_db.autocommit() as driver:
+        plan = "\n".join(row[0] for row in await driver.fetch(f"EXPLAIN ANALYZE {sql}", *args))
+    ctes = plan.split("CTE r")[1:]
+    assert [cte.split(maxsplit=1)[0] for cte in ctes] == ["0", "1", "2"], plan
+    assert "never executed" not in ctes[0], plan
+    for gated in ctes[1:]:
+        scans = [line for line in gated.splitlines() if " on knowledge_items" in line]
+        assert scans, plan
+        assert all("never executed" in line for line in scans), plan
 
 
 async def test_the_largest_item_is_stored_and_found(sql_db: Database) -> None:

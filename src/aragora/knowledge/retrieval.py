@@ -13,7 +13,9 @@ past one by a single word would find nothing with one search. Candidates therefo
 from a few searches on the question's key words (its longest content words, at most
 :data:`KEY_WORDS`): all of them together, all but one, and each alone (at most
 ``2 * KEY_WORDS + 1`` indexed queries, made together in one round trip), taken in that
-order until enough candidates are found.
+order until enough candidates are found; the index does not search past that point
+(``search_each``'s ``enough``), so among many similar decisions the broad one-word
+queries cost nothing.
 """
 
 from __future__ import annotations
@@ -119,11 +121,12 @@ async def relevant_decisions(
     candidates: dict[str, KnowledgeItem] = {}
     decisions = SearchFilters(kinds=("decision",), tags=("consensus",))
     queries = search_queries(question)
-    for items in await index.search_each(queries, limit=_CANDIDATES, filters=decisions):
+    found_each = await index.search_each(
+        queries, limit=_CANDIDATES, filters=decisions, enough=_CANDIDATES
+    )  # enough from the more specific searches: the broad ones are not made (they add noise)
+    for items in found_each:
         for item in items:
             candidates.setdefault(item.id, item)
-        if len(candidates) >= _CANDIDATES:
-            break  # enough from the more specific searches; the broad ones add noise
     found = []
     for item in candidates.values():
         if item.id in exclude or item.kind != "decision":

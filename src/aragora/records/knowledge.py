@@ -141,10 +141,19 @@ class KnowledgeIndex(Protocol):
         ...
 
     async def search_each(
-        self, queries: Sequence[str], *, limit: int = 10, filters: SearchFilters | None = None
+        self,
+        queries: Sequence[str],
+        *,
+        limit: int = 10,
+        filters: SearchFilters | None = None,
+        enough: int | None = None,
     ) -> list[list[KnowledgeItem]]:
         """For each of ``queries``, the items :meth:`search` finds for it, in its order
-        (without scores or snippets): several searches at the cost of about one."""
+        (without scores or snippets): several searches at the cost of about one.
+
+        With ``enough`` (at least 1), the queries are searched in order only until the
+        items found so far, each counted once, number at least ``enough``: the queries
+        after that one are not searched, and get ``[]``."""
         ...
 
     def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:

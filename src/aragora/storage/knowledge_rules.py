@@ -107,6 +107,25 @@ def check_limit(limit: int) -> None:
         raise InvalidInputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
 
 
+def check_enough(enough: int | None) -> None:
+    """Refuse a ``search_each`` ``enough`` below 1."""
+    if enough is not None and enough < 1:
+        raise InvalidInputError(f"enough must be at least 1, got {enough}")
+
+
+def until_enough(found: list[list[str]], enough: int | None) -> list[list[str]]:
+    """Each query's ids in ``found``, with ``[]`` for every query after the one whose ids
+    and those before it make ``enough`` distinct ids (all of ``found`` for ``None``)."""
+    if enough is None:
+        return found
+    seen: set[str] = set()
+    kept: list[list[str]] = []
+    for ids in found:
+        kept.append(ids if len(seen) < enough else [])
+        seen.update(kept[-1])
+    return kept
+
+
 def check_filters(filters: SearchFilters | None) -> SearchFilters:
     """``filters`` (empty ones for ``None``) if their kinds are known and times aware."""
     if filters is None:

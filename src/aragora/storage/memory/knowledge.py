@@ -28,6 +28,7 @@ from aragora.storage.knowledge_rules import (
     START,
     STOP,
     WORD,
+    check_enough,
     check_filters,
     check_limit,
     marked,
@@ -164,14 +165,27 @@ class MemoryKnowledgeIndex:
         ]
 
     async def search_each(
-        self, queries: Sequence[str], *, limit: int = 10, filters: SearchFilters | None = None
+        self,
+        queries: Sequence[str],
+        *,
+        limit: int = 10,
+        filters: SearchFilters | None = None,
+        enough: int | None = None,
     ) -> list[list[KnowledgeItem]]:
         """See :meth:`KnowledgeIndex.search_each`."""
         check_limit(limit)
-        return [
-            [hit.item for hit in await self.search(query, limit=limit, filters=filters)]
-            for query in queries
-        ]
+        check_enough(enough)
+        found: list[list[KnowledgeItem]] = []
+        seen: set[str] = set()
+        for query in queries:
+            if enough is not None and len(seen) >= enough:
+                found.append([])
+                continue
+            found.append(
+                [hit.item for hit in await self.search(query, limit=limit, filters=filters)]
+            )
+            seen.update(item.id for item in found[-1])
+        return found
 
     async def scan_items(self, *, batch: int = 1000) -> AsyncIterator[KnowledgeItem]:
         """See :meth:`KnowledgeIndex.scan_items`."""

@@ -43,12 +43,14 @@ from aragora.records.knowledge import (
 from aragora.storage.knowledge_rules import (
     START,
     STOP,
+    check_enough,
     check_filters,
     check_limit,
     marked,
     normal_items,
     normal_links,
     query_words,
+    until_enough,
 )
 from aragora.storage.sql.database import Database
 from aragora.storage.sql.schema import UTCDateTime, knowledge_items, knowledge_links
@@ -321,19 +323,27 @@ class SqlKnowledgeIndex:
         ]
 
     async def search_each(
-        self, queries: Sequence[str], *, limit: int = 10, filters: SearchFilters | None = None
+        self,
+        queries: Sequence[str],
+        *,
+        limit: int = 10,
+        filters: SearchFilters | None = None,
+        enough: int | None = None,
     ) -> list[list[KnowledgeItem]]:
         """See :meth:`KnowledgeIndex.search_each`: every query ranked in one statement
-        (no snippets), then their items in one more."""
+        (no snippets), then their items in one more. PostgreSQL leaves the queries past
+        ``enough`` unsearched within the statement; SQLite, searching in process, ranks
+        them all and drops theirs."""
         check_limit(limit)
+        check_enough(enough)
         wanted = check_filters(filters)
         words = [query_words(query) for query in queries]
         if not any(words):
             return [[] for _ in queries]
         if isinstance(self._search, _PostgresSearch):
-            return await self._search.items_each(self._db, words, limit, wanted)
+            return await self._search.items_each(self._db, words, limit, wanted, enough)
         async with self._db.read() as conn:
-            ranked = await self._search.top_each(conn, words, limit, wanted)
+            ranked = until_enough(await self._search.top_each(conn, words, limit, wanted), enough)
             ids = sorted({item_id for found in ranked for item_id in found})
             items = await _items_by_id(conn, ids)
         return [[items[i] for i in found if i in items] for found in ranked]
@@ -459,22 +469,43 @@ class _PostgresSearch:
         ]
 
     async def items_each(
-        self, database: Database, queries: list[list[str]], limit: int, filters: SearchFilters
+        self,
+        database: Database,
+        queries: list[list[str]],
+        limit: int,
+        filters: SearchFilters,
+        enough: int | None,
     ) -> list[list[KnowledgeItem]]:
         """The items :meth:`top` ranks for each of ``queries`` (its words), best first: the
         rankings in one statement, then their items in one more, both sent to the driver.
         A debate's context and its conflict check each make one, on the paths to its first
         call and to its end, where SQLAlchemy's compile and result layers cost more than
-        the database did."""
-        where, args = self._driver_filters(filters, first=3)
-        parts = []
+        the database did.
+
+        With ``enough``, each query is a ``MATERIALIZED`` CTE whose scan is gated on the
+        distinct ids of the ones before it (an uncorrelated subquery: a one-time filter,
+        so a query not needed is never scanned nor ranked). Among many similar decisions,
+        a question's broad one-word queries each ranked ``RANKED_MATCHES`` items that the
+        caller never looked at."""
+        bound = [limit, RANKED_MATCHES] if enough is None else [limit, RANKED_MATCHES, enough]
+        where, args = self._driver_filters(filters, first=len(bound) + 1)
+        parts: list[tuple[int, str]] = []
         for n, words in enumerate(queries):
             if not words:
                 continue
             text = " ".join(words).replace("'", "''")
             tsquery = f"plainto_tsquery('english', '{text}')"
-            parts.append(self._EACH.format(n=n, filters=where, tsquery=tsquery))
-        rows = await database.driver_rows(" UNION ALL ".join(parts), limit, RANKED_MATCHES, *args)
+            gate = ""
+            if enough is not None and parts:
+                before = " UNION ALL ".join(f"SELECT id FROM r{m}" for m, _ in parts)
+                gate = f" AND (SELECT count(DISTINCT id) FROM ({before}) AS b) < $3"
+            parts.append((n, self._EACH.format(n=n, filters=where + gate, tsquery=tsquery)))
+        if enough is None:
+            sql = " UNION ALL ".join(f"({part})" for _, part in parts)
+        else:
+            ctes = ", ".join(f"r{n} AS MATERIALIZED ({part})" for n, part in parts)
+            sql = f"WITH {ctes} " + " UNION ALL ".join(f"SELECT * FROM r{n}" for n, _ in parts)
+        rows = await database.driver_rows(sql, *bound, *args)
         ranked = _grouped(rows, len(queries))
         ids = sorted({item_id for found in ranked for item_id in found})
         items = {}
@@ -505,14 +536,14 @@ class _PostgresSearch:
         return "".join(f" AND {clause}" for clause in clauses), args
 
     _EACH = """
-        (SELECT {n} AS q, m.id, ts_rank_cd(m.search, {tsquery}) AS score
-         FROM (
-             SELECT i.id, i.search FROM knowledge_items AS i
-             WHERE i.search @@ {tsquery}{filters}
-             LIMIT $2
-         ) AS m
-         ORDER BY score DESC, m.id
-         LIMIT $1)
+        SELECT {n} AS q, m.id, ts_rank_cd(m.search, {tsquery}) AS score
+        FROM (
+            SELECT i.id, i.search FROM knowledge_items AS i
+            WHERE i.search @@ {tsquery}{filters}
+            LIMIT $2
+        ) AS m
+        ORDER BY score DESC, m.id
+        LIMIT $1
     """
 
 
