@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from redis.asyncio.client import Pipeline
 
 from aragora.runtime.bus import Frame
 from aragora.runtime.redis_bus import DEGRADED_POLL, HEALTHY_POLL, RedisBus
@@ -56,6 +58,42 @@ async def test_frames_cross_replicas_once() -> None:
         assert [f.seq for f in got_a if f] == [1, None]  # delivered locally, not echoed
         assert await a.health() == "healthy"
         assert a.poll_interval == HEALTHY_POLL
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_burst_of_frames_crosses_in_order_in_few_round_trips(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Frames published faster than Redis answers leave together, a pipeline of publishes
+    per round trip, and still arrive once each, in order."""
+    executes = 0
+    execute = Pipeline.execute
+
+    async def counted(self: Pipeline, raise_on_error: bool = True) -> list[Any]:
+        nonlocal executes
+        executes += 1
+        return await execute(self, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", counted)
+    a, b = RedisBus("redis://127.0.0.1:6379/0"), RedisBus("redis://127.0.0.1:6379/0")
+    debates = [str(uuid.uuid4()) for _ in range(2)]
+    try:
+        on_b = [b.subscribe(debate, maxsize=2000) for debate in debates]
+        a.subscribe(debates[0], maxsize=2000)  # starts a's listener, which makes it healthy
+        await healthy(a)
+        await healthy(b)
+        await asyncio.sleep(0.2)  # b's channel subscriptions take effect
+        for subscription in on_b:
+            while await subscription.get(0.01) is not None:  # nudges from subscribing
+                pass
+        for seq in range(1, 601):
+            a.publish_nowait(frame(debates[seq % 2], seq))
+        for n, subscription in enumerate(on_b):
+            got = [await subscription.get(5) for _ in range(300)]
+            assert [f.seq for f in got if f] == [seq for seq in range(1, 601) if seq % 2 == n]
+        assert 1 <= executes < 600
     finally:
         await a.close()
         await b.close()

@@ -49,6 +49,8 @@ MAX_CONNECTIONS = 50
 MAX_OUTBOX = 10_000
 """Most frames waiting for Redis; past it the oldest are dropped (a remote stream reads the
 gap back from the log)."""
+SEND_BATCH = 256
+"""Most frames sent in one round trip (a pipeline of publishes, in order)."""
 
 
 class RedisBus:
@@ -167,15 +169,27 @@ class RedisBus:
         return _SEPARATOR.join((self._origin, frame.debate_id, seq, frame.type, frame.text))
 
     async def _send(self) -> None:
-        """Publish the outbox's frames in order until it is empty; on a failure drop what
-        waits (the streams read the log while the bus is down) and mark the bus down."""
-        while self._outbox and self._healthy:
-            frame = self._outbox.popleft()
+        """Publish the outbox's frames in order until it is empty, what waited at once
+        (up to :data:`SEND_BATCH`) in one round trip; on a failure drop what waits (the
+        streams read the log while the bus is down) and mark the bus down.
+
+        A lone debate's frames leave one by one as they come; under a burst hundreds wait
+        between two round trips, and sending them one per round trip had cost a replica
+        ~5 % of its CPU."""
+        outbox = self._outbox
+        while outbox and self._healthy:
+            batch = [outbox.popleft() for _ in range(min(len(outbox), SEND_BATCH))]
             try:
-                await asyncio.wait_for(
-                    self._client.publish(CHANNEL_PREFIX + frame.debate_id, self._encode(frame)),
-                    self._timeout,
-                )
+                async with asyncio.timeout(self._timeout):
+                    if len(batch) == 1:
+                        frame = batch[0]
+                        channel = CHANNEL_PREFIX + frame.debate_id
+                        await self._client.publish(channel, self._encode(frame))
+                        continue
+                    pipe = self._client.pipeline(transaction=False)
+                    for frame in batch:
+                        pipe.publish(CHANNEL_PREFIX + frame.debate_id, self._encode(frame))
+                    await pipe.execute()
             except (RedisError, OSError, TimeoutError) as exc:
                 self._mark_down(exc)
                 return
