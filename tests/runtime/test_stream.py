@@ -6,15 +6,24 @@ from __future__ import annotations
 import asyncio
 import random
 
+import orjson
 import pytest
 
+from aragora.debate.events import Event, EventType
 from aragora.errors import SlowConsumerError
-from aragora.runtime.bus import Frame, LocalBus
+from aragora.runtime.bus import Frame, LocalBus, frame_of
+from aragora.runtime.node import Node
+from aragora.runtime.stream import stream_frames
 from tests.runtime.support import TASK, finish, running_node
 
 
 def durable(seqs: list[int | None]) -> list[int]:
     return [s for s in seqs if s is not None]
+
+
+async def frames_of(node: Node, debate_id: str) -> list[Frame]:
+    """Every frame of the debate's stream, to its end."""
+    return [frame async for frame in node.service.stream(debate_id, 0)]
 
 
 async def test_a_late_subscriber_sees_the_whole_debate() -> None:
@@ -112,8 +121,36 @@ async def test_get_returns_none_when_nothing_arrives_in_time() -> None:
 async def test_streams_of_a_debate_cancelled_before_it_started_end() -> None:
     async with running_node(start=False) as node:
         created = await node.service.create({"task": TASK})
-        waiting = asyncio.create_task(finish(node, created["id"]))
+        waiting = asyncio.create_task(frames_of(node, created["id"]))
         await asyncio.sleep(0.05)  # the stream is waiting for the first event
         await node.service.cancel(created["id"])
-        assert await asyncio.wait_for(waiting, 5) == []
-        assert await asyncio.wait_for(finish(node, created["id"]), 5) == []
+        # No debate_end in its log, yet each stream ends with one: not in the log, no seq.
+        for frames in (await asyncio.wait_for(waiting, 5), await frames_of(node, created["id"])):
+            assert [(f.seq, f.type) for f in frames] == [(None, "debate_end")]
+            end = orjson.loads(frames[0].text)
+            assert end["data"]["result"]["status"] == "cancelled"
+            assert end["debate_id"] == created["id"]
+
+
+async def test_an_end_logged_as_the_status_changes_wins_over_the_unlogged_one() -> None:
+    """The stream asks ``ending`` only after a read of the log found nothing; an end stored
+    between that read and ``ending``'s look at the status (they are stored together) is the
+    debate's own, and the stream gives it, not the unlogged one."""
+    async with running_node(start=False) as node:
+        created = await node.service.create({"task": TASK})
+        lease = await node.storage.leases.claim("test", 30)
+        assert lease is not None
+        logged = Event(EventType.DEBATE_END, created["id"], 1, "2026-12-05T00:00:00+00:00")
+        unlogged = Frame(created["id"], None, EventType.DEBATE_END, "{}")
+
+        async def ending() -> Frame:
+            await node.storage.events.append(logged, epoch=lease.epoch)  # just too late
+            return unlogged
+
+        frames = [
+            frame
+            async for frame in stream_frames(
+                node.storage.events, LocalBus(), created["id"], ending=ending, idle_check=0
+            )
+        ]
+        assert frames == [frame_of(logged)]

@@ -103,6 +103,39 @@ async def test_live_stream_has_no_gap(tmp_path: Path) -> None:
     assert frames[-1]["type"] == "debate_end"
 
 
+async def test_a_debate_cancelled_before_it_started_ends_its_streams(tmp_path: Path) -> None:
+    """Its log holds no debate_end, yet every stream of it ends with one (seq null, the
+    stored status): a subscriber waiting when it is cancelled, and one coming later. A
+    client that reads until debate_end, as the SDK's stream does, would otherwise wait
+    forever on a connection that stays open."""
+    settings = make_settings(tmp_path, ARAGORA_DEMO_DELAY="5", ARAGORA_MAX_CONCURRENT_DEBATES="1")
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    async with (
+        live_server(create_app(settings)) as base,
+        httpx.AsyncClient(base_url=base, headers=headers) as client,
+    ):
+        busy = (await client.post("/api/v1/debates", json={"task": "Busy?"})).json()
+        queued = (await client.post("/api/v1/debates", json={"task": "Queued?"})).json()
+        assert queued["status"] == "queued"
+        debate_id = queued["debate_id"]
+        async with connect(ws_url(base, f"debate_id={debate_id}")) as early:
+            assert (await next_json(early))["type"] == "connected"
+            cancelled = await client.post(f"/api/v1/debates/{debate_id}/cancel")
+            assert cancelled.json()["status"] == "cancelled"
+            ends = [await next_json(early)]
+        async with connect(ws_url(base, f"debate_id={debate_id}")) as late:
+            assert (await next_json(late))["type"] == "connected"
+            ends.append(await next_json(late))
+        for end in ends:
+            assert end["type"] == "debate_end"
+            assert end["seq"] is None
+            assert end["debate_id"] == debate_id
+            assert end["data"]["result"]["status"] == "cancelled"
+        events = (await client.get(f"/api/v1/debates/{debate_id}/events")).json()
+        assert events["events"] == []  # not in the log
+        await client.post(f"/api/v1/debates/{busy['debate_id']}/cancel")
+
+
 async def test_ping_and_bad_frames(server: str) -> None:
     async with connect(ws_url(server)) as ws:
         assert (await next_json(ws))["type"] == "connected"

@@ -41,7 +41,7 @@ from aragora.runtime.maintenance import read_maintenance, write_maintenance
 from aragora.runtime.ports import AgentCatalog, PanelBuilder
 from aragora.runtime.ratings import leaderboard_rows
 from aragora.runtime.runner import FOLLOWUPS_PENDING
-from aragora.runtime.stream import stream_frames
+from aragora.runtime.stream import stream_frames, unlogged_end
 from aragora.runtime.workers import WorkerPool
 
 __all__ = ["DebateService"]
@@ -334,9 +334,9 @@ class DebateService:
             raise InvalidInputError(f"since must not be negative, got {since}")
         record = await self._storage.debates.get(debate_id)
 
-        async def finished() -> bool:
+        async def ending() -> Frame | None:
             current = await self._storage.debates.get(debate_id, primary=True)
-            return current.status in TERMINAL_STATUSES
+            return unlogged_end(current) if current.status in TERMINAL_STATUSES else None
 
         async for frame in stream_frames(
             self._storage.events,
@@ -344,7 +344,7 @@ class DebateService:
             debate_id,
             since=since,
             maxsize=self._stream_queue,
-            finished=finished,
+            ending=ending,
             idle_check=0 if record.status in TERMINAL_STATUSES else 30.0,
         ):
             yield frame

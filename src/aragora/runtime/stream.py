@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from aragora.debate.events import EventType
+from aragora.debate.events import Event, EventType
 from aragora.errors import SlowConsumerError
-from aragora.records.debates import EventRepository
+from aragora.records.debates import DebateRecord, EventRepository
 from aragora.runtime.bus import EventBus, Frame, frame_of
 
-__all__ = ["stream_frames"]
+__all__ = ["stream_frames", "unlogged_end"]
 
 _REPLAY_BATCH = 500
 
@@ -30,16 +30,17 @@ async def stream_frames(
     *,
     since: int = 0,
     maxsize: int = 1000,
-    finished: Callable[[], Awaitable[bool]] | None = None,
+    ending: Callable[[], Awaitable[Frame | None]] | None = None,
     idle_check: float = 30.0,
 ) -> AsyncIterator[Frame]:
     """Frames of ``debate_id`` with ``seq > since`` in order, then live ``token`` frames
     as they come, ending after ``debate_end``. Raises :class:`SlowConsumerError` (with the
     last seq yielded) when the consumer falls more than ``maxsize`` frames behind.
 
-    ``finished`` says whether the debate has ended without a ``debate_end`` in its log (a
-    debate cancelled before it started); it is asked when the stream has been quiet for
-    ``idle_check`` seconds (or the bus's poll interval) or is nudged, and ends the stream."""
+    ``ending`` gives the last frame of a debate that has ended without a ``debate_end`` in
+    its log (cancelled before it started, or ended while its worker was stuck), ``None``
+    while it has not ended; it is asked when the stream has been quiet for ``idle_check``
+    seconds (or the bus's poll interval) or is nudged, and its frame ends the stream."""
     subscription = bus.subscribe(debate_id, maxsize=maxsize)
     last = since
     try:
@@ -70,8 +71,19 @@ async def stream_frames(
                     last = event.seq or last
                     if caught_up.ends_debate:
                         return
-                if live is None and not caught_any and finished is not None and await finished():
-                    return
+                if live is None and not caught_any and ending is not None:
+                    last_frame = await ending()
+                    if last_frame is not None:
+                        # An end logged since the read above (stored with the status that
+                        # ending() saw) is the debate's own: it comes first, and last.
+                        for event in await events.read(debate_id, since=last, primary=True):
+                            logged = frame_of(event)
+                            yield logged
+                            last = event.seq or last
+                            if logged.ends_debate:
+                                return
+                        yield last_frame
+                        return
                 if live is None or live.seq is None or live.seq <= last:
                     continue
             if live.seq is None:
@@ -85,6 +97,30 @@ async def stream_frames(
                 return
     finally:
         subscription.close()
+
+
+def unlogged_end(record: DebateRecord) -> Frame:
+    """The ``debate_end`` of ``record``, a debate that ended without one in its log (see
+    :func:`stream_frames`), so that every stream ends with ``debate_end``: the shape a
+    worker logs when it ends a debate that cannot go on, from the stored status and error,
+    and no seq, since it is not in the log."""
+    document = record.document or {}
+    end = Event(
+        EventType.DEBATE_END,
+        record.id,
+        None,
+        record.updated_at.isoformat(),
+        data={
+            "result": {
+                "status": record.status,
+                "error": document.get("error") or record.status,
+                "consensus_reached": False,
+            },
+            "total_rounds": 0,
+            "duration_seconds": 0.0,
+        },
+    )
+    return frame_of(end)
 
 
 def _wait(poll_interval: float | None, idle_check: float) -> float | None:

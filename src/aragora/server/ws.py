@@ -4,7 +4,8 @@ Connect with ``?debate_id=ID&since=SEQ&token=T`` (or ``Authorization: Bearer T``
 is that of a GET (a viewer token when ``ARAGORA_REQUIRE_AUTH`` is on). The server sends a
 ``connected`` frame first, then the debate's frames, each one JSON object
 (``{"type", "debate_id", "seq", "timestamp", "round"?, "agent"?, "data"}``), as the event
-log has them: no gap, no duplicate, ``debate_end`` last. The connection stays open after
+log has them: no gap, no duplicate, ``debate_end`` last (one with no seq for a debate that
+ended without one in its log, e.g. cancelled while queued). The connection stays open after
 ``debate_end`` for further subscriptions.
 
 Client frames: ``{"type": "subscribe", "debate_id", "since"?}`` starts (or switches to)
