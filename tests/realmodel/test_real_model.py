@@ -49,7 +49,8 @@ from aragora.runtime.document import debate_document
 from aragora.runtime.eventlog import MemoryEventLog
 from aragora.settings import load_settings
 
-pytestmark = pytest.mark.real_model
+# Each test runs debates of up to DEBATE_TIMEOUT on a CPU-bound model: beyond the suite's limit.
+pytestmark = [pytest.mark.real_model, pytest.mark.timeout(1800)]
 
 CACHE = Path(
     os.environ.get("ARAGORA_REAL_MODEL_CACHE") or Path.home() / ".cache/aragora/real-model"
