@@ -51,6 +51,32 @@ def test_server_restart_mid_debate(browser: Browser, own_server: Server) -> None
     assert watch.problems() == []
 
 
+def test_a_debate_cancelled_while_queued_shows_it_ended(browser: Browser, tmp_path: Path) -> None:
+    """Its log holds no debate_end: the page, open while it waits in the queue, learns of
+    the cancel from the unlogged end the stream sends, and says so."""
+    server = Server(
+        tmp_path, env={"ARAGORA_MAX_CONCURRENT_DEBATES": "1", "ARAGORA_DEMO_DELAY": "5"}
+    )
+    server.start()
+    width, height = VIEWPORTS["desktop"]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    watch = watch_page(page, server.url)
+    try:
+        busy = server.post("/api/v1/debates", {"task": "Which queue should we use?"})
+        queued = server.post("/api/v1/debates", {"task": "Tabs or spaces?"})
+        assert queued["status"] == "queued"
+        page.goto(f"{server.url}/debates/{queued['id']}")
+        expect(page.get_by_test_id("debate-status")).to_have_text("queued")
+        server.post(f"/api/v1/debates/{queued['id']}/cancel", {}, ADMIN_TOKEN)
+        expect(page.get_by_test_id("debate-status")).to_have_text("cancelled", timeout=10_000)
+        server.post(f"/api/v1/debates/{busy['id']}/cancel", {}, ADMIN_TOKEN)
+    finally:
+        context.close()
+        server.stop()
+    assert watch.problems() == []
+
+
 def test_maintenance_shows_the_message_and_disables_start(
     page_and_watch: tuple[Page, Watch], server: Server
 ) -> None:

@@ -92,4 +92,14 @@ describe('DebateModel (the fold)', () => {
     expect(model.consensus.value).toMatchObject({ reached: false, outcome: 'tie', reason: 'a 1-1 tie' });
     expect(model.status.value).toBe('completed');
   });
+
+  it('ends a debate whose log holds no end on the unlogged debate_end the server sends', () => {
+    const model = new DebateModel();
+    const said: string[] = [];
+    model.announce = (text) => said.push(text);
+    expect(model.apply(event(null, 'debate_end', { result: { status: 'cancelled', error: 'cancelled', consensus_reached: false } }))).toBe(false);
+    expect(model.status.value).toBe('cancelled');
+    expect(model.lastSeq).toBe(0);
+    expect(said).toEqual(['Debate ended without a decision (cancelled)']);
+  });
 });

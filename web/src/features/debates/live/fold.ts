@@ -164,7 +164,12 @@ export class DebateModel {
       this.token(event);
       return false;
     }
-    if (event.seq === null || event.seq === undefined) return false;
+    if (event.seq === null || event.seq === undefined) {
+      // The end of a debate whose log holds none (cancelled while queued, or ended while its
+      // worker was stuck): not part of the log, but the debate is over.
+      if (event.type === 'debate_end') batch(() => this.fold(event));
+      return false;
+    }
     if (event.seq <= this.lastSeq) return false;
     this.lastSeq = event.seq;
     batch(() => {
