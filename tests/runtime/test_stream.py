@@ -133,9 +133,9 @@ async def test_streams_of_a_debate_cancelled_before_it_started_end() -> None:
 
 
 async def test_an_end_logged_as_the_status_changes_wins_over_the_unlogged_one() -> None:
-    """The stream asks ``ending`` only after a read of the log found nothing; an end stored
-    between that read and ``ending``'s look at the status (they are stored together) is the
-    debate's own, and the stream gives it, not the unlogged one."""
+    """An end stored as ``ending`` looks at the status (they are stored together) is the
+    debate's own: the log is read after ``ending``, and the stream gives the logged end,
+    not the unlogged one."""
     async with running_node(start=False) as node:
         created = await node.service.create({"task": TASK})
         lease = await node.storage.leases.claim("test", 30)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from aragora import wiring
 from aragora.debate.model import Task
 from aragora.debate.protocol import DebateProtocol, Mode
@@ -115,3 +117,11 @@ async def run_demo_debate(store: Storage, task: str, *, seed: int = 7) -> str:
     await store.debates.update(debate_id, status=document["status"], document=document)
     await store.leases.release(lease)
     return debate_id
+
+
+async def query_plan(conn: AsyncConnection, dialect: str, sql: str) -> str:
+    """The database's plan for ``sql``: PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN."""
+    if dialect == "postgresql":
+        return "\n".join(str(row[0]) for row in await conn.exec_driver_sql(f"EXPLAIN {sql}"))
+    rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+    return "\n".join(str(row[-1]) for row in rows)

@@ -17,7 +17,13 @@ from aragora.storage.sql.database import Database
 from aragora.storage.sql.knowledge import RANKED_MATCHES
 from aragora.storage.sql.storage import sql_storage
 
+from .support import query_plan
+
 T0 = datetime(2026, 3, 4, tzinfo=UTC)
+ZANZIBAR_SQL = (
+    "SELECT id FROM knowledge_items WHERE search @@ plainto_tsquery('english', 'zanzibar')"
+    " LIMIT 300"
+)
 
 
 def item(n: int, title: str = "Routine note", content: str = "", hours: int = 0) -> KnowledgeItem:
@@ -85,25 +91,13 @@ async def test_a_rare_word_is_found_through_the_index(sql_db: Database) -> None:
         if sql_db.dialect == "postgresql":
             # Too few rows for the planner to prefer it; check that it can serve the query.
             await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-            plan = "\n".join(
-                row[0]
-                for row in await conn.execute(
-                    sa.text(
-                        "EXPLAIN SELECT id FROM knowledge_items "
-                        "WHERE search @@ plainto_tsquery('english', 'zanzibar') LIMIT 1000"
-                    )
-                )
-            )
+            plan = await query_plan(conn, "postgresql", ZANZIBAR_SQL)
             assert "ix_knowledge_items_search" in plan, plan
         else:
-            plan = "\n".join(
-                str(row[-1])
-                for row in await conn.execute(
-                    sa.text(
-                        "EXPLAIN QUERY PLAN SELECT rowid FROM knowledge_fts "
-                        "WHERE knowledge_fts MATCH '\"zanzibar\"'"
-                    )
-                )
+            plan = await query_plan(
+                conn,
+                "sqlite",
+                "SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH '\"zanzibar\"'",
             )
             assert "VIRTUAL TABLE INDEX" in plan, plan
     hits = await store.knowledge_index.search("Zanzibar")
@@ -131,15 +125,7 @@ async def test_postgres_searches_new_items_through_the_index_before_any_vacuum(
                 "WHERE relname IN ('ix_knowledge_items_search', 'ix_knowledge_items_tags')"
             ))).all()
         )  # fmt: skip
-        plan = "\n".join(
-            row[0]
-            for row in await conn.execute(
-                sa.text(
-                    "EXPLAIN SELECT id FROM knowledge_items "
-                    "WHERE search @@ plainto_tsquery('english', 'zanzibar') LIMIT 300"
-                )
-            )
-        )
+        plan = await query_plan(conn, "postgresql", ZANZIBAR_SQL)
     assert "ix_knowledge_items_search" in plan, plan
     assert options == {
         "ix_knowledge_items_search": "fastupdate=off",

@@ -56,7 +56,7 @@ from aragora.storage.sql.events import events_after
 from aragora.storage.sql.schema import SEARCH_OBJECTS, debate_events, debates, jobs, metadata
 from aragora.storage.sql.storage import sql_storage
 
-from .support import FAST, migrate_async, pg_database, sqlite_copy
+from .support import FAST, migrate_async, pg_database, query_plan, sqlite_copy
 
 
 async def test_the_migrated_schema_is_the_code_schema(sql_db: Database) -> None:
@@ -91,14 +91,6 @@ async def _insert_debates(
     )  # fmt: skip
 
 
-async def _plan(conn: AsyncConnection, dialect: str, sql: str) -> str:
-    """The database's plan for ``sql``: PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN."""
-    if dialect == "postgresql":
-        return "\n".join(str(row[0]) for row in await conn.exec_driver_sql(f"EXPLAIN {sql}"))
-    rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
-    return "\n".join(str(row[-1]) for row in rows)
-
-
 async def test_reading_after_a_seq_is_an_index_scan(sql_db: Database) -> None:
     store = sql_storage(sql_db)
     now = datetime.now(UTC)
@@ -118,7 +110,7 @@ async def test_reading_after_a_seq_is_an_index_scan(sql_db: Database) -> None:
         compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
         if sql_db.dialect == "postgresql":
             await conn.execute(sa.text("ANALYZE debate_events"))
-            plan = await _plan(conn, sql_db.dialect, str(compiled))
+            plan = await query_plan(conn, sql_db.dialect, str(compiled))
             # An index range scan (plain or bitmap, the planner's choice), never a table scan.
             assert "Seq Scan" not in plan, plan
             assert (
@@ -127,7 +119,7 @@ async def test_reading_after_a_seq_is_an_index_scan(sql_db: Database) -> None:
             ), plan
             assert "(seq > 40)" in plan, plan
         else:
-            plan = await _plan(conn, sql_db.dialect, str(compiled))
+            plan = await query_plan(conn, sql_db.dialect, str(compiled))
             assert "SEARCH debate_events USING PRIMARY KEY (debate_id=? AND seq>?)" in plan, plan
     assert [e.seq for e in await store.events.read("d7", since=40, limit=3)] == [41, 42, 43]
 
@@ -156,13 +148,15 @@ async def test_the_queue_is_read_in_claim_order_off_its_index(sql_db: Database) 
         if sql_db.dialect == "postgresql":
             await conn.execute(sa.text("ANALYZE jobs"))
             plans = [
-                await _plan(conn, sql_db.dialect, sql)
+                await query_plan(conn, sql_db.dialect, sql)
                 for sql in (first_queued + " FOR UPDATE SKIP LOCKED", ahead_sql)
             ]
             assert "ix_jobs_queue_order" in plans[0], plans[0]
             assert "Sort" not in plans[0], plans[0]
         else:
-            plans = [await _plan(conn, sql_db.dialect, sql) for sql in (first_queued, ahead_sql)]
+            plans = [
+                await query_plan(conn, sql_db.dialect, sql) for sql in (first_queued, ahead_sql)
+            ]
             assert "INDEX ix_jobs_queue_order (state=?)" in plans[0], plans[0]
             assert "TEMP B-TREE" not in plans[0], plans[0]
         assert "ix_jobs_queue_order" in plans[1], plans[1]

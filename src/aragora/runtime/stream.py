@@ -37,10 +37,11 @@ async def stream_frames(
     as they come, ending after ``debate_end``. Raises :class:`SlowConsumerError` (with the
     last seq yielded) when the consumer falls more than ``maxsize`` frames behind.
 
-    ``ending`` gives the last frame of a debate that has ended without a ``debate_end`` in
-    its log (cancelled before it started, or ended while its worker was stuck), ``None``
-    while it has not ended; it is asked when the stream has been quiet for ``idle_check``
-    seconds (or the bus's poll interval) or is nudged, and its frame ends the stream."""
+    ``ending`` gives, once the debate has ended, the frame that ends its stream should its
+    log hold no ``debate_end`` (cancelled before it started, or ended while its worker was
+    stuck), and ``None`` while it has not ended; it is asked when the stream has been quiet
+    for ``idle_check`` seconds (or the bus's poll interval) or is nudged, before the log
+    is read."""
     subscription = bus.subscribe(debate_id, maxsize=maxsize)
     last = since
     try:
@@ -62,28 +63,19 @@ async def stream_frames(
             except SlowConsumerError:
                 raise SlowConsumerError(last) from None
             if live is None or (live.seq is not None and live.seq > last + 1):
-                # quiet or nudged, or frames missed: the log has them
-                caught_any = False
+                # quiet or nudged, or frames missed: the log has them. When quiet, whether
+                # the debate ended is asked first: an end is stored with its status, so
+                # the log read after it holds the end whenever the debate logged one.
+                unlogged = await ending() if live is None and ending is not None else None
                 for event in await events.read(debate_id, since=last, primary=True):
                     caught_up = frame_of(event)
                     yield caught_up
-                    caught_any = True
                     last = event.seq or last
                     if caught_up.ends_debate:
                         return
-                if live is None and not caught_any and ending is not None:
-                    last_frame = await ending()
-                    if last_frame is not None:
-                        # An end logged since the read above (stored with the status that
-                        # ending() saw) is the debate's own: it comes first, and last.
-                        for event in await events.read(debate_id, since=last, primary=True):
-                            logged = frame_of(event)
-                            yield logged
-                            last = event.seq or last
-                            if logged.ends_debate:
-                                return
-                        yield last_frame
-                        return
+                if unlogged is not None:  # it ended without logging an end
+                    yield unlogged
+                    return
                 if live is None or live.seq is None or live.seq <= last:
                     continue
             if live.seq is None:

@@ -228,19 +228,9 @@ class Database:
         primary). Reads are idempotent, so one whose pooled connection turns out to be dead
         (the database restarted, a backend was terminated) is retried once on a fresh
         connection; the pool has then discarded its other stale connections too."""
-        engine = self._primary_reader if primary else self.reader
-        shown = self.display_url if primary else self.read_display_url
-        for attempt in (1, 2):
-            try:
-                async with engine.connect() as conn:
-                    return list((await conn.execute(query)).all())
-            except exc.DBAPIError as error:
-                if attempt == 1 and error.connection_invalidated:
-                    continue
-                raise translate_error(error, shown) from error
-            except Exception as error:
-                raise translate_error(error, shown) from error
-        raise AssertionError("unreachable")  # pragma: no cover
+        if primary:
+            return await _rows_on(self._primary_reader, query, self.display_url)
+        return await _rows_on(self.reader, query, self.read_display_url)
 
     async def driver_rows(
         self, sql: str, *args: Any, primary: bool = False
@@ -331,17 +321,7 @@ class Database:
         """Raise :class:`DatabaseUnavailableError` unless the primary answers a query, on a
         connection of its own (not one the requests wait for). A dead connection is
         replaced once, as for :meth:`rows`."""
-        for attempt in (1, 2):
-            try:
-                async with self._pinger.connect() as conn:
-                    await conn.execute(sa.text("SELECT 1"))
-                    return
-            except exc.DBAPIError as error:
-                if attempt == 1 and error.connection_invalidated:
-                    continue
-                raise translate_error(error, self.display_url) from error
-            except Exception as error:
-                raise translate_error(error, self.display_url) from error
+        await _rows_on(self._pinger, sa.text("SELECT 1"), self.display_url)
 
     async def dispose(self, *, wait: float = DISPOSE_WAIT) -> None:
         """Close every pooled connection, once those in use are back (at most ``wait``
@@ -360,6 +340,23 @@ class Database:
         await self.writer.dispose()
         await self.reader.dispose()
         await self._pinger.dispose()
+
+
+async def _rows_on(engine: AsyncEngine, query: sa.Executable, shown: str) -> list[AnyRow]:
+    """Every row of the read-only ``query`` on ``engine``, retried once on a fresh
+    connection when its pooled one turns out to be dead (see :meth:`Database.rows`);
+    errors translated, naming the database ``shown``."""
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as conn:
+                return list((await conn.execute(query)).all())
+        except exc.DBAPIError as error:
+            if attempt == 1 and error.connection_invalidated:
+                continue
+            raise translate_error(error, shown) from error
+        except Exception as error:
+            raise translate_error(error, shown) from error
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def translate_error(error: Exception, display_url: str) -> Exception:
