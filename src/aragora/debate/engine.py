@@ -24,13 +24,13 @@ from aragora.debate.normalize import Similarity
 from aragora.debate.planner import Calls, Done, Emit, Planner
 from aragora.debate.ports import (
     LLM,
-    Availability,
-    BatchEventSink,
     Clock,
     Completion,
-    CostEstimator,
     EventSink,
-    SelfTimed,
+    estimates_cost,
+    is_batch_sink,
+    is_self_timed,
+    tells_availability,
 )
 from aragora.debate.prompting import PromptBook
 from aragora.debate.results import (
@@ -384,7 +384,7 @@ class DebateEngine:
         tokens, cost = spent.total_tokens, spent.cost_usd
         for call in step.calls:
             llm = agents[call.key.agent]
-            if isinstance(llm, CostEstimator):
+            if estimates_cost(llm):
                 estimate = llm.estimate_usage(call.request)
                 tokens += estimate.total_tokens
                 cost += estimate.cost_usd
@@ -575,7 +575,7 @@ class DebateEngine:
         if previous is not None:
             await previous
         try:
-            if len(events) > 1 and isinstance(self._sink, BatchEventSink):
+            if len(events) > 1 and is_batch_sink(self._sink):
                 await self._sink.append_many(events)
             else:
                 for event in events:
@@ -634,11 +634,11 @@ def _storable(value: Any) -> Any:
 
 
 def _times_itself(llm: LLM) -> bool:
-    return isinstance(llm, SelfTimed) and llm.times_calls()
+    return is_self_timed(llm) and llm.times_calls()
 
 
 def _unavailable_for(llm: LLM) -> float | None:
-    return llm.unavailable_for() if isinstance(llm, Availability) else None
+    return llm.unavailable_for() if tells_availability(llm) else None
 
 
 @lru_cache(maxsize=4096)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from aragora.debate.ports import (
     LLM,
-    Availability,
     Completion,
     CompletionRequest,
-    CostEstimator,
-    SelfTimed,
     TokenCallback,
     Usage,
+    estimates_cost,
+    is_self_timed,
+    tells_availability,
 )
 
 __all__ = ["Wrapper"]
@@ -44,18 +44,18 @@ class Wrapper:
 
     def estimate_usage(self, request: CompletionRequest) -> Usage:
         """The wrapped agent's estimate (nothing, if it makes none)."""
-        if isinstance(self._inner, CostEstimator):
+        if estimates_cost(self._inner):
             return self._inner.estimate_usage(request)
         return Usage()
 
     def times_calls(self) -> bool:
         """Whether the wrapped agent bounds its own calls from sending (see
         :class:`~aragora.debate.ports.SelfTimed`)."""
-        return isinstance(self._inner, SelfTimed) and self._inner.times_calls()
+        return is_self_timed(self._inner) and self._inner.times_calls()
 
     def unavailable_for(self) -> float | None:
         """The wrapped agent's answer (None, a call may be made, when it cannot tell)."""
-        if isinstance(self._inner, Availability):
+        if tells_availability(self._inner):
             return self._inner.unavailable_for()
         return None
 

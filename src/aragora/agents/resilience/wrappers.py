@@ -64,14 +64,14 @@ from aragora.agents.resilience.retry import RETRYABLE_KINDS, RetryPolicy, not_an
 from aragora.agents.wire.transport import Kind
 from aragora.debate.ports import (
     LLM,
-    Availability,
     Completion,
     CompletionRequest,
-    CostEstimator,
     Fallback,
-    SelfTimed,
     TokenCallback,
     Usage,
+    estimates_cost,
+    is_self_timed,
+    tells_availability,
 )
 from aragora.errors import AgentTimeoutError, ProviderError
 from aragora.logs import log_event
@@ -412,7 +412,7 @@ def _log_timeout(llm: LLM, request: CompletionRequest, seconds: float) -> None:
 
 
 def _times_calls(llm: LLM) -> bool:
-    return isinstance(llm, SelfTimed) and llm.times_calls()
+    return is_self_timed(llm) and llm.times_calls()
 
 
 class FallbackChain:
@@ -461,7 +461,7 @@ class FallbackChain:
         """None when any hop may be called now; else the soonest any hop may be."""
         waits = []
         for hop in self._hops:
-            wait = hop.unavailable_for() if isinstance(hop, Availability) else None
+            wait = hop.unavailable_for() if tells_availability(hop) else None
             if wait is None:
                 return None
             waits.append(wait)
@@ -469,7 +469,7 @@ class FallbackChain:
 
     def estimate_usage(self, request: CompletionRequest) -> Usage:
         """The costliest hop's estimate (any hop may end up answering)."""
-        estimates = [h.estimate_usage(request) for h in self._hops if isinstance(h, CostEstimator)]
+        estimates = [h.estimate_usage(request) for h in self._hops if estimates_cost(h)]
         return max(estimates, key=lambda u: (u.cost_usd, u.total_tokens), default=Usage())
 
     async def complete(
