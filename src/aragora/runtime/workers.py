@@ -329,6 +329,7 @@ class WorkerPool:
         debate_id = lease.debate_id
         heartbeat = asyncio.create_task(self._heartbeat(running, asyncio.current_task()))
         requeue = False
+        ended = False
         try:
             record, cancelled, stored = (
                 (known, False, []) if known is not None else await self._read_claimed(debate_id)
@@ -347,6 +348,7 @@ class WorkerPool:
                 record, lease, running.cancel, stored=stored, context=context
             )
             self._failures.pop(debate_id, None)
+            ended = status in TERMINAL_STATUSES
             log_event(_log, "debate_finished", debate_id=debate_id, status=status)
         except asyncio.CancelledError:
             if running.forced:
@@ -373,7 +375,7 @@ class WorkerPool:
                 await heartbeat
             self._running.pop(debate_id, None)
             self._wake.set()
-            await self._release(running.lease, requeue)
+            await self._release(running.lease, requeue, ended=ended)
 
     async def _read_claimed(self, debate_id: str) -> tuple[DebateRecord, bool, list[Event]]:
         """A claimed debate's record, whether a cancel was asked, and its log: the three
@@ -464,9 +466,14 @@ class WorkerPool:
                 level=logging.ERROR,
             )
 
-    async def _release(self, lease: Lease, requeue: bool) -> None:
+    async def _release(self, lease: Lease, requeue: bool, *, ended: bool = False) -> None:
+        """Give the lease up. ``ended``: the run stored the debate's end, whose write took
+        the job off the queue (done, no owner, no lease) in the same transaction; the
+        release would change nothing, so it is not sent (a round trip and a transaction
+        fewer per debate)."""
         try:
-            await self._storage.leases.release(lease, requeue=requeue)
+            if not ended:
+                await self._storage.leases.release(lease, requeue=requeue)
             log_event(
                 _log,
                 "lease_released",
