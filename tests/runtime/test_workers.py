@@ -110,11 +110,12 @@ async def test_a_dead_workers_debate_is_resumed_after_its_lease_expires() -> Non
 
 
 class CountingLeases:
-    """The store's leases, counting claims and how many found a debate."""
+    """The store's leases, counting claims (and how many found a debate) and releases."""
 
     def __init__(self, leases: LeaseRepository) -> None:
         self._leases = leases
         self.claims: list[bool] = []
+        self.releases: list[tuple[str, bool]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._leases, name)
@@ -124,11 +125,34 @@ class CountingLeases:
         self.claims.append(lease is not None)
         return lease
 
+    async def release(self, lease: Lease, *, requeue: bool = False) -> None:
+        self.releases.append((lease.debate_id, requeue))
+        await self._leases.release(lease, requeue=requeue)
+
 
 def _counting_storage() -> tuple[CountingLeases, Storage]:
     base = new_storage()
     leases = CountingLeases(base.leases)
     return leases, dataclasses.replace(base, leases=cast(LeaseRepository, leases))
+
+
+async def test_a_finished_debate_needs_no_release_and_a_drained_one_is_requeued() -> None:
+    # The write storing a debate's end takes its job off the queue: the worker then sends
+    # no release (it would change nothing). A debate stopped unfinished is released,
+    # back onto the queue.
+    leases, storage = _counting_storage()
+    async with running_node(storage=storage, demo_delay=0.05) as node:
+        done = await node.service.create({"task": TASK})
+        await finish(node, done["id"])
+        await wait_until(lambda: _true(node.workers.active == 0))
+        assert leases.releases == []
+        assert await storage.leases.current(done["id"]) is None
+        assert await storage.leases.claim("another", 30, debate_id=done["id"]) is None
+        cut = await node.service.create({"task": TASK, "mode": "debate", "rounds": 3})
+        await seq_reached(storage, cut["id"], 3)
+        await node.drain(0.0)
+    assert leases.releases == [(cut["id"], True)]
+    assert await storage.leases.claim("another", 30, debate_id=cut["id"]) is not None
 
 
 async def test_a_debate_posted_to_a_pool_with_a_free_slot_starts_with_no_claim() -> None:
