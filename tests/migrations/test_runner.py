@@ -21,13 +21,14 @@ from aragora.records.debates import NewDebate
 from aragora.records.knowledge import KnowledgeItem
 from aragora.settings import load_settings
 from aragora.storage.sql.database import Database
+from aragora.storage.sql.schema import COUNT_SHARDS
 from aragora.storage.sql.storage import sql_storage
 
 from ..storage.support import FAST, pg_database
 
-HEAD = "0008"
+HEAD = "0009"
 """The newest revision shipped; bump it with every new migration."""
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
 
 BROKEN = '''
 """Broken on purpose: creates a table, then fails."""
@@ -35,7 +36,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -280,9 +281,17 @@ async def test_0003_adds_the_knowledge_mound_to_a_used_database(empty_url: str) 
     try:
         migrator = Migrator(database)
         await migrator.migrate(target="0002")
-        store = sql_storage(database)
-        await store.debates.create(NewDebate("d1", "Which database?"))
+        # Written as the code of 0002's time did (today's code writes later columns).
+        async with database.write() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO debates (id, status, task, request, created_at, updated_at) "
+                    "VALUES ('d1', 'queued', 'Which database?', '{}', CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)"
+                )
+            )
         await migrator.migrate()
+        store = sql_storage(database)
         assert (await store.debates.get("d1")).task == "Which database?"
         now = datetime.now(UTC)
         note = KnowledgeItem("k1", "decision", "Use PostgreSQL", "Replicas scale reads.", now, now)
@@ -291,3 +300,70 @@ async def test_0003_adds_the_knowledge_mound_to_a_used_database(empty_url: str) 
         assert [hit.item for hit in hits] == [note]
     finally:
         await database.dispose()
+
+
+async def _count_rows(database: Database, table: str) -> list[tuple[str, int, int]]:
+    """``table`` (``debate_counts`` or its shards) as (status, rows, total) per status."""
+    async with database.read(primary=True) as conn:
+        result = await conn.execute(
+            sa.text(f"SELECT status, count(*), sum(n) FROM {table} GROUP BY status ORDER BY status")
+        )
+        return [(str(s), int(rows), int(total)) for s, rows, total in result]
+
+
+async def test_0009_adds_count_shards_keeping_the_counts(empty_url: str) -> None:
+    """A database at 0008 whose counts hold debates moves to 0009 with the same counts and
+    16 empty shards per status (the code's COUNT_SHARDS), which the code moves on
+    PostgreSQL; an old replica's write to the old row still counts once; going back to
+    0008 folds the shards into the old rows."""
+    database = Database(empty_url, options=FAST)
+    try:
+        migrator = Migrator(database)
+        await migrator.migrate(target="0008")
+        async with database.write() as conn:
+            await conn.execute(sa.text("UPDATE debate_counts SET n = 3 WHERE status = 'queued'"))
+            await conn.execute(sa.text("UPDATE debate_counts SET n = 5 WHERE status = 'failed'"))
+        await migrator.migrate()
+        statuses = ("cancelled", "completed", "failed", "queued", "running")
+        assert await _count_rows(database, "debate_count_shards") == [
+            (status, COUNT_SHARDS, 0) for status in statuses
+        ]
+        store = sql_storage(database)
+        for n in range(20):
+            await store.debates.create(NewDebate(f"d{n}", "Which database?"))
+        await store.debates.update("d0", status="cancelled")
+        async with database.write() as conn:  # a replica still on the code before 0009
+            await conn.execute(
+                sa.text("UPDATE debate_counts SET n = n + 1 WHERE status = 'failed'")
+            )
+        counts = await store.debates.counts()
+        assert (counts["queued"], counts["cancelled"], counts["failed"]) == (22, 1, 6)
+        assert (await store.debates.list(status="queued")).total == 22
+        if database.dialect == "postgresql":
+            old = await _count_rows(database, "debate_counts")
+            assert [total for _, _, total in old] == [0, 0, 6, 3, 0], "shards moved instead"
+        await _downgrade(database, migrator, "0008")
+        assert await _count_rows(database, "debate_counts") == [
+            ("cancelled", 1, 1),
+            ("completed", 1, 0),
+            ("failed", 1, 6),
+            ("queued", 1, 22),
+            ("running", 1, 0),
+        ]
+    finally:
+        await database.dispose()
+
+
+async def _downgrade(database: Database, migrator: Migrator, target: str) -> None:
+    """Alembic's downgrade to ``target`` (the runner only upgrades; operators restore a
+    backup to go back, but each migration's downgrade must still work)."""
+    from alembic import command
+
+    def run(conn: sa.Connection) -> None:
+        config = migrator._config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, target)
+
+    async with database.writer.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()

@@ -54,6 +54,7 @@ async def pg_db(pg_session_url: str) -> AsyncIterator[Database]:
     async with database.write() as conn:
         await conn.execute(sa.text(f"TRUNCATE {TABLES}"))
         await conn.execute(sa.text("UPDATE debate_counts SET n = 0"))
+        await conn.execute(sa.text("UPDATE debate_count_shards SET n = 0"))
     yield database
     await database.dispose()
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 
 from aragora.records.debates import DEBATE_STATUSES, Lease, NewDebate, Storage
 from aragora.storage.sql.database import Database, PoolOptions
-from aragora.storage.sql.schema import debates, jobs
+from aragora.storage.sql.debates import count_changes_script
+from aragora.storage.sql.schema import COUNT_SHARDS, debates, jobs
 from aragora.storage.sql.storage import sql_storage
 
 CLAIMERS = 20
@@ -134,3 +136,31 @@ async def test_status_changes_racing_on_one_debate_keep_the_counts_exact(
     await asyncio.gather(*racing)
     counts = await _counts_match_rows(database, store)
     assert sum(counts.values()) == QUEUED
+
+
+async def test_status_changes_in_different_count_shards_do_not_wait_for_each_other(
+    pg_db: Database,
+) -> None:
+    # Every create and status change moves a count in the transaction making the change,
+    # and holds that row's lock to its commit; with one row per status they all queued
+    # on it. Each picks one of COUNT_SHARDS rows instead: only the same shard waits.
+    async with pg_db.autocommit() as first, pg_db.autocommit() as second:
+        holding = first.transaction()
+        await holding.start()
+        try:
+            await first.execute(count_changes_script("queued", "running", 1))
+            other = second.transaction()
+            await other.start()
+            await second.execute("SET LOCAL lock_timeout = '200ms'")
+            await second.execute(count_changes_script("queued", "running", 2))
+            await other.rollback()
+            same = second.transaction()
+            await same.start()
+            await second.execute("SET LOCAL lock_timeout = '200ms'")
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await second.execute(count_changes_script("queued", "running", 1))
+            await same.rollback()
+        finally:
+            await holding.rollback()
+    with pytest.raises(ValueError, match=r"not in 0\.\.15"):
+        count_changes_script("queued", "running", COUNT_SHARDS)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aragora.storage.sql.debates import count_changes_script
+from aragora.storage.sql.debates import count_changes_script, count_shard
 
 __all__ = ["claim_postgres"]
 
@@ -70,7 +70,6 @@ SELECT debate_id, epoch, EXISTS (SELECT FROM started) FROM claimed
 
 _CLAIM_ANY = _claim_sql(one_debate=False)
 _CLAIM_ONE = _claim_sql(one_debate=True)
-_STARTED = count_changes_script("queued", "running")
 
 
 async def claim_postgres(
@@ -92,5 +91,5 @@ async def claim_postgres(
         return None
     claimed, epoch, started = row
     if started:
-        await driver.execute(_STARTED)
+        await driver.execute(count_changes_script("queued", "running", count_shard()))
     return str(claimed), int(epoch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +33,13 @@ from aragora.records.debates import (
 )
 from aragora.records.webhooks import OutboxEvent
 from aragora.storage.sql.database import Database, dump_json
-from aragora.storage.sql.schema import debate_counts, debates, jobs
+from aragora.storage.sql.schema import (
+    COUNT_SHARDS,
+    debate_count_shards,
+    debate_counts,
+    debates,
+    jobs,
+)
 from aragora.storage.sql.webhooks import (
     SUBSCRIBED_SQL,
     check_outbox,
@@ -44,6 +51,7 @@ __all__ = [
     "SqlDebateRepository",
     "count_changes",
     "count_changes_script",
+    "count_shard",
     "queued_ahead",
     "update_postgres",
     "update_sqlite",
@@ -91,10 +99,18 @@ WITH queue AS (
         CASE WHEN taken THEN $7::varchar END, CASE WHEN taken THEN $8::timestamptz END
     FROM decided
 ), counted AS (
-    UPDATE debate_counts SET n = n + 1
+    UPDATE debate_count_shards SET n = n + 1
     WHERE status = (SELECT CASE WHEN taken THEN 'running' ELSE 'queued' END FROM decided)
+        AND shard = $9::smallint
 )
 SELECT ahead, taken FROM decided
+"""
+
+# Each status's count on PostgreSQL: its row from before migration 0009 and its shards.
+_COUNTS_SQL = """
+SELECT status, sum(n) FROM (
+    SELECT status, n FROM debate_counts UNION ALL SELECT status, n FROM debate_count_shards
+) AS c GROUP BY status
 """
 
 # The same read as get()'s query, as PostgreSQL text for Database.driver_rows.
@@ -199,6 +215,7 @@ class SqlDebateRepository:
                     claimant is not None,
                     None if claimant is None else claimant.owner,
                     expires_at,
+                    count_shard(),
                 )
         except DataRejectedError as error:
             if isinstance(error.__cause__, asyncpg.UniqueViolationError):
@@ -246,10 +263,15 @@ class SqlDebateRepository:
         conditions: list[sa.ColumnElement[bool]] = []
         if status is not None:
             conditions.append(debates.c.status == check_status(status))
-        # Without a text search the total comes from the maintained per-status counts.
-        count: sa.Select[Any] = sa.select(sa.func.coalesce(sa.func.sum(debate_counts.c.n), 0))
+        # Without a text search the total comes from the maintained per-status counts (on
+        # PostgreSQL, in shards too; SQLite's shards stay 0).
+        counted = sa.union_all(
+            sa.select(debate_counts.c.status, debate_counts.c.n),
+            sa.select(debate_count_shards.c.status, debate_count_shards.c.n),
+        ).subquery()
+        count: sa.Select[Any] = sa.select(sa.func.coalesce(sa.func.sum(counted.c.n), 0))
         if status is not None:
-            count = count.where(debate_counts.c.status == status)
+            count = count.where(counted.c.status == status)
         if query:
             pattern = "%" + _escape_like(query.lower()) + "%"
             conditions.append(sa.func.lower(debates.c.task).like(pattern, escape="\\"))
@@ -305,7 +327,7 @@ class SqlDebateRepository:
         rows: Sequence[Sequence[Any]]
         if self._db.dialect == "postgresql":
             # A POST reads them when the queue is bounded: straight from the driver.
-            rows = await self._db.driver_rows("SELECT status, n FROM debate_counts")
+            rows = await self._db.driver_rows(_COUNTS_SQL)
         else:
             rows = await self._db.rows(sa.select(debate_counts.c.status, debate_counts.c.n))
         found = {str(status): int(n) for status, n in rows}
@@ -362,7 +384,7 @@ async def update_postgres(
     previous = str(row[0])
     if previous == status:
         return  # a debate finished twice is reported once
-    await driver.execute(count_changes_script(previous, status))
+    await driver.execute(count_changes_script(previous, status, count_shard()))
     if outbox:
         subscribed = [(str(id_), list(names)) for id_, names in row[1]]
         await insert_outbox_postgres(driver, outbox, now, subscribed=subscribed)
@@ -417,10 +439,17 @@ async def _update_sqlite(
     return str(previous)
 
 
+def count_shard() -> int:
+    """The count shard a PostgreSQL transaction moves: any, at random, so that concurrent
+    status changes seldom wait for one another's row lock (see migration 0009)."""
+    return random.randrange(COUNT_SHARDS)
+
+
 def count_changes(previous: str | None, status: str) -> list[sa.Update]:
     """The statements moving a debate from ``previous`` (``None``: new) to ``status`` in
     the counts, in status-name order: every transaction locks count rows in the same order,
-    so concurrent status changes cannot deadlock on them."""
+    so concurrent status changes cannot deadlock on them. SQLite's: one writer at a time
+    has no lock to spread, so its counts have no shards."""
     return [
         debate_counts.update()
         .where(debate_counts.c.status == name)
@@ -429,15 +458,20 @@ def count_changes(previous: str | None, status: str) -> list[sa.Update]:
     ]
 
 
-def count_changes_script(previous: str | None, status: str) -> str:
-    """:func:`count_changes` as one script for the driver's simple-query protocol (no
-    parameters), which sends it in one round trip. Each row keeps its own statement, in
-    the same order: a single ``UPDATE`` of both rows would lock them in whatever order it
-    scans them, and could deadlock with a transaction taking them in name order. The
-    statuses are checked names, so they are safe as literals."""
+def count_changes_script(previous: str | None, status: str, shard: int) -> str:
+    """:func:`count_changes` on PostgreSQL, in ``shard`` (:func:`count_shard`), as one
+    script for the driver's simple-query protocol (no parameters), which sends it in one
+    round trip. Each row keeps its own statement, in status-name order: a single
+    ``UPDATE`` of both rows would lock them in whatever order it scans them, and could
+    deadlock with a transaction taking them in name order (rows of different statuses are
+    always taken in that order, whatever their shards, so no two transactions can wait
+    for each other in a cycle). The statuses are checked names and the shard an integer
+    in range, so they are safe as literals."""
+    if not 0 <= shard < COUNT_SHARDS:
+        raise ValueError(f"count shard {shard} is not in 0..{COUNT_SHARDS - 1}")
     return "; ".join(
-        f"UPDATE debate_counts SET n = n {'+' if delta > 0 else '-'} 1 "
-        f"WHERE status = '{check_status(name)}'"
+        f"UPDATE debate_count_shards SET n = n {'+' if delta > 0 else '-'} 1 "
+        f"WHERE status = '{check_status(name)}' AND shard = {int(shard)}"
         for name, delta in _count_deltas(previous, status)
     )
 

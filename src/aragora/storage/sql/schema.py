@@ -31,10 +31,12 @@ from aragora.debate.model import MAX_AGENT_NAME_CHARS, MAX_MODEL_CHARS, MAX_PROV
 from aragora.records.knowledge import MAX_ID_CHARS
 
 __all__ = [
+    "COUNT_SHARDS",
     "SEARCH_OBJECTS",
     "UTCDateTime",
     "agent_ratings",
     "api_tokens",
+    "debate_count_shards",
     "debate_counts",
     "debate_events",
     "debates",
@@ -123,6 +125,21 @@ debate_counts = sa.Table(
     "debate_counts",
     metadata,
     sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+COUNT_SHARDS = 16
+"""Rows per status in ``debate_count_shards`` (migration 0009 makes them)."""
+
+# More of the same counts, on PostgreSQL: a create or status change moves one of a status's
+# COUNT_SHARDS rows here, picked at random, so that concurrent ones seldom wait for the same
+# row lock (see migration 0009). A status's count is its row in debate_counts plus its
+# shards; one row may be negative (a debate counted queued in one and started in another).
+debate_count_shards = sa.Table(
+    "debate_count_shards",
+    metadata,
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("shard", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("n", sa.BigInteger, nullable=False),
 )
 
