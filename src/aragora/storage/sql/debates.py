@@ -35,7 +35,6 @@ from aragora.records.webhooks import OutboxEvent
 from aragora.storage.sql.database import Database, dump_json
 from aragora.storage.sql.schema import (
     COUNT_SHARDS,
-    debate_count_shards,
     debate_counts,
     debates,
     jobs,
@@ -263,19 +262,9 @@ class SqlDebateRepository:
         conditions: list[sa.ColumnElement[bool]] = []
         if status is not None:
             conditions.append(debates.c.status == check_status(status))
-        # Without a text search the total comes from the maintained per-status counts (on
-        # PostgreSQL, in shards too; SQLite's shards stay 0).
-        counted = sa.union_all(
-            sa.select(debate_counts.c.status, debate_counts.c.n),
-            sa.select(debate_count_shards.c.status, debate_count_shards.c.n),
-        ).subquery()
-        count: sa.Select[Any] = sa.select(sa.func.coalesce(sa.func.sum(counted.c.n), 0))
-        if status is not None:
-            count = count.where(counted.c.status == status)
         if query:
             pattern = "%" + _escape_like(query.lower()) + "%"
             conditions.append(sa.func.lower(debates.c.task).like(pattern, escape="\\"))
-            count = sa.select(sa.func.count()).select_from(debates).where(*conditions)
         page = (
             sa.select(*_SUMMARY_COLUMNS)
             .where(*conditions)
@@ -284,7 +273,12 @@ class SqlDebateRepository:
             .offset(offset)
         )
         rows = await self._db.rows(page)
-        total = int((await self._db.rows(count))[0][0])
+        if query:
+            count = sa.select(sa.func.count()).select_from(debates).where(*conditions)
+            total = int((await self._db.rows(count))[0][0])
+        else:  # the maintained per-status counts
+            counts = await self.counts()
+            total = counts[status] if status is not None else sum(counts.values())
         return DebatePage(tuple(_record(row) for row in rows), total, limit, offset)
 
     async def update(
