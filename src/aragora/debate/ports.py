@@ -237,9 +237,10 @@ class BatchEventSink(Protocol):
 
 # --- the optional ports, checked once per class ----------------------------------------------
 # ``isinstance`` against a runtime-checkable Protocol walks the Protocol's members on every
-# call (~5 us in Python 3.11). The engine and the resilience wrappers ask on every agent call
-# whether an agent implements an optional port: 4 % of a busy server's CPU. These ports are
-# methods, which a class provides; so the answer is looked up per class.
+# call (2.6-5.1 us in Python 3.11; 0.09 us here). The engine and the resilience wrappers ask
+# on every agent call whether an agent implements an optional port: 3.7 % of a busy server's
+# CPU (py-spy, 1,000 debates at once). These ports are methods, which a class provides, so
+# the answer is looked up per class.
 _CONFORMS: dict[tuple[type, type], bool] = {}
 _CONFORMS_MAX = 4096
 """Bound on remembered (class, port) answers: classes made on the fly (mocks) cannot grow it
