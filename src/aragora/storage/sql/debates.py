@@ -33,12 +33,7 @@ from aragora.records.debates import (
 )
 from aragora.records.webhooks import OutboxEvent
 from aragora.storage.sql.database import Database, dump_json
-from aragora.storage.sql.schema import (
-    COUNT_SHARDS,
-    debate_counts,
-    debates,
-    jobs,
-)
+from aragora.storage.sql.schema import COUNT_SHARDS, debate_counts, debates, jobs
 from aragora.storage.sql.webhooks import (
     SUBSCRIBED_SQL,
     check_outbox,
