@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aragora.storage.sql.debates import count_changes_script, count_shard
+from aragora.storage.sql.debates import count_changes_script
 
 __all__ = ["claim_postgres"]
 
@@ -91,5 +91,5 @@ async def claim_postgres(
         return None
     claimed, epoch, started = row
     if started:
-        await driver.execute(count_changes_script("queued", "running", count_shard()))
+        await driver.execute(count_changes_script("queued", "running"))
     return str(claimed), int(epoch)

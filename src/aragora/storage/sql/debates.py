@@ -45,7 +45,6 @@ __all__ = [
     "SqlDebateRepository",
     "count_changes",
     "count_changes_script",
-    "count_shard",
     "queued_ahead",
     "update_postgres",
     "update_sqlite",
@@ -209,7 +208,7 @@ class SqlDebateRepository:
                     claimant is not None,
                     None if claimant is None else claimant.owner,
                     expires_at,
-                    count_shard(),
+                    _count_shard(),
                 )
         except DataRejectedError as error:
             if isinstance(error.__cause__, asyncpg.UniqueViolationError):
@@ -373,7 +372,7 @@ async def update_postgres(
     previous = str(row[0])
     if previous == status:
         return  # a debate finished twice is reported once
-    await driver.execute(count_changes_script(previous, status, count_shard()))
+    await driver.execute(count_changes_script(previous, status))
     if outbox:
         subscribed = [(str(id_), list(names)) for id_, names in row[1]]
         await insert_outbox_postgres(driver, outbox, now, subscribed=subscribed)
@@ -428,7 +427,7 @@ async def _update_sqlite(
     return str(previous)
 
 
-def count_shard() -> int:
+def _count_shard() -> int:
     """The count shard a PostgreSQL transaction moves: any, at random, so that concurrent
     status changes seldom wait for one another's row lock (see migration 0009)."""
     return random.randrange(COUNT_SHARDS)
@@ -447,8 +446,8 @@ def count_changes(previous: str | None, status: str) -> list[sa.Update]:
     ]
 
 
-def count_changes_script(previous: str | None, status: str, shard: int) -> str:
-    """:func:`count_changes` on PostgreSQL, in ``shard`` (:func:`count_shard`), as one
+def count_changes_script(previous: str | None, status: str, shard: int | None = None) -> str:
+    """:func:`count_changes` on PostgreSQL, in ``shard`` (by default one at random), as one
     script for the driver's simple-query protocol (no parameters), which sends it in one
     round trip. Each row keeps its own statement, in status-name order: a single
     ``UPDATE`` of both rows would lock them in whatever order it scans them, and could
@@ -456,7 +455,9 @@ def count_changes_script(previous: str | None, status: str, shard: int) -> str:
     always taken in that order, whatever their shards, so no two transactions can wait
     for each other in a cycle). The statuses are checked names and the shard an integer
     in range, so they are safe as literals."""
-    if not 0 <= shard < COUNT_SHARDS:
+    if shard is None:
+        shard = _count_shard()
+    elif not 0 <= shard < COUNT_SHARDS:
         raise ValueError(f"count shard {shard} is not in 0..{COUNT_SHARDS - 1}")
     return "; ".join(
         f"UPDATE debate_count_shards SET n = n {'+' if delta > 0 else '-'} 1 "
