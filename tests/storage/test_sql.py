@@ -251,6 +251,37 @@ async def test_pgbouncer_mode_disables_statement_caches(pg_db: Database) -> None
         await bouncer.dispose()
 
 
+async def test_the_default_pool_keeps_the_connections_a_busy_spell_opened(pg_db: Database) -> None:
+    """With the settings' defaults the pool closes none of the connections it opened at its
+    peak when they are given back: under a burst, each one closed and opened again cost
+    both processes a connection and every statement prepared anew (see
+    ``Settings.db_max_overflow``). The peak is the same ``pool_size`` + ``max_overflow``."""
+    settings = load_settings({"ARAGORA_DATABASE_URL": pg_db.url})
+    database = wiring.build_database(settings)
+    peak = settings.db_pool_size + settings.db_max_overflow
+    opened: list[object] = []
+    sa.event.listen(database.writer.sync_engine, "connect", lambda conn, _: opened.append(conn))
+    try:
+
+        async def busy_spell() -> None:
+            everyone_in = asyncio.Barrier(peak)
+
+            async def hold() -> None:
+                async with database.writer.connect() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+                    await everyone_in.wait()
+
+            await asyncio.wait_for(asyncio.gather(*(hold() for _ in range(peak))), 30)
+
+        await busy_spell()
+        assert len(opened) == peak
+        await busy_spell()
+        await busy_spell()
+        assert len(opened) == peak, "connections were closed and opened again"
+    finally:
+        await database.dispose()
+
+
 async def _driver_write(database: Database, sql: str, *, fail: bool = False) -> None:
     """``sql`` sent to the driver first thing in a write block, which then fails if told."""
     async with database.write() as conn:

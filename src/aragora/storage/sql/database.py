@@ -105,8 +105,8 @@ class PoolOptions:
     """Pool and timeout settings (seconds). ``pgbouncer`` turns off server-side prepared
     statement caching, which PgBouncer's transaction pooling cannot carry."""
 
-    pool_size: int = 10
-    max_overflow: int = 5
+    pool_size: int = 15
+    max_overflow: int = 0
     pool_timeout: float = 10.0
     connect_timeout: float = 5.0
     command_timeout: float | None = 30.0
