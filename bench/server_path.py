@@ -50,7 +50,12 @@ answered (sent -> its ``202`` read) and how long each debate waited in the queue
 through the project's own HTTP/1.1 client (``aragora.agents.wire.http1``): the client
 shares the machine's cores with the server, and httpx's pool spent ~18 ms of CPU per
 request with 1,000 requests waiting for its connections (~0.1 ms with this one), a core
-for the burst's first ~17 s.
+for the burst's first ~17 s. Last, the CPU of the burst (first ``POST`` -> every debate
+ended) per debate: the whole machine's (``/proc/stat``, all but idle and I/O wait), the
+server's, PostgreSQL's (its processes on this machine, ended backends included), the fake
+LLM's and the rest (the bench itself, the health prober); and the burst's **CPU floor**,
+debates x the machine's CPU per debate / its cores: the shortest wall those cores allow
+with every one busy all along, to hold against the p95 target.
 """
 
 from __future__ import annotations
@@ -230,6 +235,12 @@ class FakeLLM:
         if not ready.wait(30):
             raise RuntimeError("the fake LLM did not start")
 
+    @property
+    def pid(self) -> int:
+        if self.process.pid is None:
+            raise RuntimeError("the fake LLM is not running")
+        return self.process.pid
+
     def url(self, index: int) -> str:
         return f"http://127.0.0.1:{self.ports[index]}/v1"
 
@@ -353,6 +364,62 @@ def stop_server(server: Server) -> None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU of the PostgreSQL processes on this machine, the ended backends included (their
+    time is added to the postmaster's ``cutime``/``cstime`` when it reaps them); ``None``
+    when there are none to read (a server elsewhere, or in a container)."""
+    total, found = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+            found = True
+    return total if found else None
+
+
+def machine_cpu_seconds() -> float:
+    """CPU the whole machine spent (all but idle and I/O wait) since boot, over all cores."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuMeter:
+    """Where the machine's CPU went between :meth:`start` and :meth:`stop`."""
+
+    server_pid: int
+    fake_pid: int
+    server_s: float = 0.0
+    postgres_s: float | None = None
+    fake_s: float = 0.0
+    machine_s: float = 0.0
+    _began: tuple[float, float | None, float, float] = (0.0, None, 0.0, 0.0)
+
+    def _read(self) -> tuple[float, float | None, float, float]:
+        return (
+            cpu_seconds(self.server_pid),
+            postgres_cpu_seconds(),
+            cpu_seconds(self.fake_pid),
+            machine_cpu_seconds(),
+        )
+
+    def start(self) -> None:
+        self._began = self._read()
+
+    def stop(self) -> None:
+        server, postgres, fake, machine = self._read()
+        began_server, began_postgres, began_fake, began_machine = self._began
+        self.server_s = server - began_server
+        if postgres is not None and began_postgres is not None:
+            self.postgres_s = postgres - began_postgres
+        self.fake_s = fake - began_fake
+        self.machine_s = machine - began_machine
 
 
 def rss_mb(pid: int) -> float:
@@ -632,6 +699,8 @@ class BurstFigures:
     all_done_s: float = float("nan")
     post_errors: dict[str, int] = field(default_factory=dict)
     """Refused or failed POSTs by reason (HTTP status and error code, or the exception)."""
+    cpu: CpuMeter | None = None
+    """CPU from the first ``POST`` until every debate had ended."""
 
 
 async def burst(
@@ -681,6 +750,8 @@ async def burst(
 
         before = (await client.get("/api/admin/stats")).json()
         ended_before = sum(before.get(f"{s}_debates", 0) for s in _ENDED)
+        meter = CpuMeter(server.process.pid, fake.pid)
+        meter.start()
         posting = time.time()
         prober = HealthProber(server, posting)
         began = time.time()
@@ -697,6 +768,8 @@ async def burst(
                 break
             await asyncio.sleep(0.25)
         figures.all_done_s = time.time() - began
+        meter.stop()
+        figures.cpu = meter
         prober.collect(figures)
         semaphore = asyncio.Semaphore(20)
 
@@ -819,6 +892,32 @@ def burst_report(backend: str, f: BurstFigures) -> list[str]:
         f"  {'peak server RSS':<42} {f.peak_rss_mb:8.1f} MB <= {TARGET_RSS_MB:g} MB  "
         f"{verdict(f.peak_rss_mb, TARGET_RSS_MB)}",
         f"  {'peak calls in flight at the fake':<42} {f.peak_in_flight}",
+        *cpu_report(f),
+    ]
+
+
+def cpu_report(f: BurstFigures) -> list[str]:
+    """CPU per debate over the burst, and the shortest wall the machine's cores allow for
+    it: every core busy all along, with no wait between calls and no queue."""
+    meter = f.cpu
+    if meter is None or f.debates == 0:
+        return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    per = 1000 / f.debates
+    postgres = (
+        f"PostgreSQL {meter.postgres_s * per:.1f}"
+        if meter.postgres_s is not None
+        else "PostgreSQL not on this machine"
+    )
+    rest = meter.machine_s - meter.server_s - (meter.postgres_s or 0.0) - meter.fake_s
+    floor = meter.machine_s / (cores or 1)
+    return [
+        f"  {'CPU per debate (ms)':<42} whole machine {meter.machine_s * per:.1f}: server "
+        f"{meter.server_s * per:.1f}, {postgres}, fake LLM {meter.fake_s * per:.1f}, the bench "
+        f"and the rest {rest * per:.1f}",
+        f"  {'CPU floor of the burst':<42} {floor:.2f} s: {f.debates} debates x "
+        f"{meter.machine_s * per:.1f} ms over {cores} cores, every core busy all along "
+        f"(the p95 target is {2 * f.lone_wall_s:.2f} s)",
     ]
 
 
