@@ -361,9 +361,12 @@ def stop_server(server: Server) -> None:
             server.process.wait(timeout=10)
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, *, ended_children: bool = False) -> float:
+    """User + system CPU of process ``pid``; with ``ended_children``, plus that of the
+    children it has reaped."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = fields[11:15] if ended_children else fields[11:13]
+    return sum(int(v) for v in used) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds() -> float | None:
@@ -377,8 +380,7 @@ def postgres_cpu_seconds() -> float | None:
         with contextlib.suppress(OSError):
             if (entry / "comm").read_text().strip() != "postgres":
                 continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+            total += cpu_seconds(int(entry.name), ended_children=True)
             found = True
     return total if found else None
 

@@ -29,8 +29,8 @@ from aragora.debate.ports import (
     EventSink,
     estimates_cost,
     is_batch_sink,
-    is_self_timed,
-    tells_availability,
+    seconds_unavailable,
+    times_own_calls,
 )
 from aragora.debate.prompting import PromptBook
 from aragora.debate.results import (
@@ -236,7 +236,7 @@ class DebateEngine:
             started = asyncio.ensure_future(self._call(state, call, llm, upon))
             started.add_done_callback(finished.put_nowait)
             pending[started] = call
-            if not _times_itself(llm):
+            if not times_own_calls(llm):
                 timed.add(started)
         everything = list(pending)
         # The steps the calls are made upon are written while the calls leave (the calls
@@ -323,7 +323,7 @@ class DebateEngine:
         names = [call.key.agent for call in step.calls]
         since: float | None = None
         while True:
-            waits = [_unavailable_for(agents[name]) for name in names]
+            waits = [seconds_unavailable(agents[name]) for name in names]
             if any(wait is None for wait in waits):
                 return True
             now = self._clock.monotonic()
@@ -631,14 +631,6 @@ def _storable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_storable(item) for item in value]
     return value
-
-
-def _times_itself(llm: LLM) -> bool:
-    return is_self_timed(llm) and llm.times_calls()
-
-
-def _unavailable_for(llm: LLM) -> float | None:
-    return llm.unavailable_for() if tells_availability(llm) else None
 
 
 @lru_cache(maxsize=4096)

@@ -31,7 +31,9 @@ __all__ = [
     "estimates_cost",
     "is_batch_sink",
     "is_self_timed",
+    "seconds_unavailable",
     "tells_availability",
+    "times_own_calls",
 ]
 
 
@@ -276,3 +278,15 @@ def estimates_cost(llm: object) -> TypeGuard[CostEstimator]:
 def is_batch_sink(sink: object) -> TypeGuard[BatchEventSink]:
     """Whether ``sink`` implements :class:`BatchEventSink` (decided once per class)."""
     return _conforms(sink, BatchEventSink)
+
+
+def times_own_calls(llm: object) -> bool:
+    """Whether ``llm`` bounds its own calls from sending (see :class:`SelfTimed`); an agent
+    without the port does not."""
+    return is_self_timed(llm) and llm.times_calls()
+
+
+def seconds_unavailable(llm: object) -> float | None:
+    """``llm``'s :meth:`Availability.unavailable_for`; ``None`` (a call may be made) for an
+    agent without the port."""
+    return llm.unavailable_for() if tells_availability(llm) else None

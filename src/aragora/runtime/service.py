@@ -17,7 +17,7 @@ from typing import Any
 
 from aragora.debate.events import Event
 from aragora.debate.model import Participant
-from aragora.debate.ports import LLM, tells_availability
+from aragora.debate.ports import LLM, seconds_unavailable
 from aragora.errors import (
     ConflictError,
     InvalidInputError,
@@ -55,7 +55,7 @@ def _refuse_if_all_down(panel: Sequence[tuple[Participant, LLM]]) -> None:
     circuit breaker is open), with ``Retry-After`` the soonest one may again."""
     waits = []
     for participant, llm in panel:
-        wait = llm.unavailable_for() if tells_availability(llm) else None
+        wait = seconds_unavailable(llm)
         if wait is None:
             return
         waits.append((participant.name, wait))

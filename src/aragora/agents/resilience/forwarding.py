@@ -11,8 +11,8 @@ from aragora.debate.ports import (
     TokenCallback,
     Usage,
     estimates_cost,
-    is_self_timed,
-    tells_availability,
+    seconds_unavailable,
+    times_own_calls,
 )
 
 __all__ = ["Wrapper"]
@@ -51,13 +51,11 @@ class Wrapper:
     def times_calls(self) -> bool:
         """Whether the wrapped agent bounds its own calls from sending (see
         :class:`~aragora.debate.ports.SelfTimed`)."""
-        return is_self_timed(self._inner) and self._inner.times_calls()
+        return times_own_calls(self._inner)
 
     def unavailable_for(self) -> float | None:
         """The wrapped agent's answer (None, a call may be made, when it cannot tell)."""
-        if tells_availability(self._inner):
-            return self._inner.unavailable_for()
-        return None
+        return seconds_unavailable(self._inner)
 
     async def complete(
         self, request: CompletionRequest, on_token: TokenCallback | None = None

@@ -70,8 +70,8 @@ from aragora.debate.ports import (
     TokenCallback,
     Usage,
     estimates_cost,
-    is_self_timed,
-    tells_availability,
+    seconds_unavailable,
+    times_own_calls,
 )
 from aragora.errors import AgentTimeoutError, ProviderError
 from aragora.logs import log_event
@@ -411,10 +411,6 @@ def _log_timeout(llm: LLM, request: CompletionRequest, seconds: float) -> None:
     )
 
 
-def _times_calls(llm: LLM) -> bool:
-    return is_self_timed(llm) and llm.times_calls()
-
-
 class FallbackChain:
     """Tries ``hops`` in order: a failure of a kind in ``triggers`` (or a hop running
     past ``hop_timeout``) sends the same request to the next hop. The completion lists
@@ -455,13 +451,13 @@ class FallbackChain:
 
     def times_calls(self) -> bool:
         """Whether every hop bounds its own calls from sending."""
-        return all(_times_calls(hop) for hop in self._hops)
+        return all(times_own_calls(hop) for hop in self._hops)
 
     def unavailable_for(self) -> float | None:
         """None when any hop may be called now; else the soonest any hop may be."""
         waits = []
         for hop in self._hops:
-            wait = hop.unavailable_for() if tells_availability(hop) else None
+            wait = seconds_unavailable(hop)
             if wait is None:
                 return None
             waits.append(wait)
@@ -513,7 +509,7 @@ class FallbackChain:
                 _SENT.reset(token)
             queued += record.queued
             if budget is not None:
-                ran = record.seconds if _times_calls(hop) else time.perf_counter() - started
+                ran = record.seconds if times_own_calls(hop) else time.perf_counter() - started
                 budget -= ran
                 if budget <= 0:  # the request's time is spent: no hop may start
                     if not errors:
@@ -542,7 +538,7 @@ class FallbackChain:
         """The request a hop gets, and how long to let it run before cutting it (None:
         the hop bounds itself, or nothing does)."""
         hop_timeout = None if last else self._hop_timeout
-        if not _times_calls(hop):
+        if not times_own_calls(hop):
             return request, hop_timeout
         allowed = budget
         if hop_timeout is not None:
